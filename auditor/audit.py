@@ -1,0 +1,167 @@
+"""The audit: snapshots in, frames of counts and findings out.
+
+load (DuckDB tables) -> count (flows, connections, endpoints, entitlements) -> rules -> frames.
+`auditor.results` turns the frames into the results file.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from auditor.count import flows as flow_sql
+from auditor.count.endpoints import identities, key_connections
+from auditor.count.entitlements import METRICS, entitlements, plan_license, read_licenses
+from auditor.load.snapshot import Snapshot, discover
+from auditor.load.tables import ingest
+from auditor.policy import Policy
+from auditor.rules import Rule, evaluate_rules
+
+ENDPOINTS_SQL = """
+SELECT u.account_no, u.environment, k.key,
+       arg_min(k.endpoint_application, struct_pack(generic := k.endpoint_application = k.type, id := k.id)) AS application,
+       min(k.category) AS category,
+       bool_and(k.resolved) AS resolved, min(k.explain) AS explain,
+       list(DISTINCT u.connection_id ORDER BY u.connection_id) AS connections,
+       list(DISTINCT u.flow_id ORDER BY u.flow_id) AS flows,
+       count(DISTINCT u.connection_id) AS connection_count,
+       count(DISTINCT u.flow_id) AS flow_count
+FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope AND k.id = u.connection_id
+WHERE k.role = $role
+GROUP BY ALL
+ORDER BY u.account_no, u.environment, k.key
+"""
+
+
+@dataclass
+class Audit:
+    as_of: date
+    policy: Policy
+    snapshots: list[Snapshot]
+    environments: pd.DataFrame
+    flows: pd.DataFrame
+    connections: pd.DataFrame
+    endpoints: pd.DataFrame
+    trading_partners: pd.DataFrame
+    licenses: pd.DataFrame
+    references: pd.DataFrame
+    findings: pd.DataFrame
+    rule_counts: pd.DataFrame
+    load_issues: pd.DataFrame
+    plans: pd.DataFrame
+    rules: list[Rule] = field(default_factory=list)
+
+
+def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as_of: date) -> pd.DataFrame:
+    rows = []
+    for no, snap in enumerate(snapshots):
+        plan = plan_license(licenses[licenses["account"] == snap.account], as_of)
+        kind = plan["type"] if plan is not None else policy.default_plan
+        source = (f"{plan['type']} license {plan['license_id']}" if plan is not None
+                  else f"no plan license; the policy assumes the {kind} plan")
+        rows.append({"account_no": no, "account": snap.account, "plan": kind, "plan_from": source,
+                     "plan_license": plan, "app_flows_billable": kind in policy.app_flows_billable_on})
+    return pd.DataFrame(rows, columns=["account_no", "account", "plan", "plan_from", "plan_license", "app_flows_billable"])
+
+
+def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
+    """One row per account and environment: counts against entitlements."""
+    rows = []
+    for no, snap in enumerate(snapshots):
+        if snap.license_model == "legacy":
+            envs = ["production", "sandbox"]
+        else:
+            envs = sorted({s.env for s in snap.sources}, key=lambda e: (e != "production", e != "sandbox", e))
+        plan = plans.loc[no, "plan_license"]
+        for env in envs:
+            pool = snap.pools.get(env)
+            ent = entitlements(plan, pool)
+            row = {"account_no": no, "account": snap.account, "license_model": snap.license_model,
+                   "environment": env, "pool": pool, "plan": plans.loc[no, "plan"]}
+            for metric in METRICS:
+                row[f"{metric}_entitled"] = ent[metric].value
+                row[f"{metric}_entitled_from"] = ent[metric].source
+            rows.append(row)
+    env = pd.DataFrame(rows)
+    keys = ["account_no", "environment"]
+    fl = flows.groupby(keys).agg(flows_total=("id", "size"), flows_enabled=("enabled", "sum"),
+                                 flows_billable=("billable", "sum")).reset_index()
+    ep = endpoints.groupby(keys).size().rename("endpoints_used").reset_index()
+    tp = tps.groupby(keys).size().rename("trading_partners_used").reset_index()
+    for part in (fl, ep, tp):
+        env = env.merge(part, on=keys, how="left")
+    # a legacy flow's environment comes from its `sandbox` flag: any other value was not listed
+    for col in ("flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used"):
+        env[col] = env[col].fillna(0).astype(int)
+    for metric, used in (("flows", "flows_billable"), ("endpoints", "endpoints_used"),
+                         ("trading_partners", "trading_partners_used")):
+        entitled = pd.to_numeric(env[f"{metric}_entitled"]).astype("Float64")
+        env[f"{metric}_entitled"] = entitled.astype("Int64")
+        env[f"{metric}_over"] = (env[used] - entitled).clip(lower=0).astype("Int64")
+        share = env[used] / entitled.where(entitled > 0)
+        share = share.mask((entitled == 0) & (env[used] > 0), float("inf")).mask(env[used] == 0, 0.0)
+        env[f"{metric}_share"] = share.where(entitled.notna())
+    env["agents_entitled"] = pd.to_numeric(env["agents_entitled"]).astype("Int64")
+    return env
+
+
+def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Audit:
+    with ExitStack() as stack:
+        snapshots = discover(paths, stack)
+        con = duckdb.connect()
+        stack.callback(con.close)
+        ingest(con, snapshots)
+        names = pd.Series({no: s.account for no, s in enumerate(snapshots)}, name="account")
+
+        license_issues: list[dict] = []
+        lic_frames = [read_licenses(s.account, s.license_files, as_of, license_issues) for s in snapshots]
+        licenses = pd.concat(lic_frames, ignore_index=True) if lic_frames else read_licenses("", [], as_of, [])
+        plans = _plans(snapshots, licenses, policy, as_of)
+
+        conns = key_connections(identities(con), policy)
+        conn_keys = conns[["account_no", "scope", "id", "type", "role", "key", "endpoint_application", "category",
+                           "resolved", "explain"]]
+        con.register("conn_keys", conn_keys)
+
+        con.execute(flow_sql.FACTS_SQL)
+        con.execute(flow_sql.STEPS_SQL)
+        flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable"]], policy.trading_partner_flows_billable)
+        flows = con.execute(flow_sql.FLOWS_OUT_SQL).df()
+        references = con.execute(flow_sql.MISSING_SQL).df()
+        con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
+        endpoints = con.execute(ENDPOINTS_SQL, {"role": "endpoint"}).df()
+        tps = con.execute(ENDPOINTS_SQL, {"role": "trading-partner"}).df()
+        used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
+                           "FROM usage GROUP BY ALL").df()
+
+        load_issues = con.execute("SELECT * FROM load_issues").df()
+        load_issues["account"] = load_issues["account_no"].map(names)
+
+        unknown = conns[~conns["known_type"]]
+        if not unknown.empty:
+            load_issues = pd.concat([load_issues, pd.DataFrame({
+                "account": unknown["account_no"].map(names), "file": unknown["file"], "record": unknown["record"],
+                "id": unknown["id"], "action": "counted",
+                "problem": "connection type " + unknown["type"].fillna("(none)").map(repr)
+                           + " is unknown; if in use it is counted as an endpoint of its own",
+            })], ignore_index=True)
+        load_issues = pd.concat([load_issues, pd.DataFrame(license_issues)], ignore_index=True)
+        load_issues = load_issues.reindex(columns=["account", "file", "record", "id", "problem", "action"])
+        load_issues = load_issues.sort_values(["account", "file", "record", "problem"]).reset_index(drop=True)
+
+    connections = conns.merge(used, on=["account_no", "scope", "id"], how="left")
+    connections["enabled_flows"] = connections["enabled_flows"].fillna(0).astype(int)
+    for frame in (flows, references, endpoints, tps, connections):
+        frame.insert(0, "account", frame["account_no"].map(names))
+    environments = _environments(snapshots, plans, flows, endpoints, tps)
+
+    frames = {"environments": environments, "flows": flows, "connections": connections,
+              "endpoints": endpoints, "licenses": licenses, "references": references}
+    findings, counts = evaluate_rules(rules, frames, as_of)
+    return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
+                 references, findings, counts, load_issues, plans, rules)

@@ -1,0 +1,209 @@
+"""Command line: thin click commands over the audit. Errors become one line and an exit code.
+
+Exit codes: 0 no unmuted alarm at or above --fail-on; 1 there are; 2 bad usage or bad input.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import click
+import pandas as pd
+
+from auditor import __version__
+from auditor import results as results_io
+from auditor.audit import Audit, run
+from auditor.errors import AuditorError
+from auditor.paths import sample_dir
+from auditor.policy import load_policy
+from auditor.rules import SEVERITIES, load_rules
+from auditor.safe import csv_safe
+
+# The sample's licenses are dated around this day; --sample audits as of it unless told otherwise.
+SAMPLE_AS_OF = date(2026, 11, 30)
+
+
+def _as_of(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def snapshot_options(fn):
+    """Options every command that audits shares."""
+
+    @click.argument("snapshots", nargs=-1, type=click.Path(path_type=Path))
+    @click.option("--sample", is_flag=True, help="Audit the sample accounts bundled with auditor.")
+    @click.option("--policy", default="default", show_default=True, metavar="NAME|FILE",
+                  help="Endpoint-counting policy: a built-in name (default, community) or a YAML file.")
+    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
+                  help="Audit date, for expiry checks and the results file. Default: today (UTC); "
+                       f"with --sample, {SAMPLE_AS_OF}.")
+    @functools.wraps(fn)
+    def wrapper(snapshots, sample, policy, as_of, **kwargs):
+        paths = list(snapshots)
+        if sample:
+            paths.append(sample_dir())
+        if not paths:
+            raise click.UsageError("name at least one snapshot folder or .zip, or use --sample")
+        day = _as_of(as_of) or (SAMPLE_AS_OF if sample else datetime.now(timezone.utc).date())
+        return fn(paths=paths, policy=policy, as_of=day, **kwargs)
+
+    return wrapper
+
+
+def _audit(paths: list[Path], policy: str, as_of: date) -> Audit:
+    return run(paths, load_policy(policy), load_rules(), as_of)
+
+
+def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.DataFrame:
+    if account is not None:
+        frame = frame[frame["account"] == account]
+    if env is not None:
+        frame = frame[frame["environment"] == env]
+    return frame
+
+
+def _emit(frame: pd.DataFrame, fmt: str) -> None:
+    if fmt == "csv":
+        click.echo(csv_safe(frame).to_csv(index=False), nl=False)
+    elif fmt == "json":
+        click.echo(frame.to_json(orient="records", indent=2, force_ascii=False))
+    elif frame.empty:
+        click.echo("(none)")
+    else:
+        click.echo(frame.to_string(index=False, na_rep="-", max_colwidth=80))
+
+
+def _fraction(used, entitled) -> str:
+    return f"{used} / {'-' if pd.isna(entitled) else int(entitled)}"
+
+
+def summary_table(audit: Audit) -> pd.DataFrame:
+    env = audit.environments
+    table = pd.DataFrame({
+        "account": env["account"], "environment": env["environment"], "plan": env["plan"],
+        "billable flows": [_fraction(u, e) for u, e in zip(env["flows_billable"], env["flows_entitled"])],
+        "endpoints": [_fraction(u, e) for u, e in zip(env["endpoints_used"], env["endpoints_entitled"])],
+        "trading partners": [_fraction(u, e) for u, e in zip(env["trading_partners_used"], env["trading_partners_entitled"])],
+    })
+    alarms = audit.findings[(audit.findings["status"] == "alarm") & ~audit.findings["muted"].astype(bool)]
+    for sev in reversed(SEVERITIES):
+        hits = alarms[alarms["severity"] == sev].groupby(["account", "environment"], dropna=False).size()
+        table[sev] = [int(hits.get((a, e), 0)) for a, e in zip(env["account"], env["environment"])]
+    acct = alarms[alarms["environment"].isna()].groupby("account").size()
+    table["account-wide"] = [int(acct.get(a, 0)) if i == 0 else 0 for i, a in
+                             zip(env.groupby("account").cumcount(), env["account"])]
+    return table
+
+
+def _skipped_summary(audit: Audit) -> str:
+    issues = audit.load_issues
+    skipped = issues[issues["action"] == "skipped"]
+    if skipped.empty:
+        return f"All records read were counted ({len(issues)} load notes)."
+    kinds = skipped["problem"].str.replace(r" \(.*\)$| of .*$|, not .*$", "", regex=True).value_counts()
+    why = "; ".join(f"{n} {p}" for p, n in kinds.items())
+    return f"{len(skipped)} records skipped: {why}. See load_issues in the results file."
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="auditor")
+def cli():
+    """Where an integrator.io account stands against its licenses: billable flows and
+    distinct endpoints per environment, every count explained."""
+
+
+@cli.command()
+@snapshot_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True,
+              help="Where to write the results file (JSON).")
+@click.option("--fail-on", type=click.Choice(SEVERITIES + ("none",)), default="none", show_default=True,
+              help="Exit 1 when an unmuted alarm of this severity or higher is found.")
+def audit(paths, policy, as_of, output, fail_on):
+    """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
+
+    Prints a summary per account and environment (billable flows, endpoints and trading
+    partners against what is licensed, alarms by severity) and writes the results file.
+    Exit codes: 0 ok; 1 alarms at or above --fail-on; 2 bad usage or input.
+    """
+    result = _audit(paths, policy, as_of)
+    results_io.write(results_io.build(result), output)
+    click.echo(f"auditor {__version__} · policy {result.policy.name} · as of {as_of}")
+    click.echo(summary_table(result).to_string(index=False))
+    click.echo(_skipped_summary(result))
+    click.echo(f"Results written to {output}")
+    if fail_on != "none":
+        threshold = SEVERITIES.index(fail_on)
+        f = result.findings
+        hits = f[(f["status"] == "alarm") & ~f["muted"].astype(bool) & f["severity"].map(SEVERITIES.index).ge(threshold)]
+        if not hits.empty:
+            click.echo(f"{len(hits)} unmuted alarms at or above {fail_on}.", err=True)
+            sys.exit(1)
+
+
+def _query_options(fn):
+    @click.option("--account", help="Only this account (its name).")
+    @click.option("--env", help="Only this environment.")
+    @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@cli.command()
+@snapshot_options
+@_query_options
+def endpoints(paths, policy, as_of, account, env, fmt):
+    """List the endpoints counted in SNAPSHOTS: key, application, category, and the connections
+    and flows that make each one count."""
+    result = _audit(paths, policy, as_of)
+    frame = _filter(result.endpoints, account, env)
+    frame = frame.assign(connections=frame["connections"].map(", ".join), flows=frame["flows"].map(len))
+    cols = {"account": "account", "environment": "environment", "key": "key", "application": "application",
+            "category": "category", "resolved": "resolved", "connections": "connections",
+            "flows": "enabled flows", "explain": "why"}
+    _emit(frame[list(cols)].rename(columns=cols), fmt)
+
+
+@cli.command()
+@snapshot_options
+@_query_options
+@click.option("--billable/--not-billable", default=None, help="Only flows that count, or only those that do not.")
+def flows(paths, policy, as_of, account, env, fmt, billable):
+    """List the flows in SNAPSHOTS with whether each counts and why."""
+    result = _audit(paths, policy, as_of)
+    frame = _filter(result.flows, account, env)
+    if billable is not None:
+        frame = frame[frame["billable"] == billable]
+    _emit(frame[["account", "environment", "id", "name", "enabled", "billable", "reason"]], fmt)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except AuditorError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # a bug: its message may quote input, so it is not shown
+        if os.environ.get("AUDITOR_DEBUG"):
+            raise
+        click.echo(f"error: internal error ({type(exc).__name__}); rerun with AUDITOR_DEBUG=1 to see where", err=True)
+        sys.exit(3)

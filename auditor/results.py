@@ -1,0 +1,256 @@
+"""The results file: the audit's output and the seam between auditing and reporting.
+
+Versioned (`schema_version`), deterministic (everything sorted; no wall-clock time, the audit
+date is `as_of`), and complete enough to re-render every report without the snapshot. The
+pydantic models below are the contract that readers validate against; the writer builds plain
+dicts from the frames for speed and is tested to produce what the models accept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import orjson
+import pandas as pd
+from pydantic import BaseModel
+
+from auditor import __version__
+from auditor.audit import Audit
+from auditor.errors import AuditorError
+
+SCHEMA_VERSION = 1
+
+
+class Usage(BaseModel):
+    total: int | None = None
+    enabled: int | None = None
+    billable: int | None = None
+    used: int | None = None
+    entitled: int | None
+    entitled_from: str
+
+
+class EnvironmentResult(BaseModel):
+    environment: str
+    pool: str | None
+    flows: Usage
+    endpoints: Usage
+    trading_partners: Usage
+
+
+class EndpointResult(BaseModel):
+    environment: str
+    key: str
+    application: str
+    category: str
+    resolved: bool
+    explain: str
+    connections: list[str]
+    flows: list[str]
+
+
+class FlowResult(BaseModel):
+    environment: str
+    id: str
+    name: str | None
+    enabled: bool
+    billable: bool
+    reason_code: str
+    reason: str
+
+
+class ConnectionResult(BaseModel):
+    environment: str
+    id: str
+    name: str | None
+    type: str | None
+    application: str
+    role: str
+    key: str | None
+    explain: str | None
+    enabled_flows: int
+
+
+class LicenseResult(BaseModel):
+    id: str
+    type: str
+    tier: str | None
+    connector_id: str | None
+    edition: str | None
+    expires: str | None
+    trial_end: str | None
+    plan: bool
+
+
+class AccountResult(BaseModel):
+    account: str
+    license_model: Literal["legacy", "multi-environment"]
+    plan: str
+    plan_from: str
+    environments: list[EnvironmentResult]
+    endpoints: list[EndpointResult]
+    trading_partners: list[EndpointResult]
+    flows: list[FlowResult]
+    connections: list[ConnectionResult]
+    licenses: list[LicenseResult]
+
+
+class Resource(BaseModel):
+    type: str
+    id: str
+    name: str | None
+
+
+class Finding(BaseModel):
+    id: str
+    rule: str
+    title: str
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    status: Literal["ok", "alarm", "skip", "error"]
+    account: str
+    environment: str | None
+    resource: Resource
+    reason: str
+    muted: bool
+    mute_reason: str | None
+
+
+class RuleCount(BaseModel):
+    rule: str
+    account: str
+    environment: str | None
+    ok: int
+    alarm: int
+    skip: int
+
+
+class LoadIssue(BaseModel):
+    account: str | None
+    file: str | None
+    record: int | None
+    id: str | None
+    problem: str
+    action: Literal["skipped", "counted"]
+
+
+class Results(BaseModel):
+    schema_version: Literal[1]
+    tool_version: str
+    as_of: str
+    policy: str
+    accounts: list[AccountResult]
+    findings: list[Finding]
+    rule_counts: list[RuleCount]
+    load_issues: list[LoadIssue]
+
+
+def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
+    """Frame rows as dicts with the given output names; missing values become None."""
+    out = frame[list(columns)].rename(columns=columns)
+    out = out.astype(object).where(out.notna(), None)
+    return out.to_dict("records")
+
+
+def _by_account(frame: pd.DataFrame, columns: dict[str, str], n: int) -> list[list[dict]]:
+    """Rows of a frame sorted by account_no, split into one list per account (no per-row loop)."""
+    frame = frame.sort_values("account_no", kind="stable")
+    records = _records(frame, columns)
+    bounds = np.searchsorted(frame["account_no"].to_numpy(), np.arange(n + 1))
+    return [records[bounds[i]:bounds[i + 1]] for i in range(n)]
+
+
+def _day(value) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def build(audit: Audit) -> dict:
+    n = len(audit.snapshots)
+    env = audit.environments
+    envs: list[list[dict]] = [[] for _ in range(n)]
+    for row in _records(env, {c: c for c in env.columns}):
+        usage = {}
+        for metric, counts in (("flows", {"total": "flows_total", "enabled": "flows_enabled", "billable": "flows_billable"}),
+                               ("endpoints", {"used": "endpoints_used"}),
+                               ("trading_partners", {"used": "trading_partners_used"})):
+            usage[metric] = {**{k: row[v] for k, v in counts.items()},
+                             "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
+        envs[row["account_no"]].append({"environment": row["environment"], "pool": row["pool"], **usage})
+
+    ep_cols = {"environment": "environment", "key": "key", "application": "application", "category": "category",
+               "resolved": "resolved", "explain": "explain", "connections": "connections", "flows": "flows"}
+    lists = audit.endpoints.assign(connections=audit.endpoints["connections"].map(list),
+                                   flows=audit.endpoints["flows"].map(list))
+    endpoints = _by_account(lists, ep_cols, n)
+    tp_lists = audit.trading_partners.assign(connections=audit.trading_partners["connections"].map(list),
+                                             flows=audit.trading_partners["flows"].map(list))
+    tps = _by_account(tp_lists, ep_cols, n)
+    flows = _by_account(audit.flows, {c: c for c in ("environment", "id", "name", "enabled", "billable",
+                                                     "reason_code", "reason")}, n)
+    conns = audit.connections.assign(
+        _order=_env_order_key(audit.connections["environment"])).sort_values(["account_no", "_order", "id"])
+    connections = _by_account(conns, {"environment": "environment", "id": "id", "name": "name", "type": "type",
+                                      "application": "application", "role": "role", "key": "key",
+                                      "explain": "explain", "enabled_flows": "enabled_flows"}, n)
+    names = {s.account: i for i, s in enumerate(audit.snapshots)}
+    lic = audit.licenses.assign(account_no=audit.licenses["account"].map(names))
+    plan_ids = {p["license_id"] for p in audit.plans["plan_license"] if p is not None}
+    lic = lic.assign(plan=lic["license_id"].isin(plan_ids), expires=lic["expires"].map(_day),
+                     trial_end=lic["trial_end"].map(_day)).sort_values(["account_no", "license_id"])
+    licenses = _by_account(lic, {"license_id": "id", "type": "type", "tier": "tier", "connector_id": "connector_id",
+                                 "edition": "edition", "expires": "expires", "trial_end": "trial_end", "plan": "plan"}, n)
+
+    accounts = []
+    for i, snap in enumerate(audit.snapshots):
+        accounts.append({
+            "account": snap.account, "license_model": snap.license_model,
+            "plan": audit.plans.loc[i, "plan"], "plan_from": audit.plans.loc[i, "plan_from"],
+            "environments": envs[i], "endpoints": endpoints[i], "trading_partners": tps[i],
+            "flows": flows[i], "connections": connections[i], "licenses": licenses[i],
+        })
+    accounts.sort(key=lambda a: a["account"])
+
+    findings = []
+    for row in _records(audit.findings, {c: c for c in audit.findings.columns}):
+        row["resource"] = {"type": row.pop("resource_type"), "id": row.pop("resource_id"), "name": row.pop("resource_name")}
+        findings.append({k: row[k] for k in ("id", "rule", "title", "severity", "status", "account", "environment",
+                                             "resource", "reason", "muted", "mute_reason")})
+    counts = audit.rule_counts.sort_values(["rule", "account", "environment"], na_position="first")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool_version": __version__,
+        "as_of": audit.as_of.isoformat(),
+        "policy": audit.policy.name,
+        "accounts": accounts,
+        "findings": findings,
+        "rule_counts": _records(counts, {c: c for c in ("rule", "account", "environment", "ok", "alarm", "skip")}),
+        "load_issues": _records(audit.load_issues, {c: c for c in ("account", "file", "record", "id", "problem", "action")}),
+    }
+
+
+def _env_order_key(env: pd.Series) -> pd.Series:
+    return env.map({"production": "0", "sandbox": "1"}).fillna("2") + env
+
+
+def dumps(results: dict) -> bytes:
+    return orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+
+
+def write(results: dict, path: Path) -> None:
+    data = dumps(results)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        raise AuditorError(f"{path}: cannot write the results file ({exc.strerror})") from None
+
+
+def read(path: Path) -> Results:
+    try:
+        return Results.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise AuditorError(f"{path}: cannot read ({exc.strerror})") from None
+    except ValueError as exc:
+        raise AuditorError(f"{path}: not a results file of schema version {SCHEMA_VERSION} ({str(exc).splitlines()[0]})") from None

@@ -1,0 +1,22 @@
+"""Cells that can never run as spreadsheet formulas."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(series: pd.Series) -> pd.Series:
+    """Prefix a quote to text that a spreadsheet would read as a formula."""
+    text = series.astype("string")
+    risky = text.str.startswith(FORMULA_STARTS, na=False) & series.map(lambda v: isinstance(v, str))
+    return series.where(~risky, "'" + text)
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = neutralise(out[col])
+    return out
