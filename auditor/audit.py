@@ -16,7 +16,7 @@ import pandas as pd
 
 from auditor.count import flows as flow_sql
 from auditor.count.endpoints import identities, key_connections
-from auditor.count.entitlements import METRICS, entitlements, plan_license, read_licenses
+from auditor.count.entitlements import METRICS, entitlements, plan_licenses, read_licenses
 from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
 from auditor.policy import Policy
@@ -59,8 +59,9 @@ class Audit:
 
 def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as_of: date) -> pd.DataFrame:
     rows = []
+    chosen = plan_licenses(licenses, as_of)
     for no, snap in enumerate(snapshots):
-        plan = plan_license(licenses[licenses["account"] == snap.account], as_of)
+        plan = chosen.get(snap.account)
         kind = plan["type"] if plan is not None else policy.default_plan
         source = (f"{plan['type']} license {plan['license_id']}" if plan is not None
                   else f"no plan license; the policy assumes the {kind} plan")
@@ -72,17 +73,18 @@ def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as
 def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
     """One row per account and environment: counts against entitlements."""
     rows = []
+    plan_rows = plans.to_dict("records")
     for no, snap in enumerate(snapshots):
         if snap.license_model == "legacy":
             envs = ["production", "sandbox"]
         else:
             envs = sorted({s.env for s in snap.sources}, key=lambda e: (e != "production", e != "sandbox", e))
-        plan = plans.loc[no, "plan_license"]
+        plan = plan_rows[no]["plan_license"]
         for env in envs:
             pool = snap.pools.get(env)
             ent = entitlements(plan, pool)
             row = {"account_no": no, "account": snap.account, "license_model": snap.license_model,
-                   "environment": env, "pool": pool, "plan": plans.loc[no, "plan"]}
+                   "environment": env, "pool": pool, "plan": plan_rows[no]["plan"]}
             for metric in METRICS:
                 row[f"{metric}_entitled"] = ent[metric].value
                 row[f"{metric}_entitled_from"] = ent[metric].source
@@ -119,8 +121,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Au
         names = pd.Series({no: s.account for no, s in enumerate(snapshots)}, name="account")
 
         license_issues: list[dict] = []
-        lic_frames = [read_licenses(s.account, s.license_files, as_of, license_issues) for s in snapshots]
-        licenses = pd.concat(lic_frames, ignore_index=True) if lic_frames else read_licenses("", [], as_of, [])
+        licenses = read_licenses([(s.account, s.license_files) for s in snapshots], as_of, license_issues)
         plans = _plans(snapshots, licenses, policy, as_of)
 
         conns = key_connections(identities(con), policy)

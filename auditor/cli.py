@@ -114,7 +114,28 @@ def _skipped_summary(audit: Audit) -> str:
     return f"{len(skipped)} records skipped: {why}. See load_issues in the results file."
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class AuditorGroup(click.Group):
+    """Turns what goes wrong into one line on stderr and an exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AuditorError as exc:
+            error = click.ClickException(str(exc))
+            error.exit_code = exc.exit_code
+            raise error from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except Exception as exc:  # a bug: its message may quote input, so it is not shown
+            if os.environ.get("AUDITOR_DEBUG"):
+                raise
+            error = click.ClickException(
+                f"internal error ({type(exc).__name__}); rerun with AUDITOR_DEBUG=1 to see where")
+            error.exit_code = 3
+            raise error from None
+
+
+@click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
 def cli():
     """Where an integrator.io account stands against its licenses: billable flows and
@@ -188,22 +209,4 @@ def flows(paths, policy, as_of, account, env, fmt, billable):
     _emit(frame[["account", "environment", "id", "name", "enabled", "billable", "reason"]], fmt)
 
 
-def main() -> None:
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except AuditorError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except Exception as exc:  # a bug: its message may quote input, so it is not shown
-        if os.environ.get("AUDITOR_DEBUG"):
-            raise
-        click.echo(f"error: internal error ({type(exc).__name__}); rerun with AUDITOR_DEBUG=1 to see where", err=True)
-        sys.exit(3)
+main = cli

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
+import duckdb
 import orjson
 import pandas as pd
 from pydantic import BaseModel
@@ -147,29 +147,43 @@ class Results(BaseModel):
 
 
 def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
-    """Frame rows as dicts with the given output names; missing values become None."""
+    """Rows of a small frame as dicts with the given output names; missing values become None."""
     out = frame[list(columns)].rename(columns=columns)
     out = out.astype(object).where(out.notna(), None)
     return out.to_dict("records")
 
 
-def _by_account(frame: pd.DataFrame, columns: dict[str, str], n: int) -> list[list[dict]]:
-    """Rows of a frame sorted by account_no, split into one list per account (no per-row loop)."""
-    frame = frame.sort_values("account_no", kind="stable")
-    records = _records(frame, columns)
-    bounds = np.searchsorted(frame["account_no"].to_numpy(), np.arange(n + 1))
-    return [records[bounds[i]:bounds[i + 1]] for i in range(n)]
+def _json_lists(frame: pd.DataFrame, fields: dict[str, str], order: str, n: int) -> list[orjson.Fragment]:
+    """One JSON array per account (by account_no) of the rows of `frame`, serialised by DuckDB:
+    `fields` maps output names to columns, in output order. Big frames (a million flows) never
+    become Python objects."""
+    con = duckdb.connect()
+    try:
+        con.register("rows_", frame)
+        pack = ", ".join(f'"{name}" := "{col}"' for name, col in fields.items())
+        found = con.execute(
+            f"SELECT account_no, to_json(list(struct_pack({pack}) ORDER BY {order}))::VARCHAR "
+            "FROM rows_ GROUP BY account_no"
+        ).fetchall()
+    finally:
+        con.close()
+    lists = [orjson.Fragment(b"[]")] * n
+    for no, text in found:
+        lists[no] = orjson.Fragment(text)
+    return lists
 
 
 def _day(value) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
+ENV_ORDER = "CASE environment WHEN 'production' THEN 0 WHEN 'sandbox' THEN 1 ELSE 2 END, environment"
+
+
 def build(audit: Audit) -> dict:
     n = len(audit.snapshots)
-    env = audit.environments
     envs: list[list[dict]] = [[] for _ in range(n)]
-    for row in _records(env, {c: c for c in env.columns}):
+    for row in _records(audit.environments, {c: c for c in audit.environments.columns}):
         usage = {}
         for metric, counts in (("flows", {"total": "flows_total", "enabled": "flows_enabled", "billable": "flows_billable"}),
                                ("endpoints", {"used": "endpoints_used"}),
@@ -178,28 +192,24 @@ def build(audit: Audit) -> dict:
                              "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
         envs[row["account_no"]].append({"environment": row["environment"], "pool": row["pool"], **usage})
 
-    ep_cols = {"environment": "environment", "key": "key", "application": "application", "category": "category",
-               "resolved": "resolved", "explain": "explain", "connections": "connections", "flows": "flows"}
-    lists = audit.endpoints.assign(connections=audit.endpoints["connections"].map(list),
-                                   flows=audit.endpoints["flows"].map(list))
-    endpoints = _by_account(lists, ep_cols, n)
-    tp_lists = audit.trading_partners.assign(connections=audit.trading_partners["connections"].map(list),
-                                             flows=audit.trading_partners["flows"].map(list))
-    tps = _by_account(tp_lists, ep_cols, n)
-    flows = _by_account(audit.flows, {c: c for c in ("environment", "id", "name", "enabled", "billable",
-                                                     "reason_code", "reason")}, n)
-    conns = audit.connections.assign(
-        _order=_env_order_key(audit.connections["environment"])).sort_values(["account_no", "_order", "id"])
-    connections = _by_account(conns, {"environment": "environment", "id": "id", "name": "name", "type": "type",
-                                      "application": "application", "role": "role", "key": "key",
-                                      "explain": "explain", "enabled_flows": "enabled_flows"}, n)
+    ep_fields = {k: k for k in ("environment", "key", "application", "category", "resolved", "explain",
+                                "connections", "flows")}
+    endpoints = _json_lists(audit.endpoints, ep_fields, f"{ENV_ORDER}, key", n)
+    tps = _json_lists(audit.trading_partners, ep_fields, f"{ENV_ORDER}, key", n)
+    flows = _json_lists(audit.flows, {k: k for k in ("environment", "id", "name", "enabled", "billable",
+                                                     "reason_code", "reason")}, f"{ENV_ORDER}, id", n)
+    connections = _json_lists(audit.connections, {**{k: k for k in ("environment", "id", "name", "type", "application",
+                                                                     "role", "key", "explain", "enabled_flows")}},
+                              f"{ENV_ORDER}, id", n)
     names = {s.account: i for i, s in enumerate(audit.snapshots)}
-    lic = audit.licenses.assign(account_no=audit.licenses["account"].map(names))
     plan_ids = {p["license_id"] for p in audit.plans["plan_license"] if p is not None}
-    lic = lic.assign(plan=lic["license_id"].isin(plan_ids), expires=lic["expires"].map(_day),
-                     trial_end=lic["trial_end"].map(_day)).sort_values(["account_no", "license_id"])
-    licenses = _by_account(lic, {"license_id": "id", "type": "type", "tier": "tier", "connector_id": "connector_id",
-                                 "edition": "edition", "expires": "expires", "trial_end": "trial_end", "plan": "plan"}, n)
+    lic = audit.licenses.assign(account_no=audit.licenses["account"].map(names),
+                                plan=audit.licenses["license_id"].isin(plan_ids),
+                                expires=audit.licenses["expires"].map(_day).astype(object),
+                                trial_end=audit.licenses["trial_end"].map(_day).astype(object))
+    licenses = _json_lists(lic, {"id": "license_id", **{k: k for k in ("type", "tier", "connector_id", "edition",
+                                                                       "expires", "trial_end", "plan")}},
+                           "license_id", n)
 
     accounts = []
     for i, snap in enumerate(audit.snapshots):
@@ -229,12 +239,9 @@ def build(audit: Audit) -> dict:
     }
 
 
-def _env_order_key(env: pd.Series) -> pd.Series:
-    return env.map({"production": "0", "sandbox": "1"}).fillna("2") + env
-
-
 def dumps(results: dict) -> bytes:
-    return orjson.dumps(results, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+    """Compact JSON (the big lists arrive pre-serialised); `jq .` pretty-prints it."""
+    return orjson.dumps(results, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
 
 
 def write(results: dict, path: Path) -> None:

@@ -13,12 +13,9 @@ import duckdb
 import pandas as pd
 
 from auditor.conditions import evaluate, fill_keys, render
+from auditor.load.tables import CONNECTION_TYPES
 from auditor.policy import Policy
 
-KNOWN_TYPES = (
-    "netsuite", "salesforce", "http", "rest", "ftp", "s3", "rdbms", "jdbc", "mongodb",
-    "dynamodb", "as2", "van", "wrapper", "filesystem", "mcp",
-)
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "sftp": 22, "ftps": 990}
 FTP_PORTS = {"ftp": 21, "sftp": 22, "ftps": 990}
 
@@ -136,7 +133,7 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     as2_port = pd.Series(as2[1] if 1 in as2 else None, index=df.index)
     df["tp_port"] = df["ftp_port"].where(df["type"] == "ftp", as2_port.astype("Int64").astype("string"))
     df["tp_port"] = df["tp_port"].fillna("default")
-    df["known_type"] = df["type"].isin(KNOWN_TYPES)
+    df["known_type"] = df["type"].isin(CONNECTION_TYPES)
     return df.drop(columns=["uri_raw", "salesforce_uri", "ftp_host_raw", "ftp_port_raw", "ftp_type",
                             "as2_uri", "aws_key_raw", "http_connector", "netsuite_environment"])
 

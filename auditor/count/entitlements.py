@@ -29,7 +29,7 @@ class Entitlement:
     source: str
 
 
-def _read_records(f: ResourceFile, issues: list[dict]) -> list[tuple[int, dict]]:
+def _read_records(account: str, f: ResourceFile, issues: list[dict]) -> list[tuple[int, dict]]:
     opener = gzip.open if f.path.name.endswith(".gz") else open
     with opener(f.path, "rb") as fh:
         data = fh.read()
@@ -47,9 +47,9 @@ def _read_records(f: ResourceFile, issues: list[dict]) -> list[tuple[int, dict]]
     good = []
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
-            issues.append({"file": f.display, "record": i, "id": None, "problem": "license is not a JSON object", "action": "skipped"})
+            issues.append({"account": account, "file": f.display, "record": i, "id": None, "problem": "license is not a JSON object", "action": "skipped"})
         elif not isinstance(rec.get("type"), str):
-            issues.append({"file": f.display, "record": i, "id": rec.get("_id") if isinstance(rec.get("_id"), str) else None,
+            issues.append({"account": account, "file": f.display, "record": i, "id": rec.get("_id") if isinstance(rec.get("_id"), str) else None,
                            "problem": "license has no type", "action": "skipped"})
         else:
             good.append((i, rec))
@@ -62,13 +62,6 @@ def _number(value) -> int | None:
     if isinstance(value, int | float):
         return int(value)
     return None
-
-
-def _date(value) -> pd.Timestamp | None:
-    if not isinstance(value, str) or not value:
-        return None
-    ts = pd.to_datetime(value, utc=True, errors="coerce")
-    return None if pd.isna(ts) else ts.tz_localize(None).normalize()
 
 
 def _pool_numbers(lic: dict, pool: str) -> dict[str, tuple[int | None, int | None]]:
@@ -89,57 +82,62 @@ def _pool_numbers(lic: dict, pool: str) -> dict[str, tuple[int | None, int | Non
     return out
 
 
-def read_licenses(account: str, files: list[ResourceFile], as_of: date, issues: list[dict]) -> pd.DataFrame:
+def _text(value) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def read_licenses(accounts: list[tuple[str, list[ResourceFile]]], as_of: date, issues: list[dict]) -> pd.DataFrame:
+    """One row per license of every account; dates parsed once, column-wise."""
     rows = []
-    seen: set[str] = set()
-    for f in files:
-        for i, lic in _read_records(f, issues):
-            lid = lic.get("_id") if isinstance(lic.get("_id"), str) else f"{f.display}#{i}"
-            if lid in seen:
-                continue  # the same license seen in another environment folder
-            seen.add(lid)
-            expires, trial_end = _date(lic.get("expires")), _date(lic.get("trialEndDate"))
-            for field, parsed in (("expires", expires), ("trialEndDate", trial_end)):
-                if lic.get(field) not in (None, "") and parsed is None:
-                    issues.append({"file": f.display, "record": i, "id": lid, "action": "counted",
-                                   "problem": f"license {field} is not a date; read as no {field}"})
-            opts = lic.get("opts") if isinstance(lic.get("opts"), dict) else {}
-            rows.append({
-                "account": account, "license_id": lid, "type": lic["type"],
-                "tier": lic.get("tier") if isinstance(lic.get("tier"), str) else None,
-                "connector_id": lic.get("_connectorId") if isinstance(lic.get("_connectorId"), str) else None,
-                "edition": opts.get("connectorEdition") if isinstance(opts.get("connectorEdition"), str) else None,
-                "integration_id": lic.get("_integrationId") if isinstance(lic.get("_integrationId"), str) else None,
-                "expires": expires, "trial_end": trial_end,
-                "on_trial": trial_end is not None and trial_end >= pd.Timestamp(as_of),
-                "production": _pool_numbers(lic, "production"), "sandbox": _pool_numbers(lic, "sandbox"),
-                "file": f.display,
-            })
+    for account, files in accounts:
+        seen: set[str] = set()
+        for f in files:
+            for i, lic in _read_records(account, f, issues):
+                lid = _text(lic.get("_id")) or f"{f.display}#{i}"
+                if lid in seen:
+                    continue  # the same license seen in another environment folder
+                seen.add(lid)
+                opts = lic.get("opts") if isinstance(lic.get("opts"), dict) else {}
+                rows.append({
+                    "account": account, "license_id": lid, "type": lic["type"], "tier": _text(lic.get("tier")),
+                    "connector_id": _text(lic.get("_connectorId")), "edition": _text(opts.get("connectorEdition")),
+                    "integration_id": _text(lic.get("_integrationId")),
+                    "expires_raw": _text(lic.get("expires")), "trial_end_raw": _text(lic.get("trialEndDate")),
+                    "production": _pool_numbers(lic, "production"), "sandbox": _pool_numbers(lic, "sandbox"),
+                    "file": f.display, "record": i,
+                })
     frame = pd.DataFrame(rows, columns=[
         "account", "license_id", "type", "tier", "connector_id", "edition", "integration_id",
-        "expires", "trial_end", "on_trial", "production", "sandbox", "file"])
-    frame["expires"] = pd.to_datetime(frame["expires"])
-    frame["trial_end"] = pd.to_datetime(frame["trial_end"])
-    frame["days_left"] = (frame["expires"] - pd.Timestamp(as_of)).dt.days.astype("Int64")
+        "expires_raw", "trial_end_raw", "production", "sandbox", "file", "record"])
+    day = pd.Timestamp(as_of)
+    for col, field in (("expires", "expires"), ("trial_end", "trialEndDate")):
+        raw = frame[f"{col}_raw"]
+        parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601").dt.tz_localize(None).dt.normalize()
+        frame[col] = parsed
+        bad = frame[raw.notna() & parsed.isna()]
+        issues.extend({"account": a, "file": fl, "record": r, "id": lid, "action": "counted",
+                       "problem": f"license {field} is not a date; read as no {field}"}
+                      for a, fl, r, lid in zip(bad["account"], bad["file"], bad["record"], bad["license_id"]))
+    frame["on_trial"] = frame["trial_end"].notna() & (frame["trial_end"] >= day)
+    frame["days_left"] = (frame["expires"] - day).dt.days.astype("Int64")
     frame["days_ago"] = -frame["days_left"]
-    return frame
+    return frame.drop(columns=["expires_raw", "trial_end_raw"])
 
 
-def plan_license(licenses: pd.DataFrame, as_of: date) -> pd.Series | None:
-    """The license that sets the plan: a live one before an expired one, then the latest expiry,
-    then platform before endpoint before integrator."""
+def plan_licenses(licenses: pd.DataFrame, as_of: date) -> dict[str, dict]:
+    """account -> the license that sets its plan: a live one before an expired one, then the
+    latest expiry, then platform before endpoint before integrator."""
     plans = licenses[licenses["type"].isin(PLAN_TYPES)]
-    if plans.empty:
-        return None
     ranked = plans.assign(
         _expired=plans["expires"].notna() & (plans["expires"] < pd.Timestamp(as_of)),
         _expiry=plans["expires"].fillna(pd.Timestamp.max),
         _order=plans["type"].map(PLAN_TYPES.index),
-    ).sort_values(["_expired", "_expiry", "_order"], ascending=[True, False, True])
-    return ranked.iloc[0]
+    ).sort_values(["account", "_expired", "_expiry", "_order"], ascending=[True, True, False, True])
+    best = ranked.drop_duplicates("account")
+    return {row["account"]: row for row in best.to_dict("records")}
 
 
-def entitlements(plan: pd.Series | None, pool: str | None) -> dict[str, Entitlement]:
+def entitlements(plan: dict | None, pool: str | None) -> dict[str, Entitlement]:
     """metric -> Entitlement for one environment drawing on `pool`."""
     if plan is None:
         return {m: Entitlement(None, "no plan license in licenses.json") for m in METRICS}

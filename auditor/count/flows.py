@@ -9,34 +9,27 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
+# every export and import a flow names, one row each, with the connection it leads to
 STEPS_SQL = """
 CREATE OR REPLACE TEMP TABLE steps AS
-WITH s AS (
-    SELECT account_no, scope, id AS flow_id, 'export' AS kind, 'pageGenerators' AS via,
-           unnest(json_extract_string(pageGenerators, '$[*]._exportId')) AS ref
-    FROM flows WHERE pageGenerators IS NOT NULL
+WITH refs AS (
+    SELECT account_no, scope, id AS flow_id,
+        list_concat(
+            coalesce(json_extract_string(pageGenerators, '$[*]._exportId'), []),
+            coalesce(json_extract_string(pageProcessors, '$[*]._exportId'), []),
+            coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._exportId'), []),
+            CASE WHEN _exportId IS NOT NULL THEN [_exportId] ELSE [] END) AS exports,
+        list_concat(
+            coalesce(json_extract_string(pageProcessors, '$[*]._importId'), []),
+            coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._importId'), []),
+            CASE WHEN _importId IS NOT NULL THEN [_importId] ELSE [] END) AS imports
+    FROM flows
+), s AS (
+    SELECT account_no, scope, flow_id, 'export' AS kind, unnest(exports) AS ref FROM refs
     UNION ALL
-    SELECT account_no, scope, id, 'export', 'pageProcessors',
-           unnest(json_extract_string(pageProcessors, '$[*]._exportId'))
-    FROM flows WHERE pageProcessors IS NOT NULL
-    UNION ALL
-    SELECT account_no, scope, id, 'import', 'pageProcessors',
-           unnest(json_extract_string(pageProcessors, '$[*]._importId'))
-    FROM flows WHERE pageProcessors IS NOT NULL
-    UNION ALL
-    SELECT account_no, scope, id, 'export', 'routers',
-           unnest(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._exportId'))
-    FROM flows WHERE routers IS NOT NULL
-    UNION ALL
-    SELECT account_no, scope, id, 'import', 'routers',
-           unnest(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._importId'))
-    FROM flows WHERE routers IS NOT NULL
-    UNION ALL
-    SELECT account_no, scope, id, 'export', '_exportId', _exportId FROM flows WHERE _exportId IS NOT NULL
-    UNION ALL
-    SELECT account_no, scope, id, 'import', '_importId', _importId FROM flows WHERE _importId IS NOT NULL
+    SELECT account_no, scope, flow_id, 'import' AS kind, unnest(imports) AS ref FROM refs
 )
-SELECT DISTINCT s.account_no, s.scope, s.flow_id, s.kind, s.via, s.ref,
+SELECT s.account_no, s.scope, s.flow_id, s.kind, s.ref,
        coalesce(e.id, i.id) IS NOT NULL AS found,
        coalesce(e._connectionId, i._connectionId) AS connection_id
 FROM s
@@ -47,9 +40,16 @@ WHERE s.ref IS NOT NULL
 
 # references to resources the snapshot does not hold
 MISSING_SQL = """
-SELECT s.account_no, f.environment, 'flow' AS resource_type, s.flow_id AS resource_id,
-       f.name AS resource_name, s.kind AS missing_type, s.ref AS missing_id, s.via
+SELECT DISTINCT s.account_no, f.environment, 'flow' AS resource_type, s.flow_id AS resource_id,
+       f.name AS resource_name, s.kind AS missing_type, s.ref AS missing_id,
+       -- which path named it, worked out only for the few references that are missing
+       CASE WHEN list_contains(json_extract_string(fl.pageGenerators, '$[*]._exportId'), s.ref) THEN 'pageGenerators'
+            WHEN list_contains(json_extract_string(fl.routers, '$[*].branches[*].pageProcessors[*]._exportId'), s.ref)
+              OR list_contains(json_extract_string(fl.routers, '$[*].branches[*].pageProcessors[*]._importId'), s.ref) THEN 'routers'
+            WHEN fl._exportId = s.ref OR fl._importId = s.ref THEN '_' || s.kind || 'Id'
+            ELSE 'pageProcessors' END AS via
 FROM steps s JOIN flow_facts f USING (account_no, scope, flow_id)
+JOIN flows fl ON fl.account_no = s.account_no AND fl.scope = s.scope AND fl.id = s.flow_id
 WHERE NOT s.found
 UNION ALL
 SELECT f.account_no, f.environment, 'flow', f.flow_id, f.name, 'integration', f.integration_id, '_integrationId'

@@ -7,6 +7,8 @@ read in bulk by `auditor.load.tables`.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import tempfile
 import zipfile
@@ -71,48 +73,59 @@ def _split_suffix(name: str) -> tuple[str, str | None]:
     return name, None
 
 
-def _natural_key(path: Path):
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", path.name)]
+def _natural_key(name: str):
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+@functools.lru_cache(maxsize=None)
+def _listing(folder: Path) -> tuple[tuple[str, bool], ...]:
+    """(name, is_dir) of a folder's entries, sorted, read once per run (see discover())."""
+    with os.scandir(folder) as entries:
+        return tuple(sorted((e.name, e.is_dir()) for e in entries))
 
 
 def _resource_files(folder: Path, resource: str, display: str) -> list[ResourceFile]:
     """The files holding one resource in one folder: a single file or a folder of pages."""
     found: list[ResourceFile] = []
-    for entry in sorted(folder.iterdir()):
-        stem, fmt = _split_suffix(entry.name)
-        if stem == resource and fmt and entry.is_file():
-            found.append(ResourceFile(entry, fmt, f"{display}/{entry.name}"))
-    pages = folder / resource
-    if pages.is_dir():
-        for page in sorted(pages.iterdir(), key=_natural_key):
-            _, fmt = _split_suffix(page.name)
-            if fmt and page.is_file():
-                found.append(ResourceFile(page, fmt, f"{display}/{resource}/{page.name}"))
-    single = [f for f in found if f.path.parent == folder]
-    if len(single) > 1 or (single and len(found) > len(single)):
+    has_pages = False
+    for name, is_dir in _listing(folder):
+        if is_dir:
+            has_pages |= name == resource
+            continue
+        stem, fmt = _split_suffix(name)
+        if stem == resource and fmt:
+            found.append(ResourceFile(folder / name, fmt, f"{display}/{name}"))
+    single = len(found)
+    if has_pages:
+        pages = folder / resource
+        for name, is_dir in sorted(_listing(pages), key=lambda e: _natural_key(e[0])):
+            _, fmt = _split_suffix(name)
+            if fmt and not is_dir:
+                found.append(ResourceFile(pages / name, fmt, f"{display}/{resource}/{name}"))
+    if single > 1 or (single and len(found) > single):
         names = ", ".join(f.display for f in found[:3])
         raise AuditorError(f"{display}: {resource} is given more than once ({names}); keep one")
     return found
 
 
 def _has_resources(folder: Path) -> bool:
-    for entry in folder.iterdir():
-        stem, fmt = _split_suffix(entry.name)
-        if stem in RESOURCES and (fmt and entry.is_file()):
-            return True
-        if entry.is_dir() and entry.name in RESOURCES:
+    for name, is_dir in _listing(folder):
+        if is_dir:
+            if name in RESOURCES:
+                return True
+        elif _split_suffix(name)[0] in RESOURCES and _split_suffix(name)[1]:
             return True
     return False
 
 
 def _env_dirs(folder: Path) -> list[Path]:
-    return [d for d in sorted(folder.iterdir()) if d.is_dir() and d.name not in RESOURCES and _has_resources(d)]
+    return [folder / name for name, is_dir in _listing(folder)
+            if is_dir and name not in RESOURCES and _has_resources(folder / name)]
 
 
 def is_snapshot(folder: Path) -> bool:
-    if (folder / "account.json").is_file() or (folder / "licenses.json").is_file():
-        return True
-    if _has_resources(folder):
+    names = {name for name, _ in _listing(folder)}
+    if "account.json" in names or "licenses.json" in names or _has_resources(folder):
         return True
     return any(d.name == "production" for d in _env_dirs(folder))
 
@@ -150,7 +163,8 @@ def _open_zip(path: Path, stack: ExitStack) -> Path:
 
 def read_snapshot(root: Path, display: str, default_name: str) -> Snapshot:
     account_file = root / "account.json"
-    meta = _read_account_file(account_file, f"{display}/account.json") if account_file.is_file() else AccountFile()
+    has_meta = ("account.json", False) in _listing(root)
+    meta = _read_account_file(account_file, f"{display}/account.json") if has_meta else AccountFile()
     env_dirs = _env_dirs(root)
     top_level = _has_resources(root)
     model = meta.licenseModel or ("multi-environment" if env_dirs and not top_level else "legacy")
@@ -187,10 +201,11 @@ def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
                 snapshots.append(read_snapshot(path, display, path.name))
                 return True
             if not nested:
-                found = [visit(child, f"{display}/{child.name}", True) for child in sorted(path.iterdir())]
+                found = [visit(path / name, f"{display}/{name}", True) for name, _ in _listing(path)]
                 return any(found)
         return False
 
+    _listing.cache_clear()  # folders may have changed since the last run in this process
     for path in paths:
         if not path.exists():
             raise AuditorError(f"{path}: no such file or folder")

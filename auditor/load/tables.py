@@ -12,10 +12,9 @@ cannot parse is diagnosed again here to name the position without quoting anythi
 from __future__ import annotations
 
 import gzip
-from itertools import groupby
-
 import duckdb
 import orjson
+import pandas as pd
 
 from auditor.errors import InputError
 from auditor.load.snapshot import RESOURCES, ResourceFile, Snapshot
@@ -25,6 +24,13 @@ CONNECTION_BLOCKS = (
     "netsuite", "salesforce", "http", "rest", "ftp", "as2", "rdbms", "jdbc",
     "mongodb", "s3", "dynamodb", "wrapper", "van", "mcp",
 )
+CONNECTION_TYPES = (
+    "netsuite", "salesforce", "http", "rest", "ftp", "s3", "rdbms", "jdbc", "mongodb",
+    "dynamodb", "as2", "van", "wrapper", "filesystem", "mcp",
+)
+# records worth a note (with their position) although they are counted
+_TYPES_SQL = ", ".join(f"'{t}'" for t in CONNECTION_TYPES)
+NOTES = {"connections": f"coalesce(lower(type ->> '$') NOT IN ({_TYPES_SQL}), true)"}
 SPECS: dict[str, dict[str, str]] = {
     "flows": {
         "_id": "string", "name": "string", "disabled": "boolean", "free": "boolean",
@@ -78,33 +84,50 @@ def _problem_sql(spec: dict[str, str]) -> str:
     return "CASE " + " ".join(cases) + " END"
 
 
-def _read_group(con, resource: str, fmt: str, files: list[str]) -> None:
-    """Append one group of same-format files to raw_<resource>, with file and record position."""
+def _select(resource: str, fmt: str, positions: bool) -> str:
+    """SQL reading one group of same-format files as (_file, [_rn,] _rtype, declared fields).
+
+    Without `positions` the fields are read as declared columns, the fastest way, which fails
+    if a record is not an object. With `positions` every record is read as a JSON value (so
+    nothing fails) and numbered in file order; that is only done for the few files that hold a
+    bad record, to name its position."""
     spec = SPECS[resource]
-    columns = {col: "JSON" for col in spec}
-    fast = (
-        f"SELECT filename AS _file, 'OBJECT' AS _rtype, {', '.join(_q(c) for c in spec)} "
-        f"FROM read_json($files, format='{fmt}', records=true, columns=$columns, filename=true)"
-    )
-    slow = (
-        f"SELECT filename AS _file, json_type(json) AS _rtype, "
-        + ", ".join(f"json -> '$.{c}' AS {_q(c)}" for c in spec)
-        + f" FROM read_json_objects($files, format='{fmt}', filename=true)"
-    )
-    for body in (fast, slow):
-        sql = (
-            f"INSERT INTO raw_{resource} SELECT _file, "
-            f"row_number() OVER () - 1 AS _rn, * EXCLUDE (_file) FROM ({body})"
+    if not positions:
+        return (
+            f"SELECT filename AS _file, 'OBJECT' AS _rtype, {', '.join(_q(c) for c in spec)} "
+            f"FROM read_json($files, format='{fmt}', records=true, columns=$columns, filename=true)"
         )
-        try:
-            con.execute(sql, {"files": files, "columns": columns} if body is fast else {"files": files})
-            return
-        except duckdb.InvalidInputException as exc:
-            if "transform error" in str(exc) and body is fast:
-                continue  # a record is not an object: read record by record as JSON values
-            for path in files:
-                _diagnose(path, fmt)
-            raise InputError(files[0], "could not be read as JSON") from None
+    fields = ", ".join(f"json -> '$.{c}' AS {_q(c)}" for c in spec)
+    return (
+        f"SELECT _file, _rn, json_type(json) AS _rtype, {fields} FROM ("
+        f"SELECT filename AS _file, row_number() OVER () AS _rn, json "
+        f"FROM read_json_objects($files, format='{fmt}', filename=true))"
+    )
+
+
+def _stage(con, resource: str, groups: dict[str, list[str]], positions: bool) -> None:
+    """Insert the records of `groups` (format -> files) into `staged`, with their problems."""
+    spec = SPECS[resource]
+    for fmt, files in groups.items():
+        for exact in (True,) if positions else (False, True):
+            record = "r._rn - min(r._rn) OVER (PARTITION BY r._file)" if exact else "NULL"
+            sql = f"""
+                INSERT INTO staged
+                SELECT f.account_no, f.source_no, f.scope, f.file_no, f.display, {record},
+                       CASE WHEN json_type(r._id) = 'VARCHAR' THEN r._id ->> '$' END,
+                       {_problem_sql(spec)}, {', '.join('r.' + _q(c) for c in spec)}
+                FROM ({_select(resource, fmt, exact)}) r JOIN files f ON f.path = r._file
+            """
+            params = {"files": files} if exact else {"files": files, "columns": {c: "JSON" for c in spec}}
+            try:
+                con.execute(sql, params)
+                break
+            except duckdb.InvalidInputException as exc:
+                if "transform error" in str(exc) and not exact:
+                    continue  # a record is not an object: read these files record by record
+                for path in files:
+                    _diagnose(path, fmt)
+                raise InputError(files[0], "could not be read as JSON") from None
 
 
 def _diagnose(path: str, fmt: str) -> None:
@@ -139,7 +162,7 @@ def _display(path: str, files: dict[str, ResourceFile]) -> str:
 
 
 def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
-    """Create raw_<resource>, <resource> (clean) and load_issues tables in `con`."""
+    """Create the tables `files`, one per resource (clean records only) and `load_issues`."""
     file_rows = []
     by_resource: dict[str, list[ResourceFile]] = {r: [] for r in RESOURCES}
     for account_no, snap in enumerate(snapshots):
@@ -149,59 +172,57 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
                     scope = source.env if source.env is not None else "*"
                     file_rows.append((str(f.path), f.display, account_no, source_no, scope, len(file_rows)))
                     by_resource[resource].append(f)
-    con.execute(
-        "CREATE OR REPLACE TABLE files (path VARCHAR, display VARCHAR, account_no INTEGER, "
-        "source_no INTEGER, scope VARCHAR, file_no INTEGER)"
-    )
-    if file_rows:
-        con.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?)", file_rows)
+    file_frame = pd.DataFrame(file_rows, columns=["path", "display", "account_no", "source_no", "scope", "file_no"])
+    con.register("file_frame", file_frame)
+    con.execute("CREATE OR REPLACE TABLE files AS SELECT * FROM file_frame")
+    con.unregister("file_frame")
     displays = {str(f.path): f for fs in by_resource.values() for f in fs}
     con.execute(
         "CREATE OR REPLACE TABLE load_issues (account_no INTEGER, file VARCHAR, record BIGINT, "
         "id VARCHAR, problem VARCHAR, action VARCHAR)"
     )
 
+    merge_sources = any(s.license_model == "legacy" and len(s.sources) > 1 for s in snapshots)
     for resource in RESOURCES:
         spec = SPECS[resource]
         cols = ", ".join(f"{_q(c)} JSON" for c in spec)
-        con.execute(f"CREATE OR REPLACE TABLE raw_{resource} (_file VARCHAR, _rn BIGINT, _rtype VARCHAR, {cols})")
-        readable = [f for f in by_resource[resource] if f.path.stat().st_size > 0]
-        for fmt, group in groupby(sorted(readable, key=lambda f: f.format), key=lambda f: f.format):
-            paths = [str(f.path) for f in group]
-            try:
-                _read_group(con, resource, fmt, paths)
-            except InputError as exc:
-                raise InputError(_display(exc.file, displays), exc.problem) from None
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE staged (account_no INTEGER, source_no INTEGER, scope VARCHAR, "
+            f"file_no INTEGER, display VARCHAR, record BIGINT, id VARCHAR, problem VARCHAR, {cols})"
+        )
+        _stage_files(con, resource, [f for f in by_resource[resource] if not _empty(f)], displays, positions=False)
 
-        # position within its file, the first problem of each record, and duplicates
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE checked AS
-            SELECT f.account_no, f.source_no, f.scope, f.file_no, f.display,
-                   r._rn - min(r._rn) OVER (PARTITION BY r._file) AS record,
-                   CASE WHEN json_type(r._id) = 'VARCHAR' THEN r._id ->> '$' END AS id,
-                   {_problem_sql(spec)} AS problem, r.* EXCLUDE (_file, _rn, _rtype)
-            FROM raw_{resource} r JOIN files f ON f.path = r._file
-        """)
-        con.execute(f"DROP TABLE raw_{resource}")
-        con.execute("""
-            CREATE OR REPLACE TEMP TABLE ranked AS
-            SELECT *,
-                   row_number() OVER (PARTITION BY account_no, source_no, id ORDER BY file_no, record) AS dup_in_source,
-                   first_value(display) OVER (PARTITION BY account_no, source_no, id ORDER BY file_no, record) AS first_file,
-                   first_value(record) OVER (PARTITION BY account_no, source_no, id ORDER BY file_no, record) AS first_record,
-                   row_number() OVER (PARTITION BY account_no, scope, id ORDER BY source_no, file_no, record) AS dup_in_scope
-            FROM checked WHERE problem IS NULL
-        """)
-        con.execute(f"""
-            INSERT INTO load_issues
-            SELECT account_no, display, record, id, '{resource[:-1]} ' || problem, 'skipped'
-            FROM checked WHERE problem IS NOT NULL
-            UNION ALL
-            SELECT account_no, display, record, id,
-                   '{resource[:-1]} has the same _id as record ' || first_record || ' of ' || first_file,
-                   'skipped'
-            FROM ranked WHERE dup_in_source > 1
-        """)
+        # the files holding a bad record or a repeated _id are read again, numbering their records
+        affected = [row[0] for row in con.execute(f"""
+            WITH dup AS (SELECT account_no, source_no, id FROM staged WHERE problem IS NULL
+                         GROUP BY ALL HAVING count(*) > 1)
+            SELECT DISTINCT f.path FROM staged s JOIN files f USING (file_no)
+            LEFT JOIN dup d ON d.account_no = s.account_no AND d.source_no = s.source_no AND d.id = s.id
+            WHERE s.problem IS NOT NULL OR d.id IS NOT NULL OR {NOTES.get(resource, "false")}
+        """).fetchall()]
+        if affected:
+            con.execute("DELETE FROM staged WHERE file_no IN (SELECT file_no FROM files WHERE path IN (SELECT unnest($p)))",
+                        {"p": affected})
+            _stage_files(con, resource, [displays[p] for p in affected], displays, positions=True)
+            con.execute("""
+                CREATE OR REPLACE TEMP TABLE dups AS
+                SELECT account_no, display, record, id, file_no,
+                       row_number() OVER w AS n, first_value(display) OVER w AS first_file,
+                       first_value(record) OVER w AS first_record
+                FROM staged WHERE problem IS NULL AND record IS NOT NULL
+                WINDOW w AS (PARTITION BY account_no, source_no, id ORDER BY file_no, record)
+            """)
+            con.execute(f"""
+                INSERT INTO load_issues
+                SELECT account_no, display, record, id, '{resource[:-1]} ' || problem, 'skipped'
+                FROM staged WHERE problem IS NOT NULL
+                UNION ALL
+                SELECT account_no, display, record, id,
+                       '{resource[:-1]} has the same _id as record ' || first_record || ' of ' || first_file, 'skipped'
+                FROM dups WHERE n > 1
+            """)
+            con.execute("DELETE FROM staged WHERE problem IS NOT NULL")
+            con.execute("DELETE FROM staged s USING dups d WHERE d.n > 1 AND s.file_no = d.file_no AND s.record = d.record")
         # the clean table: typed scalars, JSON kept only for step arrays and connection blocks
         typed = []
         for col, kind in spec.items():
@@ -213,9 +234,29 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
                 typed.append(f"CAST({_q(col)} ->> '$' AS BOOLEAN) AS {_q(col)}")
             else:
                 typed.append(f"CASE WHEN json_type({_q(col)}) <> 'NULL' THEN {_q(col)} END AS {_q(col)}")
+        # legacy production/ and sandbox/ folders share resources: one _id is one resource
+        keep = ("JOIN (SELECT account_no, scope, id, min(source_no) AS source_no FROM staged GROUP BY ALL) "
+                "USING (account_no, scope, id, source_no)") if merge_sources else ""
         con.execute(f"""
             CREATE OR REPLACE TABLE {resource} AS
             SELECT account_no, scope, display AS file, record, id, {', '.join(typed)}
-            FROM ranked WHERE dup_in_source = 1 AND dup_in_scope = 1
+            FROM staged {keep}
         """)
-        con.execute("DROP TABLE checked; DROP TABLE ranked")
+    con.execute("DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS dups")
+
+
+def _empty(f: ResourceFile) -> bool:
+    """True for a file that holds no records at all (empty, or the empty array an API returns)."""
+    size = f.path.stat().st_size
+    return size == 0 or (size <= 16 and f.format == "array" and not f.path.name.endswith(".gz")
+                         and f.path.read_bytes().strip() == b"[]")
+
+
+def _stage_files(con, resource: str, files: list[ResourceFile], displays, positions: bool) -> None:
+    groups: dict[str, list[str]] = {}
+    for f in files:
+        groups.setdefault(f.format, []).append(str(f.path))
+    try:
+        _stage(con, resource, groups, positions)
+    except InputError as exc:
+        raise InputError(_display(exc.file, displays), exc.problem) from None
