@@ -73,7 +73,8 @@ def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.Dat
 
 def _emit(frame: pd.DataFrame, fmt: str) -> None:
     if fmt == "csv":
-        click.echo(csv_safe(frame).to_csv(index=False), nl=False)
+        # CRLF as RFC 4180 says; it also makes the writer quote a field holding a lone \r
+        click.echo(csv_safe(frame).to_csv(index=False, lineterminator="\r\n"), nl=False)
     elif fmt == "json":
         click.echo(frame.to_json(orient="records", indent=2, force_ascii=False))
     elif frame.empty:

@@ -130,9 +130,9 @@ def plan_licenses(licenses: pd.DataFrame, as_of: date) -> dict[str, dict]:
     plans = licenses[licenses["type"].isin(PLAN_TYPES)]
     ranked = plans.assign(
         _expired=plans["expires"].notna() & (plans["expires"] < pd.Timestamp(as_of)),
-        _expiry=plans["expires"].fillna(pd.Timestamp.max),
         _order=plans["type"].map(PLAN_TYPES.index),
-    ).sort_values(["account", "_expired", "_expiry", "_order"], ascending=[True, True, False, True])
+    ).sort_values(["account", "_expired", "expires", "_order"], ascending=[True, True, False, True],
+                  na_position="first")  # no expiry date: never expires
     best = ranked.drop_duplicates("account")
     return {row["account"]: row for row in best.to_dict("records")}
 

@@ -122,8 +122,8 @@ def _stage(con, resource: str, groups: dict[str, list[str]], positions: bool) ->
             try:
                 con.execute(sql, params)
                 break
-            except duckdb.InvalidInputException as exc:
-                if "transform error" in str(exc) and not exact:
+            except duckdb.Error as exc:
+                if isinstance(exc, duckdb.InvalidInputException) and "transform error" in str(exc) and not exact:
                     continue  # a record is not an object: read these files record by record
                 for path in files:
                     _diagnose(path, fmt)
@@ -137,7 +137,8 @@ def _diagnose(path: str, fmt: str) -> None:
         with opener(path, "rb") as fh:
             data = fh.read()
     except (OSError, EOFError) as exc:
-        raise InputError(path, f"cannot be read ({exc.__class__.__name__})") from None
+        what = "not a readable gzip file" if isinstance(exc, gzip.BadGzipFile) else f"cannot be read ({exc.strerror or type(exc).__name__})"
+        raise InputError(path, what) from None
     if not data.strip():
         return
     if fmt == "newline_delimited":

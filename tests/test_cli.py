@@ -1,0 +1,66 @@
+"""The ad hoc commands: endpoints and flows, their filters and formats, and --help."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from auditor.cli import cli
+from conftest import account, flow
+
+
+def test_endpoints_table_and_filters(run_cli):
+    run = run_cli("endpoints", "--sample", "--account", "Acme Retail", "--env", "sandbox")
+    assert run.exit_code == 0
+    assert "netsuite:sandboxes" in run.stdout and "c-ns-sb1, c-ns-sb2" in run.stdout
+    assert "Globex" not in run.stdout and "production" not in run.stdout
+
+
+def test_endpoints_json_lists_why(run_cli):
+    rows = json.loads(run_cli("endpoints", "--sample", "--format", "json").stdout)
+    acme_us = next(r for r in rows if r["key"] == "uri:https://acme-us.myshopify.com/admin/api/2024-01")
+    assert acme_us["connections"] == "c-shop-us, c-shop-us-rest" and acme_us["enabled flows"] == 2
+    assert acme_us["application"] == "shopify" and "distinct base URI" in acme_us["why"]
+    assert len(rows) == 7 + 7 + 4  # Acme, Globex, Initech, all environments
+
+
+def test_flows_csv_with_billable_filter(run_cli):
+    out = run_cli("flows", "--sample", "--account", "Acme Retail", "--not-billable", "--format", "csv").stdout
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert {r["id"] for r in rows} == {"f-app", "f-edi", "f-free", "f-loader", "f-report"}
+    assert all(r["billable"] == "False" for r in rows)
+    billable = run_cli("flows", "--sample", "--billable", "--format", "json").stdout
+    assert all(r["billable"] for r in json.loads(billable)) and len(json.loads(billable)) == 8 + 6 + 4
+
+
+def test_csv_cells_cannot_become_formulas(tmp_path, run_cli):
+    ns = {"_id": "ns", "type": "netsuite", "netsuite": {"account": "1"}}
+    names = ["=HYPERLINK(\"http://x\")", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "plain"]
+    snap = account(tmp_path, [ns], [flow(f"f{i}", exports=["e-ns"], name=n) for i, n in enumerate(names)])
+    rows = list(csv.DictReader(io.StringIO(run_cli("flows", snap, "--format", "csv").stdout)))
+    got = {r["id"]: r["name"] for r in rows}
+    assert got["f0"] == "'=HYPERLINK(\"http://x\")" and got["f1"] == "'+1" and got["f3"] == "'@SUM(A1)"
+    assert got["f4"].startswith("'") and got["f6"] == "plain"
+
+
+def test_empty_selection(run_cli):
+    assert run_cli("flows", "--sample", "--account", "Nobody").stdout.strip() == "(none)"
+
+
+@pytest.mark.parametrize("command", [[], ["audit"], ["endpoints"], ["flows"]])
+def test_help_texts(command):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli, [*command, "--help"])
+    assert result.exit_code == 0 and "Usage:" in result.output
+    if command:
+        assert "--sample" in result.output and "--policy" in result.output
+
+
+def test_version(run_cli):
+    from auditor import __version__
+
+    assert __version__ in run_cli("--version", output=False).stdout

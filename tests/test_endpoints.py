@@ -1,0 +1,175 @@
+"""Endpoint keys under the default and community policies, and URI normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from auditor.count.endpoints import mask_key, normalise_uri
+from conftest import account, flow
+
+
+def keys(tmp_path, run_cli, conns, *args, environment="production"):
+    """Audit one flow per connection; return {connection id: endpoint key} and the run."""
+    snap = account(tmp_path, conns, [flow(f"f-{c['_id']}", exports=[f"e-{c['_id']}"],
+                                          **({"sandbox": True} if c.get("sandbox") else {})) for c in conns])
+    run = run_cli("audit", snap, *args)
+    assert run.exit_code == 0, run.stderr
+    out = {}
+    for e in run.results["accounts"][0]["endpoints"]:
+        if e["environment"] == environment:
+            for c in e["connections"]:
+                out[c] = e["key"]
+    return out, run
+
+
+@pytest.mark.parametrize("raw,key,host", [
+    ("https://API.Example.com/v1/", "https://api.example.com/v1", "api.example.com"),
+    ("https://api.example.com:443/v1", "https://api.example.com/v1", "api.example.com"),
+    ("http://api.example.com:80", "http://api.example.com", "api.example.com"),
+    ("https://api.example.com:8443/v1", "https://api.example.com:8443/v1", "api.example.com"),
+    ("https://user:pw@api.example.com/v1?token=x#frag", "https://api.example.com/v1", "api.example.com"),
+    ("api.example.com/v2", "https://api.example.com/v2", "api.example.com"),
+    ("https://api.example.com/V1", "https://api.example.com/V1", "api.example.com"),  # paths keep their case
+])
+def test_normalise_uri(raw, key, host):
+    assert normalise_uri(raw) == (key, host)
+
+
+def test_mask_key_shows_ends_and_never_collides():
+    a, b = mask_key("AKIAIOSFODNN7EXAMPLE"), mask_key("AKIAIOSFODNN8EXAMPLE")
+    assert a.startswith("AKIA…MPLE#") and a != b and "IOSFODNN7" not in a
+
+
+def test_netsuite_sandboxes_are_one_endpoint_production_accounts_are_not(tmp_path, run_cli):
+    conns = [
+        {"_id": "p1", "type": "netsuite", "netsuite": {"account": "tstdrv1", "environment": "production"}},
+        {"_id": "p1b", "type": "netsuite", "netsuite": {"account": "TSTDRV1"}},
+        {"_id": "p2", "type": "netsuite", "netsuite": {"account": "TSTDRV2"}},
+        {"_id": "sb1", "type": "netsuite", "netsuite": {"account": "TSTDRV1_SB1"}},
+        {"_id": "sb2", "type": "netsuite", "netsuite": {"account": "tstdrv1_sb2"}},
+        {"_id": "rp", "type": "netsuite", "netsuite": {"account": "TSTDRV1_RP"}},
+        {"_id": "beta", "type": "netsuite", "netsuite": {"account": "OTHER", "environment": "beta"}},
+        {"_id": "sb20", "type": "netsuite", "netsuite": {"account": "X", "environment": "sandbox2.0"}},
+    ]
+    got, run = keys(tmp_path, run_cli, conns)
+    assert got == {"p1": "netsuite:TSTDRV1", "p1b": "netsuite:TSTDRV1", "p2": "netsuite:TSTDRV2",
+                   **{c: "netsuite:sandboxes" for c in ("sb1", "sb2", "rp", "beta", "sb20")}}
+    env = run.results["accounts"][0]["environments"][0]
+    assert env["endpoints"]["used"] == 3
+    sandboxes = next(e for e in run.results["accounts"][0]["endpoints"] if e["key"] == "netsuite:sandboxes")
+    assert "single endpoint" in sandboxes["explain"] and sandboxes["category"] == "application"
+
+
+def test_uris_http_rest_and_mcp(tmp_path, run_cli):
+    conns = [
+        {"_id": "h", "type": "http", "assistant": "shopify", "http": {"baseURI": "https://shop.example.com/api/"}},
+        {"_id": "r", "type": "rest", "rest": {"baseURI": "HTTPS://Shop.Example.com:443/api"}},
+        {"_id": "other", "type": "http", "assistant": "shopify", "http": {"baseURI": "https://shop2.example.com/api"}},
+        {"_id": "mcp", "type": "mcp", "mcp": {"serverURL": "https://mcp.example.com/sse"}},
+    ]
+    got, run = keys(tmp_path, run_cli, conns)
+    assert got == {"h": "uri:https://shop.example.com/api", "r": "uri:https://shop.example.com/api",
+                   "other": "uri:https://shop2.example.com/api", "mcp": "uri:https://mcp.example.com/sse"}
+    merged = next(e for e in run.results["accounts"][0]["endpoints"] if e["connections"] == ["h", "r"])
+    assert merged["application"] == "shopify"  # the named application wins over the generic type
+
+
+def test_integrator_io_api_connections_are_not_endpoints(tmp_path, run_cli):
+    conns = [{"_id": "a", "type": "http", "assistant": "integratorio", "http": {"baseURI": "https://api.integrator.io"}},
+             {"_id": "b", "type": "http", "assistant": "integratorceligoapi", "http": {"baseURI": "https://api.integrator.io/v1"}}]
+    got, run = keys(tmp_path, run_cli, conns)
+    assert got == {}
+    roles = {c["id"]: (c["role"], c["explain"]) for c in run.results["accounts"][0]["connections"]}
+    assert roles["a"][0] == roles["b"][0] == "not-endpoint" and "February 2022" in roles["a"][1]
+
+
+def test_other_connection_types(tmp_path, run_cli):
+    conns = [
+        {"_id": "sf", "type": "salesforce", "salesforce": {"info": {"organization_id": "00D1"}, "baseURI": "https://x.my.salesforce.com"}},
+        {"_id": "sf2", "type": "salesforce", "salesforce": {"baseURI": "https://Y.my.salesforce.com/"}},
+        {"_id": "ftp", "type": "ftp", "ftp": {"hostURI": "FTP.Example.com"}},
+        {"_id": "sftp", "type": "ftp", "ftp": {"hostURI": "ftp.example.com", "type": "sftp"}},
+        {"_id": "ftps", "type": "ftp", "ftp": {"hostURI": "ftp.example.com", "type": "ftps", "port": 2121}},
+        {"_id": "as2", "type": "as2", "as2": {"partnerId": "ACME-AS2"}},
+        {"_id": "pg", "type": "rdbms", "rdbms": {"type": "postgresql", "host": "DB.example", "port": 5432, "database": "d"}},
+        {"_id": "bq", "type": "rdbms", "rdbms": {"type": "bigquery", "bigquery": {"projectId": "proj"}}},
+        {"_id": "rs", "type": "rdbms", "rdbms": {"type": "redshift", "redshift": {"clusterIdentifier": "c1", "region": "us-east-1"}}},
+        {"_id": "jd", "type": "jdbc", "jdbc": {"type": "oracle", "host": "ora", "port": 1521, "database": "x"}},
+        {"_id": "mg", "type": "mongodb", "mongodb": {"host": ["b.example", "A.example"], "database": "m"}},
+        {"_id": "s3", "type": "s3", "s3": {"accessKeyId": "AKIAIOSFODNN7EXAMPLE"}},
+        {"_id": "ddb", "type": "dynamodb", "dynamodb": {"aws": {"accessKeyId": "AKIAIOSFODNN7EXAMPLE"}}},
+        {"_id": "wr", "type": "wrapper", "wrapper": {"_stackId": "stack1"}},
+        {"_id": "fs", "type": "filesystem", "_agentId": "agent1"},
+        {"_id": "van", "type": "van", "van": {"mailboxId": "mb1"}},
+    ]
+    got, _ = keys(tmp_path, run_cli, conns)
+    masked = mask_key("AKIAIOSFODNN7EXAMPLE")
+    assert got == {
+        "sf": "salesforce:00D1", "sf2": "salesforce:y.my.salesforce.com",
+        "ftp": "ftp:ftp.example.com:21", "sftp": "ftp:ftp.example.com:22", "ftps": "ftp:ftp.example.com:2121",
+        "as2": "as2:ACME-AS2", "pg": "postgresql:db.example:5432/d", "bq": "bigquery:proj",
+        "rs": "redshift:c1:us-east-1", "jd": "oracle:ora:1521/x", "mg": "mongodb:a.example,b.example/m",
+        "s3": f"s3:{masked}", "ddb": f"dynamodb:{masked}", "wr": "wrapper:stack1", "fs": "filesystem:agent1",
+        "van": "van:mb1",
+    }
+
+
+def test_unresolvable_connections_are_their_own_endpoint_with_a_finding(tmp_path, run_cli):
+    conns = [
+        {"_id": "tpl", "type": "http", "http": {"baseURI": "https://{{connection.settings.store}}.example.com/api?key=k"}},
+        {"_id": "noacct", "type": "netsuite", "netsuite": {}},
+        {"_id": "odd", "type": "carrier-pigeon"},
+    ]
+    got, run = keys(tmp_path, run_cli, conns)
+    assert got == {"tpl": "uri:https://{{connection.settings.store}}.example.com/api",
+                   "noacct": "connection:noacct", "odd": "connection:odd"}
+    found = {f["resource"]["id"]: f for f in run.results["findings"] if f["rule"] == "endpoint-identity-unresolved"}
+    assert set(found) == set(got.values())
+    assert "handlebars" in found["uri:https://{{connection.settings.store}}.example.com/api"]["reason"]
+    notes = [i for i in run.results["load_issues"] if i["id"] == "odd"]
+    assert notes and notes[0]["action"] == "counted" and "carrier-pigeon" in notes[0]["problem"]
+    assert notes[0]["record"] == 2
+
+
+def test_community_policy_groups_by_application(tmp_path, run_cli):
+    conns = [
+        {"_id": "ns1", "type": "netsuite", "netsuite": {"account": "A"}},
+        {"_id": "ns2", "type": "netsuite", "netsuite": {"account": "B_SB1"}},
+        {"_id": "sf1", "type": "salesforce", "salesforce": {"info": {"organization_id": "1"}}},
+        {"_id": "sf2", "type": "salesforce", "salesforce": {"info": {"organization_id": "2"}}},
+        {"_id": "shop1", "type": "http", "assistant": "shopify", "http": {"baseURI": "https://a.myshopify.com"}},
+        {"_id": "shop2", "type": "http", "assistant": "shopify", "http": {"baseURI": "https://b.myshopify.com"}},
+        {"_id": "api1", "type": "rest", "rest": {"baseURI": "https://api.example.com/v1"}},
+        {"_id": "api2", "type": "rest", "rest": {"baseURI": "https://api.example.com/v2"}},
+    ]
+    default, _ = keys(tmp_path, run_cli, conns)
+    assert len(set(default.values())) == 8  # every account, org, store and URI apart
+    community, run = keys(tmp_path, run_cli, conns, "--policy", "community")
+    assert community == {"ns1": "netsuite", "ns2": "netsuite", "sf1": "salesforce", "sf2": "salesforce",
+                         "shop1": "app:shopify", "shop2": "app:shopify",
+                         "api1": "host:api.example.com", "api2": "host:api.example.com"}
+    assert run.results["policy"] == "community"
+    assert "policy community" in run.stdout
+
+
+def test_policy_from_a_file_and_bad_policies(tmp_path, run_cli):
+    policy = tmp_path / "mine.yaml"
+    policy.write_text("""
+name: one-per-type
+description: every connection type is one endpoint
+trading_partners: {when: {trading_partner: true}, key: "{tp_host}"}
+endpoints:
+  - {key: "{type}", application: "{type}", category: universal, explain: one per type}
+fallback: {key: "connection:{id}", application: "{type}", category: universal, explain: x, resolved: false}
+""")
+    conns = [{"_id": "a", "type": "http", "http": {"baseURI": "https://a"}},
+             {"_id": "b", "type": "http", "http": {"baseURI": "https://b"}}]
+    got, run = keys(tmp_path, run_cli, conns, "--policy", str(policy))
+    assert got == {"a": "http", "b": "http"} and run.results["policy"] == "one-per-type"
+
+    policy.write_text(policy.read_text().replace("{type}\", application", "{colour}\", application"))
+    bad = run_cli("audit", tmp_path / "acct", "--policy", str(policy))
+    assert bad.exit_code == 2
+    assert "mine.yaml" in bad.stderr and "colour" in bad.stderr and "Traceback" not in bad.stderr
+    missing = run_cli("audit", tmp_path / "acct", "--policy", "nope")
+    assert missing.exit_code == 2 and "built in: community, default" in missing.stderr

@@ -1,0 +1,92 @@
+"""Credentials in hand-made exports never reach results, the terminal or an error message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import write_snapshot
+
+CANARY = "CANARY7f3a"
+CREDENTIAL_FIELDS = ("password", "token", "bearerToken", "refreshToken", "accessToken", "consumerSecret",
+                     "tokenSecret", "secretAccessKey", "privateKey", "clientSecret", "apiKey", "passphrase",
+                     "certificate", "encrypted", "secret")
+
+
+def secrets(tag: str) -> dict:
+    return {f: f"{CANARY}-{tag}-{f}" for f in CREDENTIAL_FIELDS}
+
+
+def connections() -> list[dict]:
+    out = []
+    blocks = {
+        "netsuite": {"account": "1", "environment": "production", "tokenId": CANARY},
+        "salesforce": {"info": {"organization_id": "00D"}, "oauth2": secrets("sf")},
+        "http": {"baseURI": f"https://user:{CANARY}@api.example.com/v1?api_key={CANARY}#{CANARY}",
+                 "auth": {"type": "basic", "basic": secrets("basic"), "oauth": secrets("oauth"),
+                          "token": {"token": CANARY, "headerName": "Authorization"}},
+                 "headers": [{"name": "X-Api-Key", "value": CANARY}]},
+        "rest": {"baseURI": f"https://{{{{settings.store}}}}.example.com/?token={CANARY}", "bearerToken": CANARY},
+        "ftp": {"hostURI": "ftp.example.com", "username": "u", "tradingPartner": True, **secrets("ftp")},
+        "as2": {"partnerId": "P", "partnerStationInfo": {"as2URI": "https://as2.example.com:4080/as2"}, **secrets("as2")},
+        "rdbms": {"type": "postgresql", "host": "db", "port": 5432, "database": "d", **secrets("db")},
+        "jdbc": {"type": "oracle", "host": "ora", "port": 1521, "database": "x", **secrets("jdbc")},
+        "mongodb": {"host": ["m"], "database": "d", **secrets("mongo")},
+        "s3": {"accessKeyId": f"AKIA{CANARY}0000", **secrets("s3")},
+        "dynamodb": {"aws": {"accessKeyId": f"AKIA{CANARY}1111", **secrets("ddb")}},
+        "wrapper": {"_stackId": "st", **secrets("wr")},
+        "van": {"mailboxId": "mb", **secrets("van")},
+        "mcp": {"serverURL": f"https://mcp.example.com/sse?key={CANARY}", **secrets("mcp")},
+    }
+    for i, (ctype, block) in enumerate(blocks.items()):
+        out.append({"_id": f"c{i}", "name": f"{ctype} connection", "type": ctype, ctype: block})
+    out.append({"_id": "cx", "name": "unknown", "type": "mystery", "mystery": secrets("mystery")})
+    return out
+
+
+@pytest.fixture
+def snapshot(tmp_path):
+    conns = connections()
+    exports = [{"_id": f"e-{c['_id']}", "_connectionId": c["_id"]} for c in conns]
+    flows = [{"_id": f"f-{c['_id']}", "name": f"flow {c['_id']}", "pageGenerators": [{"_exportId": f"e-{c['_id']}"}]}
+             for c in conns]
+    # bad records holding canaries: a credential where a flag belongs, a record that is a bare secret
+    flows.append({"_id": "f-bad", "disabled": CANARY})
+    flows.append(CANARY)
+    lic = [{"_id": "l", "type": "endpoint", "numEndpoints": 1, "expires": CANARY, "apiKey": CANARY}]
+    return write_snapshot(tmp_path / "acct", connections=conns, exports=exports, flows=flows, licenses=lic)
+
+
+def test_canaries_reach_no_output(snapshot, tmp_path, run_cli):
+    run = run_cli("audit", snapshot, "--as-of", "2026-11-30")
+    assert run.exit_code == 0, run.stderr
+    text = run.out.read_text()
+    assert json.loads(text)["accounts"][0]["endpoints"]  # the audit did run over them
+    for where in (text, run.stdout, run.stderr):
+        assert CANARY not in where
+    for command in ("endpoints", "flows"):
+        for fmt in ("table", "csv", "json"):
+            out = run_cli(command, snapshot, "--format", fmt)
+            assert out.exit_code == 0, out.stderr
+            assert CANARY not in out.stdout + out.stderr, (command, fmt)
+
+
+def test_canaries_near_a_parse_error_stay_out_of_the_message(snapshot, run_cli):
+    (snapshot / "flows.json").write_text(f'[{{"_id": "a", "token": "{CANARY}", "x": {CANARY}}}]')
+    run = run_cli("audit", snapshot)
+    assert run.exit_code == 2 and CANARY not in run.stderr + run.stdout
+    (snapshot / "flows.json").write_text(f'{{"password": "{CANARY}"}}')
+    run = run_cli("audit", snapshot)
+    assert run.exit_code == 2 and CANARY not in run.stderr + run.stdout
+
+
+def test_internal_errors_do_not_echo_their_message(snapshot, run_cli, monkeypatch):
+    import auditor.cli
+
+    def boom(*_):
+        raise RuntimeError(f"something broke near {CANARY}")
+
+    monkeypatch.setattr(auditor.cli, "run", boom)
+    run = run_cli("audit", snapshot)
+    assert run.exit_code == 3 and "internal error (RuntimeError)" in run.stderr and CANARY not in run.stderr
