@@ -21,6 +21,7 @@ from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
 from auditor.policy import Policy
 from auditor.rules import Rule, evaluate_rules
+from auditor.serialise import ENDPOINT_FIELDS, ENV_ORDER, FLOW_FIELDS, json_lists
 
 ENDPOINTS_SQL = """
 SELECT u.account_no, u.environment, k.key,
@@ -34,7 +35,7 @@ SELECT u.account_no, u.environment, k.key,
 FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope AND k.id = u.connection_id
 WHERE k.role = $role
 GROUP BY ALL
-ORDER BY u.account_no, u.environment, k.key
+
 """
 
 
@@ -55,6 +56,8 @@ class Audit:
     load_issues: pd.DataFrame
     plans: pd.DataFrame
     rules: list[Rule] = field(default_factory=list)
+    # per-account JSON arrays of the big lists (flows, endpoints, trading_partners), written by DuckDB
+    serialised: dict[str, list] = field(default_factory=dict)
 
 
 def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as_of: date) -> pd.DataFrame:
@@ -132,11 +135,21 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Au
         con.execute(flow_sql.FACTS_SQL)
         con.execute(flow_sql.STEPS_SQL)
         flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable"]], policy.trading_partner_flows_billable)
-        flows = con.execute(flow_sql.FLOWS_OUT_SQL).df()
+        con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
+        flows = con.execute("SELECT * FROM flows_out").df()
         references = con.execute(flow_sql.MISSING_SQL).df()
         con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
-        endpoints = con.execute(ENDPOINTS_SQL, {"role": "endpoint"}).df()
-        tps = con.execute(ENDPOINTS_SQL, {"role": "trading-partner"}).df()
+        con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})
+        con.execute(f"CREATE TEMP TABLE tps_out AS {ENDPOINTS_SQL}", {"role": "trading-partner"})
+        endpoints = con.execute("SELECT * FROM endpoints_out").df()
+        tps = con.execute("SELECT * FROM tps_out").df()
+        n = len(snapshots)
+        endpoint_fields = {k: k for k in ENDPOINT_FIELDS}
+        serialised = {
+            "flows": json_lists(con, "flows_out", {k: k for k in FLOW_FIELDS}, f"{ENV_ORDER}, id", n),
+            "endpoints": json_lists(con, "endpoints_out", endpoint_fields, f"{ENV_ORDER}, key", n),
+            "trading_partners": json_lists(con, "tps_out", endpoint_fields, f"{ENV_ORDER}, key", n),
+        }
         used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
                            "FROM usage GROUP BY ALL").df()
 
@@ -165,4 +178,4 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Au
               "endpoints": endpoints, "licenses": licenses, "references": references}
     findings, counts = evaluate_rules(rules, frames, as_of)
     return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
-                 references, findings, counts, load_issues, plans, rules)
+                 references, findings, counts, load_issues, plans, rules, serialised)

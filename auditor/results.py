@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from auditor import __version__
 from auditor.audit import Audit
 from auditor.errors import AuditorError
+from auditor.serialise import ENV_ORDER, json_lists
 
 SCHEMA_VERSION = 1
 
@@ -154,30 +155,16 @@ def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
 
 
 def _json_lists(frame: pd.DataFrame, fields: dict[str, str], order: str, n: int) -> list[orjson.Fragment]:
-    """One JSON array per account (by account_no) of the rows of `frame`, serialised by DuckDB:
-    `fields` maps output names to columns, in output order. Big frames (a million flows) never
-    become Python objects."""
     con = duckdb.connect()
     try:
         con.register("rows_", frame)
-        pack = ", ".join(f'"{name}" := "{col}"' for name, col in fields.items())
-        found = con.execute(
-            f"SELECT account_no, to_json(list(struct_pack({pack}) ORDER BY {order}))::VARCHAR "
-            "FROM rows_ GROUP BY account_no"
-        ).fetchall()
+        return json_lists(con, "rows_", fields, order, n)
     finally:
         con.close()
-    lists = [orjson.Fragment(b"[]")] * n
-    for no, text in found:
-        lists[no] = orjson.Fragment(text)
-    return lists
 
 
 def _day(value) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
-
-
-ENV_ORDER = "CASE environment WHEN 'production' THEN 0 WHEN 'sandbox' THEN 1 ELSE 2 END, environment"
 
 
 def build(audit: Audit) -> dict:
@@ -192,12 +179,8 @@ def build(audit: Audit) -> dict:
                              "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
         envs[row["account_no"]].append({"environment": row["environment"], "pool": row["pool"], **usage})
 
-    ep_fields = {k: k for k in ("environment", "key", "application", "category", "resolved", "explain",
-                                "connections", "flows")}
-    endpoints = _json_lists(audit.endpoints, ep_fields, f"{ENV_ORDER}, key", n)
-    tps = _json_lists(audit.trading_partners, ep_fields, f"{ENV_ORDER}, key", n)
-    flows = _json_lists(audit.flows, {k: k for k in ("environment", "id", "name", "enabled", "billable",
-                                                     "reason_code", "reason")}, f"{ENV_ORDER}, id", n)
+    # the big lists were serialised during the audit, straight from its tables
+    endpoints, tps, flows = (audit.serialised[k] for k in ("endpoints", "trading_partners", "flows"))
     connections = _json_lists(audit.connections, {**{k: k for k in ("environment", "id", "name", "type", "application",
                                                                      "role", "key", "explain", "enabled_flows")}},
                               f"{ENV_ORDER}, id", n)

@@ -24,18 +24,18 @@ WITH refs AS (
             coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._importId'), []),
             CASE WHEN _importId IS NOT NULL THEN [_importId] ELSE [] END) AS imports
     FROM flows
-), s AS (
-    SELECT account_no, scope, flow_id, 'export' AS kind, unnest(exports) AS ref FROM refs
-    UNION ALL
-    SELECT account_no, scope, flow_id, 'import' AS kind, unnest(imports) AS ref FROM refs
 )
-SELECT s.account_no, s.scope, s.flow_id, s.kind, s.ref,
-       coalesce(e.id, i.id) IS NOT NULL AS found,
-       coalesce(e._connectionId, i._connectionId) AS connection_id
-FROM s
-LEFT JOIN exports e ON s.kind = 'export' AND e.account_no = s.account_no AND e.scope = s.scope AND e.id = s.ref
-LEFT JOIN imports i ON s.kind = 'import' AND i.account_no = s.account_no AND i.scope = s.scope AND i.id = s.ref
-WHERE s.ref IS NOT NULL
+-- exports and imports are joined apart: each reference meets only the table it names
+SELECT x.account_no, x.scope, x.flow_id, 'export' AS kind, x.ref, e.id IS NOT NULL AS found,
+       e._connectionId AS connection_id
+FROM (SELECT account_no, scope, flow_id, unnest(exports) AS ref FROM refs) x
+LEFT JOIN exports e ON e.account_no = x.account_no AND e.scope = x.scope AND e.id = x.ref
+WHERE x.ref IS NOT NULL
+UNION ALL
+SELECT x.account_no, x.scope, x.flow_id, 'import', x.ref, i.id IS NOT NULL, i._connectionId
+FROM (SELECT account_no, scope, flow_id, unnest(imports) AS ref FROM refs) x
+LEFT JOIN imports i ON i.account_no = x.account_no AND i.scope = x.scope AND i.id = x.ref
+WHERE x.ref IS NOT NULL
 """
 
 # references to resources the snapshot does not hold
