@@ -131,6 +131,8 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Au
         conn_keys = conns[["account_no", "scope", "id", "type", "role", "key", "endpoint_application", "category",
                            "resolved", "explain"]]
         con.register("conn_keys", conn_keys)
+        # the connection blocks (and any credentials in them) are not needed past this point
+        con.execute("CREATE OR REPLACE TABLE connections AS SELECT account_no, scope, id FROM connections")
 
         con.execute(flow_sql.FACTS_SQL)
         con.execute(flow_sql.STEPS_SQL)
@@ -138,6 +140,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Au
         con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
         flows = con.execute("SELECT * FROM flows_out").df()
         references = con.execute(flow_sql.MISSING_SQL).df()
+        con.execute("DROP TABLE flows; DROP TABLE flow_facts")  # the raw step arrays: the largest columns
         con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
         con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})
         con.execute(f"CREATE TEMP TABLE tps_out AS {ENDPOINTS_SQL}", {"role": "trading-partner"})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -53,7 +53,7 @@ def snapshot_options(fn):
             paths.append(sample_dir())
         if not paths:
             raise click.UsageError("name at least one snapshot folder or .zip, or use --sample")
-        day = _as_of(as_of) or (SAMPLE_AS_OF if sample else datetime.now(timezone.utc).date())
+        day = _as_of(as_of) or (SAMPLE_AS_OF if sample else datetime.now(UTC).date())
         return fn(paths=paths, policy=policy, as_of=day, **kwargs)
 
     return wrapper

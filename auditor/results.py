@@ -195,10 +195,11 @@ def build(audit: Audit) -> dict:
                            "license_id", n)
 
     accounts = []
+    plans = audit.plans.to_dict("records")
     for i, snap in enumerate(audit.snapshots):
         accounts.append({
             "account": snap.account, "license_model": snap.license_model,
-            "plan": audit.plans.loc[i, "plan"], "plan_from": audit.plans.loc[i, "plan_from"],
+            "plan": plans[i]["plan"], "plan_from": plans[i]["plan_from"],
             "environments": envs[i], "endpoints": endpoints[i], "trading_partners": tps[i],
             "flows": flows[i], "connections": connections[i], "licenses": licenses[i],
         })

@@ -133,7 +133,7 @@ def test_results_are_deterministic_and_order_free(tmp_path, run_cli):
     a = account(tmp_path / "all", [NS, SB], [flow("f", exports=["e-ns"]), flow("s", exports=["e-nssb"], sandbox=True)], name="a")
     b = account(tmp_path / "all", [NS], [flow("g", exports=["e-ns"])], name="b")
     first = run_cli("audit", a, b, "--as-of", "2026-11-30", "-o", tmp_path / "1.json")
-    second = run_cli("audit", b, a, "--as-of", "2026-11-30", "-o", tmp_path / "2.json")
+    run_cli("audit", b, a, "--as-of", "2026-11-30", "-o", tmp_path / "2.json")
     assert (tmp_path / "1.json").read_bytes() == (tmp_path / "2.json").read_bytes()
     assert first.results["as_of"] == "2026-11-30"
     shutil.rmtree(tmp_path / "all")

@@ -95,12 +95,11 @@ def mask_key(raw: str) -> str:
     return f"{shown}#{digest}"
 
 
-def _per_distinct(series: pd.Series, fn) -> pd.DataFrame:
-    """Apply `fn` once per distinct non-null value; returns one row per row of `series`."""
+def _per_distinct(series: pd.Series, fn, columns: list[str]) -> pd.DataFrame:
+    """`fn` (value -> tuple) applied once per distinct non-null value of `series`; one row per
+    row of `series`, with the given column names (None where the value is missing)."""
     distinct = series.dropna().unique()
-    table = pd.DataFrame([fn(v) for v in distinct], index=distinct)
-    if table.empty:
-        return pd.DataFrame(index=series.index)
+    table = pd.DataFrame([fn(v) for v in distinct], index=distinct, columns=columns, dtype=object)
     return table.reindex(series.to_numpy()).set_axis(series.index)
 
 
@@ -108,31 +107,26 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per connection with the identity columns a policy keys on."""
     df = con.execute(IDENTITY_SQL).df()
     df["application"] = df["assistant"].fillna(df["http_connector"]).fillna(df["type"]).fillna("unknown")
-    uri = _per_distinct(df["uri_raw"], lambda v: normalise_uri(v))
-    df["uri"] = uri[0] if 0 in uri else None
-    df["uri_host"] = uri[1] if 1 in uri else None
+    uri = _per_distinct(df["uri_raw"], normalise_uri, ["uri", "uri_host"])
+    df[["uri", "uri_host"]] = uri
     df["uri_templated"] = df["uri_raw"].str.contains("{{", regex=False).fillna(False).astype(bool)
-    sf = _per_distinct(df["salesforce_uri"], lambda v: _host_port(v, "https"))
-    df["salesforce_host"] = sf[0] if 0 in sf else None
-    ftp_scheme = df["ftp_type"].where(df["ftp_type"].isin(list(FTP_PORTS)), "ftp")
-    ftp = _per_distinct(df["ftp_host_raw"], lambda v: _host_port(v, "ftp"))
-    df["ftp_host"] = ftp[0] if 0 in ftp else None
-    default_port = ftp_scheme.map(FTP_PORTS)
-    port = pd.to_numeric(df["ftp_port_raw"], errors="coerce")
-    if 1 in ftp:
-        port = port.fillna(pd.to_numeric(ftp[1], errors="coerce"))
-    df["ftp_port"] = port.fillna(default_port).where(df["type"] == "ftp").astype("Int64").astype("string")
+    df["salesforce_host"] = _per_distinct(df["salesforce_uri"], lambda v: _host_port(v, "https"), ["host", "port"])["host"]
+    ftp = _per_distinct(df["ftp_host_raw"], lambda v: _host_port(v, "ftp"), ["host", "port"])
+    is_ftp = df["type"] == "ftp"
+    df["ftp_host"] = ftp["host"]
+    default_port = df["ftp_type"].where(df["ftp_type"].isin(list(FTP_PORTS)), "ftp").map(FTP_PORTS)
+    port = pd.to_numeric(df["ftp_port_raw"], errors="coerce").fillna(pd.to_numeric(ftp["port"], errors="coerce"))
+    df["ftp_port"] = port.fillna(default_port).where(is_ftp).astype("Int64").astype("string")
     df["netsuite_sandbox"] = (
         df["netsuite_account"].str.contains(r"_(?:SB\d+|RP)$", regex=True, na=False)
         | df["netsuite_environment"].isin(["sandbox", "sandbox2.0", "beta"])
     )
-    df["aws_key"] = _per_distinct(df["aws_key_raw"], lambda v: (mask_key(v),)).get(0)
-    as2 = _per_distinct(df["as2_uri"], lambda v: _host_port(v, "https"))
-    df["tp_host"] = df["ftp_host"].where(df["type"] == "ftp", as2[0] if 0 in as2 else None)
-    df["tp_host"] = df["tp_host"].fillna(df["as2_partner"])
-    as2_port = pd.Series(as2[1] if 1 in as2 else None, index=df.index)
-    df["tp_port"] = df["ftp_port"].where(df["type"] == "ftp", as2_port.astype("Int64").astype("string"))
-    df["tp_port"] = df["tp_port"].fillna("default")
+    df["aws_key"] = _per_distinct(df["aws_key_raw"], lambda v: (mask_key(v),), ["key"])["key"]
+    # trading partners are tallied by server and port: FTP host, else the AS2 URL's, else the partner id
+    as2 = _per_distinct(df["as2_uri"], lambda v: _host_port(v, "https"), ["host", "port"])
+    df["tp_host"] = df["ftp_host"].where(is_ftp, as2["host"]).fillna(df["as2_partner"])
+    as2_port = pd.to_numeric(as2["port"], errors="coerce").astype("Int64").astype("string")
+    df["tp_port"] = df["ftp_port"].where(is_ftp, as2_port).fillna("default")
     df["known_type"] = df["type"].isin(CONNECTION_TYPES)
     return df.drop(columns=["uri_raw", "salesforce_uri", "ftp_host_raw", "ftp_port_raw", "ftp_type",
                             "as2_uri", "aws_key_raw", "http_connector", "netsuite_environment"])

@@ -77,7 +77,7 @@ def _natural_key(name: str):
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _listing(folder: Path) -> tuple[tuple[str, bool], ...]:
     """(name, is_dir) of a folder's entries, sorted, read once per run (see discover())."""
     with os.scandir(folder) as entries:

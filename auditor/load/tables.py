@@ -30,7 +30,7 @@ CONNECTION_TYPES = (
 )
 # records worth a note (with their position) although they are counted
 _TYPES_SQL = ", ".join(f"'{t}'" for t in CONNECTION_TYPES)
-NOTES = {"connections": f"coalesce(lower(type ->> '$') NOT IN ({_TYPES_SQL}), true)"}
+NOTES = {"connections": f"coalesce(lower(s.type) NOT IN ({_TYPES_SQL}), true)"}
 SPECS: dict[str, dict[str, str]] = {
     "flows": {
         "_id": "string", "name": "string", "disabled": "boolean", "free": "boolean",
@@ -105,17 +105,37 @@ def _select(resource: str, fmt: str, positions: bool) -> str:
     )
 
 
-def _stage(con, resource: str, groups: dict[str, list[str]], positions: bool) -> None:
-    """Insert the records of `groups` (format -> files) into `staged`, with their problems."""
+def _typed(col: str, kind: str) -> str:
+    """A declared field as the clean table keeps it: scalars typed, arrays and blocks as JSON.
+    TRY_CAST because a record whose field has the wrong type is dropped, but only afterwards."""
+    if kind == "string":
+        return f"r.{_q(col)} ->> '$'"
+    if kind == "boolean":
+        return f"TRY_CAST(r.{_q(col)} ->> '$' AS BOOLEAN)"
+    return f"CASE WHEN json_type(r.{_q(col)}) <> 'NULL' THEN r.{_q(col)} END"
+
+
+def _table_sql(resource: str) -> str:
+    """The resource's table: where the record came from, its first problem, its typed fields."""
     spec = SPECS[resource]
+    types = {"string": "VARCHAR", "boolean": "BOOLEAN", "array": "JSON", "object": "JSON"}
+    cols = ", ".join(f"{_q(c)} {types[k]}" for c, k in spec.items() if c != "_id")
+    return (f"CREATE OR REPLACE TEMP TABLE {resource} (account_no INTEGER, source_no INTEGER, scope VARCHAR, "
+            f"file_no INTEGER, file VARCHAR, record BIGINT, id VARCHAR, problem VARCHAR, {cols})")
+
+
+def _stage(con, resource: str, groups: dict[str, list[str]], positions: bool) -> None:
+    """Insert the records of `groups` (format -> files) into the resource's table."""
+    spec = SPECS[resource]
+    typed = ", ".join(_typed(c, k) for c, k in spec.items() if c != "_id")
     for fmt, files in groups.items():
         for exact in (True,) if positions else (False, True):
             record = "r._rn - min(r._rn) OVER (PARTITION BY r._file)" if exact else "NULL"
             sql = f"""
-                INSERT INTO staged
+                INSERT INTO {resource}
                 SELECT f.account_no, f.source_no, f.scope, f.file_no, f.display, {record},
                        CASE WHEN json_type(r._id) = 'VARCHAR' THEN r._id ->> '$' END,
-                       {_problem_sql(spec)}, {', '.join('r.' + _q(c) for c in spec)}
+                       {_problem_sql(spec)}, {typed}
                 FROM ({_select(resource, fmt, exact)}) r JOIN files f ON f.path = r._file
             """
             params = {"files": files} if exact else {"files": files, "columns": {c: "JSON" for c in spec}}
@@ -185,65 +205,49 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
 
     merge_sources = any(s.license_model == "legacy" and len(s.sources) > 1 for s in snapshots)
     for resource in RESOURCES:
-        spec = SPECS[resource]
-        cols = ", ".join(f"{_q(c)} JSON" for c in spec)
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE staged (account_no INTEGER, source_no INTEGER, scope VARCHAR, "
-            f"file_no INTEGER, display VARCHAR, record BIGINT, id VARCHAR, problem VARCHAR, {cols})"
-        )
+        con.execute(_table_sql(resource))
         _stage_files(con, resource, [f for f in by_resource[resource] if not _empty(f)], displays, positions=False)
 
         # the files holding a bad record or a repeated _id are read again, numbering their records
         affected = [row[0] for row in con.execute(f"""
-            WITH dup AS (SELECT account_no, source_no, id FROM staged WHERE problem IS NULL
+            WITH dup AS (SELECT account_no, source_no, id FROM {resource} WHERE problem IS NULL
                          GROUP BY ALL HAVING count(*) > 1)
-            SELECT DISTINCT f.path FROM staged s JOIN files f USING (file_no)
+            SELECT DISTINCT f.path FROM {resource} s JOIN files f USING (file_no)
             LEFT JOIN dup d ON d.account_no = s.account_no AND d.source_no = s.source_no AND d.id = s.id
             WHERE s.problem IS NOT NULL OR d.id IS NOT NULL OR {NOTES.get(resource, "false")}
         """).fetchall()]
         if affected:
-            con.execute("DELETE FROM staged WHERE file_no IN (SELECT file_no FROM files WHERE path IN (SELECT unnest($p)))",
-                        {"p": affected})
+            con.execute(f"DELETE FROM {resource} WHERE file_no IN "
+                        "(SELECT file_no FROM files WHERE path IN (SELECT unnest($p)))", {"p": affected})
             _stage_files(con, resource, [displays[p] for p in affected], displays, positions=True)
-            con.execute("""
+            con.execute(f"""
                 CREATE OR REPLACE TEMP TABLE dups AS
-                SELECT account_no, display, record, id, file_no,
-                       row_number() OVER w AS n, first_value(display) OVER w AS first_file,
+                SELECT account_no, file, record, id, file_no,
+                       row_number() OVER w AS n, first_value(file) OVER w AS first_file,
                        first_value(record) OVER w AS first_record
-                FROM staged WHERE problem IS NULL AND record IS NOT NULL
+                FROM {resource} WHERE problem IS NULL AND record IS NOT NULL
                 WINDOW w AS (PARTITION BY account_no, source_no, id ORDER BY file_no, record)
             """)
             con.execute(f"""
                 INSERT INTO load_issues
-                SELECT account_no, display, record, id, '{resource[:-1]} ' || problem, 'skipped'
-                FROM staged WHERE problem IS NOT NULL
+                SELECT account_no, file, record, id, '{resource[:-1]} ' || problem, 'skipped'
+                FROM {resource} WHERE problem IS NOT NULL
                 UNION ALL
-                SELECT account_no, display, record, id,
+                SELECT account_no, file, record, id,
                        '{resource[:-1]} has the same _id as record ' || first_record || ' of ' || first_file, 'skipped'
                 FROM dups WHERE n > 1
             """)
-            con.execute("DELETE FROM staged WHERE problem IS NOT NULL")
-            con.execute("DELETE FROM staged s USING dups d WHERE d.n > 1 AND s.file_no = d.file_no AND s.record = d.record")
-        # the clean table: typed scalars, JSON kept only for step arrays and connection blocks
-        typed = []
-        for col, kind in spec.items():
-            if col == "_id":
-                continue
-            if kind == "string":
-                typed.append(f"{_q(col)} ->> '$' AS {_q(col)}")
-            elif kind == "boolean":
-                typed.append(f"CAST({_q(col)} ->> '$' AS BOOLEAN) AS {_q(col)}")
-            else:
-                typed.append(f"CASE WHEN json_type({_q(col)}) <> 'NULL' THEN {_q(col)} END AS {_q(col)}")
-        # legacy production/ and sandbox/ folders share resources: one _id is one resource
-        keep = ("JOIN (SELECT account_no, scope, id, min(source_no) AS source_no FROM staged GROUP BY ALL) "
-                "USING (account_no, scope, id, source_no)") if merge_sources else ""
-        con.execute(f"""
-            CREATE OR REPLACE TABLE {resource} AS
-            SELECT account_no, scope, display AS file, record, id, {', '.join(typed)}
-            FROM staged {keep}
-        """)
-    con.execute("DROP TABLE IF EXISTS staged; DROP TABLE IF EXISTS dups")
+            con.execute(f"DELETE FROM {resource} WHERE problem IS NOT NULL")
+            con.execute(f"DELETE FROM {resource} s USING dups d "
+                        "WHERE d.n > 1 AND s.file_no = d.file_no AND s.record = d.record")
+        if merge_sources:
+            # legacy production/ and sandbox/ folders share resources: one _id is one resource
+            con.execute(f"""
+                DELETE FROM {resource} t USING
+                    (SELECT account_no, scope, id, min(source_no) AS first FROM {resource} GROUP BY ALL) k
+                WHERE t.account_no = k.account_no AND t.scope = k.scope AND t.id = k.id AND t.source_no > k.first
+            """)
+    con.execute("DROP TABLE IF EXISTS dups")
 
 
 def _empty(f: ResourceFile) -> bool:
