@@ -110,7 +110,8 @@ def _skipped_summary(audit: Audit) -> str:
     skipped = issues[issues["action"] == "skipped"]
     if skipped.empty:
         return f"All records read were counted ({len(issues)} load notes)."
-    kinds = skipped["problem"].str.replace(r" \(.*\)$| of .*$|, not .*$", "", regex=True).value_counts()
+    # group by kind of problem: "... as record 3 of x.json", ", not a string" say which one exactly
+    kinds = skipped["problem"].str.replace(r" as record \d+ of .*$|, not .*$", "", regex=True).value_counts()
     why = "; ".join(f"{n} {p}" for p, n in kinds.items())
     return f"{len(skipped)} records skipped: {why}. See load_issues in the results file."
 

@@ -75,3 +75,14 @@ def account(tmp_path: Path, connections: list[dict], flows: list[dict], *, name=
     if integrations is not None:
         res["integrations"] = integrations
     return write_snapshot(tmp_path / name, **res)
+
+
+@pytest.fixture(params=["packed", "direct"])
+def read_path(request, monkeypatch):
+    """Run a test both ways files are read: small files packed together, large ones on their own
+    (forced here by a packing limit of 0 bytes)."""
+    if request.param == "direct":
+        import auditor.load.tables
+
+        monkeypatch.setattr(auditor.load.tables, "PACK_LIMIT", 0)
+    return request.param

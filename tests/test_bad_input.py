@@ -29,20 +29,20 @@ def one_line_error(run, *needles):
     ("flows.ndjson", '{"_id": "a"}\n{"_id": "b"\n', ["flows.ndjson", "line 2"]),
     ("connections.json", "[1, 2", ["connections.json", "not valid JSON"]),
 ])
-def test_unreadable_files_stop_the_run(tmp_path, run_cli, name, body, needles):
+def test_unreadable_files_stop_the_run(tmp_path, run_cli, read_path, name, body, needles):
     snap = write_snapshot(tmp_path / "acct", exports=[])
     (snap / name).write_text(body)
     one_line_error(run_cli("audit", snap), *needles)
     assert not (tmp_path / "results-0.json").exists()  # no partial report
 
 
-def test_unreadable_gzip(tmp_path, run_cli):
+def test_unreadable_gzip(tmp_path, run_cli, read_path):
     snap = write_snapshot(tmp_path / "acct", exports=[])
     (snap / "flows.json.gz").write_bytes(b"not gzip at all")
     one_line_error(run_cli("audit", snap), "flows.json.gz")
 
 
-def test_bad_records_are_skipped_and_listed_with_their_position(tmp_path, run_cli):
+def test_bad_records_are_skipped_and_listed_with_their_position(tmp_path, run_cli, read_path):
     flows = [
         flow("ok", exports=["e-ns"]),
         flow("yes", exports=["e-ns"], disabled="yes"),
@@ -71,10 +71,11 @@ def test_bad_records_are_skipped_and_listed_with_their_position(tmp_path, run_cl
     # every record read is counted or listed: 9 read, 2 counted, 7 skipped
     env = run.results["accounts"][0]["environments"][0]
     assert env["flows"]["total"] == 2
-    assert "8 records skipped" in run.stdout and "has no _id" in run.stdout
+    assert "8 records skipped" in run.stdout and "1 flow has no _id" in run.stdout
+    assert "1 flow has the same _id;" in run.stdout  # grouped by kind, not by which record
 
 
-def test_bad_records_in_a_gzip_ndjson_file(tmp_path, run_cli):
+def test_bad_records_in_a_gzip_ndjson_file(tmp_path, run_cli, read_path):
     snap = write_snapshot(tmp_path / "acct", connections=[NS])
     with gzip.open(snap / "flows.ndjson.gz", "wt") as fh:
         for rec in [flow("a"), {"_id": "b", "disabled": 1}, flow("c")]:
@@ -131,3 +132,23 @@ def test_not_a_snapshot(tmp_path, run_cli):
 def test_unwritable_results_file(tmp_path, run_cli):
     run = run_cli("audit", "--sample", "-o", tmp_path / "missing-dir" / "r.json")
     one_line_error(run, "cannot write the results file")
+
+
+def test_a_bad_file_among_many_is_the_one_named(tmp_path, run_cli, read_path):
+    for n in range(6):
+        account(tmp_path / "all", [NS], [flow(f"f{n}", exports=["e-ns"])], name=f"acct{n}")
+    (tmp_path / "all" / "acct3" / "flows.json").write_text('[{"_id": "x", "disabled": tru}]')
+    one_line_error(run_cli("audit", tmp_path / "all"), "all/acct3/flows.json", "line 1")
+
+
+def test_a_record_that_is_not_an_object_does_not_disturb_other_accounts(tmp_path, run_cli, read_path):
+    for n in range(4):
+        account(tmp_path / "all", [NS], [flow(f"f{n}", exports=["e-ns"]), flow(f"g{n}", exports=["e-ns"])],
+                name=f"acct{n}")
+    (tmp_path / "all" / "acct2" / "flows.json").write_text(json.dumps([flow("f2", exports=["e-ns"]), [1, 2], "x"]))
+    run = run_cli("audit", tmp_path / "all")
+    assert run.exit_code == 0, run.stderr
+    assert [(i["file"], i["record"], i["problem"]) for i in run.results["load_issues"]] == [
+        ("all/acct2/flows.json", 1, "flow is not a JSON object"), ("all/acct2/flows.json", 2, "flow is not a JSON object")]
+    billable = {a["account"]: a["environments"][0]["flows"]["billable"] for a in run.results["accounts"]}
+    assert billable == {"acct0": 2, "acct1": 2, "acct2": 1, "acct3": 2}

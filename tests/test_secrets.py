@@ -72,7 +72,7 @@ def test_canaries_reach_no_output(snapshot, tmp_path, run_cli):
             assert CANARY not in out.stdout + out.stderr, (command, fmt)
 
 
-def test_canaries_near_a_parse_error_stay_out_of_the_message(snapshot, run_cli):
+def test_canaries_near_a_parse_error_stay_out_of_the_message(snapshot, run_cli, read_path):
     (snapshot / "flows.json").write_text(f'[{{"_id": "a", "token": "{CANARY}", "x": {CANARY}}}]')
     run = run_cli("audit", snapshot)
     assert run.exit_code == 2 and CANARY not in run.stderr + run.stdout

@@ -60,7 +60,7 @@ def test_multi_environment_accounts_keep_environments_apart(tmp_path, run_cli):
     assert envs["qa"]["flows"]["entitled"] is None and "account.json" in envs["qa"]["flows"]["entitled_from"]
 
 
-def test_every_file_format_is_read_as_one(tmp_path, run_cli):
+def test_every_file_format_is_read_as_one(tmp_path, run_cli, read_path):
     root = tmp_path / "formats"
     root.mkdir()
     (root / "connections.ndjson").write_text("\n".join(json.dumps(c) for c in [NS, SB]) + "\n")
@@ -81,7 +81,7 @@ def test_every_file_format_is_read_as_one(tmp_path, run_cli):
     assert envs_of(run)["production"]["endpoints"]["used"] == 2
 
 
-def test_positions_in_paged_files_name_the_page(tmp_path, run_cli):
+def test_positions_in_paged_files_name_the_page(tmp_path, run_cli, read_path):
     root = tmp_path / "paged"
     pages = root / "flows"
     pages.mkdir(parents=True)
@@ -92,7 +92,7 @@ def test_positions_in_paged_files_name_the_page(tmp_path, run_cli):
     assert (issue["file"], issue["record"], issue["problem"]) == ("paged/flows/2.json", 7, "flow has no _id")
 
 
-def test_a_key_first_seen_late_in_a_big_file_is_read(tmp_path, run_cli):
+def test_a_key_first_seen_late_in_a_big_file_is_read(tmp_path, run_cli, read_path):
     flows = [flow(f"f{i:05d}", exports=["e-ns"]) for i in range(30_000)]
     for f in flows[28_000:28_010]:
         f["free"] = True
