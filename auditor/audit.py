@@ -39,6 +39,9 @@ GROUP BY ALL
 """
 
 
+LIST_WEIGHT = "1 + connection_count + flow_count"  # an endpoint row weighs as much as its lists
+
+
 @dataclass
 class Audit:
     as_of: date
@@ -100,7 +103,7 @@ def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
     tp = tps.groupby(keys).size().rename("trading_partners_used").reset_index()
     for part in (fl, ep, tp):
         env = env.merge(part, on=keys, how="left")
-    # a legacy flow's environment comes from its `sandbox` flag: any other value was not listed
+    # an environment with no flows or no endpoints counts zero of them
     for col in ("flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used"):
         env[col] = env[col].fillna(0).astype(int)
     for metric, used in (("flows", "flows_billable"), ("endpoints", "endpoints_used"),
@@ -150,8 +153,8 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Au
         endpoint_fields = {k: k for k in ENDPOINT_FIELDS}
         serialised = {
             "flows": json_lists(con, "flows_out", {k: k for k in FLOW_FIELDS}, f"{ENV_ORDER}, id", n),
-            "endpoints": json_lists(con, "endpoints_out", endpoint_fields, f"{ENV_ORDER}, key", n),
-            "trading_partners": json_lists(con, "tps_out", endpoint_fields, f"{ENV_ORDER}, key", n),
+            "endpoints": json_lists(con, "endpoints_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT),
+            "trading_partners": json_lists(con, "tps_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT),
         }
         used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
                            "FROM usage GROUP BY ALL").df()

@@ -14,16 +14,32 @@ ENDPOINT_FIELDS = ("environment", "key", "application", "category", "resolved", 
 FLOW_FIELDS = ("environment", "id", "name", "enabled", "billable", "reason_code", "reason")
 
 
+BATCH_ROWS = 200_000  # rows serialised at once: bounds memory when accounts are large
+
+
 def json_lists(con: duckdb.DuckDBPyConnection, relation: str, fields: dict[str, str], order: str,
-               n: int) -> list[orjson.Fragment]:
+               n: int, weight: str = "1") -> list[orjson.Fragment]:
     """One JSON array per account_no (0..n-1) of the rows of `relation` (a table or registered
-    frame); `fields` maps output names to its columns, in output order."""
+    frame); `fields` maps output names to its columns, in output order. Accounts are serialised
+    in batches of about BATCH_ROWS rows, a row counting as `weight` (an SQL expression: rows
+    that hold long lists weigh more)."""
     pack = ", ".join(f'"{name}" := "{col}"' for name, col in fields.items())
-    found = con.execute(
-        f"SELECT account_no, to_json(list(struct_pack({pack}) ORDER BY {order}))::VARCHAR "
-        f"FROM {relation} GROUP BY account_no"
-    ).fetchall()
+    sizes = con.execute(f"SELECT account_no, sum({weight}) FROM {relation} GROUP BY ALL ORDER BY 1").fetchall()
+    batches, start, rows = [], None, 0
+    for no, count in sizes:
+        start = no if start is None else start
+        rows += count
+        if rows >= BATCH_ROWS:
+            batches.append((start, no))
+            start, rows = None, 0
+    if start is not None:
+        batches.append((start, sizes[-1][0]))
     lists = [orjson.Fragment(b"[]")] * n
-    for no, text in found:
-        lists[no] = orjson.Fragment(text)
+    for lo, hi in batches:
+        found = con.execute(
+            f"SELECT account_no, to_json(list(struct_pack({pack}) ORDER BY {order}))::VARCHAR "
+            f"FROM {relation} WHERE account_no BETWEEN $lo AND $hi GROUP BY account_no", {"lo": lo, "hi": hi}
+        ).fetchall()
+        for no, text in found:
+            lists[no] = orjson.Fragment(text)
     return lists

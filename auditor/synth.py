@@ -75,9 +75,11 @@ def generate(out: Path, accounts: int, flows_per_account: int = 200, connections
                    for j in range(3 * nconn)]
         flows = []
         counts = {env: {"billable": 0, "endpoints": set()} for env in ("production", "sandbox")}
+        # a flow uses connections of its own environment
+        picks = {sb: [j for j in range(nconn) if conns[j]["sandbox"] == sb] or list(range(nconn)) for sb in (False, True)}
         for k in range(flows_per_account):
             sandbox = k % 5 == 4
-            pick = [j for j in range(nconn) if conns[j]["sandbox"] == sandbox] or list(range(nconn))
+            pick = picks[sandbox]
             e = rng.choice(pick)
             exp_idx = e if rng.random() < 0.5 else e + nconn
             imps = [rng.choice(pick) + nconn * rng.randrange(3) for _ in range(rng.randint(1, 3))]

@@ -97,9 +97,11 @@ def test_a_key_first_seen_late_in_a_big_file_is_read(tmp_path, run_cli, read_pat
     for f in flows[28_000:28_010]:
         f["free"] = True
     flows[29_000]["disabled"] = True
+    flows[28_500]["free"] = "yes"  # a bad record deep in the file: its position must be exact
     run = run_cli("audit", account(tmp_path, [NS], flows))
     env = envs_of(run)["production"]
-    assert (env["flows"]["total"], env["flows"]["enabled"], env["flows"]["billable"]) == (30_000, 29_999, 29_989)
+    assert (env["flows"]["total"], env["flows"]["enabled"], env["flows"]["billable"]) == (29_999, 29_998, 29_988)
+    assert [(i["record"], i["id"]) for i in run.results["load_issues"]] == [(28_500, "f28500")]
 
 
 def test_zip_snapshots_and_folders_of_snapshots(tmp_path, run_cli):

@@ -108,9 +108,9 @@ def _table_sql(resource: str) -> str:
 
 
 # Files up to this size are packed together into a few big files before DuckDB reads them: its
-# cost per file read dominated with many small files (5,000 accounts, 25,000 files: 10 s -> 3.3 s).
-# Larger files are read on their own.
-PACK_LIMIT = 32 * 2**20
+# cost per file dominated with many small files (5,000 accounts, 25,000 files). Larger files are
+# read as they are: packed, each would be one row holding all its records, which costs memory.
+PACK_LIMIT = 2**20
 PACK_CHUNKS = 4  # a few packed files, so that DuckDB's threads share the work
 
 
@@ -139,16 +139,20 @@ def _packed_source(resource: str, exact: bool) -> tuple[str, dict]:
     return sql, {"columns": {"f": "INTEGER", "r": struct}}
 
 
-def _direct_source(resource: str, fmt: str, file_no: int, exact: bool) -> tuple[str, dict]:
-    """A big file read on its own: one call per file, so row order is the file's order."""
+def _direct_source(resource: str, fmt: str, exact: bool) -> tuple[str, dict]:
+    """Big files read as they are, in one call; a record's position is its row number within its
+    file (DuckDB keeps the files' order). `big_files` maps each path to its file number."""
     if exact:
-        sql = (f"SELECT {file_no} AS file_no, row_number() OVER () - 1 AS record, json AS {{item}} "
-               f"FROM read_json_objects($paths, format='{fmt}')")
-        return sql, {}
-    cols = ", ".join(_q(c) for c in SPECS[resource])
-    sql = (f"SELECT {file_no} AS file_no, row_number() OVER () - 1 AS record, struct_pack({cols}) AS {{item}} "
-           f"FROM read_json($paths, format='{fmt}', records=true, columns=$columns)")
-    return sql, {"columns": {c: "JSON" for c in SPECS[resource]}}
+        read = f"SELECT filename, row_number() OVER () AS rn, json AS x FROM read_json_objects($paths, format='{fmt}', filename=true)"
+        params: dict = {}
+    else:
+        cols = ", ".join(_q(c) for c in SPECS[resource])
+        read = (f"SELECT filename, row_number() OVER () AS rn, struct_pack({cols}) AS x "
+                f"FROM read_json($paths, format='{fmt}', records=true, columns=$columns, filename=true)")
+        params = {"columns": {c: "JSON" for c in SPECS[resource]}}
+    sql = (f"SELECT b.file_no, r.rn - min(r.rn) OVER (PARTITION BY r.filename) AS record, r.x AS {{item}} "
+           f"FROM ({read}) r JOIN big_files b ON b.path = r.filename")
+    return sql, params
 
 
 def _insert(con, resource: str, files: list[tuple[ResourceFile, str]], make_source) -> None:
@@ -231,27 +235,27 @@ def _diagnose(f: ResourceFile) -> None:
 
 
 def _read_resource(con, resource: str, files: list[tuple[int, ResourceFile]], tmp: Path) -> None:
-    small = [(n, f) for n, f in files if f.path.stat().st_size <= PACK_LIMIT]
-    for no, f in files:
-        if f.path.stat().st_size > PACK_LIMIT:
-            path = str(f.path)
-            if f.path.name.endswith(".gz") or f.format == "newline_delimited":
-                _insert(con, resource, [(f, path)],
-                        lambda exact, no=no, f=f: _direct_source(resource, f.format, no, exact))
-            else:
-                _insert(con, resource, [(f, path)], lambda exact, no=no: _direct_source(resource, "array", no, exact))
+    sizes = {no: f.path.stat().st_size for no, f in files}
+    big = [(no, f) for no, f in files if sizes[no] > PACK_LIMIT]
+    small = [(no, f) for no, f in files if sizes[no] <= PACK_LIMIT]
+    for fmt in sorted({f.format for _, f in big}):
+        group = [(no, f) for no, f in big if f.format == fmt]
+        con.register("big_files", pd.DataFrame({"path": [str(f.path) for _, f in group], "file_no": [no for no, _ in group]}))
+        _insert(con, resource, [(f, str(f.path)) for _, f in group],
+                lambda exact, fmt=fmt: _direct_source(resource, fmt, exact))
+        con.unregister("big_files")
     if not small:
         return
-    total = sum(f.path.stat().st_size for _, f in small)
-    chunk, size, chunks = [], 0, []
-    for item in small:
-        chunk.append(item)
-        size += item[1].path.stat().st_size
+    # a few packed files of about equal size, file order kept
+    total = sum(sizes[no] for no, _ in small)
+    chunks: list[list[tuple[int, ResourceFile]]] = [[]]
+    size = 0
+    for no, f in small:
         if size >= total / PACK_CHUNKS:
-            chunks.append(chunk)
-            chunk, size = [], 0
-    if chunk:
-        chunks.append(chunk)
+            chunks.append([])
+            size = 0
+        chunks[-1].append((no, f))
+        size += sizes[no]
     packed = []
     for i, part in enumerate(chunks):
         path = tmp / f"{resource}-{i}.json"
