@@ -148,14 +148,20 @@ def cli():
 @snapshot_options
 @click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True,
               help="Where to write the results file (JSON).")
-@click.option("--fail-on", type=click.Choice(SEVERITIES + ("none",)), default="none", show_default=True,
+@click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="never", show_default=True,
               help="Exit 1 when an unmuted alarm of this severity or higher is found.")
 def audit(paths, policy, as_of, output, fail_on):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
     Prints a summary per account and environment (billable flows, endpoints and trading
     partners against what is licensed, alarms by severity) and writes the results file.
-    Exit codes: 0 ok; 1 alarms at or above --fail-on; 2 bad usage or input.
+
+    \b
+    Exit codes:
+      0  no unmuted alarm at or above --fail-on
+      1  there is one
+      2  bad usage or bad input (one line says which file and record)
+      3  internal error (rerun with AUDITOR_DEBUG=1 for the traceback)
     """
     result = _audit(paths, policy, as_of)
     results_io.write(results_io.build(result), output)
@@ -163,7 +169,7 @@ def audit(paths, policy, as_of, output, fail_on):
     click.echo(summary_table(result).to_string(index=False))
     click.echo(_skipped_summary(result))
     click.echo(f"Results written to {output}")
-    if fail_on != "none":
+    if fail_on != "never":
         threshold = SEVERITIES.index(fail_on)
         f = result.findings
         hits = f[(f["status"] == "alarm") & ~f["muted"].astype(bool) & f["severity"].map(SEVERITIES.index).ge(threshold)]

@@ -60,3 +60,7 @@ def test_as_of_moves_expiry(run_cli):
     expired = {f["resource"]["id"] for f in later.results["findings"] if f["rule"] == "license-expired"}
     assert {"lic-acme-endpoint", "lic-globex-endpoint", "lic-initech"} <= expired
     assert later.results["as_of"] == "2027-12-31"
+
+
+def test_fail_on_never_is_the_default(run_cli):
+    assert run_cli("audit", "--sample", "--fail-on", "never").exit_code == 0
