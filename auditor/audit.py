@@ -145,8 +145,12 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Au
         references = con.execute(flow_sql.MISSING_SQL).df()
         con.execute("DROP TABLE flows; DROP TABLE flow_facts")  # the raw step arrays: the largest columns
         con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
+        con.execute("DROP TABLE steps; DROP TABLE flow_class")  # tables go as soon as they are used up
+        used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
+                           "FROM usage GROUP BY ALL").df()
         con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})
         con.execute(f"CREATE TEMP TABLE tps_out AS {ENDPOINTS_SQL}", {"role": "trading-partner"})
+        con.execute("DROP TABLE usage")
         endpoints = con.execute("SELECT * FROM endpoints_out").df()
         tps = con.execute("SELECT * FROM tps_out").df()
         n = len(snapshots)
@@ -156,8 +160,6 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Au
             "endpoints": json_lists(con, "endpoints_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT),
             "trading_partners": json_lists(con, "tps_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT),
         }
-        used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
-                           "FROM usage GROUP BY ALL").df()
 
         load_issues = con.execute("SELECT * FROM load_issues").df()
         load_issues["account"] = load_issues["account_no"].map(names)

@@ -64,6 +64,8 @@ def _audit(paths: list[Path], policy: str, as_of: date) -> Audit:
 
 
 def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.DataFrame:
+    if frame.empty:
+        return frame
     if account is not None:
         frame = frame[frame["account"] == account]
     if env is not None:
@@ -189,14 +191,24 @@ def _query_options(fn):
     return wrapper
 
 
+def _rows(paths: list[Path], policy: str, as_of: date, section: str) -> pd.DataFrame:
+    """The endpoints or flows of an audit: run on SNAPSHOTS, or read from one results file
+    (then --policy and --as-of are those the file was made with)."""
+    if len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() == ".json":
+        results = results_io.load_json(paths[0])
+        return pd.DataFrame([{"account": a["account"], **row} for a in results["accounts"] for row in a[section]])
+    return getattr(_audit(paths, policy, as_of), section)
+
+
 @cli.command()
 @snapshot_options
 @_query_options
 def endpoints(paths, policy, as_of, account, env, fmt):
-    """List the endpoints counted in SNAPSHOTS: key, application, category, and the connections
-    and flows that make each one count."""
-    result = _audit(paths, policy, as_of)
-    frame = _filter(result.endpoints, account, env)
+    """List the endpoints counted in SNAPSHOTS (or in a results file): key, application,
+    category, and the connections and flows that make each one count."""
+    frame = _filter(_rows(paths, policy, as_of, "endpoints"), account, env)
+    if frame.empty:
+        return _emit(frame, fmt)
     frame = frame.assign(connections=frame["connections"].map(", ".join), flows=frame["flows"].map(len))
     cols = {"account": "account", "environment": "environment", "key": "key", "application": "application",
             "category": "category", "resolved": "resolved", "connections": "connections",
@@ -209,9 +221,10 @@ def endpoints(paths, policy, as_of, account, env, fmt):
 @_query_options
 @click.option("--billable/--not-billable", default=None, help="Only flows that count, or only those that do not.")
 def flows(paths, policy, as_of, account, env, fmt, billable):
-    """List the flows in SNAPSHOTS with whether each counts and why."""
-    result = _audit(paths, policy, as_of)
-    frame = _filter(result.flows, account, env)
+    """List the flows in SNAPSHOTS (or in a results file) with whether each counts and why."""
+    frame = _filter(_rows(paths, policy, as_of, "flows"), account, env)
+    if frame.empty:
+        return _emit(frame, fmt)
     if billable is not None:
         frame = frame[frame["billable"] == billable]
     _emit(frame[["account", "environment", "id", "name", "enabled", "billable", "reason"]], fmt)

@@ -238,6 +238,19 @@ def write(results: dict, path: Path) -> None:
         raise AuditorError(f"{path}: cannot write the results file ({exc.strerror})") from None
 
 
+def load_json(path: Path) -> dict:
+    """A results file as plain data, checked for its schema version (fast: no model built)."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise AuditorError(f"{path}: cannot read ({exc.strerror})") from None
+    except orjson.JSONDecodeError as exc:
+        raise AuditorError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or "accounts" not in data:
+        raise AuditorError(f"{path}: not a results file of schema version {SCHEMA_VERSION}")
+    return data
+
+
 def read(path: Path) -> Results:
     try:
         return Results.model_validate_json(path.read_bytes())

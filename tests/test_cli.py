@@ -64,3 +64,20 @@ def test_version(run_cli):
     from auditor import __version__
 
     assert __version__ in run_cli("--version", output=False).stdout
+
+
+def test_queries_read_a_results_file_as_they_read_snapshots(run_cli, tmp_path):
+    run_cli("audit", "--sample", "-o", tmp_path / "r.json")
+    for command, extra in (("endpoints", []), ("flows", ["--not-billable"])):
+        args = ["--account", "Globex Corporation", "--format", "json", *extra]
+        live = json.loads(run_cli(command, "--sample", *args).stdout)
+        saved = json.loads(run_cli(command, tmp_path / "r.json", *args).stdout)
+        assert saved == live and (live or command == "flows")
+
+
+def test_queries_reject_a_file_that_is_not_results(run_cli, tmp_path):
+    (tmp_path / "x.json").write_text('{"hello": 1}')
+    run = run_cli("flows", tmp_path / "x.json")
+    assert run.exit_code == 2 and "not a results file" in run.stderr
+    run = run_cli("endpoints", tmp_path / "r.json")
+    assert run.exit_code == 2 and "no such file" in run.stderr
