@@ -19,6 +19,7 @@ from auditor.count.endpoints import identities, key_connections
 from auditor.count.entitlements import METRICS, entitlements, plan_licenses, read_licenses
 from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
+from auditor.mutes import apply_mutes, load_mutes
 from auditor.policy import Policy
 from auditor.rules import Rule, evaluate_rules
 from auditor.serialise import ENDPOINT_FIELDS, ENV_ORDER, FLOW_FIELDS, json_lists
@@ -61,6 +62,7 @@ class Audit:
     rules: list[Rule] = field(default_factory=list)
     # per-account JSON arrays of the big lists (flows, endpoints, trading_partners), written by DuckDB
     serialised: dict[str, list] = field(default_factory=dict)
+    mutes: pd.DataFrame = field(default_factory=pd.DataFrame)  # each mute: status and findings matched
 
 
 def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as_of: date) -> pd.DataFrame:
@@ -118,7 +120,7 @@ def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
     return env
 
 
-def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Audit:
+def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes_file: Path | None = None) -> Audit:
     with ExitStack() as stack:
         snapshots = discover(paths, stack)
         con = duckdb.connect()
@@ -185,5 +187,10 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date) -> Au
     frames = {"environments": environments, "flows": flows, "connections": connections,
               "endpoints": endpoints, "licenses": licenses, "references": references}
     findings, counts = evaluate_rules(rules, frames, as_of)
+    mutes = load_mutes(mutes_file) if mutes_file else []
+    for snap in snapshots:
+        if snap.mutes_file:
+            mutes += load_mutes(snap.mutes_file, account=snap.account)
+    findings, mute_rows = apply_mutes(findings, mutes, as_of)
     return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
-                 references, findings, counts, load_issues, plans, rules, serialised)
+                 references, findings, counts, load_issues, plans, rules, serialised, mute_rows)

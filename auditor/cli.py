@@ -59,8 +59,8 @@ def snapshot_options(fn):
     return wrapper
 
 
-def _audit(paths: list[Path], policy: str, as_of: date) -> Audit:
-    return run(paths, load_policy(policy), load_rules(), as_of)
+def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None) -> Audit:
+    return run(paths, load_policy(policy), load_rules(), as_of, mutes)
 
 
 def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.DataFrame:
@@ -139,6 +139,16 @@ class AuditorGroup(click.Group):
             raise error from None
 
 
+def _mutes_summary(audit: Audit) -> str:
+    m = audit.mutes
+    line = f"{int(audit.findings['muted'].sum())} findings muted by {int((m['status'] == 'active').sum())} mutes."
+    for status in ("expired", "unused"):
+        gone = m[m["status"] == status]
+        if not gone.empty:
+            line += f" {len(gone)} {status}: {', '.join(gone['mute'])}."
+    return line
+
+
 @click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
 def cli():
@@ -152,7 +162,9 @@ def cli():
               help="Where to write the results file (JSON).")
 @click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="never", show_default=True,
               help="Exit 1 when an unmuted alarm of this severity or higher is found.")
-def audit(paths, policy, as_of, output, fail_on):
+@click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
+def audit(paths, policy, as_of, output, fail_on, mutes):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
     Prints a summary per account and environment (billable flows, endpoints and trading
@@ -165,11 +177,13 @@ def audit(paths, policy, as_of, output, fail_on):
       2  bad usage or bad input (one line says which file and record)
       3  internal error (rerun with AUDITOR_DEBUG=1 for the traceback)
     """
-    result = _audit(paths, policy, as_of)
+    result = _audit(paths, policy, as_of, mutes)
     results_io.write(results_io.build(result), output)
     click.echo(f"auditor {__version__} · policy {result.policy.name} · as of {as_of}")
     click.echo(summary_table(result).to_string(index=False))
     click.echo(_skipped_summary(result))
+    if not result.mutes.empty:
+        click.echo(_mutes_summary(result))
     click.echo(f"Results written to {output}")
     if fail_on != "never":
         threshold = SEVERITIES.index(fail_on)
@@ -196,8 +210,15 @@ def _rows(paths: list[Path], policy: str, as_of: date, section: str) -> pd.DataF
     (then --policy and --as-of are those the file was made with)."""
     if len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() == ".json":
         results = results_io.load_json(paths[0])
-        return pd.DataFrame([{"account": a["account"], **row} for a in results["accounts"] for row in a[section]])
-    return getattr(_audit(paths, policy, as_of), section)
+        frame = pd.DataFrame([{"account": a["account"], **row} for a in results["accounts"] for row in a[section]])
+    else:
+        frame = getattr(_audit(paths, policy, as_of), section)
+    if frame.empty:
+        return frame
+    # production first, then sandbox, then the other environments by name; as in the results file
+    order = frame["environment"].map({"production": "0", "sandbox": "1"}).fillna("2") + frame["environment"]
+    key = "key" if section == "endpoints" else "id"
+    return frame.assign(_o=order).sort_values(["account", "_o", key]).drop(columns="_o")
 
 
 @cli.command()

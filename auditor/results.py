@@ -136,6 +136,18 @@ class LoadIssue(BaseModel):
     action: Literal["skipped", "counted"]
 
 
+class MuteResult(BaseModel):
+    mute: str
+    rule: str
+    account: str
+    environment: str
+    resource: str
+    reason: str
+    expires: str | None
+    status: Literal["active", "expired", "unused"]
+    matched: int
+
+
 class Results(BaseModel):
     schema_version: Literal[1]
     tool_version: str
@@ -144,6 +156,7 @@ class Results(BaseModel):
     accounts: list[AccountResult]
     findings: list[Finding]
     rule_counts: list[RuleCount]
+    mutes: list[MuteResult] = []
     load_issues: list[LoadIssue]
 
 
@@ -219,6 +232,7 @@ def build(audit: Audit) -> dict:
         "accounts": accounts,
         "findings": findings,
         "rule_counts": _records(counts, {c: c for c in ("rule", "account", "environment", "ok", "alarm", "skip")}),
+        "mutes": _records(audit.mutes, {c: c for c in audit.mutes.columns}),
         "load_issues": _records(audit.load_issues, {c: c for c in ("account", "file", "record", "id", "problem", "action")}),
     }
 

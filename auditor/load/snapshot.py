@@ -52,6 +52,7 @@ class Snapshot:
     sources: list[Source]
     license_files: list[ResourceFile]
     pools: dict[str, str]  # environment -> entitlement pool ("production" | "sandbox")
+    mutes_file: Path | None = None  # mutes.yaml beside the exports: mutes for this account
 
 
 class AccountFile(BaseModel):
@@ -184,7 +185,8 @@ def read_snapshot(root: Path, display: str, default_name: str) -> Snapshot:
         for d in env_dirs:
             license_files += _resource_files(d, "licenses", f"{display}/{d.name}")
     pools = {"production": "production", "sandbox": "sandbox", **meta.environments}
-    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools)
+    mutes = root / "mutes.yaml" if ("mutes.yaml", False) in _listing(root) else None
+    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools, mutes)
 
 
 def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:

@@ -1,0 +1,111 @@
+"""Mutes: accepted findings, silenced with a reason, still visible everywhere.
+
+A mutes file (YAML) is a list of entries under `mutes:`; each matches findings by `rule`,
+`account`, `environment` and `resource` (its id or its name), all shell-style globs defaulting
+to `*`, and must carry a `reason`; `expires` (a date) is optional. A muted finding keeps its
+status and is marked `muted` with the reason; muted findings never decide the exit code. A mute
+past its expiry date mutes nothing and is reported as expired; a live mute that matched no
+finding is reported as unused.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from auditor.errors import AuditorError
+
+
+class Mute(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    rule: str = "*"
+    account: str = "*"
+    environment: str = "*"
+    resource: str = "*"
+    reason: str = Field(min_length=1)
+    expires: date | None = None
+
+
+class MuteFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mutes: list[Mute]
+
+
+def load_mutes(path: Path, account: str | None = None) -> list[tuple[str, Mute]]:
+    """(where, mute) pairs; `where` names the file and entry. A mutes file found beside a
+    snapshot applies to that snapshot's `account` only."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text)
+    except OSError as exc:
+        raise AuditorError(f"{path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise AuditorError(f"{path}: not readable YAML" + (f" at line {mark.line + 1}" if mark else "")) from None
+    lines = _entry_lines(text)
+    try:
+        parsed = MuteFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = list(err["loc"])
+        where = f"entry {loc[1] + 1}" if len(loc) > 1 and isinstance(loc[1], int) else "top level"
+        if len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(lines):
+            where += f" (line {lines[loc[1]]})"
+        field = f" {loc[2]}" if len(loc) > 2 else ""
+        raise AuditorError(f"{path}: {where}{field}: {err['msg']}") from None
+    out = []
+    for i, mute in enumerate(parsed.mutes):
+        if account is not None:
+            mute = mute.model_copy(update={"account": account})
+        line = f", line {lines[i]}" if i < len(lines) else ""
+        out.append((f"{path.name} entry {i + 1}{line}", mute))
+    return out
+
+
+def _entry_lines(text: str) -> list[int]:
+    """1-based line of each entry of `mutes:`, to name it in messages."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        return []
+    for key, value in root.value:
+        if key.value == "mutes" and isinstance(value, yaml.SequenceNode):
+            return [item.start_mark.line + 1 for item in value.value]
+    return []
+
+
+def _glob(series: pd.Series, pattern: str) -> pd.Series:
+    if pattern == "*":
+        return pd.Series(True, index=series.index)
+    return series.fillna("").astype(str).str.match(fnmatch.translate(pattern))  # translate() anchors the end
+
+
+def apply_mutes(findings: pd.DataFrame, mutes: list[tuple[str, Mute]], as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(findings with muted / mute_reason set, one row per mute with its status and matches)."""
+    findings = findings.copy()
+    findings["muted"] = False
+    findings["mute_reason"] = None
+    rows = []
+    for where, mute in mutes:
+        hit = (_glob(findings["rule"], mute.rule) & _glob(findings["account"], mute.account)
+               & _glob(findings["environment"], mute.environment)
+               & (_glob(findings["resource_id"], mute.resource) | _glob(findings["resource_name"], mute.resource)))
+        expired = mute.expires is not None and mute.expires < as_of
+        if not expired:
+            fresh = hit & ~findings["muted"]
+            findings.loc[fresh, "muted"] = True
+            findings.loc[fresh, "mute_reason"] = mute.reason
+        status = "expired" if expired else ("active" if hit.any() else "unused")
+        rows.append({"mute": where, "rule": mute.rule, "account": mute.account, "environment": mute.environment,
+                     "resource": mute.resource, "reason": mute.reason,
+                     "expires": mute.expires.isoformat() if mute.expires else None,
+                     "status": status, "matched": int(hit.sum())})
+    columns = ["mute", "rule", "account", "environment", "resource", "reason", "expires", "status", "matched"]
+    return findings, pd.DataFrame(rows, columns=columns)
