@@ -63,6 +63,7 @@ class Audit:
     # per-account JSON arrays of the big lists (flows, endpoints, trading_partners), written by DuckDB
     serialised: dict[str, list] = field(default_factory=dict)
     mutes: pd.DataFrame = field(default_factory=pd.DataFrame)  # each mute: status and findings matched
+    profile: str = "default"  # the rule profile that chose the rules (set by the caller)
 
 
 def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as_of: date) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 import pandas as pd
+import yaml
 
 from auditor import __version__
 from auditor import results as results_io
@@ -20,7 +21,7 @@ from auditor.audit import Audit, run
 from auditor.errors import AuditorError
 from auditor.paths import sample_dir
 from auditor.policy import load_policy
-from auditor.rules import SEVERITIES, load_rules
+from auditor.rules import SEVERITIES, load_profile, load_rules, select_rules
 from auditor.safe import csv_safe
 
 # The sample's licenses are dated around this day; --sample audits as of it unless told otherwise.
@@ -59,8 +60,25 @@ def snapshot_options(fn):
     return wrapper
 
 
-def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None) -> Audit:
-    return run(paths, load_policy(policy), load_rules(), as_of, mutes)
+def rule_options(fn):
+    """Which rules run: a profile, the user's own rule folders, and --only / --skip."""
+
+    @click.option("--profile", default="default", show_default=True, metavar="NAME|FILE",
+                  help="Rule profile: which rules run and their severity and parameters (default, finance).")
+    @click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+                  help="A folder (or file) of your own rules, added to the built-in ones. Repeatable.")
+    @click.option("--only", multiple=True, metavar="ID|TAG", help="Run only these rules (ids or tags). Repeatable.")
+    @click.option("--skip", multiple=True, metavar="ID|TAG", help="Do not run these rules (ids or tags). Repeatable.")
+    @functools.wraps(fn)
+    def wrapper(*args, profile, rule_dirs, only, skip, **kwargs):
+        rules = select_rules(load_rules(list(rule_dirs)), load_profile(profile), list(only), list(skip))
+        return fn(*args, rules=rules, **kwargs)
+
+    return wrapper
+
+
+def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None, rules=None) -> Audit:
+    return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes)
 
 
 def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.DataFrame:
@@ -130,6 +148,9 @@ class AuditorGroup(click.Group):
             raise error from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
+        except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+            sys.stderr.close()
+            sys.exit(0)
         except Exception as exc:  # a bug: its message may quote input, so it is not shown
             if os.environ.get("AUDITOR_DEBUG"):
                 raise
@@ -164,7 +185,11 @@ def cli():
               help="Exit 1 when an unmuted alarm of this severity or higher is found.")
 @click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
-def audit(paths, policy, as_of, output, fail_on, mutes):
+@click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
+              help="Show (and write) only findings of this severity or higher.")
+@rule_options
+@click.pass_context
+def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, rules):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
     Prints a summary per account and environment (billable flows, endpoints and trading
@@ -175,23 +200,30 @@ def audit(paths, policy, as_of, output, fail_on, mutes):
       0  no unmuted alarm at or above --fail-on
       1  there is one
       2  bad usage or bad input (one line says which file and record)
-      3  internal error (rerun with AUDITOR_DEBUG=1 for the traceback)
+      3  a rule could not be evaluated (the results are written, with status
+       error), or an internal error (AUDITOR_DEBUG=1 shows the traceback)
     """
-    result = _audit(paths, policy, as_of, mutes)
+    result = _audit(paths, policy, as_of, mutes, rules)
+    result.profile = ctx.params["profile"]
+    f = result.findings
+    live = (f["status"] == "alarm") & ~f["muted"].astype(bool)
+    failing = live & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on)) if fail_on != "never" else live & False
+    errors = int((f["status"] == "error").sum())
+    result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
     results_io.write(results_io.build(result), output)
-    click.echo(f"auditor {__version__} · policy {result.policy.name} · as of {as_of}")
+    click.echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
+               f"{len(rules)} rules · as of {as_of}")
     click.echo(summary_table(result).to_string(index=False))
     click.echo(_skipped_summary(result))
     if not result.mutes.empty:
         click.echo(_mutes_summary(result))
     click.echo(f"Results written to {output}")
-    if fail_on != "never":
-        threshold = SEVERITIES.index(fail_on)
-        f = result.findings
-        hits = f[(f["status"] == "alarm") & ~f["muted"].astype(bool) & f["severity"].map(SEVERITIES.index).ge(threshold)]
-        if not hits.empty:
-            click.echo(f"{len(hits)} unmuted alarms at or above {fail_on}.", err=True)
-            sys.exit(1)
+    if errors:
+        click.echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
+        sys.exit(3)
+    if failing.any():
+        click.echo(f"{int(failing.sum())} unmuted alarms at or above {fail_on}.", err=True)
+        sys.exit(1)
 
 
 def _query_options(fn):
@@ -249,6 +281,41 @@ def flows(paths, policy, as_of, account, env, fmt, billable):
     if billable is not None:
         frame = frame[frame["billable"] == billable]
     _emit(frame[["account", "environment", "id", "name", "enabled", "billable", "reason"]], fmt)
+
+
+@cli.group()
+def rules():
+    """List, show and check rules."""
+
+
+@rules.command("list")
+@rule_options
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def rules_list(rules, fmt):
+    """The rules a run would evaluate: id, severity, frame, title, tags."""
+    frame = pd.DataFrame([{"id": r.id, "severity": r.severity, "frame": r.frame, "title": r.title,
+                           "tags": ", ".join(r.tags)} for r in rules], columns=["id", "severity", "frame", "title", "tags"])
+    _emit(frame, fmt)
+
+
+@rules.command("show")
+@click.argument("rule_id")
+@rule_options
+def rules_show(rule_id, rules):
+    """Everything about one rule, with the parameters in force (after the profile)."""
+    rule = next((r for r in rules if r.id == rule_id), None)
+    if rule is None:
+        raise AuditorError(f"no rule {rule_id!r} in this selection (see 'auditor rules list')")
+    click.echo(yaml.safe_dump(rule.model_dump(exclude_defaults=False), sort_keys=False, allow_unicode=True).rstrip())
+
+
+@rules.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
+def rules_validate(paths):
+    """Check rule files (or folders of them) without auditing; with no PATH, the built-in rules.
+    Every problem names the file and the line; exit 2 when there is one."""
+    total = len(load_rules(list(paths)))  # the built-in ones too: an id must not clash with them
+    click.echo(f"{total - len(load_rules()) if paths else total} rules valid.")
 
 
 main = cli

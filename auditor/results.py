@@ -153,6 +153,7 @@ class Results(BaseModel):
     tool_version: str
     as_of: str
     policy: str
+    profile: str = "default"
     accounts: list[AccountResult]
     findings: list[Finding]
     rule_counts: list[RuleCount]
@@ -229,6 +230,7 @@ def build(audit: Audit) -> dict:
         "tool_version": __version__,
         "as_of": audit.as_of.isoformat(),
         "policy": audit.policy.name,
+        "profile": audit.profile,
         "accounts": accounts,
         "findings": findings,
         "rule_counts": _records(counts, {c: c for c in ("rule", "account", "environment", "ok", "alarm", "skip")}),

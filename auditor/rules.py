@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from auditor.conditions import ConditionError, columns_of, evaluate, render, template_fields
 from auditor.errors import AuditorError
@@ -37,6 +37,41 @@ FINDING_COLUMNS = ["id", "rule", "title", "severity", "status", "account", "envi
                    "resource_type", "resource_id", "resource_name", "reason", "muted", "mute_reason"]
 
 
+# The columns each frame offers to rules (a test checks that the frames have them all).
+_ACCOUNT = {"account", "environment"}
+FRAME_COLUMNS: dict[str, set[str]] = {
+    "environments": _ACCOUNT | {"license_model", "pool", "plan"} | {
+        f"{m}_{x}" for m in ("flows", "endpoints", "trading_partners")
+        for x in ("entitled", "entitled_from", "over", "share")} | {
+        "flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used",
+        "agents_entitled", "agents_entitled_from"},
+    "endpoints": _ACCOUNT | {"key", "application", "category", "resolved", "explain", "connections", "flows",
+                             "connection_count", "flow_count"},
+    "flows": _ACCOUNT | {"id", "name", "enabled", "billable", "reason_code", "reason"},
+    "connections": _ACCOUNT | {"id", "name", "type", "assistant", "application", "role", "key", "category",
+                               "resolved", "explain", "enabled_flows", "endpoint_application",
+                               "netsuite_account", "netsuite_sandbox", "uri", "uri_host", "uri_templated",
+                               "salesforce_org", "salesforce_host", "ftp_host", "ftp_port", "as2_partner",
+                               "db_type", "db_host", "db_port", "db_database", "db_project", "db_cluster",
+                               "db_region", "mongo_hosts", "mongo_database", "aws_key", "stack_id", "agent_id",
+                               "van_mailbox", "trading_partner", "tp_host", "tp_port"},
+    "licenses": {"account", "license_id", "type", "tier", "connector_id", "edition", "integration_id", "expires",
+                 "trial_end", "on_trial", "days_left", "days_ago"},
+    "references": _ACCOUNT | {"resource_type", "resource_id", "resource_name", "missing_type", "missing_id", "via"},
+}
+
+
+def _params_of(value: Any) -> set[str]:
+    """Parameter names a condition refers to ("$name")."""
+    if isinstance(value, str) and value.startswith("$"):
+        return {value[1:]}
+    if isinstance(value, dict):
+        return set().union(*(_params_of(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_params_of(v) for v in value)) if value else set()
+    return set()
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
@@ -54,35 +89,159 @@ class Rule(BaseModel):
     reason: str
     skip_reason: str | None = None
 
-
-class Pack(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    rules: list[Rule]
-
-
-def load_rules(folder: Path | None = None) -> list[Rule]:
-    folder = folder or data_dir("rules")
-    rules: list[Rule] = []
-    for path in sorted(folder.glob("*.yaml")):
+    @model_validator(mode="after")
+    def _columns_and_parameters(self):
         try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-            pack = Pack.model_validate(data)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise AuditorError(f"{path}: not readable YAML" + (f" at line {mark.line + 1}" if mark else "")) from None
+            used = columns_of(self.where) | columns_of(self.scope)
+        except ConditionError as exc:
+            raise ValueError(str(exc)) from None
+        used |= set(self.requires) | set(template_fields(self.reason)) | set(template_fields(self.skip_reason or ""))
+        unknown = used - FRAME_COLUMNS[self.frame]
+        if unknown:
+            raise ValueError(f"frame {self.frame!r} has no column {sorted(unknown)[0]!r}")
+        missing = (_params_of(self.where) | _params_of(self.scope)) - set(self.parameters) - {"as_of"}
+        if missing:
+            raise ValueError(f"parameter ${sorted(missing)[0]} is not declared under parameters")
+        return self
+
+
+def _line(node, loc: tuple) -> int | None:
+    """1-based line of the YAML node at `loc` (keys and indices), or of the deepest node found."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _invalid(path: Path, node, loc: tuple, message: str) -> AuditorError:
+    line = _line(node, loc)
+    where = ".".join(str(p) for p in loc)
+    return AuditorError(f"{path}" + (f":{line}" if line else "") + (f": {where}" if where else "") + f": {message}")
+
+
+def load_rule_file(path: Path) -> list[Rule]:
+    """The rules of one file: a single rule (its `id` equal to the file name) or a pack (`rules:`)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        data, node = yaml.safe_load(text), yaml.compose(text)
+    except OSError as exc:
+        raise AuditorError(f"{path}: cannot read ({exc.strerror})") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise AuditorError(f"{path}" + (f":{mark.line + 1}" if mark else "") + ": not readable YAML") from None
+    if isinstance(data, dict) and "rules" in data and set(data) == {"rules"} and isinstance(data["rules"], list):
+        entries = [(("rules", i), entry) for i, entry in enumerate(data["rules"])]
+    elif isinstance(data, dict) and "id" in data:
+        if data["id"] != path.stem:
+            raise _invalid(path, node, ("id",), f"a rule alone in a file has the file's name as id ({path.stem!r})")
+        entries = [((), data)]
+    else:
+        raise AuditorError(f"{path}: neither a rule (a mapping with an id) nor a pack (a mapping with rules:)")
+    rules = []
+    for loc, entry in entries:
+        try:
+            rules.append(Rule.model_validate(entry))
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise AuditorError(f"{path}: {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-        for rule in pack.rules:
-            try:
-                columns_of(rule.where)
-                columns_of(rule.scope)
-            except ConditionError as exc:
-                raise AuditorError(f"{path}: rule {rule.id}: {exc}") from None
-            if any(r.id == rule.id for r in rules):
-                raise AuditorError(f"{path}: rule id {rule.id!r} is defined twice")
+            field = tuple(p for p in err["loc"] if not isinstance(p, str) or p not in ("model_validator",))
+            message = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                message = "unknown key"
+            raise _invalid(path, node, loc + field, message) from None
+    return rules
+
+
+def load_rules(extra: list[Path] | tuple = ()) -> list[Rule]:
+    """The built-in rules, then those of each folder (or file) in `extra`; an id defined twice is
+    an error naming both places."""
+    sources = sorted(data_dir("rules").glob("*.yaml"))
+    for item in extra:
+        if not item.exists():
+            raise AuditorError(f"{item}: no such file or folder")
+        sources += sorted(item.glob("*.yaml")) if item.is_dir() else [item]
+    rules: list[Rule] = []
+    where: dict[str, Path] = {}
+    for path in sources:
+        for rule in load_rule_file(path):
+            if rule.id in where:
+                raise AuditorError(f"{path}: rule id {rule.id!r} is already defined in {where[rule.id]}")
+            where[rule.id] = path
             rules.append(rule)
     return rules
+
+
+# --- profiles and selection -------------------------------------------------------------------
+
+class Override(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    severity: Severity | None = None
+    parameters: dict[str, Any] = {}
+
+
+class Profile(BaseModel):
+    """Which rules run, and their severity and parameters: like a ruleset."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str
+    include: list[str] = ["*"]  # rule ids, "tag:NAME", or "*"
+    exclude: list[str] = []
+    overrides: dict[str, Override] = {}
+
+
+def _selected(rule: Rule, selectors: list[str]) -> bool:
+    return any(s == "*" or s == rule.id or (s.startswith("tag:") and s[4:] in rule.tags) or s in rule.tags
+               for s in selectors)
+
+
+def load_profile(name_or_file: str) -> Profile:
+    path = Path(name_or_file)
+    if not path.is_file():
+        path = data_dir("rules") / "profiles" / f"{name_or_file}.yaml"
+        if not path.is_file():
+            names = ", ".join(sorted(p.stem for p in (data_dir("rules") / "profiles").glob("*.yaml")))
+            raise AuditorError(f"--profile: no profile file or built-in profile named {name_or_file!r} (built in: {names})")
+    try:
+        text = path.read_text(encoding="utf-8")
+        return Profile.model_validate(yaml.safe_load(text))
+    except yaml.YAMLError:
+        raise AuditorError(f"{path}: not readable YAML") from None
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise _invalid(path, yaml.compose(text), tuple(err["loc"]), err["msg"]) from None
+
+
+def select_rules(rules: list[Rule], profile: Profile, only: list[str] = (), skip: list[str] = ()) -> list[Rule]:
+    """The rules a run evaluates, with the profile's overrides applied. `only` / `skip`: rule ids
+    or tags, after the profile."""
+    known = {r.id for r in rules}
+    for rid, override in profile.overrides.items():
+        if rid not in known:
+            raise AuditorError(f"profile {profile.name}: overrides unknown rule {rid!r}")
+        rule = next(r for r in rules if r.id == rid)
+        unknown = set(override.parameters) - set(rule.parameters)
+        if unknown:
+            raise AuditorError(f"profile {profile.name}: rule {rid} has no parameter {sorted(unknown)[0]!r}")
+    chosen = []
+    for rule in rules:
+        if not _selected(rule, profile.include) or _selected(rule, profile.exclude):
+            continue
+        if (only and not _selected(rule, list(only))) or (skip and _selected(rule, list(skip))):
+            continue
+        override = profile.overrides.get(rule.id)
+        if override:
+            rule = rule.model_copy(update={"severity": override.severity or rule.severity,
+                                           "parameters": {**rule.parameters, **override.parameters}})
+        chosen.append(rule)
+    return chosen
 
 
 def finding_id(rule: pd.Series | str, account: pd.Series, environment: pd.Series,
@@ -93,45 +252,69 @@ def finding_id(rule: pd.Series | str, account: pd.Series, environment: pd.Series
     return keys.map(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
 
 
+def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(findings, status counts) of one rule over its frame."""
+    params = {**rule.parameters, "as_of": as_of}
+    if rule.scope:
+        frame = frame[evaluate(rule.scope, frame, params)]
+    if frame.empty:
+        return None, None
+    skip = pd.Series(False, index=frame.index)
+    for col in rule.requires:
+        skip |= frame[col].isna()
+    alarm = ~skip & evaluate(rule.where, frame, params)
+    status = pd.Series("ok", index=frame.index).mask(alarm, "alarm").mask(skip, "skip")
+    env = frame["environment"] if "environment" in frame else pd.Series(None, index=frame.index, dtype=object)
+    counts = pd.DataFrame({"rule": rule.id, "account": frame["account"], "environment": env, "status": status})
+    rows = frame[status != "ok"]
+    if rows.empty:
+        return None, counts
+    rtype, rid, rname = FRAMES[rule.frame]
+    types = rows[rtype[1:]] if rtype.startswith("@") else pd.Series(rtype, index=rows.index)
+    reasons = render(rule.reason, rows)
+    if rule.skip_reason:
+        skipped = status[rows.index] == "skip"
+        if skipped.any():
+            reasons[skipped] = render(rule.skip_reason, rows[skipped])
+    envs = env[rows.index]
+    return pd.DataFrame({
+        "id": finding_id(rule.id, rows["account"], envs, types, rows[rid]),
+        "rule": rule.id, "title": rule.title, "severity": rule.severity, "status": status[rows.index],
+        "account": rows["account"], "environment": envs, "resource_type": types,
+        "resource_id": rows[rid].astype(str), "resource_name": rows[rname], "reason": reasons,
+        "muted": False, "mute_reason": None,
+    }), counts
+
+
+def _failed(rule: Rule, frame: pd.DataFrame, exc: Exception) -> pd.DataFrame:
+    """One `error` finding per account for a rule that could not be evaluated. Only our own
+    ConditionError messages are shown: another exception's text could quote data."""
+    why = str(exc) if isinstance(exc, ConditionError) else type(exc).__name__
+    accounts = sorted(frame["account"].dropna().unique()) if "account" in frame else []
+    accounts = accounts or ["(all)"]
+    acc = pd.Series(accounts)
+    return pd.DataFrame({
+        "id": finding_id(rule.id, acc, pd.Series([None] * len(acc)), pd.Series(["rule"] * len(acc)),
+                         pd.Series([rule.id] * len(acc))),
+        "rule": rule.id, "title": rule.title, "severity": rule.severity, "status": "error", "account": acc,
+        "environment": None, "resource_type": "rule", "resource_id": rule.id, "resource_name": rule.title,
+        "reason": f"rule {rule.id} could not be evaluated: {why}", "muted": False, "mute_reason": None,
+    })
+
+
 def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(findings, counts): findings for alarm and skip rows; counts of each status per rule,
-    account and environment."""
+    """(findings, counts): findings for alarm, skip and error rows; counts of each status per
+    rule, account and environment. A rule that fails gives `error` findings; the others still run."""
     findings, counts = [], []
     for rule in rules:
-        frame = frames[rule.frame]
-        params = {**rule.parameters, "as_of": as_of}
-        missing = (columns_of(rule.where) | columns_of(rule.scope) | set(rule.requires) | set(template_fields(rule.reason))) - set(frame.columns)
-        if missing:
-            raise AuditorError(f"rule {rule.id}: frame {rule.frame!r} has no column {sorted(missing)[0]!r}")
-        if rule.scope:
-            frame = frame[evaluate(rule.scope, frame, params)]
-        if frame.empty:
-            continue
-        skip = pd.Series(False, index=frame.index)
-        for col in rule.requires:
-            skip |= frame[col].isna()
-        alarm = ~skip & evaluate(rule.where, frame, params)
-        status = pd.Series("ok", index=frame.index).mask(alarm, "alarm").mask(skip, "skip")
-        env = frame["environment"] if "environment" in frame else pd.Series(None, index=frame.index, dtype=object)
-        counts.append(pd.DataFrame({"rule": rule.id, "account": frame["account"], "environment": env, "status": status}))
-        rows = frame[status != "ok"]
-        if rows.empty:
-            continue
-        rtype, rid, rname = FRAMES[rule.frame]
-        types = rows[rtype[1:]] if rtype.startswith("@") else pd.Series(rtype, index=rows.index)
-        reasons = render(rule.reason, rows)
-        if rule.skip_reason:
-            skipped = status[rows.index] == "skip"
-            if skipped.any():
-                reasons[skipped] = render(rule.skip_reason, rows[skipped])
-        envs = env[rows.index]
-        findings.append(pd.DataFrame({
-            "id": finding_id(rule.id, rows["account"], envs, types, rows[rid]),
-            "rule": rule.id, "title": rule.title, "severity": rule.severity, "status": status[rows.index],
-            "account": rows["account"], "environment": envs, "resource_type": types,
-            "resource_id": rows[rid].astype(str), "resource_name": rows[rname], "reason": reasons,
-            "muted": False, "mute_reason": None,
-        }))
+        try:
+            found, counted = _evaluate(rule, frames[rule.frame], as_of)
+        except Exception as exc:  # noqa: BLE001 - any failure of one rule must not stop the others
+            found, counted = _failed(rule, frames[rule.frame], exc), None
+        if found is not None:
+            findings.append(found)
+        if counted is not None:
+            counts.append(counted)
     found = pd.concat(findings, ignore_index=True) if findings else pd.DataFrame(columns=FINDING_COLUMNS)
     order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
     found = found.assign(_sev=found["severity"].map(order)).sort_values(

@@ -9,7 +9,7 @@ from auditor.rules import load_rules
 def test_sample_audit_summary_and_results(run_cli):
     run = run_cli("audit", "--sample")
     assert run.exit_code == 0, run.stderr
-    assert "policy default · as of 2026-11-30" in run.stdout
+    assert "policy default · profile default · 9 rules · as of 2026-11-30" in run.stdout
     rows = {" ".join(line.split()) for line in run.stdout.splitlines()}
     # account, environment, plan, billable flows, endpoints, trading partners, alarms by severity
     assert "Globex Corporation production endpoint 4 / 3 5 / 3 0 / - 0 2 0 0 0 1" in rows
