@@ -128,3 +128,17 @@ def test_a_rule_that_fails_gives_error_findings_and_exit_3(tmp_path, run_cli):
     assert run.exit_code == 3 and "3 rule evaluations failed" in run.stderr
     # the other rules still ran
     assert any(f["rule"] == "license-expired" for f in run.results["findings"])
+
+
+def test_the_readme_example_rule_is_valid_and_fires(tmp_path, run_cli):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("# my-rules/todo-flow-name.yaml\n", 1)[1].split("```", 1)[0]
+    write_rule(tmp_path / "my-rules", text=block)
+    assert run_cli("rules", "validate", tmp_path / "my-rules", output=False).stdout.strip() == "1 rules valid."
+    snap = tmp_path / "acct"
+    snap.mkdir()
+    (snap / "flows.json").write_text('[{"_id": "f1", "name": "TODO: orders"}]')
+    run = run_cli("audit", snap, "--rules", tmp_path / "my-rules")
+    assert [f["resource"]["id"] for f in run.results["findings"] if f["rule"] == "todo-flow-name"] == ["f1"]
