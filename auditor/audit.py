@@ -109,15 +109,15 @@ def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
     # an environment with no flows or no endpoints counts zero of them
     for col in ("flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used"):
         env[col] = env[col].fillna(0).astype(int)
+    for metric in METRICS:
+        env[f"{metric}_entitled"] = pd.to_numeric(env[f"{metric}_entitled"]).astype("Int64")
     for metric, used in (("flows", "flows_billable"), ("endpoints", "endpoints_used"),
                          ("trading_partners", "trading_partners_used")):
-        entitled = pd.to_numeric(env[f"{metric}_entitled"]).astype("Float64")
-        env[f"{metric}_entitled"] = entitled.astype("Int64")
+        entitled = env[f"{metric}_entitled"].astype("Float64")
         env[f"{metric}_over"] = (env[used] - entitled).clip(lower=0).astype("Int64")
         share = env[used] / entitled.where(entitled > 0)
         share = share.mask((entitled == 0) & (env[used] > 0), float("inf")).mask(env[used] == 0, 0.0)
         env[f"{metric}_share"] = share.where(entitled.notna())
-    env["agents_entitled"] = pd.to_numeric(env["agents_entitled"]).astype("Int64")
     return env
 
 

@@ -227,14 +227,13 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, rules
 
 
 def _query_options(fn):
-    @click.option("--account", help="Only this account (its name).")
-    @click.option("--env", help="Only this environment.")
-    @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        return fn(*args, **kwargs)
-
-    return wrapper
+    for option in (
+        click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True),
+        click.option("--env", help="Only this environment."),
+        click.option("--account", help="Only this account (its name)."),
+    ):
+        fn = option(fn)
+    return fn
 
 
 def _rows(paths: list[Path], policy: str, as_of: date, section: str) -> pd.DataFrame:

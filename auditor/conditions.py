@@ -63,7 +63,8 @@ def _resolve(value: Any, params: dict[str, Any]) -> Any:
 
 
 def _as_time(value: Any) -> pd.Timestamp:
-    return pd.Timestamp(value).tz_localize(None) if pd.Timestamp(value).tzinfo else pd.Timestamp(value)
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize(None) if stamp.tzinfo else stamp
 
 
 def _compare(series: pd.Series, op: str, value: Any, params: dict[str, Any]) -> pd.Series:

@@ -265,12 +265,3 @@ def load_json(path: Path) -> dict:
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or "accounts" not in data:
         raise AuditorError(f"{path}: not a results file of schema version {SCHEMA_VERSION}")
     return data
-
-
-def read(path: Path) -> Results:
-    try:
-        return Results.model_validate_json(path.read_bytes())
-    except OSError as exc:
-        raise AuditorError(f"{path}: cannot read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise AuditorError(f"{path}: not a results file of schema version {SCHEMA_VERSION} ({str(exc).splitlines()[0]})") from None

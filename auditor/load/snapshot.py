@@ -114,8 +114,10 @@ def _has_resources(folder: Path) -> bool:
         if is_dir:
             if name in RESOURCES:
                 return True
-        elif _split_suffix(name)[0] in RESOURCES and _split_suffix(name)[1]:
-            return True
+        else:
+            stem, fmt = _split_suffix(name)
+            if stem in RESOURCES and fmt:
+                return True
     return False
 
 

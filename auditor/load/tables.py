@@ -256,15 +256,14 @@ def _read_resource(con, resource: str, files: list[tuple[int, ResourceFile]], tm
             size = 0
         chunks[-1].append((no, f))
         size += sizes[no]
-    packed = []
-    for i, part in enumerate(chunks):
-        path = tmp / f"{resource}-{i}.json"
-        _pack(part, path)
+    packed, paths = [], [tmp / f"{resource}-{i}.json" for i in range(len(chunks))]
+    for part, path in zip(chunks, paths):
+        _pack(part, path)  # empty files (and a 204's empty body) add nothing
         packed += [(f, str(path)) for _, f in part]
     # one call over all the packed files, so that DuckDB's threads read them side by side
     _insert(con, resource, packed, lambda exact: _packed_source(resource, exact))
-    for i in range(len(chunks)):
-        (tmp / f"{resource}-{i}.json").unlink()
+    for path in paths:
+        path.unlink()
 
 
 def _tmp_dir() -> str | None:
@@ -297,7 +296,7 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
     with tempfile.TemporaryDirectory(prefix="auditor-", dir=_tmp_dir()) as tmp:
         for resource in RESOURCES:
             con.execute(_table_sql(resource))
-            _read_resource(con, resource, [(n, f) for n, f in by_resource[resource] if not _empty(f)], Path(tmp))
+            _read_resource(con, resource, by_resource[resource], Path(tmp))
             _drop_bad_records(con, resource)
             if merge_sources:
                 # legacy production/ and sandbox/ folders share resources: one _id is one resource
@@ -333,10 +332,3 @@ def _drop_bad_records(con, resource: str) -> None:
     con.execute(f"DELETE FROM {resource} WHERE problem IS NOT NULL")
     con.execute(f"DELETE FROM {resource} s USING dups d WHERE d.n > 1 AND s.file_no = d.file_no AND s.record = d.record")
     con.execute("DROP TABLE dups")
-
-
-def _empty(f: ResourceFile) -> bool:
-    """True for a file that holds no records at all (empty, or the empty array an API returns)."""
-    size = f.path.stat().st_size
-    return size == 0 or (size <= 16 and f.format == "array" and not f.path.name.endswith(".gz")
-                         and f.path.read_bytes().strip() == b"[]")
