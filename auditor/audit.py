@@ -16,7 +16,12 @@ import pandas as pd
 
 from auditor.count import flows as flow_sql
 from auditor.count.endpoints import identities, key_connections
-from auditor.count.entitlements import METRICS, entitlements, plan_licenses, read_licenses
+from auditor.count.entitlements import (
+    METRICS,
+    entitlements,
+    plan_licenses,
+    read_licenses,
+)
 from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
 from auditor.mutes import apply_mutes, load_mutes
@@ -121,7 +126,9 @@ def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
     return env
 
 
-def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes_file: Path | None = None) -> Audit:
+def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes_file: Path | None = None,
+        all_rows: bool = False) -> Audit:
+    """Audit the snapshots at `paths`. `all_rows`: ok rows of every rule become findings too."""
     with ExitStack() as stack:
         snapshots = discover(paths, stack)
         con = duckdb.connect()
@@ -187,7 +194,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
 
     frames = {"environments": environments, "flows": flows, "connections": connections,
               "endpoints": endpoints, "licenses": licenses, "references": references}
-    findings, counts = evaluate_rules(rules, frames, as_of)
+    findings, counts = evaluate_rules(rules, frames, as_of, all_rows)
     mutes = load_mutes(mutes_file) if mutes_file else []
     for snap in snapshots:
         if snap.mutes_file:

@@ -1,6 +1,7 @@
 """Command line: thin click commands over the audit. Errors become one line and an exit code.
 
-Exit codes: 0 no unmuted alarm at or above --fail-on; 1 there are; 2 bad usage or bad input.
+Exit codes: 0 no unmuted alarm at or above --fail-on; 1 there are; 2 bad usage or bad input;
+3 a rule failed to evaluate, or an internal error.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from auditor import __version__
 from auditor import results as results_io
 from auditor.audit import Audit, run
 from auditor.errors import AuditorError
-from auditor.paths import sample_dir
+from auditor.paths import data_dir, sample_dir
 from auditor.policy import load_policy
 from auditor.rules import SEVERITIES, load_profile, load_rules, select_rules
+from auditor.ruletest import run_tests
 from auditor.safe import csv_safe
 
 # The sample's licenses are dated around this day; --sample audits as of it unless told otherwise.
@@ -77,8 +79,9 @@ def rule_options(fn):
     return wrapper
 
 
-def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None, rules=None) -> Audit:
-    return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes)
+def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None, rules=None,
+           all_rows: bool = False) -> Audit:
+    return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes, all_rows)
 
 
 def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.DataFrame:
@@ -181,15 +184,17 @@ def cli():
 @snapshot_options
 @click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True,
               help="Where to write the results file (JSON).")
-@click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="never", show_default=True,
-              help="Exit 1 when an unmuted alarm of this severity or higher is found.")
+@click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
+              help="Exit 1 when an unmuted alarm of this severity or higher is found; never: only 0, 2 or 3.")
 @click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
               help="Show (and write) only findings of this severity or higher.")
+@click.option("--all-rows", is_flag=True,
+              help="Write every row each rule looked at as a finding, ok ones too (by default ok rows are only counted).")
 @rule_options
 @click.pass_context
-def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, rules):
+def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, all_rows, rules):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
     Prints a summary per account and environment (billable flows, endpoints and trading
@@ -203,7 +208,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, rules
       3  a rule could not be evaluated (the results are written, with status
        error), or an internal error (AUDITOR_DEBUG=1 shows the traceback)
     """
-    result = _audit(paths, policy, as_of, mutes, rules)
+    result = _audit(paths, policy, as_of, mutes, rules, all_rows)
     result.profile = ctx.params["profile"]
     f = result.findings
     live = (f["status"] == "alarm") & ~f["muted"].astype(bool)
@@ -315,6 +320,40 @@ def rules_validate(paths):
     Every problem names the file and the line; exit 2 when there is one."""
     total = len(load_rules(list(paths)))  # the built-in ones too: an id must not clash with them
     click.echo(f"{total - len(load_rules()) if paths else total} rules valid.")
+
+
+@rules.command("test")
+@click.argument("dirs", nargs=-1, type=click.Path(path_type=Path, exists=True, file_okay=False))
+def rules_test(dirs):
+    """Run the rules of each DIR against their fixtures in DIR/tests/<rule id>/ (rows that
+    must pass, alarm or skip, and the findings expected); with no DIR, the built-in rules.
+
+    \b
+    Exit codes:
+      0  every rule passed its fixtures
+      1  a rule failed, or has no fixture folder
+      2  a rule or fixture file is not valid (one line says which and where)
+    """
+    builtin = load_rules()
+    if dirs:
+        ids = {r.id for r in builtin}
+        rules = [r for r in load_rules(list(dirs)) if r.id not in ids]
+        folders = [d / "tests" for d in dirs]
+    else:
+        rules, folders = builtin, [data_dir("rules") / "tests"]
+    outcomes = run_tests(rules, folders)
+    for o in outcomes:
+        if not o.tested:
+            click.echo(f"NO TESTS  {o.rule}: add a folder {folders[0] / o.rule}/")
+            continue
+        rows = ", ".join(f"{n} {name.removesuffix('.yaml')}" for name, n in o.rows.items())
+        click.echo(f"{'ok' if o.passed else 'FAIL':<9} {o.rule} ({rows or 'no'} rows, {o.findings} findings)")
+        for failure in o.failures:
+            click.echo(f"          {failure}")
+    failed = sum(not o.passed for o in outcomes)
+    click.echo(f"{len(outcomes) - failed} passed, {failed} failed or untested.")
+    if failed:
+        sys.exit(1)
 
 
 main = cli

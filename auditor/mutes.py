@@ -93,8 +93,9 @@ def apply_mutes(findings: pd.DataFrame, mutes: list[tuple[str, Mute]], as_of: da
     findings["muted"] = False
     findings["mute_reason"] = None
     rows = []
+    mutable = findings["status"] != "ok"  # ok rows (listed with --all-rows) have nothing to mute
     for where, mute in mutes:
-        hit = (_glob(findings["rule"], mute.rule) & _glob(findings["account"], mute.account)
+        hit = (mutable & _glob(findings["rule"], mute.rule) & _glob(findings["account"], mute.account)
                & _glob(findings["environment"], mute.environment)
                & (_glob(findings["resource_id"], mute.resource) | _glob(findings["resource_name"], mute.resource)))
         expired = mute.expires is not None and mute.expires < as_of

@@ -1,9 +1,11 @@
 """Rule packs: YAML rules evaluated over the audit's frames, a whole column at a time.
 
-Each rule applies to one frame and gives every row in it a status: `skip` where a column it
-`requires` is unknown, `alarm` where its condition holds, `ok` otherwise. Alarm and skip rows
-become findings with a full-sentence reason; ok rows are only counted, so the findings grow
-with what is wrong, not with the size of the account.
+Each rule applies to one frame and gives every row in its scope a status: `skip` where a
+column it `requires` is unknown, `alarm` where its condition (`where`, and its Python `check`
+if it names one) holds, `ok` otherwise, `error` for every account when the rule itself fails.
+Alarm, skip and error rows become findings with a full-sentence reason; ok rows are only
+counted (listed only when asked for all rows), so the findings grow with what is wrong, not
+with the size of the account.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from auditor.conditions import ConditionError, columns_of, evaluate, render, template_fields
+from auditor.checks import CHECKS, forget_user_checks, import_checks, run_check
+from auditor.conditions import (
+    ConditionError,
+    columns_of,
+    evaluate,
+    render,
+    template_fields,
+)
 from auditor.errors import AuditorError
 from auditor.paths import data_dir
 
@@ -85,18 +94,33 @@ class Rule(BaseModel):
     frame: Literal["environments", "endpoints", "flows", "connections", "licenses", "references"]
     scope: dict = Field(default_factory=dict)  # rows outside it get no status at all
     requires: list[str] = []
-    where: dict
+    where: dict = Field(default_factory=dict)
+    check: str | None = None  # a Python check registered with @auditor.checks.check
     reason: str
     skip_reason: str | None = None
+    ok_reason: str | None = None
 
     @model_validator(mode="after")
     def _columns_and_parameters(self):
+        if not self.where and not self.check:
+            raise ValueError("a rule needs a condition (where), a Python check (check), or both")
+        columns = FRAME_COLUMNS[self.frame]
+        if self.check:
+            found = CHECKS.get(self.check)
+            if found is None:
+                raise ValueError(f"no Python check named {self.check!r} is registered "
+                                 f"(built in: {', '.join(sorted(CHECKS))})")
+            if found.frame != self.frame:
+                raise ValueError(f"check {self.check!r} works on the {found.frame} frame, not {self.frame}")
+            columns = columns | found.adds
         try:
             used = columns_of(self.where) | columns_of(self.scope)
         except ConditionError as exc:
             raise ValueError(str(exc)) from None
-        used |= set(self.requires) | set(template_fields(self.reason)) | set(template_fields(self.skip_reason or ""))
-        unknown = used - FRAME_COLUMNS[self.frame]
+        for template in (self.reason, self.skip_reason, self.ok_reason):  # may name parameters too
+            used |= set(template_fields(template or "")) - set(self.parameters)
+        used |= set(self.requires)
+        unknown = used - columns
         if unknown:
             raise ValueError(f"frame {self.frame!r} has no column {sorted(unknown)[0]!r}")
         missing = (_params_of(self.where) | _params_of(self.scope)) - set(self.parameters) - {"as_of"}
@@ -161,11 +185,15 @@ def load_rule_file(path: Path) -> list[Rule]:
 
 def load_rules(extra: list[Path] | tuple = ()) -> list[Rule]:
     """The built-in rules, then those of each folder (or file) in `extra`; an id defined twice is
-    an error naming both places."""
+    an error naming both places. A folder's `.py` files (Python checks) are imported first."""
+    forget_user_checks()
     sources = sorted(data_dir("rules").glob("*.yaml"))
     for item in extra:
         if not item.exists():
             raise AuditorError(f"{item}: no such file or folder")
+        if item.is_dir():
+            for module in sorted(item.glob("*.py")):
+                import_checks(module)
         sources += sorted(item.glob("*.yaml")) if item.is_dir() else [item]
     rules: list[Rule] = []
     where: dict[str, Path] = {}
@@ -195,6 +223,19 @@ class Profile(BaseModel):
     include: list[str] = ["*"]  # rule ids, "tag:NAME", or "*"
     exclude: list[str] = []
     overrides: dict[str, Override] = {}
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return {str: "text", list: "a list", date: "a date"}.get(type(value), type(value).__name__)
+
+
+def _same_type(default: Any, value: Any) -> bool:
+    """A parameter is typed by its default: an override must be of the same kind."""
+    return _type_name(default) == _type_name(value)
 
 
 def _selected(rule: Rule, selectors: list[str]) -> bool:
@@ -230,6 +271,10 @@ def select_rules(rules: list[Rule], profile: Profile, only: list[str] = (), skip
         unknown = set(override.parameters) - set(rule.parameters)
         if unknown:
             raise AuditorError(f"profile {profile.name}: rule {rid} has no parameter {sorted(unknown)[0]!r}")
+        for name, value in override.parameters.items():
+            if not _same_type(rule.parameters[name], value):
+                raise AuditorError(f"profile {profile.name}: rule {rid} parameter {name} must be "
+                                   f"{_type_name(rule.parameters[name])} like its default, not {value!r}")
     chosen = []
     for rule in rules:
         if not _selected(rule, profile.include) or _selected(rule, profile.exclude):
@@ -252,30 +297,47 @@ def finding_id(rule: pd.Series | str, account: pd.Series, environment: pd.Series
     return keys.map(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
 
 
-def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
-    """(findings, status counts) of one rule over its frame."""
+OK_REASON = "the rule's condition does not hold"
+
+
+def statuses(rule: Rule, frame: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows in the rule's scope (with any columns its check adds) and the status of each."""
     params = {**rule.parameters, "as_of": as_of}
     if rule.scope:
         frame = frame[evaluate(rule.scope, frame, params)]
     if frame.empty:
-        return None, None
+        return frame, pd.Series(dtype=object)
+    if rule.check:
+        frame = run_check(rule.check, frame, params)
     skip = pd.Series(False, index=frame.index)
     for col in rule.requires:
         skip |= frame[col].isna()
     alarm = ~skip & evaluate(rule.where, frame, params)
-    status = pd.Series("ok", index=frame.index).mask(alarm, "alarm").mask(skip, "skip")
+    if rule.check:
+        alarm &= frame.pop("_check")
+    return frame, pd.Series("ok", index=frame.index).mask(alarm, "alarm").mask(skip, "skip")
+
+
+def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date,
+              all_rows: bool = False) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(findings, status counts) of one rule over its frame; ok rows are findings only with `all_rows`."""
+    frame, status = statuses(rule, frame, as_of)
+    if frame.empty:
+        return None, None
     env = frame["environment"] if "environment" in frame else pd.Series(None, index=frame.index, dtype=object)
     counts = pd.DataFrame({"rule": rule.id, "account": frame["account"], "environment": env, "status": status})
-    rows = frame[status != "ok"]
+    rows = frame if all_rows else frame[status != "ok"]
     if rows.empty:
         return None, counts
     rtype, rid, rname = FRAMES[rule.frame]
     types = rows[rtype[1:]] if rtype.startswith("@") else pd.Series(rtype, index=rows.index)
-    reasons = render(rule.reason, rows)
-    if rule.skip_reason:
-        skipped = status[rows.index] == "skip"
-        if skipped.any():
-            reasons[skipped] = render(rule.skip_reason, rows[skipped])
+    reasons = pd.Series(None, index=rows.index, dtype=object)
+    for name, template in (("alarm", rule.reason), ("skip", rule.skip_reason or rule.reason),
+                           ("ok", rule.ok_reason or OK_REASON)):
+        chosen = status[rows.index] == name
+        if chosen.any():
+            reasons[chosen] = render(template, rows[chosen].assign(**{
+                k: v for k, v in rule.parameters.items() if k not in rows and k in template_fields(template)}))
     envs = env[rows.index]
     return pd.DataFrame({
         "id": finding_id(rule.id, rows["account"], envs, types, rows[rid]),
@@ -302,13 +364,15 @@ def _failed(rule: Rule, frame: pd.DataFrame, exc: Exception) -> pd.DataFrame:
     })
 
 
-def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: date) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(findings, counts): findings for alarm, skip and error rows; counts of each status per
-    rule, account and environment. A rule that fails gives `error` findings; the others still run."""
+def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: date,
+                   all_rows: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(findings, counts): findings for alarm, skip and error rows (and ok rows with `all_rows`);
+    counts of each status per rule, account and environment. A rule that fails gives `error`
+    findings; the others still run."""
     findings, counts = [], []
     for rule in rules:
         try:
-            found, counted = _evaluate(rule, frames[rule.frame], as_of)
+            found, counted = _evaluate(rule, frames[rule.frame], as_of, all_rows)
         except Exception as exc:  # noqa: BLE001 - any failure of one rule must not stop the others
             found, counted = _failed(rule, frames[rule.frame], exc), None
         if found is not None:
@@ -317,9 +381,10 @@ def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: da
             counts.append(counted)
     found = pd.concat(findings, ignore_index=True) if findings else pd.DataFrame(columns=FINDING_COLUMNS)
     order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
-    found = found.assign(_sev=found["severity"].map(order)).sort_values(
-        ["_sev", "rule", "account", "environment", "resource_type", "resource_id"], na_position="first"
-    ).drop(columns="_sev").reset_index(drop=True)
+    rank = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
+    found = found.assign(_sev=found["severity"].map(order), _st=found["status"].map(rank)).sort_values(
+        ["_sev", "rule", "_st", "account", "environment", "resource_type", "resource_id"], na_position="first"
+    ).drop(columns=["_sev", "_st"]).reset_index(drop=True)
     if counts:
         tally = pd.concat(counts).groupby(["rule", "account", "environment", "status"], dropna=False).size()
         tally = tally.unstack("status", fill_value=0).reindex(columns=["ok", "alarm", "skip"], fill_value=0).reset_index()

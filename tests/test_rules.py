@@ -43,7 +43,7 @@ def test_every_frame_has_the_columns_rules_may_use(run_cli):
 
 def test_builtin_rules_validate(run_cli):
     run = run_cli("rules", "validate", output=False)
-    assert run.exit_code == 0 and run.stdout.strip() == "9 rules valid."
+    assert run.exit_code == 0 and run.stdout.strip() == "10 rules valid."
 
 
 def test_a_custom_rule_runs_in_the_audit(tmp_path, run_cli):
@@ -112,7 +112,8 @@ def test_only_skip_and_min_severity(run_cli):
     assert {c["rule"] for c in only.results["rule_counts"]} == {
         "license-expired", "missing-reference", "endpoint-identity-unresolved"}
     skip = run_cli("audit", "--sample", "--skip", "finance")
-    assert {c["rule"] for c in skip.results["rule_counts"]} == {"missing-reference", "endpoint-identity-unresolved"}
+    assert {c["rule"] for c in skip.results["rule_counts"]} == {
+        "missing-reference", "endpoint-identity-unresolved", "endpoints-split-by-uri"}
     high = run_cli("audit", "--sample", "--min-severity", "high")
     assert high.results["findings"] and {f["severity"] for f in high.results["findings"]} == {"high"}
 
@@ -130,15 +131,31 @@ def test_a_rule_that_fails_gives_error_findings_and_exit_3(tmp_path, run_cli):
     assert any(f["rule"] == "license-expired" for f in run.results["findings"])
 
 
-def test_the_readme_example_rule_is_valid_and_fires(tmp_path, run_cli):
+def readme_files(folder):
+    """Write every README code block whose first line is `# my-rules/PATH...` to folder/PATH."""
+    import re
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    block = readme.split("# my-rules/todo-flow-name.yaml\n", 1)[1].split("```", 1)[0]
-    write_rule(tmp_path / "my-rules", text=block)
-    assert run_cli("rules", "validate", tmp_path / "my-rules", output=False).stdout.strip() == "1 rules valid."
+    written = []
+    for block in re.findall(r"```(?:yaml|python)\n# my-rules/(\S+?):?(?: [^\n]*)?\n(.*?)```", readme, re.S):
+        path, body = block
+        (folder / path).parent.mkdir(parents=True, exist_ok=True)
+        (folder / path).write_text(body)
+        written.append(path)
+    return written
+
+
+def test_the_readme_examples_validate_test_and_fire(tmp_path, run_cli):
+    written = readme_files(tmp_path / "my-rules")
+    assert {"todo-flow-name.yaml", "tests/todo-flow-name/pass.yaml", "tests/todo-flow-name/alarm.yaml",
+            "tests/todo-flow-name/expected.yaml", "shouting.py", "shouting-flow-name.yaml"} <= set(written)
+    assert run_cli("rules", "validate", tmp_path / "my-rules", output=False).stdout.strip() == "2 rules valid."
+    tested = run_cli("rules", "test", tmp_path / "my-rules", output=False).stdout
+    assert "ok        todo-flow-name (2 pass, 1 alarm rows, 1 findings)" in tested, tested
     snap = tmp_path / "acct"
     snap.mkdir()
-    (snap / "flows.json").write_text('[{"_id": "f1", "name": "TODO: orders"}]')
+    (snap / "flows.json").write_text('[{"_id": "f1", "name": "TODO: ORDERS"}]')
     run = run_cli("audit", snap, "--rules", tmp_path / "my-rules")
-    assert [f["resource"]["id"] for f in run.results["findings"] if f["rule"] == "todo-flow-name"] == ["f1"]
+    assert sorted(f["rule"] for f in run.results["findings"] if f["resource"]["id"] == "f1") == [
+        "shouting-flow-name", "todo-flow-name"]
