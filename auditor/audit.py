@@ -6,6 +6,8 @@ load (DuckDB tables) -> count (flows, connections, endpoints, entitlements) -> r
 
 from __future__ import annotations
 
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
@@ -68,6 +70,7 @@ class Audit:
     # per-account JSON arrays of the big lists (flows, endpoints, trading_partners), written by DuckDB
     serialised: dict[str, list] = field(default_factory=dict)
     mutes: pd.DataFrame = field(default_factory=pd.DataFrame)  # each mute: status and findings matched
+    inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # account, file, bytes, sha256 of what was read
     profile: str = "default"  # the rule profile that chose the rules (set by the caller)
 
 
@@ -126,11 +129,28 @@ def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
     return env
 
 
+def _checksums(snapshots: list[Snapshot]) -> pd.DataFrame:
+    """Size and SHA-256 of every input file, to say in the report exactly what was audited."""
+    rows = []
+    for snap in snapshots:
+        for display, path in snap.input_files():
+            digest = hashlib.sha256()
+            with path.open("rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+            rows.append({"account": snap.account, "file": display, "bytes": path.stat().st_size,
+                         "sha256": digest.hexdigest()})
+    return pd.DataFrame(rows, columns=["account", "file", "bytes", "sha256"])
+
+
 def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes_file: Path | None = None,
         all_rows: bool = False) -> Audit:
     """Audit the snapshots at `paths`. `all_rows`: ok rows of every rule become findings too."""
     with ExitStack() as stack:
         snapshots = discover(paths, stack)
+        # hashing releases the GIL: the checksums are worked out while DuckDB reads the same files
+        pool = stack.enter_context(ThreadPoolExecutor(1))
+        checksums = pool.submit(_checksums, snapshots)
         con = duckdb.connect()
         stack.callback(con.close)
         ingest(con, snapshots)
@@ -185,6 +205,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         load_issues = pd.concat([load_issues, pd.DataFrame(license_issues)], ignore_index=True)
         load_issues = load_issues.reindex(columns=["account", "file", "record", "id", "problem", "action"])
         load_issues = load_issues.sort_values(["account", "file", "record", "problem"]).reset_index(drop=True)
+        inputs = checksums.result()
 
     connections = conns.merge(used, on=["account_no", "scope", "id"], how="left")
     connections["enabled_flows"] = connections["enabled_flows"].fillna(0).astype(int)
@@ -201,4 +222,4 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
             mutes += load_mutes(snap.mutes_file, account=snap.account)
     findings, mute_rows = apply_mutes(findings, mutes, as_of)
     return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
-                 references, findings, counts, load_issues, plans, rules, serialised, mute_rows)
+                 references, findings, counts, load_issues, plans, rules, serialised, mute_rows, inputs=inputs)

@@ -148,6 +148,27 @@ class MuteResult(BaseModel):
     matched: int
 
 
+class RuleRun(BaseModel):
+    """A rule as it ran: with the severity and parameters in force after the profile."""
+
+    id: str
+    title: str
+    severity: Literal["info", "low", "medium", "high", "critical"]
+    frame: str
+    description: str
+    remediation: str
+    references: list[str]
+    tags: list[str]
+    parameters: dict
+
+
+class InputFile(BaseModel):
+    account: str
+    file: str
+    bytes: int
+    sha256: str
+
+
 class Results(BaseModel):
     schema_version: Literal[1]
     tool_version: str
@@ -159,6 +180,8 @@ class Results(BaseModel):
     rule_counts: list[RuleCount]
     mutes: list[MuteResult] = []
     load_issues: list[LoadIssue]
+    rules: list[RuleRun] = []
+    inputs: list[InputFile] = []
 
 
 def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
@@ -236,6 +259,8 @@ def build(audit: Audit) -> dict:
         "rule_counts": _records(counts, {c: c for c in ("rule", "account", "environment", "ok", "alarm", "skip")}),
         "mutes": _records(audit.mutes, {c: c for c in audit.mutes.columns}),
         "load_issues": _records(audit.load_issues, {c: c for c in ("account", "file", "record", "id", "problem", "action")}),
+        "rules": [rule.model_dump(include=set(RuleRun.model_fields)) for rule in audit.rules],
+        "inputs": _records(audit.inputs.sort_values(["account", "file"]), {c: c for c in ("account", "file", "bytes", "sha256")}),
     }
 
 

@@ -53,6 +53,19 @@ class Snapshot:
     license_files: list[ResourceFile]
     pools: dict[str, str]  # environment -> entitlement pool ("production" | "sandbox")
     mutes_file: Path | None = None  # mutes.yaml beside the exports: mutes for this account
+    archive: Path | None = None  # the .zip it was read from
+
+    def input_files(self) -> list[tuple[str, Path]]:
+        """(name as messages give it, path) of every file the audit reads: the zip itself for
+        a zipped snapshot, else each resource, license, account and mutes file."""
+        if self.archive is not None:
+            return [(self.display, self.archive)]
+        files = [(f.display, f.path) for src in self.sources for group in src.files.values() for f in group]
+        files += [(f.display, f.path) for f in self.license_files]
+        for extra in (self.root / "account.json", self.mutes_file):
+            if extra is not None and extra.is_file():
+                files.append((f"{self.display}/{extra.name}", extra))
+        return sorted(files)
 
 
 class AccountFile(BaseModel):
@@ -199,6 +212,7 @@ def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
         if path.is_file() and path.suffix.lower() == ".zip":
             root = _open_zip(path, stack)
             snapshots.append(read_snapshot(root, display, path.stem))
+            snapshots[-1].archive = path
             return True
         if path.is_dir():
             if is_snapshot(path):
