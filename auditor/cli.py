@@ -22,6 +22,7 @@ from auditor.audit import Audit, run
 from auditor.errors import AuditorError
 from auditor.paths import data_dir, sample_dir
 from auditor.policy import load_policy
+from auditor.report import Outputs, write_reports
 from auditor.rules import SEVERITIES, load_profile, load_rules, select_rules
 from auditor.ruletest import run_tests
 from auditor.safe import csv_safe
@@ -77,6 +78,36 @@ def rule_options(fn):
         return fn(*args, rules=rules, **kwargs)
 
     return wrapper
+
+
+def report_options(fn):
+    """Where to write the reports (HTML, workbook, CSV folder) and whose templates to use."""
+    for option in reversed((
+        click.option("--html", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                     help="Write the HTML report (one self-contained file) here."),
+        click.option("--xlsx", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                     help="Write the Excel workbook here."),
+        click.option("--csv", "csv_dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+                     help="Write one CSV file per table into this folder."),
+        click.option("--templates", type=click.Path(path_type=Path, exists=True, file_okay=False), metavar="DIR",
+                     help="Your own Jinja templates, tried before the built-in ones (extend them as builtin/NAME)."),
+    )):
+        fn = option(fn)
+    return fn
+
+
+def _outputs(html, xlsx, csv_dir, templates, extra=()) -> Outputs:
+    out = Outputs(html, xlsx, csv_dir, templates)
+    for path in extra:  # the format from the file name
+        suffix = path.suffix.lower()
+        if suffix in (".html", ".htm"):
+            out.html = path
+        elif suffix == ".xlsx":
+            out.xlsx = path
+        else:
+            raise click.BadParameter(f"{path}: name a .html or .xlsx file (or use --csv DIR for CSV files)",
+                                     param_hint="OUTPUTS")
+    return out
 
 
 def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None, rules=None,
@@ -193,12 +224,15 @@ def cli():
 @click.option("--all-rows", is_flag=True,
               help="Write every row each rule looked at as a finding, ok ones too (by default ok rows are only counted).")
 @rule_options
+@report_options
 @click.pass_context
-def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, all_rows, rules):
+def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, all_rows, rules,
+          html, xlsx, csv_dir, templates):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
     Prints a summary per account and environment (billable flows, endpoints and trading
-    partners against what is licensed, alarms by severity) and writes the results file.
+    partners against what is licensed, alarms by severity) and writes the results file; with
+    --html, --xlsx or --csv, the reports too (as 'auditor report' would from the results file).
 
     \b
     Exit codes:
@@ -215,7 +249,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, all_r
     failing = live & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on)) if fail_on != "never" else live & False
     errors = int((f["status"] == "error").sum())
     result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
-    results_io.write(results_io.build(result), output)
+    results = results_io.build(result)
+    results_io.write(results, output)
     click.echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
                f"{len(rules)} rules · as of {as_of}")
     click.echo(summary_table(result).to_string(index=False))
@@ -223,6 +258,11 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, all_r
     if not result.mutes.empty:
         click.echo(_mutes_summary(result))
     click.echo(f"Results written to {output}")
+    reports = _outputs(html, xlsx, csv_dir, templates)
+    if reports.any():
+        # the reports are rendered from the results file, exactly as 'auditor report' does
+        for line in write_reports(results_io.load_json(output), reports):
+            click.echo(line)
     if errors:
         click.echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
         sys.exit(3)
@@ -285,6 +325,24 @@ def flows(paths, policy, as_of, account, env, fmt, billable):
     if billable is not None:
         frame = frame[frame["billable"] == billable]
     _emit(frame[["account", "environment", "id", "name", "enabled", "billable", "reason"]], fmt)
+
+
+@cli.command()
+@click.argument("results_file", metavar="RESULTS", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("outputs", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@report_options
+def report(results_file, outputs, html, xlsx, csv_dir, templates):
+    """Render reports from a RESULTS file written by 'auditor audit': an HTML page, an Excel
+    workbook, CSV files. OUTPUTS may name .html and .xlsx files, the format taken from the name:
+
+    \b
+      auditor report results.json report.html report.xlsx --csv tables/
+    """
+    out = _outputs(html, xlsx, csv_dir, templates, outputs)
+    if not out.any():
+        raise click.UsageError("say what to write: --html FILE, --xlsx FILE, --csv DIR, or a .html / .xlsx name")
+    for line in write_reports(results_io.load_json(results_file), out):
+        click.echo(line)
 
 
 @cli.group()

@@ -1,0 +1,64 @@
+"""Reports rendered from a results file alone: HTML (Jinja), Excel (xlsxwriter) and CSV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from auditor.errors import AuditorError
+from auditor.report.tables import Report, build_report
+from auditor.safe import csv_safe
+
+CSV_TABLES = ("summary", "findings", "rules", "endpoints", "flows", "licenses", "load_issues", "mutes", "inputs")
+
+
+@dataclass
+class Outputs:
+    html: Path | None = None
+    xlsx: Path | None = None
+    csv: Path | None = None
+    templates: Path | None = None
+
+    def any(self) -> bool:
+        return any((self.html, self.xlsx, self.csv))
+
+
+def write_csv(report: Report, folder: Path) -> list[Path]:
+    """One CSV per table: UTF-8, a header, CRLF line ends, formula-looking text quoted."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise AuditorError(f"{folder}: cannot create the CSV folder ({exc.strerror})") from None
+    paths = []
+    for name in CSV_TABLES:
+        path = folder / f"{name}.csv"
+        frame = getattr(report, name)
+        for col in frame.columns:
+            if frame[col].dtype.kind == "M":
+                frame = frame.assign(**{col: frame[col].dt.strftime("%Y-%m-%d")})
+        try:
+            csv_safe(frame).to_csv(path, index=False, lineterminator="\r\n", encoding="utf-8")
+        except OSError as exc:
+            raise AuditorError(f"{path}: cannot write ({exc.strerror})") from None
+        paths.append(path)
+    return paths
+
+
+def write_reports(results: dict, out: Outputs) -> list[str]:
+    """Write the reports asked for; returns a line per file written, for the terminal."""
+    from auditor.report.html import write_html
+    from auditor.report.xlsx import write_xlsx
+
+    report = build_report(results)
+    lines = []
+    if out.html:
+        write_html(report, out.html, out.templates)
+        lines.append(f"HTML report written to {out.html}")
+    if out.xlsx:
+        cuts = write_xlsx(report, out.xlsx)
+        lines.append(f"Workbook written to {out.xlsx}")
+        lines += [f"  cut: {c}" for c in cuts["cells"] + cuts["sheets"]]
+    if out.csv:
+        write_csv(report, out.csv)
+        lines.append(f"CSV files written to {out.csv}/ ({len(CSV_TABLES)} tables)")
+    return lines

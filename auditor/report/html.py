@@ -1,0 +1,156 @@
+"""The HTML report: one self-contained page rendered with Jinja from a results file.
+
+Autoescaping is always on. The big tables travel as JSON inside the page (with `<`, `>` and `&`
+escaped, so nothing in the data can close the script element) and are drawn by the page's own
+script a page of rows at a time; the overview chart and the rule summary are plain HTML, readable
+without script and in print. `--templates DIR` puts the user's templates first: any built-in
+template can be replaced, or extended through its `builtin/` name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jinja2
+import orjson
+import pandas as pd
+from markupsafe import Markup
+
+from auditor.errors import AuditorError
+from auditor.paths import data_dir
+from auditor.report.tables import SEVERITIES, Report
+
+CHART_ROWS = 50
+_JS_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+               ord("\u2028"): "\\u2028", ord("\u2029"): "\\u2029"}
+
+
+def _environment(templates: Path | None) -> jinja2.Environment:
+    builtin = jinja2.FileSystemLoader(str(data_dir("reports")))
+    loaders: list[jinja2.BaseLoader] = []
+    if templates is not None:
+        if not templates.is_dir():
+            raise AuditorError(f"{templates}: --templates must be a folder of templates")
+        loaders.append(jinja2.FileSystemLoader(str(templates)))
+    loaders.append(builtin)
+    loader = jinja2.ChoiceLoader([*loaders, jinja2.PrefixLoader({"builtin": builtin})])
+    env = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True)
+    env.filters["pct"] = lambda v: "–" if v is None or pd.isna(v) else f"{v:.0%}"
+    env.filters["num"] = lambda v: "–" if v is None or pd.isna(v) else f"{int(v):,}"
+    return env
+
+
+def _dataset(frame: pd.DataFrame, columns: dict[str, str] | None = None) -> dict:
+    """{columns, rows}: rows as arrays (half the size of objects), missing values as null."""
+    if columns:
+        frame = frame[list(columns)].rename(columns=columns)
+    out = frame.astype(object).where(frame.notna(), None)
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            out[col] = frame[col].dt.strftime("%Y-%m-%d").astype(object).where(frame[col].notna(), None)
+    return {"columns": list(out.columns), "rows": out.values.tolist()}
+
+
+def _findings(findings: pd.DataFrame) -> dict:
+    """Fewer, wider columns than the workbook's: the resource in one, the mute as its reason."""
+    name = findings["resource name"].fillna("").astype(str)
+    rid = findings["resource id"].astype(str)
+    resource = findings["resource type"] + " " + name.where(name == rid, name + " (" + rid + ")")
+    muted = findings["mute reason"].fillna("").where(findings["muted"], None)
+    table = pd.DataFrame({"severity": findings["severity"], "status": findings["status"], "rule": findings["rule"],
+                          "account": findings["account"], "environment": findings["environment"],
+                          "resource": resource, "reason": findings["reason"], "muted": muted,
+                          "_title": findings["title"], "_id": findings["finding id"]})
+    return _dataset(table)
+
+
+def _endpoint_rows(results: dict) -> dict:
+    rows = []
+    for acct in results["accounts"]:
+        for kind, items in (("endpoint", acct["endpoints"]), ("trading partner", acct["trading_partners"])):
+            for ep in items:
+                rows.append([acct["account"], ep["environment"], kind, ep["key"], ep["application"], ep["category"],
+                             ep["resolved"], len(ep["connections"]), len(ep["flows"]), ep["explain"],
+                             ep["connections"], ep["flows"]])
+    return {"columns": ["account", "environment", "kind", "key", "application", "category", "resolved",
+                        "connections", "flows", "why", "_connections", "_flows"], "rows": rows}
+
+
+def _lookup(results: dict) -> dict:
+    """Names of connections and flows by account, environment and id, for the endpoint details."""
+    conns = [[a["account"], c["environment"], c["id"], c["name"], c["type"], c["enabled_flows"]]
+             for a in results["accounts"] for c in a["connections"]]
+    return {"connections": {"columns": ["account", "environment", "id", "name", "type", "enabled flows"],
+                            "rows": conns}}
+
+
+def _data_json(report: Report) -> Markup:
+    data = {
+        "environments": _dataset(report.summary.drop(columns=["flows entitled from", "endpoints entitled from"])),
+        "findings": _findings(report.findings),
+        "endpoints": _endpoint_rows(report.results),
+        "flows": _dataset(report.flows),
+        "load_issues": _dataset(report.load_issues),
+        "mutes": _dataset(report.mutes),
+        **_lookup(report.results),
+    }
+    text = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    return Markup(text.translate(_JS_ESCAPES))  # noqa: S704 - escaped for a script element above
+
+
+def _chart_rows(summary: pd.DataFrame) -> tuple[list[dict], int]:
+    """The environments the overview chart shows: all, or the most used when there are many."""
+    rows = summary
+    if len(rows) > CHART_ROWS:
+        share = rows[["endpoints share", "flows share"]].astype("Float64").max(axis=1).fillna(-1)
+        rows = rows.loc[share.sort_values(ascending=False, kind="stable").index[:CHART_ROWS]]
+    out = []
+    for r in rows.to_dict("records"):
+        bars = []
+        for label, used, entitled in (("billable flows", r["billable flows"], r["flows entitled"]),
+                                      ("endpoints", r["endpoints used"], r["endpoints entitled"])):
+            ent = None if pd.isna(entitled) else int(entitled)
+            top = max(int(used), ent or 0, 1)
+            bars.append({"label": label, "used": int(used), "entitled": ent,
+                         "used_w": round(100 * int(used) / top, 1),
+                         "ent_x": None if ent is None else round(100 * ent / top, 1),
+                         "over": ent is not None and int(used) > ent, "unknown": ent is None})
+        out.append({"account": r["account"], "environment": r["environment"], "plan": r["plan"], "bars": bars})
+    return out, len(summary)
+
+
+def render_html(report: Report, templates: Path | None = None) -> str:
+    env = _environment(templates)
+    findings = report.findings
+    alarms = findings[(findings["status"] == "alarm") & ~findings["muted"]]
+    by_severity = {s: int((alarms["severity"] == s).sum()) for s in SEVERITIES}
+    chart, environments = _chart_rows(report.summary)
+    counts = {
+        "accounts": len(report.results["accounts"]), "environments": environments,
+        "over": int(((report.summary["flows status"] == "over") | (report.summary["endpoints status"] == "over")
+                     | (report.summary["trading partners used"] > report.summary["trading partners entitled"]
+                        ).fillna(False)).sum()),
+        "alarms": len(alarms), "muted": int((findings["muted"]).sum()),
+        "skips": int((findings["status"] == "skip").sum()), "errors": int((findings["status"] == "error").sum()),
+        "load_issues": len(report.load_issues),
+    }
+    try:
+        template = env.get_template("report.html.j2")
+        return template.render(meta=report.meta, counts=counts, by_severity=by_severity, severities=SEVERITIES,
+                               chart=chart, chart_limit=CHART_ROWS, rules=report.rules.to_dict("records"),
+                               inputs=report.inputs.to_dict("records"), data_json=_data_json(report))
+    except jinja2.TemplateError as exc:
+        where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "filename", None) else ""
+        raise AuditorError(f"{where}template error: {exc.message}") from None
+
+
+def write_html(report: Report, path: Path, templates: Path | None = None) -> None:
+    text = render_html(report, templates)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise AuditorError(f"{path}: cannot write the HTML report ({exc.strerror})") from None

@@ -1,0 +1,220 @@
+"""The tables every report shows, built once from a results file so that the HTML page, the
+workbook and the CSV files say the same thing in the same words.
+
+Each table is a DataFrame whose column names are the headers people read; `COLUMN_TYPES`
+says which columns hold dates, shares and counts so that writers can format them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+import pandas as pd
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+STATUS_ORDER = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
+
+# header -> kind, for the writers: "date", "share" (a fraction shown as a percentage), "int", "bool"
+COLUMN_TYPES = {
+    "billable flows": "int", "flows entitled": "int", "flows share": "share",
+    "endpoints used": "int", "endpoints entitled": "int", "endpoints share": "share",
+    "trading partners used": "int", "trading partners entitled": "int",
+    **{sev: "int" for sev in SEVERITIES}, "muted": "bool", "muted alarms": "int",
+    "account-wide": "int", "connections": "int", "flows": "int", "enabled flows": "int", "counted": "int",
+    "enabled": "bool", "billable": "bool", "resolved": "bool", "plan license": "bool",
+    "expires": "date", "trial ends": "date", "record": "int", "matched": "int", "bytes": "int",
+}
+
+
+@dataclass
+class Report:
+    """Everything a report renders, from one results file."""
+
+    meta: dict  # tool_version, as_of, policy, profile, schema_version
+    summary: pd.DataFrame
+    findings: pd.DataFrame
+    rules: pd.DataFrame
+    endpoints: pd.DataFrame  # one row per endpoint and one per member connection
+    flows: pd.DataFrame
+    licenses: pd.DataFrame
+    load_issues: pd.DataFrame
+    mutes: pd.DataFrame
+    inputs: pd.DataFrame
+    results: dict  # the results file itself, for what the HTML page embeds
+
+
+def _status(used: pd.Series, entitled: pd.Series) -> pd.Series:
+    ent = entitled.astype("Float64")
+    out = pd.Series("within", index=used.index, dtype=object)
+    out[used == ent] = "at limit"
+    out[used > ent] = "over"
+    out[ent.isna()] = "unknown"
+    return out
+
+
+def _share(used: pd.Series, entitled: pd.Series) -> pd.Series:
+    ent = entitled.astype("Float64")
+    share = (used / ent.where(ent > 0)).astype("Float64")
+    return share.mask(used == 0, 0.0).mask((ent == 0) & (used > 0), pd.NA)
+
+
+def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for acct in results["accounts"]:
+        for env in acct["environments"]:
+            rows.append({
+                "account": acct["account"], "environment": env["environment"], "plan": acct["plan"],
+                "license model": acct["license_model"],
+                "billable flows": env["flows"]["billable"], "flows entitled": env["flows"]["entitled"],
+                "endpoints used": env["endpoints"]["used"], "endpoints entitled": env["endpoints"]["entitled"],
+                "trading partners used": env["trading_partners"]["used"],
+                "trading partners entitled": env["trading_partners"]["entitled"],
+                "flows entitled from": env["flows"]["entitled_from"],
+                "endpoints entitled from": env["endpoints"]["entitled_from"],
+            })
+    cols = ["account", "environment", "plan", "license model", "billable flows", "flows entitled", "flows share",
+            "flows status", "endpoints used", "endpoints entitled", "endpoints share", "endpoints status",
+            "trading partners used", "trading partners entitled", *SEVERITIES, "account-wide", "muted alarms",
+            "flows entitled from", "endpoints entitled from"]
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=cols)
+    for metric, used in (("flows", "billable flows"), ("endpoints", "endpoints used")):
+        entitled = pd.to_numeric(table[f"{metric} entitled"]).astype("Int64")
+        table[f"{metric} entitled"] = entitled
+        table[f"{metric} share"] = _share(table[used], entitled)
+        table[f"{metric} status"] = _status(table[used], entitled)
+    table["trading partners entitled"] = pd.to_numeric(table["trading partners entitled"]).astype("Int64")
+    # unmuted alarms by severity per environment, as the terminal summary counts them; alarms
+    # of no environment (licenses) under account-wide, on the account's first row
+    alarms = findings[findings["status"] == "alarm"]
+    live = alarms[~alarms["muted"]]
+    first = ~table.duplicated("account")
+
+    def per_env(rows: pd.DataFrame) -> list[int]:
+        counts = rows.groupby(["account", "environment"]).size()
+        return [int(counts.get((a, e), 0)) for a, e in zip(table["account"], table["environment"])]
+
+    for sev in SEVERITIES:
+        table[sev] = per_env(live[live["severity"] == sev])
+    wide = live[live["environment"].isna()].groupby("account").size()
+    table["account-wide"] = [int(wide.get(a, 0)) if f else 0 for a, f in zip(table["account"], first)]
+    muted = alarms[alarms["muted"]]
+    wide = muted[muted["environment"].isna()].groupby("account").size()
+    table["muted alarms"] = [n + (int(wide.get(a, 0)) if f else 0)
+                             for n, a, f in zip(per_env(muted), table["account"], first)]
+    return table[cols]
+
+
+def _findings(results: dict) -> pd.DataFrame:
+    cols = ["severity", "status", "muted", "mute reason", "rule", "title", "account", "environment",
+            "resource type", "resource id", "resource name", "reason", "finding id"]
+    if not results["findings"]:
+        return pd.DataFrame(columns=cols)
+    f = pd.json_normalize(results["findings"])
+    table = pd.DataFrame({
+        "severity": f["severity"], "status": f["status"], "muted": f["muted"].astype(bool),
+        "mute reason": f["mute_reason"], "rule": f["rule"], "title": f["title"], "account": f["account"],
+        "environment": f["environment"], "resource type": f["resource.type"], "resource id": f["resource.id"],
+        "resource name": f["resource.name"], "reason": f["reason"], "finding id": f["id"],
+    })
+    # alarms first, then by severity, rule, account: what needs doing comes first
+    key = pd.DataFrame({"m": table["muted"], "st": table["status"].map(STATUS_ORDER),
+                        "sev": table["severity"].map(SEVERITIES.index)})
+    order = key.sort_values(["m", "st", "sev"], kind="stable").index
+    return table.loc[order, cols].reset_index(drop=True)
+
+
+def _rules(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
+    counts = pd.DataFrame(results["rule_counts"], columns=["rule", "account", "environment", "ok", "alarm", "skip"])
+    totals = counts.groupby("rule")[["ok", "alarm", "skip"]].sum()
+    muted = findings[findings["muted"]].groupby("rule").size()
+    errors = findings[findings["status"] == "error"].groupby("rule").size()
+    rows = []
+    for rule in results.get("rules", []):
+        t = totals.loc[rule["id"]] if rule["id"] in totals.index else {"ok": 0, "alarm": 0, "skip": 0}
+        rows.append({"rule": rule["id"], "severity": rule["severity"], "title": rule["title"],
+                     "alarm": int(t["alarm"]), "muted": int(muted.get(rule["id"], 0)), "skip": int(t["skip"]),
+                     "error": int(errors.get(rule["id"], 0)), "ok": int(t["ok"]),
+                     "description": rule["description"], "remediation": rule["remediation"],
+                     "parameters": ", ".join(f"{k}={v}" for k, v in rule["parameters"].items())})
+    cols = ["rule", "severity", "title", "alarm", "muted", "skip", "error", "ok", "description", "remediation",
+            "parameters"]
+    table = pd.DataFrame(rows, columns=cols)
+    key = pd.DataFrame({"a": -(table["alarm"] - table["muted"] + table["error"]),
+                        "sev": table["severity"].map(SEVERITIES.index)})
+    return table.loc[key.sort_values(["sev", "a"], kind="stable").index].reset_index(drop=True)
+
+
+def _endpoints(results: dict) -> pd.DataFrame:
+    rows = []
+    for acct in results["accounts"]:
+        conns = {(c["environment"], c["id"]): c for c in acct["connections"]}
+        for kind, items in (("endpoint", acct["endpoints"]), ("trading partner", acct["trading_partners"])):
+            for ep in items:
+                base = {"account": acct["account"], "environment": ep["environment"], "kind": kind, "key": ep["key"],
+                        "application": ep["application"], "category": ep["category"], "resolved": ep["resolved"]}
+                rows.append({**base, "row": kind, "counted": 1, "connections": len(ep["connections"]),
+                             "flows": len(ep["flows"]), "connection id": None, "connection name": None,
+                             "connection type": None, "enabled flows": None, "why": ep["explain"]})
+                for cid in ep["connections"]:
+                    c = conns.get((ep["environment"], cid), {})
+                    rows.append({**base, "row": "connection", "counted": 0, "connections": None, "flows": None,
+                                 "connection id": cid, "connection name": c.get("name"),
+                                 "connection type": c.get("type"), "enabled flows": c.get("enabled_flows"),
+                                 "why": None})
+    cols = ["account", "environment", "kind", "key", "application", "category", "resolved", "row", "counted",
+            "connections", "flows", "connection id", "connection name", "connection type", "enabled flows", "why"]
+    table = pd.DataFrame(rows, columns=cols)
+    for col in ("connections", "flows", "enabled flows"):
+        table[col] = table[col].astype("Int64")
+    return table
+
+
+def _flows(results: dict) -> pd.DataFrame:
+    cols = ["account", "environment", "id", "name", "enabled", "billable", "reason code", "reason"]
+    accounts = results["accounts"]
+    table = pd.DataFrame(list(chain.from_iterable(a["flows"] for a in accounts)),
+                         columns=["environment", "id", "name", "enabled", "billable", "reason_code", "reason"])
+    table["account"] = np.repeat([a["account"] for a in accounts], [len(a["flows"]) for a in accounts])
+    return table.rename(columns={"reason_code": "reason code"})[cols]
+
+
+def _licenses(results: dict) -> pd.DataFrame:
+    rows = [{"account": a["account"], "license id": lic["id"], "type": lic["type"], "tier": lic["tier"],
+             "connector": lic["connector_id"], "edition": lic["edition"], "expires": lic["expires"],
+             "trial ends": lic["trial_end"], "plan license": lic["plan"]}
+            for a in results["accounts"] for lic in a["licenses"]]
+    cols = ["account", "license id", "type", "tier", "connector", "edition", "expires", "trial ends", "plan license"]
+    table = pd.DataFrame(rows, columns=cols)
+    for col in ("expires", "trial ends"):
+        table[col] = pd.to_datetime(table[col], errors="coerce")
+    return table
+
+
+def _plain(records: list[dict], rename: dict[str, str]) -> pd.DataFrame:
+    return pd.DataFrame(records, columns=list(rename)).rename(columns=rename)
+
+
+def build_report(results: dict) -> Report:
+    findings = _findings(results)
+    return Report(
+        meta={k: results.get(k) for k in ("schema_version", "tool_version", "as_of", "policy", "profile")},
+        summary=_summary(results, findings),
+        findings=findings,
+        rules=_rules(results, findings),
+        endpoints=_endpoints(results),
+        flows=_flows(results),
+        licenses=_licenses(results),
+        load_issues=_plain(results["load_issues"], {"account": "account", "file": "file", "record": "record",
+                                                    "id": "id", "problem": "problem", "action": "action"}),
+        mutes=_plain(results.get("mutes", []), {"mute": "mute", "rule": "rule", "account": "account",
+                                                "environment": "environment", "resource": "resource",
+                                                "reason": "reason", "expires": "expires", "status": "status",
+                                                "matched": "matched"}),
+        inputs=_plain(results.get("inputs", []), {"account": "account", "file": "file", "bytes": "bytes",
+                                                  "sha256": "sha256"}),
+        results=results,
+    )

@@ -1,0 +1,233 @@
+"""The Excel workbook: one sheet per table, written row by row in constant memory (xlsxwriter).
+
+Every sheet has a bold frozen header with filter buttons (Excel tables cannot be streamed, so
+autofilter it is), numbers as numbers,
+dates as dates, shares as percentages, severity and status coloured by conditional formats.
+The Summary sheet has live totals (SUBTOTAL, so they follow the filter) and a native chart of
+used against entitled. Text that Excel could read as a formula is written as text with the
+quote prefix, and text longer than a cell holds is cut, each cut listed on the About sheet.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import xlsxwriter
+
+from auditor import __version__
+from auditor.errors import AuditorError
+from auditor.report.tables import COLUMN_TYPES, SEVERITIES, Report
+from auditor.safe import FORMULA_STARTS
+
+MAX_CELL = 32_767
+MAX_ROWS = 1_048_576 - 2  # the header, and the totals row on Summary
+CHART_ROWS = 30
+
+
+# value -> (font, fill): readable on screen and in print, never colour alone (the text says it)
+COLOURS = {
+    "critical": ("#FFFFFF", "#8B0000"), "high": ("#9C0006", "#FFC7CE"), "medium": ("#9C5700", "#FFEB9C"),
+    "low": ("#1F4E79", "#DDEBF7"), "info": ("#404040", "#EDEDED"),
+    "alarm": ("#9C0006", "#FFC7CE"), "error": ("#FFFFFF", "#7030A0"), "skip": ("#404040", "#EDEDED"),
+    "ok": ("#006100", "#C6EFCE"),
+    "over": ("#9C0006", "#FFC7CE"), "at limit": ("#9C5700", "#FFEB9C"), "within": ("#006100", "#C6EFCE"),
+    "unknown": ("#404040", "#EDEDED"), "expired": ("#9C0006", "#FFC7CE"), "unused": ("#9C5700", "#FFEB9C"),
+    "active": ("#006100", "#C6EFCE"), "skipped": ("#9C5700", "#FFEB9C"),
+}
+COLOURED = {"severity", "status", "flows status", "endpoints status", "action"}
+
+
+class _Writer:
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+        self.book = xlsxwriter.Workbook(str(self.tmp), {
+            "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+            "strings_to_numbers": False, "remove_timezone": True,
+        })
+        b = self.book
+        self.fmt = {
+            "text": None, "quoted": b.add_format({"quote_prefix": True}),
+            "date": b.add_format({"num_format": "yyyy-mm-dd"}), "share": b.add_format({"num_format": "0%"}),
+            "int": b.add_format({"num_format": "#,##0"}), "bold": b.add_format({"bold": True}),
+            "header": b.add_format({"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "text_wrap": True,
+                                    "valign": "top"}),
+            "title": b.add_format({"bold": True, "font_size": 14}),
+            "total": b.add_format({"bold": True, "num_format": "#,##0", "top": 1}),
+            "total_label": b.add_format({"bold": True, "top": 1}),
+            "wrap": b.add_format({"text_wrap": True, "valign": "top"}),
+        }
+        self.colour = {k: b.add_format({"font_color": f, "bg_color": g}) for k, (f, g) in COLOURS.items()}
+        self.cuts: list[str] = []  # "Sheet!A1: 40,000 characters cut to 32,767"
+        self.capped: list[str] = []
+
+    def text(self, sheet, row: int, col: int, value: str, name: str) -> None:
+        if len(value) > MAX_CELL:
+            self.cuts.append(f"{name}!{xlsxwriter.utility.xl_rowcol_to_cell(row, col)}: "
+                             f"{len(value):,} characters cut to {MAX_CELL:,}")
+            value = value[:MAX_CELL]
+        fmt = self.fmt["quoted"] if value.startswith(FORMULA_STARTS) else None
+        sheet.write_string(row, col, value, fmt)
+
+    def table(self, name: str, frame: pd.DataFrame, *, widths: dict[str, int] | None = None,
+              first_row: int = 0, sheet=None, totals: tuple[str, ...] = (), freeze: bool = True):
+        """Write `frame` with a bold header and an autofilter from `first_row`; returns the sheet."""
+        sheet = sheet or self.book.add_worksheet(name)
+        if len(frame) > MAX_ROWS:
+            self.capped.append(f"{name}: {len(frame):,} rows, the first {MAX_ROWS:,} written; "
+                               "the CSV files and the results file have them all")
+            frame = frame.iloc[:MAX_ROWS]
+        columns = list(frame.columns)
+        kinds = [COLUMN_TYPES.get(c, "text") for c in columns]
+        last = first_row + max(len(frame), 1)
+        for col, column in enumerate(columns):
+            sheet.write_string(first_row, col, column, self.fmt["header"])
+        sheet.autofilter(first_row, 0, last, len(columns) - 1)
+        if freeze:
+            sheet.freeze_panes(first_row + 1, 0)
+        write_number, write_blank, write_bool = sheet.write_number, sheet.write_blank, sheet.write_boolean
+        fmt_int, fmt_share, fmt_date = self.fmt["int"], self.fmt["share"], self.fmt["date"]
+        row = first_row
+        for row, values in enumerate(frame.itertuples(index=False, name=None), first_row + 1):
+            for col, (value, kind) in enumerate(zip(values, kinds)):
+                if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+                    write_blank(row, col, None)
+                elif kind == "int":
+                    write_number(row, col, value, fmt_int)
+                elif kind == "share":
+                    write_number(row, col, value, fmt_share)
+                elif kind == "bool":
+                    write_bool(row, col, bool(value))
+                elif kind == "date":
+                    sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), fmt_date)
+                elif isinstance(value, bool):
+                    write_bool(row, col, value)
+                elif isinstance(value, int | float):
+                    write_number(row, col, value)
+                else:
+                    self.text(sheet, row, col, str(value), name)
+        for col, column in enumerate(columns):
+            if column in COLOURED:
+                for value, fmt in self.colour.items():
+                    sheet.conditional_format(first_row + 1, col, last, col, {
+                        "type": "cell", "criteria": "==", "value": f'"{value}"', "format": fmt})
+            if kinds[col] == "share":
+                sheet.conditional_format(first_row + 1, col, last, col, {
+                    "type": "data_bar", "bar_color": "#F4B183", "bar_solid": True, "min_type": "num",
+                    "min_value": 0, "max_type": "num", "max_value": 1})
+            sheet.set_column(col, col, (widths or {}).get(column, _width(column, frame[column] if column in frame else None)))
+        if totals:
+            label_done = False
+            for col, column in enumerate(columns):
+                if column in totals:
+                    ref = xlsxwriter.utility.xl_range(first_row + 1, col, last, col)
+                    sheet.write_formula(last + 1, col, f"=SUBTOTAL(109,{ref})", self.fmt["total"])
+                elif not label_done:
+                    sheet.write_string(last + 1, col, "Total (visible rows)", self.fmt["total_label"])
+                    label_done = True
+        return sheet
+
+    def close(self) -> None:
+        try:
+            self.book.close()
+            self.tmp.replace(self.path)
+        except (OSError, xlsxwriter.exceptions.FileCreateError) as exc:
+            self.tmp.unlink(missing_ok=True)
+            raise AuditorError(f"{self.path}: cannot write the workbook ({exc})") from None
+
+
+def _width(header: str, values: pd.Series | None) -> int:
+    """Wide enough for the header and most values (the 95th percentile of a sample), at most 60."""
+    kind = COLUMN_TYPES.get(header)
+    if kind in ("int", "share", "bool"):
+        return max(len(header) + 2, 9)
+    if kind == "date":
+        return max(len(header) + 2, 12)
+    longest = 0
+    if values is not None and len(values):
+        sample = values.iloc[:2000].dropna().astype(str).str.len()
+        longest = int(sample.quantile(0.95)) if len(sample) else 0
+    return max(8, min(60, max(len(header), longest) + 2))
+
+
+def _chart(w: _Writer, summary: pd.DataFrame, sheet, anchor_row: int) -> None:
+    """Used against entitled, endpoints and billable flows, per account and environment (the 30
+    most used, by share of endpoints, when there are more)."""
+    data = summary.copy()
+    title = "Used against entitled"
+    if len(data) > CHART_ROWS:
+        order = data["endpoints share"].astype("Float64").fillna(-1).sort_values(ascending=False, kind="stable")
+        data = data.loc[order.index[:CHART_ROWS]]
+        title += f" (the {CHART_ROWS} most used of {len(summary)} environments)"
+    helper = w.book.add_worksheet("Chart data")
+    helper.hide()
+    headers = ["account / environment", "endpoints used", "endpoints entitled", "billable flows", "flows entitled"]
+    for col, h in enumerate(headers):
+        helper.write_string(0, col, h)
+    for row, r in enumerate(data[["account", "environment", *headers[1:]]].itertuples(index=False, name=None), 1):
+        w.text(helper, row, 0, f"{r[0]} / {r[1]}", "Chart data")
+        for col, value in enumerate(r[2:], 1):
+            if pd.isna(value):
+                helper.write_blank(row, col, None)
+            else:
+                helper.write_number(row, col, value)
+    n = len(data)
+    chart = w.book.add_chart({"type": "bar"})
+    for col, (name, colour) in enumerate((("endpoints used", "#C00000"), ("endpoints entitled", "#F4B183"),
+                                          ("billable flows", "#2F5597"), ("flows entitled", "#9DC3E6")), 1):
+        chart.add_series({"name": ["Chart data", 0, col], "categories": ["Chart data", 1, 0, n, 0],
+                          "values": ["Chart data", 1, col, n, col], "fill": {"color": colour}})
+    chart.set_title({"name": title})
+    chart.set_x_axis({"name": "count", "min": 0})
+    chart.set_y_axis({"reverse": True})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 760, "height": max(320, 60 + 40 * n)})
+    sheet.insert_chart(anchor_row, 1, chart)
+
+
+def write_xlsx(report: Report, path: Path) -> dict:
+    """Write the workbook; returns what was cut ({"cells": [...], "sheets": [...]})."""
+    w = _Writer(path)
+    meta = report.meta
+    summary = w.book.add_worksheet("Summary")
+    summary.write_string(0, 0, f"License audit as of {meta['as_of']}", w.fmt["title"])
+    summary.write_string(1, 0, f"policy {meta['policy']} · profile {meta['profile']} · auditor {meta['tool_version']}")
+    totals = ("billable flows", "flows entitled", "endpoints used", "endpoints entitled", "trading partners used",
+              "trading partners entitled", *SEVERITIES, "account-wide", "muted alarms")
+    w.table("Summary", report.summary, sheet=summary, first_row=3, totals=totals,
+            widths={"flows entitled from": 50, "endpoints entitled from": 50})
+    _chart(w, report.summary, summary, 3 + max(len(report.summary), 1) + 3)
+
+    w.table("Findings", report.findings, widths={"reason": 80, "title": 40, "mute reason": 30})
+    w.table("Rules", report.rules, widths={"description": 60, "remediation": 60})
+    w.table("Endpoints", report.endpoints, widths={"why": 60})
+    w.table("Flows", report.flows, widths={"reason": 60})
+    w.table("Licenses", report.licenses)
+    w.table("Load issues", report.load_issues, widths={"problem": 80})
+    w.table("Mutes", report.mutes)
+
+    about = w.book.add_worksheet("About")
+    about.set_column(0, 0, 28)
+    about.set_column(1, 1, 90)
+    rows = [("Audit date", meta["as_of"]), ("Policy", meta["policy"]), ("Profile", meta["profile"]),
+            ("Results written by", f"auditor {meta['tool_version']} (results schema {meta['schema_version']})"),
+            ("Workbook written by", f"auditor {__version__}, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"),
+            ("Rules run", ", ".join(report.rules["rule"]) or "none"),
+            ("Input files", f"{len(report.inputs):,} (listed below with their SHA-256)")]
+    for cut in w.capped:
+        rows.append(("Rows cut", cut))
+    for cut in w.cuts:
+        rows.append(("Cell cut", cut))
+    if not w.cuts and not w.capped:
+        rows.append(("Cuts", "none: every value is in full"))
+    for row, (key, value) in enumerate(rows):
+        about.write_string(row, 0, key, w.fmt["bold"])
+        w.text(about, row, 1, str(value), "About")
+    w.table("Inputs", report.inputs, sheet=about, first_row=len(rows) + 1, widths={"file": 60, "sha256": 68},
+            freeze=False)
+    cuts = {"cells": list(w.cuts), "sheets": list(w.capped)}
+    w.close()
+    return cuts
