@@ -198,7 +198,7 @@
         var mutedAt = cols.indexOf("muted");
         if (mutedAt >= 0 && row[mutedAt] !== null && row[mutedAt] !== false) tr.className = "muted-row";
         if (expandable) {
-          var td = el("td");
+          var td = el("td", { "class": "expand-cell" });
           var open = state.open.has(r);
           var btn = el("button", { "class": "expand", type: "button", "aria-expanded": open ? "true" : "false",
                                    "aria-label": "Show connections and flows of " + row[cols.indexOf("key")] }, open ? "−" : "+");

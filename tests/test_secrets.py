@@ -59,11 +59,18 @@ def snapshot(tmp_path):
 
 
 def test_canaries_reach_no_output(snapshot, tmp_path, run_cli):
-    run = run_cli("audit", snapshot, "--as-of", "2026-11-30", "--fail-on", "never")
+    import zipfile
+
+    run = run_cli("audit", snapshot, "--as-of", "2026-11-30", "--fail-on", "never", "--html", tmp_path / "r.html",
+                  "--xlsx", tmp_path / "r.xlsx", "--csv", tmp_path / "csv")
     assert run.exit_code == 0, run.stderr
     text = run.out.read_text()
     assert json.loads(text)["accounts"][0]["endpoints"]  # the audit did run over them
-    for where in (text, run.stdout, run.stderr):
+    reports = [(tmp_path / "r.html").read_text()]
+    reports += [p.read_text() for p in (tmp_path / "csv").glob("*.csv")]
+    with zipfile.ZipFile(tmp_path / "r.xlsx") as book:  # every part of the workbook, as text
+        reports += [book.read(name).decode("utf-8", "replace") for name in book.namelist()]
+    for where in (text, run.stdout, run.stderr, *reports):
         assert CANARY not in where
     for command in ("endpoints", "flows"):
         for fmt in ("table", "csv", "json"):
