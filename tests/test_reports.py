@@ -13,9 +13,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 from bs4 import BeautifulSoup
+from conftest import flow, write_snapshot
 
 from auditor.paths import sample_dir
-from conftest import flow, write_snapshot
 
 SCRIPT = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("http://x")'

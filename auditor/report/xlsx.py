@@ -118,7 +118,7 @@ class _Writer:
                 sheet.conditional_format(first_row + 1, col, last, col, {
                     "type": "data_bar", "bar_color": "#F4B183", "bar_solid": True, "min_type": "num",
                     "min_value": 0, "max_type": "num", "max_value": 1})
-            sheet.set_column(col, col, (widths or {}).get(column, _width(column, frame[column] if column in frame else None)))
+            sheet.set_column(col, col, (widths or {}).get(column, _width(column, frame.get(column))))
         if totals:
             label_done = False
             for col, column in enumerate(columns):
