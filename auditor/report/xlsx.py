@@ -88,6 +88,10 @@ class _Writer:
         sheet.autofilter(first_row, 0, last, len(columns) - 1)
         if freeze:
             sheet.freeze_panes(first_row + 1, 0)
+            # printed: landscape, as wide as the page, the header on every page
+            sheet.set_landscape()
+            sheet.fit_to_pages(1, 0)
+            sheet.repeat_rows(first_row)
         write_number, write_blank, write_bool = sheet.write_number, sheet.write_blank, sheet.write_boolean
         fmt_int, fmt_share, fmt_date = self.fmt["int"], self.fmt["share"], self.fmt["date"]
         row = first_row
@@ -124,7 +128,9 @@ class _Writer:
             for col, column in enumerate(columns):
                 if column in totals:
                     ref = xlsxwriter.utility.xl_range(first_row + 1, col, last, col)
-                    sheet.write_formula(last + 1, col, f"=SUBTOTAL(109,{ref})", self.fmt["total"])
+                    # the sum as the cached value too, for viewers that do not recalculate
+                    total = pd.to_numeric(frame[column], errors="coerce").sum()
+                    sheet.write_formula(last + 1, col, f"=SUBTOTAL(109,{ref})", self.fmt["total"], int(total))
                 elif not label_done:
                     sheet.write_string(last + 1, col, "Total (visible rows)", self.fmt["total_label"])
                     label_done = True
