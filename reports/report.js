@@ -49,45 +49,39 @@
     return map;
   }
 
+  function subtable(caption, headers, ids, cells) {
+    var table = el("table");
+    table.appendChild(el("caption", null, caption));
+    var head = el("tr");
+    headers.forEach(function (h) { head.appendChild(el("th", { scope: "col" }, h)); });
+    table.appendChild(el("thead")).appendChild(head);
+    var body = table.appendChild(el("tbody"));
+    ids.forEach(function (id) {
+      var tr = el("tr");
+      cells(id).forEach(function (pair) { tr.appendChild(cell(pair[0], pair[1])); });
+      body.appendChild(tr);
+    });
+    return table;
+  }
+
   var lookups = null;
   function details(row, cols) {
     if (!lookups) lookups = { conns: index("connections", ["account", "environment", "id"]),
                               flows: index("flows", ["account", "environment", "id"]) };
     var acct = row[cols.indexOf("account")], env = row[cols.indexOf("environment")];
-    var box = el("div");
-    var ct = el("table");
-    ct.appendChild(el("caption", null, "Connections grouped into this endpoint"));
-    var head = el("tr");
-    ["connection", "name", "type", "enabled flows"].forEach(function (h) { head.appendChild(el("th", { scope: "col" }, h)); });
-    ct.appendChild(el("thead")).appendChild(head);
-    var body = ct.appendChild(el("tbody"));
-    row[cols.indexOf("_connections")].forEach(function (id) {
-      var c = lookups.conns.get([acct, env, id].join("\u001f"));
-      var tr = el("tr");
-      tr.appendChild(cell(id, "id"));
-      tr.appendChild(cell(c ? c[3] : null, "name"));
-      tr.appendChild(cell(c ? c[4] : null, "type"));
-      tr.appendChild(cell(c ? c[5] : null, "enabled flows"));
-      body.appendChild(tr);
-    });
-    box.appendChild(ct);
-    var ft = el("table");
-    ft.appendChild(el("caption", null, "Enabled flows that reach it"));
-    var fh = el("tr");
-    ["flow", "name", "billable", "why"].forEach(function (h) { fh.appendChild(el("th", { scope: "col" }, h)); });
-    ft.appendChild(el("thead")).appendChild(fh);
-    var fb = ft.appendChild(el("tbody"));
     var fcols = DATA.flows ? DATA.flows.columns : [];
-    row[cols.indexOf("_flows")].forEach(function (id) {
-      var f = lookups.flows.get([acct, env, id].join("\u001f"));
-      var tr = el("tr");
-      tr.appendChild(cell(id, "id"));
-      tr.appendChild(cell(f ? f[fcols.indexOf("name")] : null, "name"));
-      tr.appendChild(cell(f ? f[fcols.indexOf("billable")] : null, "billable"));
-      tr.appendChild(cell(f ? f[fcols.indexOf("reason")] : null, "reason"));
-      fb.appendChild(tr);
-    });
-    box.appendChild(ft);
+    var box = el("div");
+    box.appendChild(subtable("Connections grouped into this endpoint", ["connection", "name", "type", "enabled flows"],
+      row[cols.indexOf("_connections")], function (id) {
+        var c = lookups.conns.get([acct, env, id].join("\u001f")) || [];
+        return [[id, "id"], [c[3], "name"], [c[4], "type"], [c[5], "enabled flows"]];
+      }));
+    box.appendChild(subtable("Enabled flows that reach it", ["flow", "name", "billable", "why"],
+      row[cols.indexOf("_flows")], function (id) {
+        var f = lookups.flows.get([acct, env, id].join("\u001f")) || [];
+        return [[id, "id"], [f[fcols.indexOf("name")], "name"], [f[fcols.indexOf("billable")], "billable"],
+                [f[fcols.indexOf("reason")], "reason"]];
+      }));
     return box;
   }
 

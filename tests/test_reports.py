@@ -302,3 +302,15 @@ def test_report_errors_exit_2(sample_reports, tmp_path, run_cli, args, needle):
     names = {"results": out / "results.json", "bad": tmp_path / "bad.json", "missing": tmp_path / "no" / "such"}
     run = run_cli(*[a.format(**names) for a in args], output=False)
     assert run.exit_code == 2 and needle in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_a_results_file_from_before_rules_and_inputs_were_recorded(sample_reports, tmp_path, run_cli):
+    out, _ = sample_reports
+    older = json.loads((out / "results.json").read_text())
+    for key in ("rules", "inputs", "mutes"):
+        del older[key]
+    (tmp_path / "old.json").write_text(json.dumps(older))
+    run = run_cli("report", tmp_path / "old.json", tmp_path / "r.html", tmp_path / "r.xlsx")
+    assert run.exit_code == 0, run.stderr
+    about = [r for r in book(tmp_path / "r.xlsx")["About"].iter_rows(values_only=True)]
+    assert ("Rules run", "none") in [r[:2] for r in about]
