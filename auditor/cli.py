@@ -21,7 +21,11 @@ from auditor import results as results_io
 from auditor.audit import Audit, run
 from auditor.errors import AuditorError
 from auditor.paths import data_dir, sample_dir
+from auditor import history
+from auditor.config import Config, load_config
+from auditor.diff import changes_section, subset
 from auditor.policy import load_policy
+from auditor.trend import trend_section
 from auditor.report import Outputs, write_reports
 from auditor.rules import SEVERITIES, load_profile, load_rules, select_rules
 from auditor.ruletest import run_tests
@@ -206,9 +210,13 @@ def _mutes_summary(audit: Audit) -> str:
 
 @click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="auditor")
-def cli():
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+              help="Configuration file (default: $AUDITOR_CONFIG, else ./auditor.yaml when present).")
+@click.pass_context
+def cli(ctx, config_file):
     """Where an integrator.io account stands against its licenses: billable flows and
     distinct endpoints per environment, every count explained."""
+    ctx.obj = load_config(config_file)
 
 
 @cli.command()
@@ -221,12 +229,18 @@ def cli():
               help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
               help="Show (and write) only findings of this severity or higher.")
+@click.option("--record", is_flag=True,
+              help="Record this audit in the history database (or set history.record in the config).")
+@click.option("--history", "history_path", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
+              help="The history database (SQLite). Default: history.path in the config, else "
+                   "history.sqlite in the user data folder. With history on, the results and reports "
+                   "show the changes since each account's last recorded audit, and the trend.")
 @click.option("--all-rows", is_flag=True,
               help="Write every row each rule looked at as a finding, ok ones too (by default ok rows are only counted).")
 @rule_options
 @report_options
 @click.pass_context
-def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, all_rows, rules,
+def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, record, history_path, all_rows, rules,
           html, xlsx, csv_dir, templates):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
@@ -249,8 +263,16 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, all_r
     failing = live & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on)) if fail_on != "never" else live & False
     errors = int((f["status"] == "error").sum())
     result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
-    results = results_io.build(result)
-    results_io.write(results, output)
+    results_io.write(results_io.build(result), output)
+    config: Config = ctx.obj
+    record = record or config.history.record
+    history_on = record or history_path is not None or config.history.path is not None
+    store = history_path or config.history.path or history.default_path()
+    reports = _outputs(html, xlsx, csv_dir, templates)
+    # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
+    results = results_io.load_json(output) if history_on or reports.any() else {}
+    if history_on and _add_history(results, store):
+        results_io.write(results, output)
     click.echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
                f"{len(rules)} rules · as of {as_of}")
     click.echo(summary_table(result).to_string(index=False))
@@ -258,10 +280,15 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, all_r
     if not result.mutes.empty:
         click.echo(_mutes_summary(result))
     click.echo(f"Results written to {output}")
-    reports = _outputs(html, xlsx, csv_dir, templates)
+    if "changes" in results:
+        since = ", ".join(sorted(set(results["changes"]["since"].values())))
+        click.echo(f"{len(results['changes']['rows'])} changes since the last recorded audit ({since}).")
+    if record:
+        done = history.record(store, results)
+        click.echo(f"Recorded {len(done)} accounts as of {as_of} in {store}")
     if reports.any():
-        # the reports are rendered from the results file, exactly as 'auditor report' does
-        for line in write_reports(results_io.load_json(output), reports):
+        # rendered from the results file, exactly as 'auditor report' does
+        for line in write_reports(results, reports):
             click.echo(line)
     if errors:
         click.echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
@@ -269,6 +296,30 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, all_r
     if failing.any():
         click.echo(f"{int(failing.sum())} unmuted alarms at or above {fail_on}.", err=True)
         sys.exit(1)
+
+
+def _add_history(results: dict, store: Path) -> bool:
+    """The changes since each account's previous recorded audit, and the trend with this audit,
+    as sections of the results file (the reports render them from there)."""
+    pairs = []
+    for acct in results["accounts"]:
+        before = history.previous(store, acct["account"], results["as_of"])
+        if before:
+            pairs.append((history.load(store, before, acct["account"]), subset(results, acct["account"])))
+    if pairs:
+        results["changes"] = changes_section(pairs)
+    names = [a["account"] for a in results["accounts"]]
+    past = history.series(store, names)
+    if not past.empty:
+        past = past[past["as_of"] != results["as_of"]]  # this audit replaces one of the same day
+    now = pd.DataFrame([{"account": a["account"], "as_of": results["as_of"], "environment": e["environment"],
+                         "flows_billable": e["flows"]["billable"], "flows_entitled": e["flows"]["entitled"],
+                         "endpoints_used": e["endpoints"]["used"], "endpoints_entitled": e["endpoints"]["entitled"]}
+                        for a in results["accounts"] for e in a["environments"]])
+    section = trend_section(pd.concat([past, now], ignore_index=True) if not past.empty else now)
+    if section:
+        results["trend"] = section
+    return bool(pairs or section)
 
 
 def _query_options(fn):
@@ -343,6 +394,87 @@ def report(results_file, outputs, html, xlsx, csv_dir, templates):
         raise click.UsageError("say what to write: --html FILE, --xlsx FILE, --csv DIR, or a .html / .xlsx name")
     for line in write_reports(results_io.load_json(results_file), out):
         click.echo(line)
+
+
+def _history_option(fn):
+    return click.option("--history", "history_path", type=click.Path(path_type=Path, dir_okay=False),
+                        metavar="PATH", help="The history database (default: history.path in the config, "
+                                             "else history.sqlite in the user data folder).")(fn)
+
+
+def _store(ctx, history_path: Path | None) -> Path:
+    return history_path or ctx.obj.history.path or history.default_path()
+
+
+@cli.command("history")
+@_history_option
+@click.option("--account", help="Only this account.")
+@click.option("--env", help="Only this environment.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_context
+def history_cmd(ctx, history_path, account, env, fmt):
+    """The recorded audits: per account, environment and month (the last audit of the month),
+    billable flows and endpoints against entitlements and the unmuted alarms."""
+    store = _store(ctx, history_path)
+    if not store.exists():
+        raise AuditorError(f"{store}: no history yet (record an audit with 'auditor audit --record')")
+    frame = history.summary(store, account, env)
+    if frame.empty:
+        return _emit(frame, fmt)
+    table = pd.DataFrame({
+        "account": frame["account"], "month": frame["month"], "audit date": frame["as_of"],
+        "environment": frame["environment"],
+        "billable flows": [_fraction(u, e) for u, e in zip(frame["flows_billable"], frame["flows_entitled"])],
+        "endpoints": [_fraction(u, e) for u, e in zip(frame["endpoints_used"], frame["endpoints_entitled"])],
+        "alarms": frame["alarms"], "audits in month": frame["audits_in_month"]})
+    _emit(table, fmt)
+
+
+def _document(ctx, which: str, account: str | None, history_path: Path | None) -> dict:
+    """A results file, or the audit recorded on a date (YYYY-MM-DD) in the history."""
+    path = Path(which)
+    if path.is_file():
+        doc = results_io.load_json(path)
+    else:
+        try:
+            day = date.fromisoformat(which)
+        except ValueError:
+            raise AuditorError(f"{which}: neither a results file nor a date (YYYY-MM-DD) of a recorded audit") from None
+        store = _store(ctx, history_path)
+        if not store.exists():
+            raise AuditorError(f"{store}: no history to take {which} from")
+        doc = history.load(store, day.isoformat(), account)
+    if account is not None:
+        if account not in {a["account"] for a in doc["accounts"]}:
+            raise AuditorError(f"{which}: no account {account!r} in it")
+        doc = subset(doc, account)
+    return doc
+
+
+@cli.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--account", help="Only this account (needed to pick one account's audit on a date).")
+@_history_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@report_options
+@click.pass_context
+def diff_cmd(ctx, old, new, account, history_path, fmt, html, xlsx, csv_dir, templates):
+    """What changed from OLD to NEW: two results files, or two dates of recorded audits.
+
+    Endpoints added and removed (with the connections and flows that make them count), flows
+    that became billable or stopped, usage and entitlement changes, findings new, resolved and
+    still open (by finding id), licenses added, renewed and expired. With --html / --xlsx /
+    --csv, the reports of NEW with a Changes section and sheet.
+    """
+    before, after = _document(ctx, old, account, history_path), _document(ctx, new, account, history_path)
+    section = changes_section([(before, after)])
+    frame = pd.DataFrame(section["rows"], columns=["account", "environment", "kind", "change", "id", "name", "detail"])
+    _emit(frame, fmt)
+    out = _outputs(html, xlsx, csv_dir, templates)
+    if out.any():
+        for line in write_reports({**after, "changes": section}, out):
+            click.echo(line, err=fmt != "table")
 
 
 @cli.group()

@@ -169,6 +169,54 @@ class InputFile(BaseModel):
     sha256: str
 
 
+class Change(BaseModel):
+    account: str
+    environment: str | None
+    kind: str
+    change: str
+    id: str
+    name: str | None
+    detail: str
+
+
+class Changes(BaseModel):
+    """What changed since the previous audit (of each account, from the history, or OLD in diff)."""
+
+    since: dict[str, str]
+    rows: list[Change]
+
+
+class TrendPoint(BaseModel):
+    account: str
+    environment: str
+    month: str
+    as_of: str
+    flows_billable: int
+    flows_entitled: int | None
+    endpoints_used: int
+    endpoints_entitled: int | None
+
+
+class Forecast(BaseModel):
+    account: str
+    environment: str
+    metric: str
+    months: int
+    first: str
+    last: str
+    used: int
+    entitled: int | None
+    pace: float
+    crosses: str | None
+    verdict: str
+
+
+class Trend(BaseModel):
+    method: str
+    points: list[TrendPoint]
+    forecast: list[Forecast]
+
+
 class Results(BaseModel):
     schema_version: Literal[1]
     tool_version: str
@@ -182,6 +230,8 @@ class Results(BaseModel):
     load_issues: list[LoadIssue]
     rules: list[RuleRun] = []
     inputs: list[InputFile] = []
+    changes: Changes | None = None
+    trend: Trend | None = None
 
 
 def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:

@@ -117,3 +117,47 @@ def generate(out: Path, accounts: int, flows_per_account: int = 200, connections
                                  for env, c in counts.items()}
     (out / "expected.json").write_bytes(orjson.dumps(expected, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS))
     return expected
+
+
+def monthly(out: Path, months: int = 12, first: str = "2026-01", seed: int = 1,
+            connections: tuple[int, int] = (6, 1), flows: tuple[int, int] = (24, 4)) -> list[tuple[str, Path]]:
+    """One account audited month after month as it grows: `months` snapshot folders under `out`
+    (`<YYYY-MM>/acme-synth`), each the one before plus `connections[1]` connections and
+    `flows[1]` flows; returns (audit date, folder) pairs, the audit on the 28th of each month.
+
+    The account is generated once at its largest and each month keeps a growing prefix of it, so
+    that ids stay stable from month to month, as in a real account.
+    """
+    full = out / "_full"
+    generate(full, 1, flows_per_account=flows[0] + flows[1] * months,
+             connections_per_account=connections[0] + connections[1] * months, seed=seed)
+    src = full / "acct-00000"
+    data = {name: orjson.loads((src / f"{name}.json").read_bytes())
+            for name in ("connections", "exports", "imports", "flows", "licenses")}
+    year, mon = (int(x) for x in first.split("-"))
+    made = []
+    for m in range(months):
+        nconn = connections[0] + connections[1] * m
+        keep = {c["_id"] for c in data["connections"][:nconn]}
+        exports = [e for e in data["exports"] if e.get("_connectionId") in keep or "_connectionId" not in e]
+        imports = [i for i in data["imports"] if i["_connectionId"] in keep]
+        ids = {e["_id"] for e in exports} | {i["_id"] for i in imports}
+
+        def steps(flow):
+            yield from (g["_exportId"] for g in flow.get("pageGenerators", []))
+            yield from (p["_importId"] for p in flow.get("pageProcessors", []))
+            for router in flow.get("routers", []):
+                for branch in router["branches"]:
+                    yield from (p["_importId"] for p in branch["pageProcessors"])
+
+        usable = [f for f in data["flows"] if all(s in ids for s in steps(f))]
+        month = f"{year + (mon - 1 + m) // 12:04d}-{(mon - 1 + m) % 12 + 1:02d}"
+        folder = out / month / "acme-synth"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, rows in (("connections", data["connections"][:nconn]), ("exports", exports), ("imports", imports),
+                           ("flows", usable[:flows[0] + flows[1] * m]), ("integrations", []),
+                           ("licenses", data["licenses"])):
+            (folder / f"{name}.json").write_bytes(orjson.dumps(rows))
+        (folder / "account.json").write_bytes(orjson.dumps({"name": "Acme Synth"}))
+        made.append((f"{month}-28", folder))
+    return made

@@ -1,0 +1,157 @@
+"""What changed between two audits (two results documents), one row per change.
+
+Endpoints added and removed (with the connections and flows that make them count), flows that
+became billable or stopped, usage and entitlement changes, findings new, resolved and still open
+(by their stable id), licenses added, removed, renewed and expired.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+COLUMNS = ["account", "environment", "kind", "change", "id", "name", "detail"]
+# the order a reader wants: what costs money first
+KIND_ORDER = ["account", "entitlement", "usage", "endpoint", "trading partner", "flow", "license", "finding"]
+
+
+def _by(items: list[dict], *keys: str) -> dict[tuple, dict]:
+    return {tuple(i[k] for k in keys): i for i in items}
+
+
+def _names(acct: dict) -> tuple[dict, dict]:
+    conns = {(c["environment"], c["id"]): c["name"] or c["id"] for c in acct.get("connections", [])}
+    flows = {(f["environment"], f["id"]): f["name"] or f["id"] for f in acct.get("flows", [])}
+    return conns, flows
+
+
+def _why(ep: dict, conns: dict, flows: dict) -> str:
+    env = ep["environment"]
+    c = ", ".join(f"{conns.get((env, i), i)} ({i})" for i in ep["connections"][:10])
+    f = ", ".join(f"{flows.get((env, i), i)} ({i})" for i in ep["flows"][:10])
+    more = lambda items: f" and {len(items) - 10} more" if len(items) > 10 else ""  # noqa: E731
+    return f"connections {c}{more(ep['connections'])}; flows {f}{more(ep['flows'])}"
+
+
+def _account_changes(name: str, old: dict, new: dict, old_day: str, new_day: str) -> list[dict]:
+    rows: list[dict] = []
+
+    def add(env, kind, change, rid, rname, detail):
+        rows.append({"account": name, "environment": env, "kind": kind, "change": change, "id": rid,
+                     "name": rname, "detail": detail})
+
+    old_envs, new_envs = _by(old["environments"], "environment"), _by(new["environments"], "environment")
+    for (env,) in sorted(old_envs.keys() | new_envs.keys()):
+        o, n = old_envs.get((env,)), new_envs.get((env,))
+        if o is None or n is None:
+            add(env, "usage", "environment added" if o is None else "environment removed", env, env, "")
+            continue
+        for metric, used in (("flows", "billable"), ("endpoints", "used"), ("trading_partners", "used")):
+            label = metric.replace("_", " ")
+            if o[metric]["entitled"] != n[metric]["entitled"]:
+                add(env, "entitlement", "changed", metric, label,
+                    f"{label} entitled {_show(o[metric]['entitled'])} → {_show(n[metric]['entitled'])} "
+                    f"({n[metric]['entitled_from']})")
+            if o[metric][used] != n[metric][used]:
+                delta = n[metric][used] - o[metric][used]
+                add(env, "usage", "up" if delta > 0 else "down", metric, label,
+                    f"{label} {'billable' if metric == 'flows' else 'in use'} {o[metric][used]} → {n[metric][used]} "
+                    f"({delta:+d}) against {_show(n[metric]['entitled'])} entitled")
+
+    old_conns, old_flows = _names(old)
+    new_conns, new_flows = _names(new)
+    for kind, field in (("endpoint", "endpoints"), ("trading partner", "trading_partners")):
+        o, n = _by(old[field], "environment", "key"), _by(new[field], "environment", "key")
+        for key in sorted(n.keys() - o.keys()):
+            add(key[0], kind, "added", key[1], n[key]["application"], _why(n[key], new_conns, new_flows))
+        for key in sorted(o.keys() - n.keys()):
+            add(key[0], kind, "removed", key[1], o[key]["application"], "no longer reached: was " +
+                _why(o[key], old_conns, old_flows))
+
+    o, n = _by(old["flows"], "environment", "id"), _by(new["flows"], "environment", "id")
+    for key in sorted(o.keys() | n.keys()):
+        before, after = o.get(key), n.get(key)
+        was = bool(before and before["billable"])
+        now = bool(after and after["billable"])
+        if now and not was:
+            add(key[0], "flow", "became billable", key[1], after["name"],
+                after["reason"] + ("" if before else " (new flow)"))
+        elif was and not now:
+            add(key[0], "flow", "stopped being billable", key[1], before["name"],
+                after["reason"] if after else "no longer in the snapshot")
+
+    o, n = _by(old["licenses"], "id"), _by(new["licenses"], "id")
+    for (lid,) in sorted(o.keys() | n.keys()):
+        before, after = o.get((lid,)), n.get((lid,))
+        if before is None:
+            add(None, "license", "added", lid, after["type"], f"expires {after['expires'] or 'never'}")
+        elif after is None:
+            add(None, "license", "removed", lid, before["type"], f"expired {before['expires'] or 'never'}")
+        else:
+            if (after["expires"] or "9999") > (before["expires"] or "9999"):
+                add(None, "license", "renewed", lid, after["type"], f"expires {before['expires']} → {after['expires']}")
+            elif after["expires"] and old_day <= after["expires"] < new_day:
+                add(None, "license", "expired", lid, after["type"], f"expired on {after['expires']}")
+    return rows
+
+
+def _show(value) -> str:
+    return "unknown" if value is None else str(value)
+
+
+def _findings(old: dict, new: dict, accounts: set[str]) -> list[dict]:
+    def live(doc):
+        return {f["id"]: f for f in doc["findings"] if f["status"] != "ok" and f["account"] in accounts}
+
+    o, n = live(old), live(new)
+    rows = []
+    severity = ["critical", "high", "medium", "low", "info"]
+
+    def order(fid: str) -> tuple:
+        f = n.get(fid) or o[fid]
+        return (fid in o, fid in n, severity.index(f["severity"]), f["rule"], fid)  # new, resolved, open
+
+    for fid in sorted(n.keys() | o.keys(), key=order):
+        f = n.get(fid) or o[fid]
+        change = "new" if fid not in o else ("resolved" if fid not in n else "still open")
+        detail = f"{f['severity']} {f['status']}: {f['reason']}" + (" (muted)" if f["muted"] else "")
+        rows.append({"account": f["account"], "environment": f["environment"], "kind": "finding", "change": change,
+                     "id": fid, "name": f"{f['rule']}: {f['resource']['type']} {f['resource']['name'] or f['resource']['id']}",
+                     "detail": detail})
+    return rows
+
+
+def diff(old: dict, new: dict) -> pd.DataFrame:
+    """The changes from `old` to `new`, accounts matched by name."""
+    rows: list[dict] = []
+    o, n = _by(old["accounts"], "account"), _by(new["accounts"], "account")
+    for (name,) in sorted(o.keys() | n.keys()):
+        if (name,) not in o:
+            rows.append({"account": name, "environment": None, "kind": "account", "change": "added", "id": name,
+                         "name": name, "detail": f"first audited {new['as_of']}"})
+        elif (name,) not in n:
+            rows.append({"account": name, "environment": None, "kind": "account", "change": "removed", "id": name,
+                         "name": name, "detail": f"last audited {old['as_of']}"})
+        else:
+            rows += _account_changes(name, o[(name,)], n[(name,)], old["as_of"], new["as_of"])
+    both = {k[0] for k in o} & {k[0] for k in n}
+    rows += _findings(old, new, both)
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    order = frame["kind"].map(KIND_ORDER.index)
+    return frame.assign(_k=order).sort_values(["account", "_k"], kind="stable").drop(columns="_k").reset_index(drop=True)
+
+
+def subset(doc: dict, account: str) -> dict:
+    """The part of a results document about one account."""
+    return {**doc, "accounts": [a for a in doc["accounts"] if a["account"] == account],
+            "findings": [f for f in doc["findings"] if f["account"] == account]}
+
+
+def changes_section(pairs: list[tuple[dict, dict]]) -> dict:
+    """The `changes` section of a results file from (old, new) pairs: since when, per account,
+    and the rows."""
+    frames, since = [], {}
+    for old, new in pairs:
+        frames.append(diff(old, new))
+        since.update({a["account"]: old["as_of"] for a in old["accounts"]})
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    return {"since": since, "rows": frame.astype(object).where(frame.notna(), None).to_dict("records")}

@@ -1,0 +1,277 @@
+"""Every audit kept in an embedded SQLite database, as tables that can be queried.
+
+One row in `audits` per account and audit date, and under it that audit's environments (counts
+against entitlements), endpoints, flows, connections, licenses and findings. Recording an
+account and date again replaces it; each recording is one transaction, so a crash leaves the
+database as it was. The schema is versioned (`PRAGMA user_version`) and migrated forward when
+opened.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from contextlib import closing
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import platformdirs
+
+from auditor.errors import AuditorError
+
+MIGRATIONS = [
+    # 1: the first schema
+    """
+    CREATE TABLE audits (
+        id INTEGER PRIMARY KEY, account TEXT NOT NULL, as_of TEXT NOT NULL, recorded_at TEXT NOT NULL,
+        tool_version TEXT, policy TEXT, profile TEXT, license_model TEXT, plan TEXT, plan_from TEXT,
+        UNIQUE (account, as_of));
+    CREATE TABLE environments (
+        audit_id INTEGER NOT NULL REFERENCES audits(id) ON DELETE CASCADE, environment TEXT NOT NULL, pool TEXT,
+        flows_total INTEGER, flows_enabled INTEGER, flows_billable INTEGER, flows_entitled INTEGER,
+        flows_entitled_from TEXT, endpoints_used INTEGER, endpoints_entitled INTEGER, endpoints_entitled_from TEXT,
+        trading_partners_used INTEGER, trading_partners_entitled INTEGER, trading_partners_entitled_from TEXT,
+        PRIMARY KEY (audit_id, environment));
+    CREATE TABLE endpoints (
+        audit_id INTEGER NOT NULL REFERENCES audits(id) ON DELETE CASCADE, kind TEXT NOT NULL,
+        environment TEXT NOT NULL, key TEXT NOT NULL, application TEXT, category TEXT, resolved INTEGER,
+        explain TEXT, connections TEXT, flows TEXT, PRIMARY KEY (audit_id, kind, environment, key));
+    CREATE TABLE flows (
+        audit_id INTEGER NOT NULL REFERENCES audits(id) ON DELETE CASCADE, environment TEXT NOT NULL,
+        id TEXT NOT NULL, name TEXT, enabled INTEGER, billable INTEGER, reason_code TEXT, reason TEXT,
+        PRIMARY KEY (audit_id, environment, id));
+    CREATE TABLE connections (
+        audit_id INTEGER NOT NULL REFERENCES audits(id) ON DELETE CASCADE, environment TEXT NOT NULL,
+        id TEXT NOT NULL, name TEXT, type TEXT, application TEXT, role TEXT, key TEXT, explain TEXT,
+        enabled_flows INTEGER, PRIMARY KEY (audit_id, environment, id));
+    CREATE TABLE licenses (
+        audit_id INTEGER NOT NULL REFERENCES audits(id) ON DELETE CASCADE, id TEXT NOT NULL, type TEXT,
+        tier TEXT, connector_id TEXT, edition TEXT, expires TEXT, trial_end TEXT, plan INTEGER,
+        PRIMARY KEY (audit_id, id));
+    CREATE TABLE findings (
+        audit_id INTEGER NOT NULL REFERENCES audits(id) ON DELETE CASCADE, finding_id TEXT NOT NULL,
+        rule TEXT, title TEXT, severity TEXT, status TEXT, environment TEXT, resource_type TEXT,
+        resource_id TEXT, resource_name TEXT, reason TEXT, muted INTEGER, mute_reason TEXT,
+        PRIMARY KEY (audit_id, finding_id));
+    CREATE INDEX findings_rule ON findings (rule, status);
+    """,
+]
+
+ENV_COLUMNS = ["environment", "pool", "flows_total", "flows_enabled", "flows_billable", "flows_entitled",
+               "flows_entitled_from", "endpoints_used", "endpoints_entitled", "endpoints_entitled_from",
+               "trading_partners_used", "trading_partners_entitled", "trading_partners_entitled_from"]
+
+
+def default_path() -> Path:
+    return platformdirs.user_data_path("auditor") / "history.sqlite"
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating it and its folder if need be) and migrate the history database."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
+        con.execute("PRAGMA foreign_keys = ON")
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+    except (OSError, sqlite3.Error) as exc:
+        raise AuditorError(f"{path}: cannot open the history database ({exc})") from None
+    if version > len(MIGRATIONS):
+        con.close()
+        raise AuditorError(f"{path}: history schema version {version} is newer than this auditor knows "
+                           f"({len(MIGRATIONS)}); upgrade auditor")
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        try:
+            con.execute("BEGIN")
+            for statement in _statements(MIGRATIONS[number - 1]):
+                con.execute(statement)
+            con.execute(f"PRAGMA user_version = {number}")
+            con.execute("COMMIT")
+        except sqlite3.Error as exc:
+            con.execute("ROLLBACK")
+            con.close()
+            raise AuditorError(f"{path}: cannot migrate the history to version {number} ({exc})") from None
+    return con
+
+
+def _statements(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _env_rows(audit_id: int, acct: dict) -> list[tuple]:
+    rows = []
+    for env in acct["environments"]:
+        rows.append((audit_id, env["environment"], env["pool"], env["flows"]["total"], env["flows"]["enabled"],
+                     env["flows"]["billable"], env["flows"]["entitled"], env["flows"]["entitled_from"],
+                     env["endpoints"]["used"], env["endpoints"]["entitled"], env["endpoints"]["entitled_from"],
+                     env["trading_partners"]["used"], env["trading_partners"]["entitled"],
+                     env["trading_partners"]["entitled_from"]))
+    return rows
+
+
+def record(path: Path, results: dict, *, fail_after: int | None = None) -> list[tuple[str, str]]:
+    """Record every account of a results file; one transaction for the whole audit.
+    `fail_after` (tests only) raises after that many accounts, to show that nothing is kept."""
+    recorded = []
+    with closing(connect(path)) as con:
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            for n, acct in enumerate(results["accounts"]):
+                if fail_after is not None and n >= fail_after:
+                    raise RuntimeError("simulated crash while recording")
+                key = (acct["account"], results["as_of"])
+                con.execute("DELETE FROM audits WHERE account = ? AND as_of = ?", key)
+                audit_id = con.execute(
+                    "INSERT INTO audits (account, as_of, recorded_at, tool_version, policy, profile, license_model,"
+                    " plan, plan_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*key, datetime.now(UTC).isoformat(timespec="seconds"), results["tool_version"],
+                     results["policy"], results.get("profile"), acct["license_model"], acct["plan"],
+                     acct["plan_from"])).lastrowid
+                con.executemany(f"INSERT INTO environments VALUES ({', '.join('?' * 14)})", _env_rows(audit_id, acct))
+                con.executemany("INSERT INTO endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                    (audit_id, kind, e["environment"], e["key"], e["application"], e["category"], e["resolved"],
+                     e["explain"], json.dumps(e["connections"]), json.dumps(e["flows"]))
+                    for kind, items in (("endpoint", acct["endpoints"]), ("trading partner", acct["trading_partners"]))
+                    for e in items])
+                con.executemany("INSERT INTO flows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+                    (audit_id, f["environment"], f["id"], f["name"], f["enabled"], f["billable"], f["reason_code"],
+                     f["reason"]) for f in acct["flows"]])
+                con.executemany("INSERT INTO connections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                    (audit_id, c["environment"], c["id"], c["name"], c["type"], c["application"], c["role"], c["key"],
+                     c["explain"], c["enabled_flows"]) for c in acct["connections"]])
+                con.executemany("INSERT INTO licenses VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                    (audit_id, x["id"], x["type"], x["tier"], x["connector_id"], x["edition"], x["expires"],
+                     x["trial_end"], x["plan"]) for x in acct["licenses"]])
+                con.executemany(f"INSERT INTO findings VALUES ({', '.join('?' * 13)})", [
+                    (audit_id, f["id"], f["rule"], f["title"], f["severity"], f["status"], f["environment"],
+                     f["resource"]["type"], f["resource"]["id"], f["resource"]["name"], f["reason"], f["muted"],
+                     f["mute_reason"]) for f in results["findings"] if f["account"] == acct["account"]])
+                recorded.append(key)
+            con.execute("COMMIT")
+        except BaseException as exc:
+            con.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise AuditorError(f"{path}: cannot record the audit ({exc}); the history is as it was") from None
+            raise
+    return recorded
+
+
+def _frame(con: sqlite3.Connection, sql: str, params: tuple = ()) -> pd.DataFrame:
+    return pd.read_sql_query(sql, con, params=params)
+
+
+def summary(path: Path, account: str | None = None, env: str | None = None) -> pd.DataFrame:
+    """One row per account, environment and month: the last audit of the month, with its counts."""
+    with closing(connect(path)) as con:
+        frame = _frame(con, """
+            SELECT a.account, a.as_of, e.environment, e.flows_billable, e.flows_entitled, e.endpoints_used,
+                   e.endpoints_entitled, e.trading_partners_used, e.trading_partners_entitled,
+                   (SELECT count(*) FROM findings f WHERE f.audit_id = a.id AND f.status = 'alarm' AND NOT f.muted
+                      AND f.environment = e.environment) AS alarms,
+                   (SELECT count(*) FROM audits b WHERE b.account = a.account
+                      AND substr(b.as_of, 1, 7) = substr(a.as_of, 1, 7)) AS audits_in_month
+            FROM audits a JOIN environments e ON e.audit_id = a.id
+            WHERE (? IS NULL OR a.account = ?) AND (? IS NULL OR e.environment = ?)
+            ORDER BY a.account, e.environment, a.as_of""", (account, account, env, env))
+    if frame.empty:
+        return frame
+    frame["month"] = frame["as_of"].str[:7]
+    last = frame.groupby(["account", "environment", "month"])["as_of"].transform("max") == frame["as_of"]
+    return frame[last].reset_index(drop=True)
+
+
+def dates(path: Path, account: str | None = None) -> pd.DataFrame:
+    with closing(connect(path)) as con:
+        return _frame(con, "SELECT account, as_of FROM audits WHERE (? IS NULL OR account = ?) ORDER BY account, as_of",
+                      (account, account))
+
+
+def load(path: Path, as_of: str, account: str | None = None) -> dict:
+    """A results-shaped document of what was recorded for `as_of` (one account, or all of that day)."""
+    with closing(connect(path)) as con:
+        audits = _frame(con, "SELECT * FROM audits WHERE as_of = ? AND (? IS NULL OR account = ?) ORDER BY account",
+                        (as_of, account, account))
+        if audits.empty:
+            who = f"account {account!r}" if account else "any account"
+            raise AuditorError(f"{path}: no audit of {who} recorded for {as_of}")
+        accounts, findings = [], []
+        for a in audits.to_dict("records"):
+            aid = (a["id"],)
+            envs = _frame(con, "SELECT * FROM environments WHERE audit_id = ? ORDER BY rowid", aid)
+            eps = _frame(con, "SELECT * FROM endpoints WHERE audit_id = ? ORDER BY rowid", aid)
+            acct = {
+                "account": a["account"], "license_model": a["license_model"], "plan": a["plan"],
+                "plan_from": a["plan_from"],
+                "environments": [{"environment": e["environment"], "pool": e["pool"],
+                                  "flows": {"total": e["flows_total"], "enabled": e["flows_enabled"],
+                                            "billable": e["flows_billable"], "entitled": _int(e["flows_entitled"]),
+                                            "entitled_from": e["flows_entitled_from"]},
+                                  "endpoints": {"used": e["endpoints_used"], "entitled": _int(e["endpoints_entitled"]),
+                                                "entitled_from": e["endpoints_entitled_from"]},
+                                  "trading_partners": {"used": e["trading_partners_used"],
+                                                       "entitled": _int(e["trading_partners_entitled"]),
+                                                       "entitled_from": e["trading_partners_entitled_from"]}}
+                                 for e in envs.to_dict("records")],
+                "endpoints": [], "trading_partners": [],
+                "flows": [{**f, "enabled": bool(f["enabled"]), "billable": bool(f["billable"])} for f in _frame(
+                    con, "SELECT environment, id, name, enabled, billable, reason_code, reason FROM flows "
+                         "WHERE audit_id = ? ORDER BY rowid", aid).to_dict("records")],
+                "connections": _frame(con, "SELECT environment, id, name, type, application, role, key, explain, "
+                                           "enabled_flows FROM connections WHERE audit_id = ? ORDER BY rowid",
+                                      aid).to_dict("records"),
+                "licenses": [{**x, "plan": bool(x["plan"])} for x in _frame(
+                    con, "SELECT id, type, tier, connector_id, edition, expires, trial_end, plan FROM licenses "
+                         "WHERE audit_id = ? ORDER BY rowid", aid).to_dict("records")],
+            }
+            for e in eps.to_dict("records"):
+                target = acct["endpoints"] if e["kind"] == "endpoint" else acct["trading_partners"]
+                target.append({"environment": e["environment"], "key": e["key"], "application": e["application"],
+                               "category": e["category"], "resolved": bool(e["resolved"]), "explain": e["explain"],
+                               "connections": json.loads(e["connections"]), "flows": json.loads(e["flows"])})
+            accounts.append(_none_for_nan(acct))
+            for f in _frame(con, "SELECT * FROM findings WHERE audit_id = ? ORDER BY rowid", aid).to_dict("records"):
+                findings.append(_none_for_nan({
+                    "id": f["finding_id"], "rule": f["rule"], "title": f["title"], "severity": f["severity"],
+                    "status": f["status"], "account": a["account"], "environment": f["environment"],
+                    "resource": {"type": f["resource_type"], "id": f["resource_id"], "name": f["resource_name"]},
+                    "reason": f["reason"], "muted": bool(f["muted"]), "mute_reason": f["mute_reason"]}))
+        first = audits.iloc[0]
+    return {"schema_version": 1, "tool_version": first["tool_version"], "as_of": as_of, "policy": first["policy"],
+            "profile": first["profile"], "accounts": accounts, "findings": findings, "rule_counts": [],
+            "mutes": [], "load_issues": []}
+
+
+def _int(value):
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _none_for_nan(value):
+    if isinstance(value, dict):
+        return {k: _none_for_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_none_for_nan(v) for v in value]
+    if isinstance(value, float) and pd.isna(value):
+        return None
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def previous(path: Path, account: str, before: str) -> str | None:
+    """The latest audit date recorded for `account` before `before`."""
+    with closing(connect(path)) as con:
+        row = con.execute("SELECT max(as_of) FROM audits WHERE account = ? AND as_of < ?", (account, before)).fetchone()
+    return row[0]
+
+
+def series(path: Path, accounts: list[str]) -> pd.DataFrame:
+    """Counts of every recorded audit of these accounts, per environment, oldest first."""
+    if not accounts:
+        return pd.DataFrame()
+    with closing(connect(path)) as con:
+        marks = ", ".join("?" * len(accounts))
+        return _frame(con, f"""
+            SELECT a.account, a.as_of, e.environment, e.flows_billable, e.flows_entitled, e.endpoints_used,
+                   e.endpoints_entitled
+            FROM audits a JOIN environments e ON e.audit_id = a.id
+            WHERE a.account IN ({marks}) ORDER BY a.account, e.environment, a.as_of""", tuple(accounts))
