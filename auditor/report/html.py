@@ -93,6 +93,8 @@ def _data_json(report: Report) -> Markup:
         "flows": _dataset(report.flows),
         "load_issues": _dataset(report.load_issues),
         "mutes": _dataset(report.mutes),
+        "changes": _dataset(report.changes),
+        "forecast": _dataset(report.forecast),
         **_lookup(report.results),
     }
     text = orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY).decode()
@@ -120,6 +122,51 @@ def _chart_rows(summary: pd.DataFrame) -> tuple[list[dict], int]:
     return out, len(summary)
 
 
+TREND_CHARTS = 12
+
+
+def _trend_charts(report: Report) -> list[dict]:
+    """Small line charts (inline SVG geometry) of the accounts and environments closest to a
+    limit: used and entitled per month, and the fitted line carried forward to the crossing."""
+    fc, points = report.forecast, report.trend
+    if fc.empty:
+        return []
+    risk = fc.assign(_c=fc["crosses in"].fillna("9999"), _s=fc["used"] / fc["entitled"].where(fc["entitled"] > 0))
+    order = risk.sort_values(["_c", "_s"], ascending=[True, False])[["account", "environment"]].drop_duplicates()
+    charts = []
+    for account, env in order.head(TREND_CHARTS).itertuples(index=False):
+        pts = points[(points["account"] == account) & (points["environment"] == env)]
+        panels = []
+        for metric, used_col, ent_col in (("endpoints", "endpoints used", "endpoints entitled"),
+                                          ("billable flows", "billable flows", "flows entitled")):
+            f = fc[(fc["account"] == account) & (fc["environment"] == env) & (fc["metric"] == metric)].iloc[0]
+            used = [int(v) for v in pts[used_col]]
+            ent = [None if pd.isna(v) else int(v) for v in pts[ent_col]]
+            months = list(pts["month"])
+            extra = 0
+            crosses = f["crosses in"] if isinstance(f["crosses in"], str) else None
+            if crosses:
+                last_y, last_m = (int(x) for x in months[-1].split("-"))
+                cy, cm = (int(x) for x in crosses.split("-"))
+                extra = (cy - last_y) * 12 + cm - last_m
+            n = len(months) + extra
+            top = max(used + [e for e in ent if e is not None] + [1]) * 1.15
+            x = lambda i: round(30 + 260 * i / max(n - 1, 1), 1)  # noqa: E731
+            y = lambda v: round(100 - 85 * v / top, 1)  # noqa: E731
+            panel = {"metric": metric, "verdict": f["forecast"],
+                     "used": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(used)),
+                     "entitled": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(ent) if v is not None),
+                     "dots": [{"x": x(i), "y": y(v), "label": f"{months[i]}: {v}"} for i, v in enumerate(used)],
+                     "first": months[0], "last": crosses or months[-1], "top": int(top),
+                     "fit": None}
+            if extra:
+                # the fitted line from the last audit to the crossing, at the fitted pace
+                panel["fit"] = f"{x(len(months) - 1)},{y(used[-1])} {x(n - 1)},{y(used[-1] + f['pace a month'] * extra)}"
+            panels.append(panel)
+        charts.append({"account": account, "environment": env, "panels": panels})
+    return charts
+
+
 def render_html(report: Report, templates: Path | None = None) -> str:
     env = _environment(templates)
     findings = report.findings
@@ -139,7 +186,10 @@ def render_html(report: Report, templates: Path | None = None) -> str:
         template = env.get_template("report.html.j2")
         return template.render(meta=report.meta, counts=counts, by_severity=by_severity, severities=SEVERITIES,
                                chart=chart, chart_limit=CHART_ROWS, rules=report.rules.to_dict("records"),
-                               inputs=report.inputs.to_dict("records"), data_json=_data_json(report))
+                               inputs=report.inputs.to_dict("records"), data_json=_data_json(report),
+                               has_changes="changes" in report.results, since=report.since,
+                               changes=len(report.changes), trend=report.results.get("trend"),
+                               trend_charts=_trend_charts(report), trend_limit=TREND_CHARTS)
     except jinja2.TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "filename", None) else ""
         raise AuditorError(f"{where}template error: {exc.message}") from None

@@ -25,6 +25,8 @@ COLUMN_TYPES = {
     "account-wide": "int", "connections": "int", "flows": "int", "enabled flows": "int", "counted": "int",
     "enabled": "bool", "billable": "bool", "resolved": "bool", "plan license": "bool",
     "expires": "date", "trial ends": "date", "record": "int", "matched": "int", "bytes": "int",
+    "months": "int", "used": "int",
+    "entitled": "int", "pace a month": "num",
 }
 
 
@@ -42,7 +44,17 @@ class Report:
     load_issues: pd.DataFrame
     mutes: pd.DataFrame
     inputs: pd.DataFrame
+    changes: pd.DataFrame  # empty unless the results carry changes (history on, or auditor diff)
+    trend: pd.DataFrame  # monthly points, empty unless the results carry a trend
+    forecast: pd.DataFrame
     results: dict  # the results file itself, for what the HTML page embeds
+
+    @property
+    def since(self) -> str:
+        """'2026-10-31', or the dates per account when they differ."""
+        since = (self.results.get("changes") or {}).get("since", {})
+        days = sorted(set(since.values()))
+        return days[0] if len(days) == 1 else ", ".join(f"{a} {d}" for a, d in sorted(since.items()))
 
 
 def _status(used: pd.Series, entitled: pd.Series) -> pd.Series:
@@ -216,5 +228,15 @@ def build_report(results: dict) -> Report:
                                                 "matched": "matched"}),
         inputs=_plain(results.get("inputs", []), {"account": "account", "file": "file", "bytes": "bytes",
                                                   "sha256": "sha256"}),
+        changes=_plain((results.get("changes") or {}).get("rows", []),
+                       {c: c for c in ("account", "environment", "kind", "change", "id", "name", "detail")}),
+        trend=_plain((results.get("trend") or {}).get("points", []), {
+            "account": "account", "environment": "environment", "month": "month", "as_of": "audit date",
+            "flows_billable": "billable flows", "flows_entitled": "flows entitled",
+            "endpoints_used": "endpoints used", "endpoints_entitled": "endpoints entitled"}),
+        forecast=_plain((results.get("trend") or {}).get("forecast", []), {
+            "account": "account", "environment": "environment", "metric": "metric", "months": "months",
+            "first": "from", "last": "to", "used": "used", "entitled": "entitled", "pace": "pace a month",
+            "crosses": "crosses in", "verdict": "forecast"}),
         results=results,
     )

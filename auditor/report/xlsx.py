@@ -194,6 +194,45 @@ def _chart(w: _Writer, summary: pd.DataFrame, sheet, anchor_row: int) -> None:
     sheet.insert_chart(anchor_row, 1, chart)
 
 
+TREND_CHARTS = 6
+
+
+def _trend_sheet(w: _Writer, report: Report) -> None:
+    """The forecast per account, environment and metric, the monthly points under it, and a line
+    chart per account and environment (the ones closest to a limit first)."""
+    sheet = w.book.add_worksheet("Trend")
+    sheet.write_string(0, 0, "Trend and forecast", w.fmt["title"])
+    w.text(sheet, 1, 0, (report.results.get("trend") or {}).get("method", ""), "Trend")
+    fc = report.forecast
+    w.table("Forecast", fc, sheet=sheet, first_row=3, freeze=False, widths={"forecast": 60})
+    top = 3 + max(len(fc), 1) + 3
+    sheet.write_string(top - 1, 0, "Monthly audits (the last of each month)", w.fmt["bold"])
+    points = report.trend
+    w.table("Points", points, sheet=sheet, first_row=top, freeze=False)
+    # rows of each account and environment are contiguous in the points table: chart them as they are
+    at_risk = fc.assign(_c=fc["crosses in"].fillna("9999"), _s=fc["used"] / fc["entitled"].where(fc["entitled"] > 0))
+    order = at_risk.sort_values(["_c", "_s"], ascending=[True, False])[["account", "environment"]].drop_duplicates()
+    for n, (account, env) in enumerate(order.head(TREND_CHARTS).itertuples(index=False)):
+        rows = points.index[(points["account"] == account) & (points["environment"] == env)]
+        first, last = top + 1 + int(rows.min()), top + 1 + int(rows.max())
+        chart = w.book.add_chart({"type": "line"})
+        columns = list(points.columns)
+        for name, colour, dash in (("endpoints used", "#C00000", None), ("endpoints entitled", "#C00000", "dash"),
+                                   ("billable flows", "#2F5597", None), ("flows entitled", "#2F5597", "dash")):
+            col = columns.index(name)
+            line = {"color": colour, "width": 2.25}
+            if dash:
+                line["dash_type"] = dash
+            chart.add_series({"name": name, "categories": ["Trend", first, columns.index("month"), last,
+                                                           columns.index("month")],
+                              "values": ["Trend", first, col, last, col], "line": line,
+                              "marker": {"type": "none" if dash else "circle"}})
+        chart.set_title({"name": f"{account} / {env}"})
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": 620, "height": 300})
+        sheet.insert_chart(3 + 16 * n, len(fc.columns) + 1, chart)
+
+
 def write_xlsx(report: Report, path: Path) -> dict:
     """Write the workbook; returns what was cut ({"cells": [...], "sheets": [...]})."""
     w = _Writer(path)
@@ -207,6 +246,10 @@ def write_xlsx(report: Report, path: Path) -> dict:
             widths={"flows entitled from": 50, "endpoints entitled from": 50})
     _chart(w, report.summary, summary, 3 + max(len(report.summary), 1) + 3)
 
+    if "changes" in report.results:
+        w.table("Changes", report.changes, widths={"detail": 90, "name": 40})
+    if not report.forecast.empty:
+        _trend_sheet(w, report)
     w.table("Findings", report.findings, widths={"reason": 80, "title": 40, "mute reason": 30})
     w.table("Rules", report.rules, widths={"description": 60, "remediation": 60})
     w.table("Endpoints", report.endpoints, widths={"why": 60})
