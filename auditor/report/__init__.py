@@ -30,7 +30,12 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
     except OSError as exc:
         raise AuditorError(f"{folder}: cannot create the CSV folder ({exc.strerror})") from None
     paths = []
-    for name in CSV_TABLES:
+    names = list(CSV_TABLES)
+    if "changes" in report.results:
+        names.append("changes")
+    if report.results.get("trend"):
+        names += ["trend", "forecast"]
+    for name in names:
         path = folder / f"{name}.csv"
         frame = getattr(report, name)
         for col in frame.columns:
@@ -59,6 +64,5 @@ def write_reports(results: dict, out: Outputs) -> list[str]:
         lines.append(f"Workbook written to {out.xlsx}")
         lines += [f"  cut: {c}" for c in cuts["cells"] + cuts["sheets"]]
     if out.csv:
-        write_csv(report, out.csv)
-        lines.append(f"CSV files written to {out.csv}/ ({len(CSV_TABLES)} tables)")
+        lines.append(f"CSV files written to {out.csv}/ ({len(write_csv(report, out.csv))} tables)")
     return lines

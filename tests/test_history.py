@@ -1,0 +1,278 @@
+"""Month over month: recording audits, the history command, diff, and the trend and forecast."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import warnings
+
+import openpyxl
+import pytest
+from bs4 import BeautifulSoup
+
+from auditor import history
+from auditor.paths import sample_dir
+from auditor.synth import monthly
+
+
+def dump(path) -> list[str]:
+    with sqlite3.connect(path) as con:
+        return list(con.iterdump())
+
+
+def audit(run_cli, snap, day, store, *extra):
+    run = run_cli("audit", snap, "--as-of", day, "--fail-on", "never", "--history", store, *extra)
+    assert run.exit_code == 0, run.stderr
+    return run
+
+
+# --- recording ---------------------------------------------------------------------------------
+
+def test_record_and_history(tmp_path, run_cli):
+    store = tmp_path / "h.sqlite"
+    run = audit(run_cli, "--sample", "2026-11-30", store, "--record")
+    assert f"Recorded 3 accounts as of 2026-11-30 in {store}" in run.stdout
+    audit(run_cli, "--sample", "2026-12-31", store, "--record")
+    shown = run_cli("history", "--history", store, "--account", "Globex Corporation", "--env", "production",
+                    output=False)
+    rows = [" ".join(line.split()) for line in shown.stdout.splitlines()[1:]]
+    assert rows == ["Globex Corporation 2026-11 2026-11-30 production 4 / 3 6 / 3 4 1",
+                    "Globex Corporation 2026-12 2026-12-31 production 4 / 3 6 / 3 4 1"]
+    as_json = json.loads(run_cli("history", "--history", store, "--format", "json", output=False).stdout)
+    assert len(as_json) == 2 * 7  # two months of seven environments
+    # queryable tables, keyed by account and date
+    with sqlite3.connect(store) as con:
+        assert con.execute("SELECT count(*) FROM audits").fetchone()[0] == 6
+        assert con.execute("SELECT count(*) FROM findings f JOIN audits a ON a.id = f.audit_id "
+                           "WHERE a.account = 'Acme Retail' AND a.as_of = '2026-11-30' AND f.rule = 'license-expired'"
+                           ).fetchone()[0] == 1
+        assert con.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS)
+
+
+def test_recording_the_same_date_twice_replaces_it(tmp_path, run_cli):
+    store = tmp_path / "h.sqlite"
+    audit(run_cli, "--sample", "2026-11-30", store, "--record")
+    first = dump(store)
+    audit(run_cli, "--sample", "2026-11-30", store, "--record")
+    with sqlite3.connect(store) as con:
+        assert con.execute("SELECT count(*) FROM audits").fetchone()[0] == 3
+        assert con.execute("SELECT count(DISTINCT audit_id) FROM flows").fetchone()[0] == 3  # no orphans
+    # the same content, but for the ids and the time of recording
+    strip = lambda lines: sorted(line for line in lines if "INSERT INTO \"audits\"" not in line)  # noqa: E731
+    assert len(strip(dump(store))) == len(strip(first))
+
+
+def test_a_crash_while_recording_leaves_the_history_as_it_was(tmp_path, run_cli, monkeypatch):
+    store = tmp_path / "h.sqlite"
+    audit(run_cli, "--sample", "2026-11-30", store, "--record")
+    before = dump(store)
+    calls = {"n": 0}
+    real = history._env_rows
+
+    def crash_on_second_account(audit_id, acct):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk pulled out")
+        return real(audit_id, acct)
+
+    monkeypatch.setattr(history, "_env_rows", crash_on_second_account)
+    run = run_cli("audit", "--sample", "--as-of", "2026-12-31", "--fail-on", "never", "--history", store, "--record")
+    assert run.exit_code == 3 and "internal error (RuntimeError)" in run.stderr
+    assert dump(store) == before  # the first account of the run was rolled back too
+    assert history.dates(store)["as_of"].unique().tolist() == ["2026-11-30"]
+
+
+def test_a_history_from_a_newer_auditor_is_refused(tmp_path, run_cli):
+    store = tmp_path / "h.sqlite"
+    with sqlite3.connect(store) as con:
+        con.execute("PRAGMA user_version = 99")
+    run = run_cli("audit", "--sample", "--fail-on", "never", "--history", store, "--record")
+    assert run.exit_code == 2 and "history schema version 99 is newer" in run.stderr
+
+
+def test_the_config_file_turns_recording_on(tmp_path, run_cli):
+    store = tmp_path / "h.sqlite"
+    config = tmp_path / "auditor.yaml"
+    config.write_text(f"history:\n  record: true\n  path: {store}\n")
+    run = run_cli("--config", config, "audit", "--sample", "--fail-on", "never")
+    assert run.exit_code == 0 and "Recorded 3 accounts" in run.stdout and store.exists()
+    config.write_text("history:\n  recrod: true\n")
+    bad = run_cli("--config", config, "audit", "--sample")
+    assert bad.exit_code == 2 and "history.recrod: unknown setting" in bad.stderr
+
+
+def test_history_without_a_database(tmp_path, run_cli):
+    run = run_cli("history", "--history", tmp_path / "none.sqlite", output=False)
+    assert run.exit_code == 2 and "no history yet" in run.stderr
+
+
+# --- diff --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def two_months(tmp_path, run_cli):
+    """The Acme sample, then a month later: a connection gone, a flow disabled, a flow enabled,
+    more endpoints licensed, a license renewed."""
+    old = tmp_path / "old" / "acme"
+    shutil.copytree(sample_dir() / "acme-retail", old)
+    new = tmp_path / "new" / "acme"
+    shutil.copytree(old, new)
+    conns = json.loads((new / "connections.json").read_text())
+    (new / "connections.json").write_text(json.dumps([c for c in conns if c["_id"] != "c-shop-eu"]))
+    flows = json.loads((new / "flows.json").read_text())
+    for f in flows:
+        if f["_id"] == "f-sf-sync":
+            f["disabled"] = True
+    (new / "flows.json").write_text(json.dumps(flows))
+    lic = json.loads((new / "licenses.json").read_text())
+    for x in lic:
+        if x["_id"] == "lic-acme-endpoint":
+            x["expires"] = "2027-12-15T00:00:00.000Z"
+            x["numAddOnEndpoints"] = 3
+    (new / "licenses.json").write_text(json.dumps(lic))
+    a = audit(run_cli, old, "2026-11-30", tmp_path / "h.sqlite", "--record", "-o", tmp_path / "old.json")
+    b = audit(run_cli, new, "2026-12-31", tmp_path / "h.sqlite", "--record", "-o", tmp_path / "new.json")
+    return tmp_path, a, b
+
+
+def changes(run) -> list[dict]:
+    return json.loads(run.stdout)
+
+
+def test_diff_of_two_results_files(two_months, run_cli):
+    folder, _, _ = two_months
+    run = run_cli("diff", folder / "old.json", folder / "new.json", "--format", "json", output=False)
+    assert run.exit_code == 0, run.stderr
+    rows = changes(run)
+    by = {(r["kind"], r["change"], r["id"]): r for r in rows}
+    removed = by[("endpoint", "removed", "uri:https://acme-eu.myshopify.com/admin/api/2024-01")]
+    assert "Shopify EU (c-shop-eu)" in removed["detail"] and "f-stock" in removed["detail"]
+    assert ("flow", "stopped being billable", "f-sf-sync") in by
+    assert by[("flow", "stopped being billable", "f-sf-sync")]["detail"].startswith("disabled")
+    ent = by[("entitlement", "changed", "endpoints")]
+    assert ent["environment"] == "production" and "endpoints entitled 5 → 7" in ent["detail"]
+    assert by[("license", "renewed", "lic-acme-endpoint")]["detail"] == "expires 2026-12-15 → 2027-12-15"
+    assert by[("usage", "down", "endpoints")]["detail"].startswith("endpoints in use 5 → 4 (-1)")
+    # findings by their stable id
+    kinds = {(r["change"], r["name"].split(":")[0]) for r in rows if r["kind"] == "finding"}
+    assert ("resolved", "endpoints-near-entitlement") in kinds  # 4 of 7 is no longer near
+    assert ("resolved", "license-expiring") in kinds  # renewed
+    assert ("still open", "license-expired") in kinds  # the Shopify app license
+
+
+def test_diff_of_recorded_dates_and_its_reports(two_months, run_cli):
+    folder, _, _ = two_months
+    args = ["diff", "2026-11-30", "2026-12-31", "--account", "Acme Retail", "--history", folder / "h.sqlite"]
+    from_history = run_cli(*args, "--format", "json", output=False)
+    from_files = run_cli("diff", folder / "old.json", folder / "new.json", "--format", "json", output=False)
+    assert from_history.exit_code == 0, from_history.stderr
+    assert changes(from_history) == changes(from_files)  # what was recorded diffs as the files do
+    table = run_cli(*args, "--html", folder / "d.html", "--xlsx", folder / "d.xlsx", output=False)
+    assert table.exit_code == 0 and "stopped being billable" in table.stdout
+    soup = BeautifulSoup((folder / "d.html").read_text(), "html.parser")
+    assert soup.find("h2", id="changes-h").get_text() == "Changes since 2026-11-30"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sheet = openpyxl.load_workbook(folder / "d.xlsx")["Changes"]
+    assert [c.value for c in sheet[1]] == ["account", "environment", "kind", "change", "id", "name", "detail"]
+    assert sheet.max_row - 1 == len(changes(from_files))
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["2026-01-01", "2026-12-31"], "no audit of account 'Acme Retail' recorded for 2026-01-01"),
+    (["last-month", "2026-12-31"], "neither a results file nor a date"),
+])
+def test_diff_errors(two_months, run_cli, args, needle):
+    folder, _, _ = two_months
+    run = run_cli("diff", *args, "--account", "Acme Retail", "--history", folder / "h.sqlite", output=False)
+    assert run.exit_code == 2 and needle in run.stderr
+
+
+def test_the_monthly_report_shows_changes_since_the_last_audit_by_itself(two_months):
+    folder, first, second = two_months
+    assert "changes" not in json.loads((folder / "old.json").read_text())  # nothing recorded before it
+    results = json.loads((folder / "new.json").read_text())
+    assert results["changes"]["since"] == {"Acme Retail": "2026-11-30"}
+    assert "changes since the last recorded audit (2026-11-30)" in second.stdout
+    assert "trend" not in results  # two audits: too few for a trend
+
+
+# --- twelve months: trend and forecast -----------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def year(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from auditor.cli import cli
+
+    folder = tmp_path_factory.mktemp("year")
+    store = folder / "h.sqlite"
+    outs = []
+    for day, snap in monthly(folder / "snapshots"):
+        out = folder / f"{day}.json"
+        extra = ["--html", str(folder / "report.html"), "--xlsx", str(folder / "report.xlsx")] if day == "2026-12-28" else []
+        run = CliRunner().invoke(cli, ["audit", str(snap), "--as-of", day, "--fail-on", "never", "--record",
+                                       "--history", str(store), "-o", str(out), *extra], catch_exceptions=False)
+        assert run.exit_code == 0, run.stderr
+        outs.append(json.loads(out.read_text()))
+    return folder, outs
+
+
+def test_trend_appears_from_the_third_month(year):
+    _, outs = year
+    assert [("trend" in r) for r in outs[:4]] == [False, False, True, True]
+    assert all("changes" in r for r in outs[1:]) and "changes" not in outs[0]
+
+
+def test_twelve_months_forecast(year):
+    _, outs = year
+    trend = outs[-1]["trend"]
+    assert trend["method"].startswith("least-squares line through the last 6 monthly audits")
+    points = [p for p in trend["points"] if p["environment"] == "production"]
+    assert [p["month"] for p in points] == [f"2026-{m:02d}" for m in range(1, 13)]
+    fc = {(f["environment"], f["metric"]): f for f in trend["forecast"]}
+    endpoints = fc[("production", "endpoints")]
+    used = [p["endpoints_used"] for p in points][-6:]
+    # the same line worked out here: least squares through the last six months
+    n = len(used)
+    xs = list(range(n))
+    slope = (n * sum(x * y for x, y in zip(xs, used)) - sum(xs) * sum(used)) / (n * sum(x * x for x in xs) - sum(xs) ** 2)
+    assert endpoints["pace"] == round(slope, 2)
+    intercept = (sum(used) - slope * sum(xs)) / n
+    months_ahead = next(k for k in range(1, 13) if intercept + slope * (n - 1 + k) > endpoints["entitled"])
+    assert endpoints["crosses"] == f"2027-{months_ahead:02d}"
+    assert fc[("production", "billable flows")]["crosses"] is None
+    assert "not over 100 within 12 months" in fc[("production", "billable flows")]["verdict"]
+
+
+def test_twelve_months_report(year):
+    folder, outs = year
+    soup = BeautifulSoup((folder / "report.html").read_text(), "html.parser")
+    assert soup.find("h2", id="changes-h").get_text() == "Changes since 2026-11-28"
+    trend = soup.find("section", id="trend")
+    figures = trend.find_all("figure")
+    assert [f.figcaption.get_text(" ", strip=True) for f in figures] == ["Acme Synth · production", "Acme Synth · sandbox"]
+    verdicts = [p.get_text() for p in figures[0].find_all("p", class_="verdict")]
+    crosses = next(f for f in outs[-1]["trend"]["forecast"] if f["environment"] == "production" and f["metric"] == "endpoints")
+    assert verdicts[0] == f"endpoints: {crosses['verdict']}"
+    assert figures[0].find("polyline", class_="fit")  # the line carried forward to the crossing
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(folder / "report.xlsx")
+    assert "Changes" in wb.sheetnames and "Trend" in wb.sheetnames
+    trend_sheet = wb["Trend"]
+    assert len(trend_sheet._charts) == 2
+    values = [r for r in trend_sheet.iter_rows(values_only=True)]
+    assert any(r[0] == "Acme Synth" and r[2] == "endpoints" and r[9] == crosses["crosses"] for r in values)
+
+
+def test_twelve_months_csv(year, run_cli, tmp_path):
+    folder, outs = year
+    run = run_cli("report", folder / "2026-12-28.json", "--csv", tmp_path / "csv", output=False)
+    assert run.exit_code == 0 and "(12 tables)" in run.stdout
+    import csv
+
+    with (tmp_path / "csv" / "forecast.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(outs[-1]["trend"]["forecast"])
+    assert (tmp_path / "csv" / "changes.csv").exists() and (tmp_path / "csv" / "trend.csv").exists()
