@@ -16,20 +16,19 @@ import click
 import pandas as pd
 import yaml
 
-from auditor import __version__
+from auditor import __version__, history
 from auditor import results as results_io
 from auditor.audit import Audit, run
-from auditor.errors import AuditorError
-from auditor.paths import data_dir, sample_dir
-from auditor import history
 from auditor.config import Config, load_config
 from auditor.diff import changes_section, subset
+from auditor.errors import AuditorError
+from auditor.paths import data_dir, sample_dir
 from auditor.policy import load_policy
-from auditor.trend import trend_section
 from auditor.report import Outputs, write_reports
 from auditor.rules import SEVERITIES, load_profile, load_rules, select_rules
 from auditor.ruletest import run_tests
 from auditor.safe import csv_safe
+from auditor.trend import trend_section
 
 # The sample's licenses are dated around this day; --sample audits as of it unless told otherwise.
 SAMPLE_AS_OF = date(2026, 11, 30)

@@ -26,10 +26,12 @@ def _names(acct: dict) -> tuple[dict, dict]:
 
 def _why(ep: dict, conns: dict, flows: dict) -> str:
     env = ep["environment"]
-    c = ", ".join(f"{conns.get((env, i), i)} ({i})" for i in ep["connections"][:10])
-    f = ", ".join(f"{flows.get((env, i), i)} ({i})" for i in ep["flows"][:10])
-    more = lambda items: f" and {len(items) - 10} more" if len(items) > 10 else ""  # noqa: E731
-    return f"connections {c}{more(ep['connections'])}; flows {f}{more(ep['flows'])}"
+
+    def listed(ids: list[str], names: dict) -> str:
+        shown = ", ".join(f"{names.get((env, i), i)} ({i})" for i in ids[:10])
+        return shown + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+
+    return f"connections {listed(ep['connections'], conns)}; flows {listed(ep['flows'], flows)}"
 
 
 def _account_changes(name: str, old: dict, new: dict, old_day: str, new_day: str) -> list[dict]:

@@ -151,8 +151,12 @@ def _trend_charts(report: Report) -> list[dict]:
                 extra = (cy - last_y) * 12 + cm - last_m
             n = len(months) + extra
             top = max(used + [e for e in ent if e is not None] + [1]) * 1.15
-            x = lambda i: round(30 + 260 * i / max(n - 1, 1), 1)  # noqa: E731
-            y = lambda v: round(100 - 85 * v / top, 1)  # noqa: E731
+            def x(i: int, n: int = n) -> float:  # a 300 x 120 view box; plot area from 30 to 290
+                return round(30 + 260 * i / max(n - 1, 1), 1)
+
+            def y(v: float, top: float = top) -> float:
+                return round(100 - 85 * v / top, 1)
+
             panel = {"metric": metric, "verdict": f["forecast"],
                      "used": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(used)),
                      "entitled": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(ent) if v is not None),
