@@ -113,6 +113,9 @@ def record(path: Path, results: dict, *, fail_after: int | None = None) -> list[
     """Record every account of a results file; one transaction for the whole audit.
     `fail_after` (tests only) raises after that many accounts, to show that nothing is kept."""
     recorded = []
+    by_account: dict[str, list[dict]] = {}
+    for f in results["findings"]:
+        by_account.setdefault(f["account"], []).append(f)
     with closing(connect(path)) as con:
         try:
             con.execute("BEGIN IMMEDIATE")
@@ -145,7 +148,7 @@ def record(path: Path, results: dict, *, fail_after: int | None = None) -> list[
                 con.executemany(f"INSERT INTO findings VALUES ({', '.join('?' * 13)})", [
                     (audit_id, f["id"], f["rule"], f["title"], f["severity"], f["status"], f["environment"],
                      f["resource"]["type"], f["resource"]["id"], f["resource"]["name"], f["reason"], f["muted"],
-                     f["mute_reason"]) for f in results["findings"] if f["account"] == acct["account"]])
+                     f["mute_reason"]) for f in by_account.get(acct["account"], [])])
                 recorded.append(key)
             con.execute("COMMIT")
         except BaseException as exc:
@@ -186,75 +189,77 @@ def dates(path: Path, account: str | None = None) -> pd.DataFrame:
                       (account, account))
 
 
+def _grouped(con: sqlite3.Connection, table: str, columns: str, ids: list[int]) -> dict[int, list[dict]]:
+    """Rows of a child table for these audits, as dicts, grouped by audit in recording order."""
+    out: dict[int, list[dict]] = {i: [] for i in ids}
+    con.execute("CREATE TEMP TABLE IF NOT EXISTS wanted (id INTEGER PRIMARY KEY)")
+    con.execute("DELETE FROM wanted")
+    con.executemany("INSERT INTO wanted VALUES (?)", [(i,) for i in ids])
+    cursor = con.execute(f"SELECT audit_id, {columns} FROM {table} WHERE audit_id IN (SELECT id FROM wanted) "
+                         "ORDER BY audit_id, rowid")
+    names = [d[0] for d in cursor.description][1:]
+    for row in cursor:
+        out[row[0]].append(dict(zip(names, row[1:])))
+    return out
+
+
 def load(path: Path, as_of: str, account: str | None = None) -> dict:
     """A results-shaped document of what was recorded for `as_of` (one account, or all of that day)."""
     with closing(connect(path)) as con:
-        audits = _frame(con, "SELECT * FROM audits WHERE as_of = ? AND (? IS NULL OR account = ?) ORDER BY account",
-                        (as_of, account, account))
-        if audits.empty:
+        con.row_factory = sqlite3.Row
+        audits = [dict(r) for r in con.execute(
+            "SELECT * FROM audits WHERE as_of = ? AND (? IS NULL OR account = ?) ORDER BY account",
+            (as_of, account, account))]
+        con.row_factory = None
+        if not audits:
             who = f"account {account!r}" if account else "any account"
             raise AuditorError(f"{path}: no audit of {who} recorded for {as_of}")
-        accounts, findings = [], []
-        for a in audits.to_dict("records"):
-            aid = (a["id"],)
-            envs = _frame(con, "SELECT * FROM environments WHERE audit_id = ? ORDER BY rowid", aid)
-            eps = _frame(con, "SELECT * FROM endpoints WHERE audit_id = ? ORDER BY rowid", aid)
-            acct = {
-                "account": a["account"], "license_model": a["license_model"], "plan": a["plan"],
-                "plan_from": a["plan_from"],
-                "environments": [{"environment": e["environment"], "pool": e["pool"],
-                                  "flows": {"total": e["flows_total"], "enabled": e["flows_enabled"],
-                                            "billable": e["flows_billable"], "entitled": _int(e["flows_entitled"]),
-                                            "entitled_from": e["flows_entitled_from"]},
-                                  "endpoints": {"used": e["endpoints_used"], "entitled": _int(e["endpoints_entitled"]),
-                                                "entitled_from": e["endpoints_entitled_from"]},
-                                  "trading_partners": {"used": e["trading_partners_used"],
-                                                       "entitled": _int(e["trading_partners_entitled"]),
-                                                       "entitled_from": e["trading_partners_entitled_from"]}}
-                                 for e in envs.to_dict("records")],
-                "endpoints": [], "trading_partners": [],
-                "flows": [{**f, "enabled": bool(f["enabled"]), "billable": bool(f["billable"])} for f in _frame(
-                    con, "SELECT environment, id, name, enabled, billable, reason_code, reason FROM flows "
-                         "WHERE audit_id = ? ORDER BY rowid", aid).to_dict("records")],
-                "connections": _frame(con, "SELECT environment, id, name, type, application, role, key, explain, "
-                                           "enabled_flows FROM connections WHERE audit_id = ? ORDER BY rowid",
-                                      aid).to_dict("records"),
-                "licenses": [{**x, "plan": bool(x["plan"])} for x in _frame(
-                    con, "SELECT id, type, tier, connector_id, edition, expires, trial_end, plan FROM licenses "
-                         "WHERE audit_id = ? ORDER BY rowid", aid).to_dict("records")],
-            }
-            for e in eps.to_dict("records"):
-                target = acct["endpoints"] if e["kind"] == "endpoint" else acct["trading_partners"]
-                target.append({"environment": e["environment"], "key": e["key"], "application": e["application"],
-                               "category": e["category"], "resolved": bool(e["resolved"]), "explain": e["explain"],
-                               "connections": json.loads(e["connections"]), "flows": json.loads(e["flows"])})
-            accounts.append(_none_for_nan(acct))
-            for f in _frame(con, "SELECT * FROM findings WHERE audit_id = ? ORDER BY rowid", aid).to_dict("records"):
-                findings.append(_none_for_nan({
-                    "id": f["finding_id"], "rule": f["rule"], "title": f["title"], "severity": f["severity"],
-                    "status": f["status"], "account": a["account"], "environment": f["environment"],
-                    "resource": {"type": f["resource_type"], "id": f["resource_id"], "name": f["resource_name"]},
-                    "reason": f["reason"], "muted": bool(f["muted"]), "mute_reason": f["mute_reason"]}))
-        first = audits.iloc[0]
+        ids = [a["id"] for a in audits]
+        envs = _grouped(con, "environments", ", ".join(ENV_COLUMNS), ids)
+        eps = _grouped(con, "endpoints", "kind, environment, key, application, category, resolved, explain, "
+                                         "connections, flows", ids)
+        flows = _grouped(con, "flows", "environment, id, name, enabled, billable, reason_code, reason", ids)
+        conns = _grouped(con, "connections", "environment, id, name, type, application, role, key, explain, "
+                                             "enabled_flows", ids)
+        lics = _grouped(con, "licenses", "id, type, tier, connector_id, edition, expires, trial_end, plan", ids)
+        finds = _grouped(con, "findings", "finding_id, rule, title, severity, status, environment, resource_type, "
+                                          "resource_id, resource_name, reason, muted, mute_reason", ids)
+    accounts, findings = [], []
+    for a in audits:
+        aid = a["id"]
+        acct = {
+            "account": a["account"], "license_model": a["license_model"], "plan": a["plan"],
+            "plan_from": a["plan_from"],
+            "environments": [{"environment": e["environment"], "pool": e["pool"],
+                              "flows": {"total": e["flows_total"], "enabled": e["flows_enabled"],
+                                        "billable": e["flows_billable"], "entitled": e["flows_entitled"],
+                                        "entitled_from": e["flows_entitled_from"]},
+                              "endpoints": {"used": e["endpoints_used"], "entitled": e["endpoints_entitled"],
+                                            "entitled_from": e["endpoints_entitled_from"]},
+                              "trading_partners": {"used": e["trading_partners_used"],
+                                                   "entitled": e["trading_partners_entitled"],
+                                                   "entitled_from": e["trading_partners_entitled_from"]}}
+                             for e in envs[aid]],
+            "endpoints": [], "trading_partners": [],
+            "flows": [{**f, "enabled": bool(f["enabled"]), "billable": bool(f["billable"])} for f in flows[aid]],
+            "connections": conns[aid],
+            "licenses": [{**x, "plan": bool(x["plan"])} for x in lics[aid]],
+        }
+        for e in eps[aid]:
+            target = acct["endpoints"] if e["kind"] == "endpoint" else acct["trading_partners"]
+            target.append({"environment": e["environment"], "key": e["key"], "application": e["application"],
+                           "category": e["category"], "resolved": bool(e["resolved"]), "explain": e["explain"],
+                           "connections": json.loads(e["connections"]), "flows": json.loads(e["flows"])})
+        accounts.append(acct)
+        findings += [{"id": f["finding_id"], "rule": f["rule"], "title": f["title"], "severity": f["severity"],
+                      "status": f["status"], "account": a["account"], "environment": f["environment"],
+                      "resource": {"type": f["resource_type"], "id": f["resource_id"], "name": f["resource_name"]},
+                      "reason": f["reason"], "muted": bool(f["muted"]), "mute_reason": f["mute_reason"]}
+                     for f in finds[aid]]
+    first = audits[0]
     return {"schema_version": 1, "tool_version": first["tool_version"], "as_of": as_of, "policy": first["policy"],
             "profile": first["profile"], "accounts": accounts, "findings": findings, "rule_counts": [],
             "mutes": [], "load_issues": []}
-
-
-def _int(value):
-    return None if value is None or pd.isna(value) else int(value)
-
-
-def _none_for_nan(value):
-    if isinstance(value, dict):
-        return {k: _none_for_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_none_for_nan(v) for v in value]
-    if isinstance(value, float) and pd.isna(value):
-        return None
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    return value
 
 
 def previous(path: Path, account: str, before: str) -> str | None:
