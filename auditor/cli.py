@@ -24,6 +24,7 @@ from auditor.diff import changes_section, subset
 from auditor.errors import AuditorError
 from auditor.paths import data_dir, sample_dir
 from auditor.policy import load_policy
+from auditor.pull import REGIONS, Pull, read_token
 from auditor.report import Outputs, write_reports
 from auditor.rules import SEVERITIES, load_profile, load_rules, select_rules
 from auditor.ruletest import run_tests
@@ -58,7 +59,7 @@ def snapshot_options(fn):
         paths = list(snapshots)
         if sample:
             paths.append(sample_dir())
-        if not paths:
+        if not paths and not kwargs.get("pull_into"):
             raise click.UsageError("name at least one snapshot folder or .zip, or use --sample")
         day = _as_of(as_of) or (SAMPLE_AS_OF if sample else datetime.now(UTC).date())
         return fn(paths=paths, policy=policy, as_of=day, **kwargs)
@@ -111,6 +112,40 @@ def _outputs(html, xlsx, csv_dir, templates, extra=()) -> Outputs:
             raise click.BadParameter(f"{path}: name a .html or .xlsx file (or use --csv DIR for CSV files)",
                                      param_hint="OUTPUTS")
     return out
+
+
+def pull_options(fn):
+    """Where to pull from and with which token (never on the command line)."""
+    for option in reversed((
+        click.option("--region", type=click.Choice(sorted(REGIONS)), default="us", show_default=True,
+                     help="integrator.io region: us (api.integrator.io) or eu (api.eu.integrator.io)."),
+        click.option("--base-url", metavar="URL", help="Any other API base URL (overrides --region)."),
+        click.option("--token-env", default="INTEGRATOR_TOKEN", show_default=True, metavar="NAME",
+                     help="Environment variable that holds the API token."),
+        click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+                     help="Read the API token from this file instead."),
+        click.option("--partner", is_flag=True,
+                     help="Also pull connectors with their licenses and install base (integration app partners)."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted pull into the same folder."),
+        click.option("--concurrency", type=click.IntRange(1, 8), default=3, show_default=True,
+                     help="Resources fetched at once."),
+        click.option("--rate", type=click.FloatRange(0.1, 100), default=5.0, show_default=True,
+                     help="Requests a second at most, across all resources."),
+        click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True,
+                     help="Attempts per page on 429, 5xx and dropped connections."),
+    )):
+        fn = option(fn)
+    return fn
+
+
+def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, concurrency, rate, retries) -> dict:
+    base = (base_url or REGIONS[region]).rstrip("/")
+    puller = Pull(out, base, read_token(token_env, token_file), partner=partner, resume=resume,
+                  concurrency=concurrency, rate=rate, retries=retries)
+    manifest = puller.run()
+    counts = ", ".join(f"{r['records']} {name}" for name, r in manifest["resources"].items() if "/" not in name)
+    click.echo(f"Pulled {counts} from {base} into {out} (manifest.json lists every file with its SHA-256).")
+    return manifest
 
 
 def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None, rules=None,
@@ -228,6 +263,11 @@ def cli(ctx, config_file):
               help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
               help="Show (and write) only findings of this severity or higher.")
+@click.option("--pull", "pull_into", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="First pull a snapshot from the API into DIR (see 'auditor pull'; $INTEGRATOR_TOKEN, "
+                   "--region us), then audit it.")
+@click.option("--region", type=click.Choice(sorted(REGIONS)), default="us", show_default=True,
+              help="With --pull: the integrator.io region.")
 @click.option("--record", is_flag=True,
               help="Record this audit in the history database (or set history.record in the config).")
 @click.option("--history", "history_path", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
@@ -239,8 +279,8 @@ def cli(ctx, config_file):
 @rule_options
 @report_options
 @click.pass_context
-def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, record, history_path, all_rows, rules,
-          html, xlsx, csv_dir, templates):
+def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_into, region, record, history_path,
+          all_rows, rules, html, xlsx, csv_dir, templates):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
     Prints a summary per account and environment (billable flows, endpoints and trading
@@ -255,6 +295,9 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, recor
       3  a rule could not be evaluated (the results are written, with status
        error), or an internal error (AUDITOR_DEBUG=1 shows the traceback)
     """
+    if pull_into is not None:
+        _pull(pull_into, region, None, "INTEGRATOR_TOKEN", None, False, False, 3, 5.0, 6)
+        paths = [*paths, pull_into]
     result = _audit(paths, policy, as_of, mutes, rules, all_rows)
     result.profile = ctx.params["profile"]
     f = result.findings
@@ -375,6 +418,25 @@ def flows(paths, policy, as_of, account, env, fmt, billable):
     if billable is not None:
         frame = frame[frame["billable"] == billable]
     _emit(frame[["account", "environment", "id", "name", "enabled", "billable", "reason"]], fmt)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True, metavar="DIR",
+              help="The snapshot folder to create (it must not exist yet).")
+@pull_options
+def pull(out, **options):
+    """Pull a snapshot from the integrator.io API into DIR: connections, flows, exports, imports,
+    integrations and licenses (with --partner, connectors with their licenses and install base).
+
+    The token comes from $INTEGRATOR_TOKEN (or --token-env / --token-file), never from the
+    command line; it is not logged nor written. Credential fields of connections are masked
+    before anything is written. The snapshot appears only when complete, with a manifest.json;
+    an interrupted pull continues with --resume.
+
+    \b
+    Exit codes: 0 pulled; 2 bad usage, refused token, or gave up (the message says which).
+    """
+    _pull(out, **options)
 
 
 @cli.command()

@@ -1,0 +1,348 @@
+"""Pull a snapshot from the live integrator.io API, atomically, resumably, politely.
+
+Each resource is fetched page by page following the `Link: <...>; rel="next"` header (204 is an
+empty list) and written as `<resource>/page-NNNNN.json` into a hidden work folder beside the
+target (`.<name>.partial`). Only when every resource is complete is `manifest.json` written and
+the folder renamed into place, so an interrupted pull never leaves a half snapshot where a
+snapshot is expected; `--resume` continues from the last page written.
+
+Transient trouble is retried with tenacity: 429 waits as `Retry-After` says; 5xx, dropped
+connections and pages cut short back off exponentially with jitter, a bounded number of times.
+401 and 403 stop at once. Credential fields of connections are masked before anything is
+written, whatever the API sent. The token never leaves the Authorization header.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import threading
+import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tqdm import tqdm
+
+from auditor import __version__
+from auditor.errors import AuditorError
+
+REGIONS = {"us": "https://api.integrator.io/v1", "eu": "https://api.eu.integrator.io/v1"}
+RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses")
+MASK = "******"
+# keys whose values are credentials, wherever they sit in a connection
+SECRET_KEY = re.compile(r"(?i)(pass(word|phrase)?|secret|token|private|credential|cookie|api[_-]?key|signature|"
+                        r"authorization|bearer|^key$|access_?key$|session|otp|pin$)")
+# keys that look like it but are identities the audit counts by (and are not secret)
+NOT_SECRET = {"accessKeyId", "tokenId", "_tokenId", "keyId"}
+MAX_RETRY_AFTER = 300.0
+
+
+class PullError(AuditorError):
+    """A pull that cannot go on; the message says why and what to do."""
+
+
+class Retryable(Exception):
+    """A response worth asking again for: 429, 5xx, or a body that is not a whole JSON list."""
+
+    def __init__(self, what: str, retry_after: float | None = None):
+        super().__init__(what)
+        self.retry_after = retry_after
+
+
+def mask(value: Any, key: str = "") -> Any:
+    """A copy with every credential value replaced by MASK (HTTP headers by their name too)."""
+    if isinstance(value, dict):
+        if {"name", "value"} <= set(value) and isinstance(value.get("name"), str) \
+                and SECRET_KEY.search(value["name"]) and value["name"] not in NOT_SECRET:
+            return {**value, "value": MASK if value["value"] not in (None, "") else value["value"]}
+        return {k: mask(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask(v, key) for v in value]
+    if isinstance(value, str) and value and key and key not in NOT_SECRET and SECRET_KEY.search(key):
+        return MASK
+    return value
+
+
+def _retry_after(header: str | None) -> float | None:
+    if not header:
+        return None
+    try:
+        return min(max(float(header), 0.0), MAX_RETRY_AFTER)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            return None
+        return min(max((when - datetime.now(UTC)).total_seconds(), 0.0), MAX_RETRY_AFTER)
+
+
+class RateLimiter:
+    """At most `rate` requests a second across all threads (evenly spaced)."""
+
+    def __init__(self, rate: float):
+        self.interval = 1.0 / rate if rate > 0 else 0.0
+        self.lock = threading.Lock()
+        self.next = 0.0
+
+    def wait(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            start = max(now, self.next)
+            self.next = start + self.interval
+        if start > now:
+            time.sleep(start - now)
+
+
+@dataclass
+class Pull:
+    out: Path
+    base_url: str
+    token: str
+    resources: tuple[str, ...] = RESOURCES
+    partner: bool = False
+    resume: bool = False
+    concurrency: int = 3
+    rate: float = 5.0
+    retries: int = 6
+    backoff: float = 1.0  # first backoff in seconds; it doubles, with jitter, up to 60 s
+    progress: bool | None = None  # None: a bar on a terminal, quiet otherwise
+    transport: httpx.BaseTransport | None = None  # tests only
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.out = Path(self.out)
+        self.work = self.out.parent / f".{self.out.name}.partial"
+        self.limiter = RateLimiter(self.rate)
+        self.stop = threading.Event()
+        self.state_lock = threading.Lock()
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def _client(self) -> httpx.Client:
+        return httpx.Client(headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json",
+                                     "User-Agent": f"auditor/{__version__}"},
+                            timeout=httpx.Timeout(60.0, connect=15.0), transport=self.transport,
+                            follow_redirects=False)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, Retryable) and exc.retry_after is not None:
+            return exc.retry_after
+        return wait_exponential_jitter(multiplier=self.backoff, max=60, jitter=self.backoff)(state)
+
+    def _page(self, client: httpx.Client, url: str) -> tuple[list, str | None]:
+        """One page: its records and the next page's URL (None at the end)."""
+        for attempt in Retrying(retry=retry_if_exception_type((Retryable, httpx.TransportError)),
+                                wait=self._wait, stop=stop_after_attempt(self.retries), reraise=True):
+            with attempt:
+                if self.stop.is_set():
+                    raise PullError("stopped")
+                self.limiter.wait()
+                return self._fetch(client, url)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch(self, client: httpx.Client, url: str) -> tuple[list, str | None]:
+        response = client.get(url)
+        where = httpx.URL(url).copy_with(query=None)
+        if response.status_code in (401, 403):
+            raise PullError(f"{where}: HTTP {response.status_code}: the token was refused. Check the token, and "
+                            "that it belongs to this region (a US token does not work against --region eu).")
+        if response.status_code == 429:
+            raise Retryable(f"{where}: HTTP 429 (rate limited)", _retry_after(response.headers.get("Retry-After")))
+        if response.status_code >= 500:
+            raise Retryable(f"{where}: HTTP {response.status_code}")
+        if response.status_code == 204:
+            return [], None
+        if response.status_code != 200:
+            raise PullError(f"{where}: HTTP {response.status_code} where a list was expected")
+        try:
+            records = orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            raise Retryable(f"{where}: the page is not whole JSON (cut short?)") from None
+        if not isinstance(records, list):
+            raise PullError(f"{where}: the API returned a {type(records).__name__}, not a list")
+        following = response.links.get("next", {}).get("url")
+        return records, (str(response.url.join(following)) if following else None)
+
+    # --- state and files -------------------------------------------------------------------------
+
+    def _state_path(self) -> Path:
+        return self.work / "state.json"
+
+    def _load_state(self) -> dict:
+        path = self._state_path()
+        if self.work.exists() and not self.resume:
+            raise PullError(f"{self.work}: an interrupted pull is there; add --resume to continue it, or delete it")
+        if self.resume and path.exists():
+            state = orjson.loads(path.read_bytes())
+            if state.get("base_url") != self.base_url:
+                raise PullError(f"{self.work}: that pull was from {state.get('base_url')}, not {self.base_url}")
+            return state
+        self.work.mkdir(parents=True, exist_ok=True)
+        return {"base_url": self.base_url, "resources": {}}
+
+    def _save_state(self, state: dict) -> None:
+        with self.state_lock:
+            _write_atomic(self._state_path(), orjson.dumps(state, option=orjson.OPT_INDENT_2))
+
+    def _resource(self, client: httpx.Client, name: str, folder: Path, state: dict, bar) -> None:
+        """Every page of one list into folder/page-NNNNN.json, resuming where its state says."""
+        mine = state["resources"][name]
+        if mine["done"]:
+            bar.update(mine["records"])
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        bar.update(mine["records"])
+        while mine["next"]:
+            try:
+                records, following = self._page(client, mine["next"])
+            except PullError:
+                self.stop.set()  # a refused token: the jobs still queued must not even ask
+                raise
+            if name == "connections" or name.startswith("connectors"):
+                records = mask(records)
+            mine["pages"] += 1
+            _write_atomic(folder / f"page-{mine['pages']:05d}.json", orjson.dumps(records))
+            mine["records"] += len(records)
+            mine["next"] = following
+            self._save_state(state)
+            bar.update(len(records))
+            bar.set_postfix(pages=mine["pages"])
+        mine["done"] = True
+        self._save_state(state)
+
+    # --- the pull --------------------------------------------------------------------------------
+
+    def run(self) -> dict:
+        if self.out.exists():
+            raise PullError(f"{self.out}: already exists; pull into a new folder (the snapshot is written whole)")
+        state = self._load_state()
+        jobs = [(name, f"{self.base_url}/{name}", self.work / name) for name in self.resources]
+        if self.partner:
+            jobs.append(("connectors", f"{self.base_url}/connectors", self.work / "_connectors"))
+        self._plan(state, jobs)
+        try:
+            with self._client() as client, ThreadPoolExecutor(self.concurrency) as pool:
+                bars = {name: tqdm(desc=name, unit=" records", position=i, disable=self._quiet(), leave=True)
+                        for i, (name, _, _) in enumerate(jobs)}
+                futures = [pool.submit(self._resource, client, name, folder, state, bars[name])
+                           for name, _, folder in jobs]
+                self._all(futures)
+                if self.partner:
+                    self._connector_details(client, state, bars)
+                for bar in bars.values():
+                    bar.close()
+        except PullError as exc:
+            if "token was refused" in str(exc) and not any(r["pages"] for r in state["resources"].values()):
+                shutil.rmtree(self.work, ignore_errors=True)  # refused before anything came: leave nothing
+            raise
+        except (Retryable, httpx.TransportError) as exc:
+            raise PullError(f"{exc if isinstance(exc, Retryable) else type(exc).__name__}: gave up after "
+                            f"{self.retries} attempts. Nothing was written to {self.out}; "
+                            "run the same command with --resume to continue.") from None
+        except KeyboardInterrupt:
+            raise PullError(f"interrupted. Nothing was written to {self.out}; run again with --resume to continue.") \
+                from None
+        return self._finish(state)
+
+    def _all(self, futures: list) -> None:
+        """Wait for every job; at the first failure stop the others and raise it."""
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = [f for f in done if f.exception() is not None]
+        if failed:
+            self.stop.set()
+            wait(futures)
+            raise failed[0].exception()
+
+    def _plan(self, state: dict, jobs: list[tuple[str, str, Path]]) -> None:
+        """A state entry for every job before any thread starts (threads then touch only their own)."""
+        for name, url, _ in jobs:
+            state["resources"].setdefault(name, {"done": False, "pages": 0, "records": 0, "next": url})
+        self._save_state(state)
+
+    def _quiet(self) -> bool | None:
+        return None if self.progress is None else not self.progress
+
+    def _connector_details(self, client: httpx.Client, state: dict, bars: dict) -> None:
+        """Per connector: its licenses and its install base, under connectors/<id>/."""
+        connectors = _read_pages(self.work / "_connectors")
+        jobs = []
+        for c in connectors:
+            cid = c.get("_id")
+            if not isinstance(cid, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", cid):
+                raise PullError(f"connectors: a connector without a usable _id ({cid!r})")
+            for part in ("licenses", "installBase"):
+                jobs.append((f"connectors/{cid}/{part}", f"{self.base_url}/connectors/{cid}/{part}",
+                             self.work / "_connectors.d" / cid / part))
+        self._plan(state, jobs)
+        bar = tqdm(desc="connector details", unit=" records", position=len(bars), disable=self._quiet())
+        with ThreadPoolExecutor(self.concurrency) as pool:
+            futures = [pool.submit(self._resource, client, name, folder, state, bar) for name, _, folder in jobs]
+            self._all(futures)
+        bar.close()
+
+    def _finish(self, state: dict) -> dict:
+        """Lay out the snapshot, write the manifest, and move it into place."""
+        if self.partner:
+            connectors = _read_pages(self.work / "_connectors")
+            _write_atomic(self.work / "connectors.json", orjson.dumps(connectors, option=orjson.OPT_INDENT_2))
+            for c in connectors:
+                for part in ("licenses", "installBase"):
+                    records = _read_pages(self.work / "_connectors.d" / c["_id"] / part)
+                    target = self.work / "connectors" / c["_id"] / f"{part}.json"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    _write_atomic(target, orjson.dumps(records, option=orjson.OPT_INDENT_2))
+            shutil.rmtree(self.work / "_connectors")
+            shutil.rmtree(self.work / "_connectors.d", ignore_errors=True)
+        self._state_path().unlink()
+        files = sorted(p for p in self.work.rglob("*") if p.is_file())
+        manifest = {
+            "tool": "auditor", "version": __version__,
+            "pulled_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "base_url": self.base_url,
+            "resources": {name: {"records": r["records"], "pages": r["pages"]}
+                          for name, r in sorted(state["resources"].items())},
+            "files": [{"path": p.relative_to(self.work).as_posix(), "bytes": p.stat().st_size,
+                       "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in files],
+        }
+        _write_atomic(self.work / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+        os.replace(self.work, self.out)
+        return manifest
+
+
+def _read_pages(folder: Path) -> list:
+    out: list = []
+    for page in sorted(folder.glob("page-*.json")):
+        out += orjson.loads(page.read_bytes())
+    return out
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def read_token(env_name: str, token_file: Path | None) -> str:
+    """The API token from a file or an environment variable; never from the command line."""
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise AuditorError(f"{token_file}: cannot read the token file ({exc.strerror})") from None
+        if not token:
+            raise AuditorError(f"{token_file}: the token file is empty")
+        return token
+    token = os.environ.get(env_name, "").strip()
+    if not token:
+        raise AuditorError(f"no API token: set the environment variable {env_name} (or use --token-file)")
+    return token
