@@ -266,3 +266,15 @@ def test_partner_pull_lays_out_connectors(api, tmp_path):
     assert manifest["resources"]["connectors/conn-a/licenses"]["records"] == 5
     assert not (out / "_connectors").exists()
     shutil.rmtree(out)
+
+
+def test_the_rate_limit_spaces_requests_across_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from auditor.pull import RateLimiter
+
+    limiter = RateLimiter(20.0)  # one request every 50 ms at most
+    started = time.monotonic()
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: limiter.wait(), range(7)))
+    assert time.monotonic() - started >= 6 * 0.05 * 0.95  # a lower bound: a slow machine only adds to it
