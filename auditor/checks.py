@@ -110,3 +110,17 @@ def same_host_other_uri(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataF
                        index=joined.index, dtype=object)
     return pd.DataFrame({"alarm": frame.index.isin(split.index),
                          "other_uris": others.reindex(frame.index)}, index=frame.index)
+
+
+@check("duplicate-live-license", frame="connector_licenses", adds=("duplicates",))
+def duplicate_live_license(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """Live licenses of one connector for one user (e-mail) more than once."""
+    live = frame[frame["live"].fillna(False).astype(bool) & frame["email"].notna()]
+    group = ["connector_id", "email"]
+    many = live[live.groupby(group)["license_id"].transform("size") > 1]
+    ids = many.groupby(group)["license_id"].agg(lambda s: sorted(s)).rename("_ids").reset_index()
+    joined = many[group + ["license_id"]].reset_index().merge(ids, on=group, how="left").set_index("index")
+    others = pd.Series([", ".join(i for i in all_ids if i != own) for own, all_ids in zip(joined["license_id"], joined["_ids"])],
+                       index=joined.index, dtype=object)
+    return pd.DataFrame({"alarm": frame.index.isin(many.index), "duplicates": others.reindex(frame.index)},
+                        index=frame.index)

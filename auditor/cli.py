@@ -22,11 +22,12 @@ from auditor.audit import Audit, run
 from auditor.config import Config, load_config
 from auditor.diff import changes_section, subset
 from auditor.errors import AuditorError
-from auditor.paths import data_dir, sample_dir
+from auditor.partner import audit_partner
+from auditor.paths import data_dir, partner_sample_dir, sample_dir
 from auditor.policy import load_policy
 from auditor.pull import REGIONS, Pull, read_token
 from auditor.report import Outputs, write_reports
-from auditor.rules import SEVERITIES, load_profile, load_rules, select_rules
+from auditor.rules import ACCOUNT_FRAMES, PARTNER_FRAMES, SEVERITIES, load_profile, load_rules, select_rules
 from auditor.ruletest import run_tests
 from auditor.safe import csv_safe
 from auditor.trend import trend_section
@@ -295,6 +296,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
       3  a rule could not be evaluated (the results are written, with status
        error), or an internal error (AUDITOR_DEBUG=1 shows the traceback)
     """
+    rules = [r for r in rules if r.frame in ACCOUNT_FRAMES]  # partner rules run in 'auditor licenses'
     if pull_into is not None:
         _pull(pull_into, region, None, "INTEGRATOR_TOKEN", None, False, False, 3, 5.0, 6)
         paths = [*paths, pull_into]
@@ -437,6 +439,90 @@ def pull(out, **options):
     Exit codes: 0 pulled; 2 bad usage, refused token, or gave up (the message says which).
     """
     _pull(out, **options)
+
+
+@cli.command()
+@click.argument("partner_snapshot", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--sample", is_flag=True, help="The bundled sample partner, with its billing export, map and license list.")
+@click.option("--billing", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+              help="Billing export (CSV or XLSX) to reconcile the licenses against.")
+@click.option("--billing-map", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+              help="YAML mapping of the billing file's headers (default: the field names themselves).")
+@click.option("--license-list", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+              help="Licenses kept by hand (CSV or XLSX), added to those of the snapshot.")
+@click.option("--license-map", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+              help="YAML mapping of the license list's headers.")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help=f"Audit date. Default: today (UTC); with --sample, {SAMPLE_AS_OF}.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True)
+@click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
+              help="Exit 1 when an unmuted alarm of this severity or higher is found.")
+@click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="YAML file of accepted findings.")
+@rule_options
+@report_options
+@click.pass_context
+def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, license_map, as_of, output, fail_on,
+             mutes, rules, html, xlsx, csv_dir, templates):
+    """Audit a partner's integration app licenses (a snapshot from 'auditor pull --partner':
+    connectors.json and connectors/<id>/licenses.json, installBase.json), and with --billing
+    reconcile them against a billing export: one row per customer and connector.
+
+    Writes the results file (sections connector_licenses and reconciliation, findings as usual)
+    and, with --html / --xlsx / --csv, the reports. Exit codes as for 'auditor audit'.
+    """
+    rules = [r for r in rules if r.frame in PARTNER_FRAMES]
+    if sample:
+        root = partner_sample_dir()
+        partner_snapshot = root
+        billing, billing_map = billing or root / "billing.csv", billing_map or root / "billing-map.yaml"
+        license_list = license_list or root / "license-list.csv"
+    if partner_snapshot is None:
+        raise click.UsageError("name a partner snapshot folder, or use --sample")
+    day = _as_of(as_of) or (SAMPLE_AS_OF if sample else datetime.now(UTC).date())
+    results = audit_partner(partner_snapshot, day, rules, billing=billing, billing_map=billing_map,
+                            license_list=license_list, license_map=license_map, mutes_file=mutes)
+    results["profile"] = ctx.params["profile"]
+    results_io.write(results, output)
+    lic = pd.DataFrame(results["connector_licenses"])
+    click.echo(f"auditor {__version__} · partner {partner_snapshot.resolve().name} · {len(rules)} rules · as of {day}")
+    if not lic.empty:
+        state = lic.assign(state=lic["live"].map({True: "live", False: "expired"}))
+        click.echo(state.groupby(["connector", "state"]).size().unstack(fill_value=0).to_string())
+    if results["reconciliation"] is not None:
+        recon = pd.DataFrame(results["reconciliation"])
+        click.echo(_reconciliation_totals(recon).to_string(index=False))
+    skipped = len(results["load_issues"])
+    click.echo(f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read.")
+    click.echo(f"Results written to {output}")
+    out = _outputs(html, xlsx, csv_dir, templates)
+    if out.any():
+        for line in write_reports(results, out):
+            click.echo(line)
+    _exit_for(results["findings"], fail_on)
+
+
+def _reconciliation_totals(recon: pd.DataFrame) -> pd.DataFrame:
+    """Rows, billed amount and amount at stake by category, status and currency."""
+    if recon.empty:
+        return pd.DataFrame(columns=["category", "status", "currency", "rows", "billed", "at stake"])
+    frame = recon.assign(currency=recon["currency"].fillna("-"))
+    totals = frame.groupby(["category", "status", "currency"], dropna=False).agg(
+        rows=("key", "size"), billed=("amount", "sum"), at_stake=("at_stake", "sum")).reset_index()
+    return totals.rename(columns={"at_stake": "at stake"})
+
+
+def _exit_for(findings: list[dict], fail_on: str) -> None:
+    """Exit 3 if a rule failed, 1 if an unmuted alarm is at or above fail_on."""
+    errors = sum(f["status"] == "error" for f in findings)
+    if errors:
+        click.echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
+        sys.exit(3)
+    if fail_on == "never":
+        return
+    failing = [f for f in findings if f["status"] == "alarm" and not f["muted"]
+               and SEVERITIES.index(f["severity"]) >= SEVERITIES.index(fail_on)]
+    if failing:
+        click.echo(f"{len(failing)} unmuted alarms at or above {fail_on}.", err=True)
+        sys.exit(1)
 
 
 @cli.command()

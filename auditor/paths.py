@@ -18,3 +18,7 @@ def data_dir(name: str) -> Path:
 
 def sample_dir() -> Path:
     return PACKAGE / "sample"
+
+
+def partner_sample_dir() -> Path:
+    return PACKAGE / "sample_partner"

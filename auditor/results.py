@@ -232,6 +232,8 @@ class Results(BaseModel):
     inputs: list[InputFile] = []
     changes: Changes | None = None
     trend: Trend | None = None
+    connector_licenses: list[dict] | None = None  # `auditor licenses`: one row per integration app license
+    reconciliation: list[dict] | None = None  # `auditor licenses --billing`: licensed against billed
 
 
 def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
@@ -252,6 +254,25 @@ def _json_lists(frame: pd.DataFrame, fields: dict[str, str], order: str, n: int)
 
 def _day(value) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
+
+
+def finding_records(frame: pd.DataFrame) -> list[dict]:
+    """Findings as the results file writes them: the resource as one object."""
+    findings = []
+    for row in _records(frame, {c: c for c in frame.columns}):
+        row["resource"] = {"type": row.pop("resource_type"), "id": row.pop("resource_id"), "name": row.pop("resource_name")}
+        findings.append({k: row[k] for k in ("id", "rule", "title", "severity", "status", "account", "environment",
+                                             "resource", "reason", "muted", "mute_reason")})
+    return findings
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """Any frame's rows as plain dicts: dates as YYYY-MM-DD, missing values as None."""
+    out = frame.copy()
+    for col in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[col]):
+            out[col] = out[col].dt.strftime("%Y-%m-%d")
+    return _records(out, {c: c for c in out.columns})
 
 
 def build(audit: Audit) -> dict:
@@ -292,11 +313,7 @@ def build(audit: Audit) -> dict:
         })
     accounts.sort(key=lambda a: a["account"])
 
-    findings = []
-    for row in _records(audit.findings, {c: c for c in audit.findings.columns}):
-        row["resource"] = {"type": row.pop("resource_type"), "id": row.pop("resource_id"), "name": row.pop("resource_name")}
-        findings.append({k: row[k] for k in ("id", "rule", "title", "severity", "status", "account", "environment",
-                                             "resource", "reason", "muted", "mute_reason")})
+    findings = finding_records(audit.findings)
     counts = audit.rule_counts.sort_values(["rule", "account", "environment"], na_position="first")
     return {
         "schema_version": SCHEMA_VERSION,

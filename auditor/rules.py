@@ -41,7 +41,12 @@ FRAMES: dict[str, tuple[str, str, str]] = {
     "connections": ("connection", "id", "name"),
     "licenses": ("license", "license_id", "type"),
     "references": ("@resource_type", "resource_id", "resource_name"),
+    "connector_licenses": ("connector license", "license_id", "email"),
+    "reconciliation": ("reconciliation", "key", "customer"),
 }
+# which command's run a frame belongs to: `audit` (an account) or `licenses` (a partner)
+ACCOUNT_FRAMES = ("environments", "endpoints", "flows", "connections", "licenses", "references")
+PARTNER_FRAMES = ("connector_licenses", "reconciliation")
 FINDING_COLUMNS = ["id", "rule", "title", "severity", "status", "account", "environment",
                    "resource_type", "resource_id", "resource_name", "reason", "muted", "mute_reason"]
 
@@ -67,6 +72,16 @@ FRAME_COLUMNS: dict[str, set[str]] = {
     "licenses": {"account", "license_id", "type", "tier", "connector_id", "edition", "integration_id", "expires",
                  "trial_end", "on_trial", "days_left", "days_ago"},
     "references": _ACCOUNT | {"resource_type", "resource_id", "resource_name", "missing_type", "missing_id", "via"},
+    "connector_licenses": {"account", "license_id", "connector_id", "connector", "source", "email", "user_id",
+                           "user_name", "account_id", "integration_id", "edition", "editions_offered",
+                           "edition_offered", "created", "expires", "expires_from", "global", "trial", "installed",
+                           "in_install_base", "pending", "live", "days_left", "days_ago", "age_days", "stores",
+                           "store_editions", "stores_installed", "stores_short"},
+    "reconciliation": {"account", "key", "customer", "matched_on", "connector_id", "connector", "licenses",
+                       "license_edition", "license_stores", "license_expires", "live", "billed_edition",
+                       "billed_quantity", "period_start", "period_end", "amount", "currency", "invoices", "status",
+                       "category", "at_stake", "not_billed", "not_licensed", "lower_edition", "fewer_stores",
+                       "billed_past_expiry", "licensed_past_period", "detail"},
 }
 
 
@@ -91,7 +106,8 @@ class Rule(BaseModel):
     references: list[str] = []
     tags: list[str] = []
     parameters: dict[str, Any] = {}
-    frame: Literal["environments", "endpoints", "flows", "connections", "licenses", "references"]
+    frame: Literal["environments", "endpoints", "flows", "connections", "licenses", "references",
+                   "connector_licenses", "reconciliation"]
     scope: dict = Field(default_factory=dict)  # rows outside it get no status at all
     requires: list[str] = []
     where: dict = Field(default_factory=dict)
@@ -371,6 +387,8 @@ def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: da
     findings; the others still run."""
     findings, counts = [], []
     for rule in rules:
+        if rule.frame not in frames:  # a rule of another kind of run (account or partner)
+            continue
         try:
             found, counted = _evaluate(rule, frames[rule.frame], as_of, all_rows)
         except Exception as exc:  # noqa: BLE001 - any failure of one rule must not stop the others

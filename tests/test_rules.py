@@ -36,14 +36,27 @@ def test_every_frame_has_the_columns_rules_may_use(run_cli):
     from auditor.audit import run
     from auditor.policy import load_policy
 
+    from auditor.paths import partner_sample_dir
+    from auditor.rules import ACCOUNT_FRAMES
+
     audit = run([sample_dir()], load_policy("default"), load_rules(), date(2026, 11, 30))
-    for frame, columns in FRAME_COLUMNS.items():
-        assert columns <= set(getattr(audit, frame).columns), frame
+    for frame in ACCOUNT_FRAMES:
+        assert FRAME_COLUMNS[frame] <= set(getattr(audit, frame).columns), frame
+    # the partner frames, as `auditor licenses` hands them to the rules
+    import pandas as pd
+
+    from auditor.partner import audit_partner
+
+    root = partner_sample_dir()
+    partner = audit_partner(root, date(2026, 11, 30), [], billing=root / "billing.csv",
+                            billing_map=root / "billing-map.yaml")
+    for frame in ("connector_licenses", "reconciliation"):
+        assert FRAME_COLUMNS[frame] - {"account"} <= set(pd.DataFrame(partner[frame]).columns), frame
 
 
 def test_builtin_rules_validate(run_cli):
     run = run_cli("rules", "validate", output=False)
-    assert run.exit_code == 0 and run.stdout.strip() == "10 rules valid."
+    assert run.exit_code == 0 and run.stdout.strip() == "24 rules valid."
 
 
 def test_a_custom_rule_runs_in_the_audit(tmp_path, run_cli):

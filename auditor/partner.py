@@ -1,0 +1,232 @@
+"""Integration app licenses, as a partner sees them: connectors, their licenses and install base.
+
+A partner snapshot is what `auditor pull --partner` writes (or the same by hand): `connectors.json`
+and, per connector, `connectors/<connector _id>/licenses.json` and `installBase.json`. A list kept
+by hand (CSV or XLSX, through a mapping) may add licenses the API does not hold.
+
+Each license becomes one row with the columns the `connector_licenses` rules read: state (live,
+expired, installed, pending user, trial), days to expiry, age, edition and whether the connector
+offers it, add-on stores licensed against the stores the install base reports.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pandas as pd
+
+from auditor.errors import AuditorError, InputError
+from auditor.load.sheets import Field, load_mapping, read_table
+
+TRIAL_DAYS = 30  # a license that expires within this many days of its creation is a trial
+
+LICENSE_LIST_FIELDS = {
+    "email": Field("email", required=True), "connector": Field("text", required=True),
+    "edition": Field("text"), "expires": Field("date"), "created": Field("date"), "stores": Field("number"),
+    "account_id": Field("text"), "license_id": Field("text"),
+}
+
+COLUMNS = ["license_id", "connector_id", "connector", "source", "email", "user_id", "user_name", "account_id",
+           "integration_id", "edition", "editions_offered", "edition_offered", "created", "expires",
+           "expires_from", "global", "trial", "installed", "in_install_base", "pending", "live", "days_left",
+           "days_ago", "age_days", "stores", "store_editions", "stores_installed", "stores_short", "file", "record"]
+
+
+def _read_json(path: Path, display: str) -> list:
+    try:
+        data = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise InputError(display, f"cannot read ({exc.strerror})") from None
+    except orjson.JSONDecodeError as exc:
+        raise InputError(display, f"not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+    if not isinstance(data, list):
+        raise InputError(display, f"a list of records was expected, not {type(data).__name__}")
+    return data
+
+
+def is_partner_snapshot(folder: Path) -> bool:
+    return (folder / "connectors.json").is_file()
+
+
+def _stores(opts: dict) -> tuple[int, str | None]:
+    count, editions = 0, []
+    for addon in opts.get("addonLicenses") or []:
+        if isinstance(addon, dict) and addon.get("type") == "store":
+            for lic in addon.get("licenses") or []:
+                count += 1
+                if isinstance(lic, dict) and lic.get("addOnEdition"):
+                    editions.append(str(lic["addOnEdition"]))
+    by = pd.Series(editions).value_counts().sort_index() if editions else None
+    return count, (", ".join(f"{n} {e}" for e, n in by.items()) if by is not None else None)
+
+
+def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(connectors, licenses, install base) of a partner snapshot; bad records go to `issues`."""
+    if not is_partner_snapshot(root):
+        raise AuditorError(f"{root}: not a partner snapshot (no connectors.json; see 'auditor pull --partner')")
+    display = root.name
+    connectors, licenses, installs = [], [], []
+    for i, c in enumerate(_read_json(root / "connectors.json", f"{display}/connectors.json")):
+        if not isinstance(c, dict) or not isinstance(c.get("_id"), str):
+            issues.append({"file": f"{display}/connectors.json", "record": i, "id": None,
+                           "problem": "connector without an _id", "action": "skipped"})
+            continue
+        offered = c.get("editions") or (c.get("opts") or {}).get("editions")
+        connectors.append({"connector_id": c["_id"], "connector": c.get("name") or c["_id"],
+                           "editions": [str(e) for e in offered] if isinstance(offered, list) else None})
+        folder = root / "connectors" / c["_id"]
+        for part, sink in (("licenses", licenses), ("installBase", installs)):
+            path = folder / f"{part}.json"
+            if not path.is_file():
+                continue
+            name = f"{display}/connectors/{c['_id']}/{part}.json"
+            for n, rec in enumerate(_read_json(path, name)):
+                if not isinstance(rec, dict):
+                    issues.append({"file": name, "record": n, "id": None, "problem": "not an object",
+                                   "action": "skipped"})
+                    continue
+                sink.append((c["_id"], name, n, rec))
+    conn = pd.DataFrame(connectors, columns=["connector_id", "connector", "editions"])
+
+    rows = []
+    for cid, name, n, rec in licenses:
+        user = rec.get("user") if isinstance(rec.get("user"), dict) else {}
+        opts = rec.get("opts") if isinstance(rec.get("opts"), dict) else {}
+        if not isinstance(rec.get("_id"), str):
+            issues.append({"file": name, "record": n, "id": None, "problem": "license without an _id",
+                           "action": "skipped"})
+            continue
+        stores, store_editions = _stores(opts)
+        rows.append({"license_id": rec["_id"], "connector_id": cid, "source": "api",
+                     "email": (user.get("email") or rec.get("email") or None),
+                     "user_id": user.get("_id"), "user_name": user.get("name"), "account_id": rec.get("_accountId"),
+                     "integration_id": rec.get("_integrationId"), "edition": opts.get("connectorEdition"),
+                     "created": rec.get("created") or rec.get("createdAt"), "expires": rec.get("expires"),
+                     "global": bool(opts.get("global") or rec.get("global")),
+                     "marked_trial": bool(opts.get("trial") or rec.get("trial")),
+                     "stores": stores, "store_editions": store_editions, "file": name, "record": n})
+    lic = pd.DataFrame(rows)
+
+    base = []
+    for cid, name, n, rec in installs:
+        user = rec.get("user") if isinstance(rec.get("user"), dict) else {}
+        stores = rec.get("stores")
+        base.append({"connector_id": cid, "integration_id": rec.get("_integrationId"),
+                     "email": rec.get("email") or user.get("email"), "user_id": rec.get("_userId") or user.get("_id"),
+                     "stores_installed": len(stores) if isinstance(stores, list) else stores,
+                     "account_expires": rec.get("accountExpires")})
+    inst = pd.DataFrame(base, columns=["connector_id", "integration_id", "email", "user_id", "stores_installed",
+                                       "account_expires"])
+    return conn, lic, inst
+
+
+def read_license_list(path: Path, mapping_file: Path | None, connectors: pd.DataFrame,
+                      issues: list[dict]) -> pd.DataFrame:
+    """Licenses kept by hand: one row each, connector given by id or name."""
+    mapping = load_mapping(mapping_file, LICENSE_LIST_FIELDS, {f: f for f in LICENSE_LIST_FIELDS if f != "license_id"})
+    table, problems = read_table(path, mapping, LICENSE_LIST_FIELDS)
+    for p in problems:
+        issues.append({"file": p["file"], "record": p["row"], "id": None,
+                       "problem": f"row {p['row']}, column {p['column']!r}: {p['problem']}", "action": "skipped"})
+    by_name = dict(zip(connectors["connector"].str.lower(), connectors["connector_id"]))
+    ids = set(connectors["connector_id"])
+    cid = table["connector"].map(lambda v: v if v in ids else by_name.get(str(v).lower(), v))
+    return pd.DataFrame({
+        "license_id": table["license_id"].where(table["license_id"].notna(),
+                                                "list-row-" + table["row"].astype(str)),
+        "connector_id": cid, "source": "list", "email": table["email"], "user_id": None, "user_name": None,
+        "account_id": table["account_id"], "integration_id": None, "edition": table["edition"],
+        "created": table["created"], "expires": table["expires"], "global": False, "marked_trial": False,
+        "stores": table["stores"].fillna(0).astype(int), "store_editions": None, "file": str(path),
+        "record": table["row"],
+    })
+
+
+def license_frame(connectors: pd.DataFrame, licenses: pd.DataFrame, installs: pd.DataFrame,
+                  as_of: date) -> pd.DataFrame:
+    """The `connector_licenses` frame the rules read."""
+    if licenses.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    lic = licenses.copy()
+    lic["email"] = lic["email"].astype("string").str.strip().str.lower().astype(object)
+    lic["email"] = lic["email"].where(lic["email"].notna() & (lic["email"] != ""), None)
+    day = pd.Timestamp(as_of)
+    for col in ("created", "expires"):
+        stamp = pd.to_datetime(lic[col], errors="coerce", utc=True, format="mixed")
+        lic[col] = stamp.dt.tz_localize(None).dt.normalize()
+    lic = lic.merge(connectors.rename(columns={"editions": "editions_list"}), on="connector_id", how="left")
+    lic["connector"] = lic["connector"].fillna(lic["connector_id"])
+    # a global license takes its expiry from the customer's account, where the install base says it
+    account_exp = installs.dropna(subset=["integration_id"]).drop_duplicates("integration_id").set_index(
+        "integration_id")["account_expires"]
+    from_account = pd.to_datetime(lic["integration_id"].map(account_exp), errors="coerce", utc=True,
+                                  format="mixed").dt.tz_localize(None).dt.normalize()
+    lic["expires_from"] = "license"
+    lic.loc[lic["global"], "expires_from"] = "account (global license)"
+    lic.loc[lic["global"], "expires"] = from_account[lic["global"]]
+    lic["installed"] = lic["integration_id"].notna()
+    installed_ids = set(installs["integration_id"].dropna())
+    lic["in_install_base"] = lic["integration_id"].isin(installed_ids)
+    lic["pending"] = lic["email"].notna() & lic["user_id"].isna() & (lic["source"] == "api")
+    lic["days_left"] = (lic["expires"] - day).dt.days.astype("Int64")
+    lic["days_ago"] = (day - lic["expires"]).dt.days.astype("Int64")
+    lic["age_days"] = (day - lic["created"]).dt.days.astype("Int64")
+    lic["live"] = lic["expires"].isna() | (lic["expires"] >= day)  # no known expiry: still live
+    span = (lic["expires"] - lic["created"]).dt.days
+    lic["trial"] = lic["marked_trial"] | (span <= TRIAL_DAYS).fillna(False)
+    lic["editions_offered"] = lic["editions_list"].map(lambda e: ", ".join(e) if isinstance(e, list) else None)
+    lic["edition_offered"] = [None if not isinstance(e, list) or ed is None or pd.isna(ed) else ed in e
+                              for e, ed in zip(lic["editions_list"], lic["edition"])]
+    stores = installs.dropna(subset=["integration_id", "stores_installed"]).drop_duplicates("integration_id")
+    lic["stores_installed"] = lic["integration_id"].map(stores.set_index("integration_id")["stores_installed"])
+    lic["stores_installed"] = pd.to_numeric(lic["stores_installed"], errors="coerce").astype("Int64")
+    lic["stores_short"] = (lic["stores_installed"] - lic["stores"]).clip(lower=0).astype("Int64")
+    return lic[COLUMNS].sort_values(["connector_id", "email", "license_id"], na_position="last").reset_index(drop=True)
+
+
+def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None = None,
+                  billing_map: Path | None = None, license_list: Path | None = None,
+                  license_map: Path | None = None, mutes_file: Path | None = None) -> dict:
+    """The results document of a partner's licenses (and their billing): rows, findings, issues."""
+    from auditor import __version__
+    from auditor.audit import _checksums_of
+    from auditor.mutes import apply_mutes, load_mutes
+    from auditor.reconcile import read_billing, reconcile
+    from auditor.results import SCHEMA_VERSION, finding_records, records
+    from auditor.rules import PARTNER_FRAMES, evaluate_rules
+
+    issues: list[dict] = []
+    partner = root.resolve().name
+    connectors, licenses, installs = load_partner(root, issues)
+    inputs = [(p.relative_to(root).as_posix(), p) for p in sorted(root.rglob("*.json"))]
+    if license_list is not None:
+        licenses = pd.concat([licenses, read_license_list(license_list, license_map, connectors, issues)],
+                             ignore_index=True)
+        inputs.append((license_list.name, license_list))
+    frame = license_frame(connectors, licenses, installs, as_of).assign(account=partner)
+    frames = {"connector_licenses": frame}
+    recon = None
+    if billing is not None:
+        table, mapping = read_billing(billing, billing_map, connectors, issues)
+        recon = reconcile(frame, table, connectors, as_of, mapping.editions or None).assign(account=partner)
+        frames["reconciliation"] = recon
+        inputs.append((billing.name, billing))
+    chosen = [r for r in rules if r.frame in frames]
+    findings, counts = evaluate_rules(chosen, frames, as_of)
+    findings, mute_rows = apply_mutes(findings, load_mutes(mutes_file) if mutes_file else [], as_of)
+    drop = ["account", "file", "record"]
+    return {
+        "schema_version": SCHEMA_VERSION, "tool_version": __version__, "as_of": as_of.isoformat(),
+        "policy": "-", "profile": "-", "accounts": [],
+        "findings": finding_records(findings),
+        "rule_counts": records(counts.sort_values(["rule", "account", "environment"], na_position="first")),
+        "mutes": records(mute_rows),
+        "load_issues": [{"account": partner, **i} for i in issues],
+        "rules": [r.model_dump(include={"id", "title", "severity", "frame", "description", "remediation",
+                                        "references", "tags", "parameters"}) for r in chosen],
+        "inputs": records(_checksums_of(partner, inputs)),
+        "connector_licenses": records(frame.drop(columns=[c for c in drop if c in frame])),
+        "reconciliation": records(recon.drop(columns=["account"])) if recon is not None else None,
+    }
