@@ -46,6 +46,18 @@ def read_billing(path: Path, mapping_file: Path | None, connectors: pd.DataFrame
     return table, mapping
 
 
+def _joined(frame: pd.DataFrame, keys: list[str], col: str) -> pd.Series:
+    """The distinct values of `col` per group, sorted and joined with ", " (None where there are none)."""
+    values = frame[[*keys, col]].dropna(subset=[col]).astype({col: object}).drop_duplicates().sort_values([*keys, col])
+    groups = values.groupby(keys)[col]
+    out = groups.first()
+    many = groups.size() > 1  # only groups of several values need joining, one by one
+    if many.any():
+        several = values.set_index(keys).loc[many[many].index]
+        out[many] = several.groupby(level=keys)[col].agg(lambda v: ", ".join(map(str, v)))
+    return out
+
+
 def _rank(editions: list[str]):
     order = {e.lower(): i for i, e in enumerate(editions)}
     return lambda e: None if e is None or pd.isna(e) else order.get(str(e).lower())
@@ -60,8 +72,9 @@ def reconcile(licenses: pd.DataFrame, billing: pd.DataFrame, connectors: pd.Data
     lic = lic[lic["customer"].notna()]
     lic = lic.assign(_rank=lic["edition"].map(rank), _live_stores=lic["stores"].where(lic["live"], 0))
     lic_g = lic.sort_values(["live", "_rank"], ascending=[False, False]).groupby(["customer", "connector_id"])
+    keys = ["customer", "connector_id"]
     lside = pd.DataFrame({
-        "licenses": lic_g["license_id"].agg(lambda s: ", ".join(sorted(s))),
+        "licenses": _joined(lic, keys, "license_id"),
         "license_edition": lic_g["edition"].first(), "license_stores": lic_g["_live_stores"].sum(),
         "license_expires": lic_g["expires"].max(), "live": lic_g["live"].any(), "trial": lic_g["trial"].all(),
         "l_kind": lic_g["key_kind"].first(),
@@ -76,8 +89,8 @@ def reconcile(licenses: pd.DataFrame, billing: pd.DataFrame, connectors: pd.Data
         "billed_edition": bill_g["edition"].first(), "billed_quantity": bill_g["quantity"].max(),
         "period_start": bill_g["period_start"].min(), "period_end": bill_g["period_end"].max(),
         "amount": bill_g["amount"].sum(min_count=1),
-        "currency": bill_g["currency"].agg(lambda s: ", ".join(sorted(set(s.dropna()))) or None),
-        "invoices": bill_g["invoice"].agg(lambda s: ", ".join(sorted(set(s.dropna()))) or None),
+        "currency": _joined(bill, keys, "currency"),
+        "invoices": _joined(bill, keys, "invoice"),
         "b_kind": bill_g["key_kind"].first(),
     }).reset_index()
 
@@ -134,14 +147,15 @@ def reconcile(licenses: pd.DataFrame, billing: pd.DataFrame, connectors: pd.Data
 
 
 def _explain(rows: pd.DataFrame, details: pd.Series) -> pd.Series:
-    def day(v):
-        return "-" if pd.isna(v) else pd.Timestamp(v).strftime("%Y-%m-%d")
+    """What is wrong (if anything), then the facts on both sides, a whole column at a time."""
+    def day(col: str) -> pd.Series:
+        return rows[col].dt.strftime("%Y-%m-%d").fillna("-")
 
-    text = []
-    for r, d in zip(rows.itertuples(index=False), details):
-        licensed = (f"licensed {r.license_edition or '?'} with {int(r.license_stores or 0)} stores to {day(r.license_expires)}"
-                    if isinstance(r.licenses, str) else "no license")
-        billed = (f"billed {r.billed_edition or '?'} x{int(r.billed_quantity)} {day(r.period_start)} to {day(r.period_end)}"
-                  if not pd.isna(r.period_end) else "not billed")
-        text.append(f"{d + ': ' if d else ''}{licensed}; {billed}")  # what is wrong, then the facts
-    return pd.Series(text, index=rows.index)
+    def text(col: str) -> pd.Series:
+        return rows[col].astype(object).where(rows[col].notna(), "?").astype(str)
+
+    licensed = ("licensed " + text("license_edition") + " with " + rows["license_stores"].fillna(0).astype(int).astype(str)
+                + " stores to " + day("license_expires")).where(rows["licenses"].notna(), "no license")
+    billed = ("billed " + text("billed_edition") + " x" + rows["billed_quantity"].fillna(0).astype(int).astype(str)
+              + " " + day("period_start") + " to " + day("period_end")).where(rows["period_end"].notna(), "not billed")
+    return details.where(details == "", details + ": ") + licensed + "; " + billed

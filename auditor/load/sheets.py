@@ -61,7 +61,8 @@ def load_mapping(path: Path | None, fields: dict[str, Field], default: dict[str,
         mark = getattr(exc, "problem_mark", None)
         raise AuditorError(f"{path}" + (f":{mark.line + 1}" if mark else "") + ": not readable YAML") from None
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()  # an unknown key says more than the field it was meant to be
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         where = ".".join(str(p) for p in err["loc"])
         raise AuditorError(f"{path}: {where}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}") \
             from None

@@ -94,6 +94,8 @@ def _data_json(report: Report) -> Markup:
         "load_issues": _dataset(report.load_issues),
         "mutes": _dataset(report.mutes),
         "changes": _dataset(report.changes),
+        "connector_licenses": _dataset(report.connector_licenses),
+        "reconciliation": _dataset(report.reconciliation),
         "forecast": _dataset(report.forecast),
         **_lookup(report.results),
     }
@@ -193,7 +195,10 @@ def render_html(report: Report, templates: Path | None = None) -> str:
                                inputs=report.inputs.to_dict("records"), data_json=_data_json(report),
                                has_changes="changes" in report.results, since=report.since,
                                changes=len(report.changes), trend=report.results.get("trend"),
-                               trend_charts=_trend_charts(report), trend_limit=TREND_CHARTS)
+                               trend_charts=_trend_charts(report), trend_limit=TREND_CHARTS,
+                               partner=report.partner, has_reconciliation=bool(report.results.get("reconciliation")),
+                               recon_totals=report.reconciliation_totals().to_dict("records"),
+                               connector_licenses=len(report.connector_licenses))
     except jinja2.TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "filename", None) else ""
         raise AuditorError(f"{where}template error: {exc.message}") from None

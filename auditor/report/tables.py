@@ -27,6 +27,10 @@ COLUMN_TYPES = {
     "expires": "date", "trial ends": "date", "record": "int", "matched": "int", "bytes": "int",
     "months": "int", "used": "int",
     "entitled": "int", "pace a month": "num",
+    "created": "date", "license expires": "date", "period start": "date", "period end": "date",
+    "live": "bool", "installed": "bool", "trial": "bool", "pending": "bool", "global": "bool",
+    "stores": "int", "stores installed": "int", "days left": "int", "license stores": "int",
+    "billed quantity": "int", "amount": "money", "at stake": "money", "billed": "money",
 }
 
 
@@ -47,8 +51,24 @@ class Report:
     changes: pd.DataFrame  # empty unless the results carry changes (history on, or auditor diff)
     trend: pd.DataFrame  # monthly points, empty unless the results carry a trend
     forecast: pd.DataFrame
+    connector_licenses: pd.DataFrame  # `auditor licenses`: empty otherwise
+    reconciliation: pd.DataFrame
     results: dict  # the results file itself, for what the HTML page embeds
 
+    @property
+    def partner(self) -> bool:
+        """A partner's licenses rather than an account's usage."""
+        return self.results.get("connector_licenses") is not None and not self.results["accounts"]
+
+    def reconciliation_totals(self) -> pd.DataFrame:
+        """Rows, amount billed and amount at stake by category, status and currency."""
+        r = self.reconciliation
+        cols = ["category", "status", "currency", "rows", "billed", "at stake"]
+        if r.empty:
+            return pd.DataFrame(columns=cols)
+        t = r.groupby(["category", "status", "currency"]).agg(
+            rows=("customer", "size"), billed=("amount", "sum"), stake=("at stake", "sum")).reset_index()
+        return t.rename(columns={"stake": "at stake"})[cols]
     @property
     def since(self) -> str:
         """'2026-10-31', or the dates per account when they differ."""
@@ -206,6 +226,34 @@ def _licenses(results: dict) -> pd.DataFrame:
     return table
 
 
+def _dates(frame: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    for col in cols:
+        frame[col] = pd.to_datetime(frame[col], errors="coerce")
+    return frame
+
+
+def _connector_licenses(results: dict) -> pd.DataFrame:
+    cols = {"connector": "connector", "license_id": "license id", "email": "email", "user_name": "user",
+            "account_id": "account id", "source": "source", "edition": "edition", "created": "created",
+            "expires": "expires", "expires_from": "expiry from", "days_left": "days left", "live": "live",
+            "trial": "trial", "installed": "installed", "integration_id": "integration", "pending": "pending",
+            "global": "global", "stores": "stores", "store_editions": "store editions",
+            "stores_installed": "stores installed"}
+    return _dates(_plain(results.get("connector_licenses") or [], cols), "created", "expires")
+
+
+def _reconciliation(results: dict) -> pd.DataFrame:
+    cols = {"category": "category", "status": "status", "customer": "customer", "matched_on": "matched on",
+            "connector": "connector", "licenses": "licenses", "license_edition": "license edition",
+            "license_stores": "license stores", "license_expires": "license expires",
+            "billed_edition": "billed edition", "billed_quantity": "billed quantity", "period_start": "period start",
+            "period_end": "period end", "amount": "amount", "currency": "currency", "at_stake": "at stake",
+            "invoices": "invoices", "detail": "detail"}
+    table = _dates(_plain(results.get("reconciliation") or [], cols), "license expires", "period start", "period end")
+    table["currency"] = table["currency"].fillna("-")  # a blank cell would not match a COUNTIFS criterion
+    return table
+
+
 def _plain(records: list[dict], rename: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(rename)).rename(columns=rename)
 
@@ -238,5 +286,7 @@ def build_report(results: dict) -> Report:
             "account": "account", "environment": "environment", "metric": "metric", "months": "months",
             "first": "from", "last": "to", "used": "used", "entitled": "entitled", "pace": "pace a month",
             "crosses": "crosses in", "verdict": "forecast"}),
+        connector_licenses=_connector_licenses(results),
+        reconciliation=_reconciliation(results),
         results=results,
     )

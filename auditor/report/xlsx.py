@@ -58,6 +58,8 @@ class _Writer:
             "title": b.add_format({"bold": True, "font_size": 14}),
             "total": b.add_format({"bold": True, "num_format": "#,##0", "top": 1}),
             "total_label": b.add_format({"bold": True, "top": 1}),
+            "money": b.add_format({"num_format": "#,##0.00"}),
+            "total_money": b.add_format({"bold": True, "num_format": "#,##0.00", "top": 1}),
             "wrap": b.add_format({"text_wrap": True, "valign": "top"}),
         }
         self.colour = {k: b.add_format({"font_color": f, "bg_color": g}) for k, (f, g) in COLOURS.items()}
@@ -103,6 +105,8 @@ class _Writer:
                     write_number(row, col, value, fmt_int)
                 elif kind == "share":
                     write_number(row, col, value, fmt_share)
+                elif kind == "money":
+                    write_number(row, col, value, self.fmt["money"])
                 elif kind == "bool":
                     write_bool(row, col, bool(value))
                 elif kind == "date":
@@ -130,7 +134,9 @@ class _Writer:
                     ref = xlsxwriter.utility.xl_range(first_row + 1, col, last, col)
                     # the sum as the cached value too, for viewers that do not recalculate
                     total = pd.to_numeric(frame[column], errors="coerce").sum()
-                    sheet.write_formula(last + 1, col, f"=SUBTOTAL(109,{ref})", self.fmt["total"], int(total))
+                    money = kinds[col] == "money"
+                    sheet.write_formula(last + 1, col, f"=SUBTOTAL(109,{ref})",
+                                        self.fmt["total_money" if money else "total"], float(total) if money else int(total))
                 elif not label_done:
                     sheet.write_string(last + 1, col, "Total (visible rows)", self.fmt["total_label"])
                     label_done = True
@@ -148,7 +154,7 @@ class _Writer:
 def _width(header: str, values: pd.Series | None) -> int:
     """Wide enough for the header and most values (the 95th percentile of a sample), at most 60."""
     kind = COLUMN_TYPES.get(header)
-    if kind in ("int", "share", "bool"):
+    if kind in ("int", "share", "bool", "money"):
         return max(len(header) + 2, 9)
     if kind == "date":
         return max(len(header) + 2, 12)
@@ -237,6 +243,8 @@ def write_xlsx(report: Report, path: Path) -> dict:
     """Write the workbook; returns what was cut ({"cells": [...], "sheets": [...]})."""
     w = _Writer(path)
     meta = report.meta
+    if report.partner:
+        return _partner_book(w, report)
     summary = w.book.add_worksheet("Summary")
     summary.write_string(0, 0, f"License audit as of {meta['as_of']}", w.fmt["title"])
     summary.write_string(1, 0, f"policy {meta['policy']} · profile {meta['profile']} · auditor {meta['tool_version']}")
@@ -258,6 +266,48 @@ def write_xlsx(report: Report, path: Path) -> dict:
     w.table("Load issues", report.load_issues, widths={"problem": 80})
     w.table("Mutes", report.mutes)
 
+    return _about(w, report)
+
+
+def _reconciliation_sheet(w: _Writer, report: Report) -> None:
+    """The reconciliation table, a filter-following total under it, and totals by category,
+    status and currency as SUMIFS over the table, so they follow any edit of it."""
+    recon = report.reconciliation
+    sheet = w.table("Reconciliation", recon, totals=("amount", "at stake"), widths={"detail": 90, "customer": 28})
+    cols = list(recon.columns)
+    first, last = 1, max(len(recon), 1)
+    ref = {c: xlsxwriter.utility.xl_range_abs(first, cols.index(c), last, cols.index(c))
+           for c in ("category", "status", "currency", "amount", "at stake")}
+    top = last + 3
+    sheet.write_string(top, 0, "Totals by category, status and currency (formulas over the table above)",
+                       w.fmt["bold"])
+    totals = report.reconciliation_totals()
+    for col, head in enumerate(totals.columns):
+        sheet.write_string(top + 1, col, head, w.fmt["header"])
+    for i, t in enumerate(totals.itertuples(index=False), top + 2):
+        cells = [xlsxwriter.utility.xl_rowcol_to_cell(i, c, col_abs=True) for c in range(3)]
+        crit = f"{ref['category']},{cells[0]},{ref['status']},{cells[1]},{ref['currency']},{cells[2]}"
+        sheet.write_string(i, 0, t[0])
+        sheet.write_string(i, 1, t[1])
+        sheet.write_string(i, 2, t[2])
+        sheet.write_formula(i, 3, f"=COUNTIFS({crit})", w.fmt["int"], int(t[3]))
+        sheet.write_formula(i, 4, f"=SUMIFS({ref['amount']},{crit})", w.fmt["money"], float(t[4]))
+        sheet.write_formula(i, 5, f"=SUMIFS({ref['at stake']},{crit})", w.fmt["money"], float(t[5]))
+
+
+def _partner_book(w: _Writer, report: Report) -> dict:
+    if "reconciliation" in report.results and report.results["reconciliation"] is not None:
+        _reconciliation_sheet(w, report)
+    w.table("Connector licenses", report.connector_licenses, widths={"email": 28})
+    w.table("Findings", report.findings, widths={"reason": 80, "title": 40, "mute reason": 30})
+    w.table("Rules", report.rules, widths={"description": 60, "remediation": 60})
+    w.table("Load issues", report.load_issues, widths={"problem": 80, "file": 50})
+    w.table("Mutes", report.mutes)
+    return _about(w, report)
+
+
+def _about(w: _Writer, report: Report) -> dict:
+    meta = report.meta
     about = w.book.add_worksheet("About")
     about.set_column(0, 0, 28)
     about.set_column(1, 1, 90)
