@@ -23,11 +23,12 @@ from auditor.config import Config, load_config
 from auditor.diff import changes_section, subset
 from auditor.errors import AuditorError
 from auditor.partner import audit_partner
-from auditor.paths import data_dir, partner_sample_dir, sample_dir
+from auditor.paths import data_dir, netsuite_sample_dir, partner_sample_dir, sample_dir
 from auditor.policy import load_policy
 from auditor.pull import REGIONS, Pull, read_token
 from auditor.report import Outputs, write_reports
-from auditor.rules import ACCOUNT_FRAMES, PARTNER_FRAMES, SEVERITIES, load_profile, load_rules, select_rules
+from auditor.nsrecords import DEFAULT_APPLICATION, audit_netsuite
+from auditor.rules import ACCOUNT_FRAMES, NETSUITE_FRAMES, PARTNER_FRAMES, SEVERITIES, load_profile, load_rules, select_rules
 from auditor.ruletest import run_tests
 from auditor.safe import csv_safe
 from auditor.trend import trend_section
@@ -490,6 +491,65 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     if results["reconciliation"] is not None:
         recon = pd.DataFrame(results["reconciliation"])
         click.echo(_reconciliation_totals(recon).to_string(index=False))
+    skipped = len(results["load_issues"])
+    click.echo(f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read.")
+    click.echo(f"Results written to {output}")
+    out = _outputs(html, xlsx, csv_dir, templates)
+    if out.any():
+        for line in write_reports(results, out):
+            click.echo(line)
+    _exit_for(results["findings"], fail_on)
+
+
+@cli.command("ns-records")
+@click.argument("sandbox_list", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("production_list", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--sample", is_flag=True, help="The bundled sample lists, checked against the sample accounts.")
+@click.option("--map", "mapping", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+              help="YAML mapping of the lists' headers (default: the field names themselves).")
+@click.option("--snapshot", type=click.Path(path_type=Path, exists=True), metavar="DIR",
+              help="A snapshot (or folder of them) whose NetSuite connections to check against the records.")
+@click.option("--refreshed-on", metavar="YYYY-MM-DD",
+              help="When the sandboxes were last refreshed (default: the production list's export date "
+                   "when the sandbox list was exported later).")
+@click.option("--application", default=DEFAULT_APPLICATION, show_default=True, metavar="REGEX",
+              help="What names an integrator.io record (matched against name and application id).")
+@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help=f"Audit date. Default: today (UTC); with --sample, {SAMPLE_AS_OF}.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True)
+@click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
+              help="Exit 1 when an unmuted alarm of this severity or higher is found.")
+@click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="YAML file of accepted findings.")
+@rule_options
+@report_options
+@click.pass_context
+def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, refreshed_on, application, as_of,
+               output, fail_on, mutes, rules, html, xlsx, csv_dir, templates):
+    """Compare the NetSuite integration records of sandbox and production accounts
+    (SANDBOX_LIST and PRODUCTION_LIST: CSV, XLSX or JSON exports of Manage Integrations; a JSON
+    list may be {"exported": DATE, "records": [...]}), and with --snapshot check the NetSuite
+    connections of integrator.io against them.
+
+    Writes the results file (sections ns_records and ns_links, findings as usual) and, with
+    --html / --xlsx / --csv, the reports. Exit codes as for 'auditor audit'.
+    """
+    rules = [r for r in rules if r.frame in NETSUITE_FRAMES]
+    if sample:
+        root = netsuite_sample_dir()
+        sandbox_list, production_list = root / "sandbox.json", root / "production.json"
+        mapping, snapshot = mapping or root / "map.yaml", snapshot or sample_dir()
+    if sandbox_list is None or production_list is None:
+        raise click.UsageError("name the sandbox list and the production list, or use --sample")
+    day = _as_of(as_of) or (SAMPLE_AS_OF if sample else datetime.now(UTC).date())
+    results = audit_netsuite(sandbox_list, production_list, day, rules, mapping=mapping, snapshot=snapshot,
+                             refreshed_on=_as_of(refreshed_on), application=application, mutes_file=mutes)
+    results["profile"] = ctx.params["profile"]
+    results_io.write(results, output)
+    recs = pd.DataFrame(results["ns_records"])
+    click.echo(f"auditor {__version__} · NetSuite integration records · {len(rules)} rules · as of {day}"
+               + (f" · sandboxes refreshed on {results['ns_refreshed_on']}" if results["ns_refreshed_on"] else ""))
+    if not recs.empty:
+        click.echo(recs.groupby(["account", "environment"]).agg(records=("name", "size"), enabled=("enabled", "sum"))
+                   .reset_index().to_string(index=False))
     skipped = len(results["load_issues"])
     click.echo(f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read.")
     click.echo(f"Results written to {output}")

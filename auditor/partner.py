@@ -190,11 +190,10 @@ def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None 
                   billing_map: Path | None = None, license_list: Path | None = None,
                   license_map: Path | None = None, mutes_file: Path | None = None) -> dict:
     """The results document of a partner's licenses (and their billing): rows, findings, issues."""
-    from auditor import __version__
     from auditor.audit import _checksums_of
     from auditor.mutes import apply_mutes, load_mutes
     from auditor.reconcile import read_billing, reconcile
-    from auditor.results import SCHEMA_VERSION, finding_records, records
+    from auditor.results import document, records
     from auditor.rules import PARTNER_FRAMES, evaluate_rules
 
     issues: list[dict] = []
@@ -217,16 +216,7 @@ def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None 
     findings, counts = evaluate_rules(chosen, frames, as_of)
     findings, mute_rows = apply_mutes(findings, load_mutes(mutes_file) if mutes_file else [], as_of)
     drop = ["account", "file", "record"]
-    return {
-        "schema_version": SCHEMA_VERSION, "tool_version": __version__, "as_of": as_of.isoformat(),
-        "policy": "-", "profile": "-", "accounts": [],
-        "findings": finding_records(findings),
-        "rule_counts": records(counts.sort_values(["rule", "account", "environment"], na_position="first")),
-        "mutes": records(mute_rows),
-        "load_issues": [{"account": partner, **i} for i in issues],
-        "rules": [r.model_dump(include={"id", "title", "severity", "frame", "description", "remediation",
-                                        "references", "tags", "parameters"}) for r in chosen],
-        "inputs": records(_checksums_of(partner, inputs)),
-        "connector_licenses": records(frame.drop(columns=[c for c in drop if c in frame])),
-        "reconciliation": records(recon.drop(columns=["account"])) if recon is not None else None,
-    }
+    return document(as_of, findings, counts, mute_rows, [{"account": partner, **i} for i in issues], chosen,
+                    _checksums_of(partner, inputs),
+                    connector_licenses=records(frame.drop(columns=[c for c in drop if c in frame])),
+                    reconciliation=records(recon.drop(columns=["account"])) if recon is not None else None)

@@ -22,3 +22,7 @@ def sample_dir() -> Path:
 
 def partner_sample_dir() -> Path:
     return PACKAGE / "sample_partner"
+
+
+def netsuite_sample_dir() -> Path:
+    return PACKAGE / "sample_netsuite"

@@ -234,6 +234,9 @@ class Results(BaseModel):
     trend: Trend | None = None
     connector_licenses: list[dict] | None = None  # `auditor licenses`: one row per integration app license
     reconciliation: list[dict] | None = None  # `auditor licenses --billing`: licensed against billed
+    ns_records: list[dict] | None = None  # `auditor ns-records`: one row per integration record and account
+    ns_links: list[dict] | None = None  # `auditor ns-records --snapshot`: NetSuite accounts of connections
+    ns_refreshed_on: str | None = None  # the sandbox refresh date the records were judged against
 
 
 def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
@@ -273,6 +276,22 @@ def records(frame: pd.DataFrame) -> list[dict]:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
     return _records(out, {c: c for c in out.columns})
+
+
+def document(as_of, findings: pd.DataFrame, counts: pd.DataFrame, mutes: pd.DataFrame, issues: list[dict],
+             rules: list, inputs: pd.DataFrame, **sections) -> dict:
+    """A results file for a run that audits no integrator.io account (partner licenses, NetSuite
+    records): the common parts, and the run's own sections."""
+    return {
+        "schema_version": SCHEMA_VERSION, "tool_version": __version__, "as_of": as_of.isoformat(),
+        "policy": "-", "profile": "-", "accounts": [],
+        "findings": finding_records(findings),
+        "rule_counts": records(counts.sort_values(["rule", "account", "environment"], na_position="first")),
+        "mutes": records(mutes), "load_issues": issues,
+        "rules": [r.model_dump(include=set(RuleRun.model_fields)) for r in rules],
+        "inputs": records(inputs.sort_values(["account", "file"])),
+        **sections,
+    }
 
 
 def build(audit: Audit) -> dict:

@@ -43,10 +43,13 @@ FRAMES: dict[str, tuple[str, str, str]] = {
     "references": ("@resource_type", "resource_id", "resource_name"),
     "connector_licenses": ("connector license", "license_id", "email"),
     "reconciliation": ("reconciliation", "key", "customer"),
+    "ns_records": ("integration record", "record_key", "name"),
+    "ns_links": ("netsuite account", "netsuite_account", "connection_names"),
 }
 # which command's run a frame belongs to: `audit` (an account) or `licenses` (a partner)
 ACCOUNT_FRAMES = ("environments", "endpoints", "flows", "connections", "licenses", "references")
 PARTNER_FRAMES = ("connector_licenses", "reconciliation")
+NETSUITE_FRAMES = ("ns_records", "ns_links")  # `ns-records`
 FINDING_COLUMNS = ["id", "rule", "title", "severity", "status", "account", "environment",
                    "resource_type", "resource_id", "resource_name", "reason", "muted", "mute_reason"]
 
@@ -82,6 +85,13 @@ FRAME_COLUMNS: dict[str, set[str]] = {
                        "billed_quantity", "period_start", "period_end", "amount", "currency", "invoices", "status",
                        "category", "at_stake", "not_billed", "not_licensed", "lower_edition", "fewer_stores",
                        "billed_past_expiry", "licensed_past_period", "detail"},
+    "ns_records": {"account", "record_key", "netsuite_account", "base_account", "environment", "name",
+                   "application_id", "description", "state", "enabled", "authentication", "owner", "owned",
+                   "installed_from", "created_in_sandbox", "note", "last_used", "in_production", "in_sandbox",
+                   "common_differs", "differs", "refreshed_on", "used_since_refresh", "integrator", "connections",
+                   "connections_known"},
+    "ns_links": {"account", "netsuite_account", "listed", "integrator_records", "enabled_records", "connections",
+                 "connection_names"},
 }
 
 
@@ -107,7 +117,7 @@ class Rule(BaseModel):
     tags: list[str] = []
     parameters: dict[str, Any] = {}
     frame: Literal["environments", "endpoints", "flows", "connections", "licenses", "references",
-                   "connector_licenses", "reconciliation"]
+                   "connector_licenses", "reconciliation", "ns_records", "ns_links"]
     scope: dict = Field(default_factory=dict)  # rows outside it get no status at all
     requires: list[str] = []
     where: dict = Field(default_factory=dict)

@@ -28,7 +28,8 @@ from auditor.errors import AuditorError
 from auditor.rules import FRAME_COLUMNS, FRAMES, Rule, _evaluate, statuses
 
 ROW_FILES = {"pass.yaml": ("ok", None), "alarm.yaml": ("alarm",), "skip.yaml": ("skip",)}
-DATE_COLUMNS = {"expires", "trial_end", "created", "license_expires", "period_start", "period_end"}
+DATE_COLUMNS = {"expires", "trial_end", "created", "license_expires", "period_start", "period_end", "last_used",
+                "refreshed_on"}
 FINDING_KEYS = ("status", "resource_id", "reason", "account", "environment", "resource_name", "severity")
 DEFAULT_AS_OF = date(2026, 1, 1)
 

@@ -93,11 +93,11 @@ def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | series.astype(str).str.strip().eq("")
 
 
-def read_table(path: Path, mapping: Mapping, fields: dict[str, Field],
-               one_of: tuple[str, ...] = ()) -> tuple[pd.DataFrame, list[dict]]:
+def read_table(path: Path, mapping: Mapping, fields: dict[str, Field], one_of: tuple[str, ...] = (),
+               raw: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """(rows with one column per field, problems). `one_of`: at least one of these must be given
-    in each row (e.g. email or account id)."""
-    raw = _raw(path, mapping)
+    in each row (e.g. email or account id). `raw`: the table already read (from JSON, say)."""
+    raw = _raw(path, mapping) if raw is None else raw
     raw.columns = [str(c).strip() for c in raw.columns]
     if not mapping._explicit:  # without a mapping file, optional columns the file lacks are just absent
         mapping = mapping.model_copy(update={"columns": {

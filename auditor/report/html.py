@@ -96,6 +96,7 @@ def _data_json(report: Report) -> Markup:
         "changes": _dataset(report.changes),
         "connector_licenses": _dataset(report.connector_licenses),
         "reconciliation": _dataset(report.reconciliation),
+        **{f"extra_{n}": _dataset(frame) for n, frame in enumerate(report.extras.values())},
         "forecast": _dataset(report.forecast),
         **_lookup(report.results),
     }
@@ -196,7 +197,10 @@ def render_html(report: Report, templates: Path | None = None) -> str:
                                has_changes="changes" in report.results, since=report.since,
                                changes=len(report.changes), trend=report.results.get("trend"),
                                trend_charts=_trend_charts(report), trend_limit=TREND_CHARTS,
-                               partner=report.partner, has_reconciliation=bool(report.results.get("reconciliation")),
+                               no_accounts=report.no_accounts,
+                               has_reconciliation=bool(report.results.get("reconciliation")),
+                               has_licenses=report.results.get("connector_licenses") is not None,
+                               extras=[(title, "extra-" + str(n)) for n, title in enumerate(report.extras)],
                                recon_totals=report.reconciliation_totals().to_dict("records"),
                                connector_licenses=len(report.connector_licenses))
     except jinja2.TemplateError as exc:

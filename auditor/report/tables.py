@@ -28,6 +28,9 @@ COLUMN_TYPES = {
     "months": "int", "used": "int",
     "entitled": "int", "pace a month": "num",
     "created": "date", "license expires": "date", "period start": "date", "period end": "date",
+    "last used": "date", "refreshed on": "date", "owned": "bool", "in production": "bool", "in sandbox": "bool",
+    "common differs": "bool", "used since refresh": "bool", "integrator": "bool", "listed": "bool",
+    "integrator records": "int", "enabled records": "int",
     "live": "bool", "installed": "bool", "trial": "bool", "pending": "bool", "global": "bool",
     "stores": "int", "stores installed": "int", "days left": "int", "license stores": "int",
     "billed quantity": "int", "amount": "money", "at stake": "money", "billed": "money",
@@ -55,10 +58,13 @@ class Report:
     reconciliation: pd.DataFrame
     results: dict  # the results file itself, for what the HTML page embeds
 
+    extras: dict[str, pd.DataFrame] = None  # other runs' tables by title (NetSuite records, ...)
+
     @property
-    def partner(self) -> bool:
-        """A partner's licenses rather than an account's usage."""
-        return self.results.get("connector_licenses") is not None and not self.results["accounts"]
+    def no_accounts(self) -> bool:
+        """A run that audits no integrator.io account (a partner's licenses, NetSuite records)."""
+        return not self.results["accounts"] and (self.results.get("connector_licenses") is not None
+                                                 or bool(self.extras))
 
     def reconciliation_totals(self) -> pd.DataFrame:
         """Rows, amount billed and amount at stake by category, status and currency."""
@@ -254,6 +260,25 @@ def _reconciliation(results: dict) -> pd.DataFrame:
     return table
 
 
+EXTRA_SECTIONS = {"ns_records": "NetSuite records", "ns_links": "NetSuite connections"}
+
+
+def _extras(results: dict) -> dict[str, pd.DataFrame]:
+    """Sections of other runs, as tables with their own column names (dates typed)."""
+    out = {}
+    for key, title in EXTRA_SECTIONS.items():
+        rows = results.get(key)
+        if rows is not None:
+            frame = pd.DataFrame(rows).drop(columns=["base_account", "connections_known", "refreshed_on"],
+                                            errors="ignore")  # said elsewhere, or only for the rules
+            frame.columns = [c.replace("_", " ") for c in frame.columns]
+            for col in ("last used", "refreshed on"):
+                if col in frame:
+                    frame[col] = pd.to_datetime(frame[col], errors="coerce")
+            out[title] = frame
+    return out
+
+
 def _plain(records: list[dict], rename: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame(records, columns=list(rename)).rename(columns=rename)
 
@@ -287,6 +312,7 @@ def build_report(results: dict) -> Report:
             "first": "from", "last": "to", "used": "used", "entitled": "entitled", "pace": "pace a month",
             "crosses": "crosses in", "verdict": "forecast"}),
         connector_licenses=_connector_licenses(results),
+        extras=_extras(results),
         reconciliation=_reconciliation(results),
         results=results,
     )

@@ -11,6 +11,7 @@ quote prefix, and text longer than a cell holds is cut, each cut listed on the A
 from __future__ import annotations
 
 import math
+from numbers import Number
 from datetime import datetime
 from pathlib import Path
 
@@ -101,12 +102,9 @@ class _Writer:
             for col, (value, kind) in enumerate(zip(values, kinds)):
                 if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
                     write_blank(row, col, None)
-                elif kind == "int":
-                    write_number(row, col, value, fmt_int)
-                elif kind == "share":
-                    write_number(row, col, value, fmt_share)
-                elif kind == "money":
-                    write_number(row, col, value, self.fmt["money"])
+                elif kind in ("int", "share", "money") and isinstance(value, Number):
+                    write_number(row, col, value, fmt_int if kind == "int" else fmt_share if kind == "share"
+                                 else self.fmt["money"])
                 elif kind == "bool":
                     write_bool(row, col, bool(value))
                 elif kind == "date":
@@ -243,8 +241,8 @@ def write_xlsx(report: Report, path: Path) -> dict:
     """Write the workbook; returns what was cut ({"cells": [...], "sheets": [...]})."""
     w = _Writer(path)
     meta = report.meta
-    if report.partner:
-        return _partner_book(w, report)
+    if report.no_accounts:
+        return _sections_book(w, report)
     summary = w.book.add_worksheet("Summary")
     summary.write_string(0, 0, f"License audit as of {meta['as_of']}", w.fmt["title"])
     summary.write_string(1, 0, f"policy {meta['policy']} · profile {meta['profile']} · auditor {meta['tool_version']}")
@@ -295,10 +293,14 @@ def _reconciliation_sheet(w: _Writer, report: Report) -> None:
         sheet.write_formula(i, 5, f"=SUMIFS({ref['at stake']},{crit})", w.fmt["money"], float(t[5]))
 
 
-def _partner_book(w: _Writer, report: Report) -> dict:
-    if "reconciliation" in report.results and report.results["reconciliation"] is not None:
+def _sections_book(w: _Writer, report: Report) -> dict:
+    """The workbook of a run that audits no account: its own tables first, then the findings."""
+    if report.results.get("reconciliation") is not None:
         _reconciliation_sheet(w, report)
-    w.table("Connector licenses", report.connector_licenses, widths={"email": 28})
+    if report.results.get("connector_licenses") is not None:
+        w.table("Connector licenses", report.connector_licenses, widths={"email": 28})
+    for title, frame in report.extras.items():
+        w.table(title, frame, widths={"differs": 40, "description": 30})
     w.table("Findings", report.findings, widths={"reason": 80, "title": 40, "mute reason": 30})
     w.table("Rules", report.rules, widths={"description": 60, "remediation": 60})
     w.table("Load issues", report.load_issues, widths={"problem": 80, "file": 50})
