@@ -30,6 +30,7 @@ FIELDS = {
 }
 COMMON = ("name", "description", "authentication")  # the fields every account's copy shares
 DEFAULT_APPLICATION = r"(?i)celigo|integrator\.io"
+SANDBOX_SUFFIX = r"_(?:SB\d*|RP)$"  # sandboxes (and release previews) of a production account
 COLUMNS = ["account", "base_account", "environment", "name", "application_id", "description", "state", "enabled",
            "authentication", "owner", "owned", "installed_from", "created_in_sandbox", "note", "last_used",
            "in_production", "in_sandbox", "common_differs", "differs", "refreshed_on", "used_since_refresh",
@@ -44,7 +45,7 @@ def normalise_account(value) -> str | None:
 
 
 def _base(account: pd.Series) -> pd.Series:
-    return account.str.replace(r"_(SB\d*|RP)$", "", regex=True)
+    return account.str.replace(SANDBOX_SUFFIX, "", regex=True)
 
 
 def _is_yes(series: pd.Series) -> pd.Series:
@@ -98,14 +99,14 @@ def records_frame(sandbox: pd.DataFrame, production: pd.DataFrame, *, refreshed_
     rows["account"] = rows["account"].map(normalise_account)
     rows["owner"] = rows["owner"].map(normalise_account)
     rows["base_account"] = _base(rows["account"])
-    rows["environment"] = rows["account"].str.contains(r"_(SB\d*|RP)$", regex=True).map(
+    rows["environment"] = rows["account"].str.contains(SANDBOX_SUFFIX, regex=True).map(
         {True: "sandbox", False: "production"})
     rows["state"] = rows["state"].astype("string").str.strip().str.lower().astype(object)
     rows["enabled"] = rows["state"].eq("enabled")
     rows["installed_flag"] = _is_yes(rows["installed"]).fillna(False).astype(bool)
     rows["owned"] = ~rows["installed_flag"] & (rows["owner"].isna() | (rows["owner"] == rows["account"]))
     rows["installed_from"] = rows["owner"].where(~rows["owned"] & (rows["owner"] != rows["account"]))
-    rows["created_in_sandbox"] = rows["installed_from"].astype("string").str.contains(r"_(SB\d*|RP)$", regex=True,
+    rows["created_in_sandbox"] = rows["installed_from"].astype("string").str.contains(SANDBOX_SUFFIX, regex=True,
                                                                                      na=False).astype(bool)
     key = ["base_account", "application_id"]
     present = rows.groupby(key)["environment"].agg(lambda s: set(s))
@@ -187,7 +188,7 @@ def check_lists(sandbox: pd.DataFrame, production: pd.DataFrame, sandbox_path: P
     """Each list must hold the accounts it claims: no production account in the sandbox list."""
     for frame, path, want in ((sandbox, sandbox_path, True), (production, production_path, False)):
         accounts = frame["account"].map(normalise_account)
-        wrong = accounts[accounts.str.contains(r"_(SB\d*|RP)$", regex=True) != want]
+        wrong = accounts[accounts.str.contains(SANDBOX_SUFFIX, regex=True) != want]
         if not wrong.empty:
             kind = "sandbox" if want else "production"
             raise AuditorError(f"{path}: row {int(frame.loc[wrong.index[0], 'row'])}: account {wrong.iloc[0]} is not "

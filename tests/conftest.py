@@ -39,7 +39,7 @@ def run_cli(tmp_path):
     def run(*args: str | Path, output: bool = True) -> Run:
         argv = [str(a) for a in args]
         out = None
-        if argv and argv[0] in ("audit", "licenses") and "-o" not in argv and output:
+        if argv and argv[0] in ("audit", "licenses", "ns-records") and "-o" not in argv and output:
             out = tmp_path / f"results-{len(list(tmp_path.glob('results-*')))}.json"
             argv += ["-o", str(out)]
         elif "-o" in argv:

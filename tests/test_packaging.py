@@ -18,7 +18,9 @@ def test_wheel_installs_and_audits_the_sample(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("auditor/_data/rules/core.yaml", "auditor/_data/rules/policies/default.yaml",
                    "auditor/_data/rules/policies/community.yaml", "auditor/sample/acme-retail/flows.json",
-                   "auditor/sample/globex/production/imports.json.gz"):
+                   "auditor/sample/globex/production/imports.json.gz", "auditor/_data/rules/netsuite.yaml",
+                   "auditor/_data/rules/tests/license-expired/expected.yaml", "auditor/_data/reports/report.html.j2",
+                   "auditor/sample_partner/billing.csv", "auditor/sample_netsuite/map.yaml"):
         assert needed in names
 
     # installed on its own (dependencies come from the running interpreter), run outside the repo

@@ -56,7 +56,7 @@ def test_every_frame_has_the_columns_rules_may_use(run_cli):
 
 def test_builtin_rules_validate(run_cli):
     run = run_cli("rules", "validate", output=False)
-    assert run.exit_code == 0 and run.stdout.strip() == "24 rules valid."
+    assert run.exit_code == 0 and run.stdout.strip() == "31 rules valid."
 
 
 def test_a_custom_rule_runs_in_the_audit(tmp_path, run_cli):
