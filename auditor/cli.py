@@ -140,6 +140,35 @@ def pull_options(fn):
     return fn
 
 
+def run_options(fn):
+    """What every command that audits something besides an account shares (licenses, ns-records):
+    the date, the results file, the exit threshold, mutes, the rule selection and the reports."""
+    for option in reversed((
+        click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
+                     help=f"Audit date. Default: today (UTC); with --sample, {SAMPLE_AS_OF}."),
+        click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True),
+        click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
+                     help="Exit 1 when an unmuted alarm of this severity or higher is found."),
+        click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                     help="YAML file of accepted findings."),
+        rule_options, report_options,
+    )):
+        fn = option(fn)
+    return fn
+
+
+def _finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> None:
+    """Say what was not read, write the results and the reports, and exit by the findings."""
+    skipped = len(results["load_issues"])
+    click.echo(f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read.")
+    results_io.write(results, output)
+    click.echo(f"Results written to {output}")
+    if reports.any():
+        for line in write_reports(results, reports):
+            click.echo(line)
+    _exit_for(results["findings"], fail_on)
+
+
 def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, concurrency, rate, retries) -> dict:
     base = (base_url or REGIONS[region]).rstrip("/")
     puller = Pull(out, base, read_token(token_env, token_file), partner=partner, resume=resume,
@@ -453,13 +482,7 @@ def pull(out, **options):
               help="Licenses kept by hand (CSV or XLSX), added to those of the snapshot.")
 @click.option("--license-map", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
               help="YAML mapping of the license list's headers.")
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help=f"Audit date. Default: today (UTC); with --sample, {SAMPLE_AS_OF}.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True)
-@click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
-              help="Exit 1 when an unmuted alarm of this severity or higher is found.")
-@click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="YAML file of accepted findings.")
-@rule_options
-@report_options
+@run_options
 @click.pass_context
 def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, license_map, as_of, output, fail_on,
              mutes, rules, html, xlsx, csv_dir, templates):
@@ -482,7 +505,6 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     results = audit_partner(partner_snapshot, day, rules, billing=billing, billing_map=billing_map,
                             license_list=license_list, license_map=license_map, mutes_file=mutes)
     results["profile"] = ctx.params["profile"]
-    results_io.write(results, output)
     lic = pd.DataFrame(results["connector_licenses"])
     click.echo(f"auditor {__version__} · partner {partner_snapshot.resolve().name} · {len(rules)} rules · as of {day}")
     if not lic.empty:
@@ -491,14 +513,7 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     if results["reconciliation"] is not None:
         recon = pd.DataFrame(results["reconciliation"])
         click.echo(_reconciliation_totals(recon).to_string(index=False))
-    skipped = len(results["load_issues"])
-    click.echo(f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read.")
-    click.echo(f"Results written to {output}")
-    out = _outputs(html, xlsx, csv_dir, templates)
-    if out.any():
-        for line in write_reports(results, out):
-            click.echo(line)
-    _exit_for(results["findings"], fail_on)
+    _finish_run(results, output, fail_on, _outputs(html, xlsx, csv_dir, templates))
 
 
 @cli.command("ns-records")
@@ -514,13 +529,7 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
                    "when the sandbox list was exported later).")
 @click.option("--application", default=DEFAULT_APPLICATION, show_default=True, metavar="REGEX",
               help="What names an integrator.io record (matched against name and application id).")
-@click.option("--as-of", "as_of", metavar="YYYY-MM-DD", help=f"Audit date. Default: today (UTC); with --sample, {SAMPLE_AS_OF}.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True)
-@click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
-              help="Exit 1 when an unmuted alarm of this severity or higher is found.")
-@click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False), help="YAML file of accepted findings.")
-@rule_options
-@report_options
+@run_options
 @click.pass_context
 def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, refreshed_on, application, as_of,
                output, fail_on, mutes, rules, html, xlsx, csv_dir, templates):
@@ -543,21 +552,13 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
     results = audit_netsuite(sandbox_list, production_list, day, rules, mapping=mapping, snapshot=snapshot,
                              refreshed_on=_as_of(refreshed_on), application=application, mutes_file=mutes)
     results["profile"] = ctx.params["profile"]
-    results_io.write(results, output)
     recs = pd.DataFrame(results["ns_records"])
     click.echo(f"auditor {__version__} · NetSuite integration records · {len(rules)} rules · as of {day}"
                + (f" · sandboxes refreshed on {results['ns_refreshed_on']}" if results["ns_refreshed_on"] else ""))
     if not recs.empty:
         click.echo(recs.groupby(["account", "environment"]).agg(records=("name", "size"), enabled=("enabled", "sum"))
                    .reset_index().to_string(index=False))
-    skipped = len(results["load_issues"])
-    click.echo(f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read.")
-    click.echo(f"Results written to {output}")
-    out = _outputs(html, xlsx, csv_dir, templates)
-    if out.any():
-        for line in write_reports(results, out):
-            click.echo(line)
-    _exit_for(results["findings"], fail_on)
+    _finish_run(results, output, fail_on, _outputs(html, xlsx, csv_dir, templates))
 
 
 def _reconciliation_totals(recon: pd.DataFrame) -> pd.DataFrame:

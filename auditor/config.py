@@ -13,10 +13,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from auditor.errors import AuditorError
+from auditor.yamlfile import load_model
 
 
 class HistoryConfig(BaseModel):
@@ -36,16 +35,4 @@ def load_config(explicit: Path | None) -> Config:
         path = Path("auditor.yaml")
         if not path.is_file():
             return Config()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        return Config.model_validate(data)
-    except OSError as exc:
-        raise AuditorError(f"{path}: cannot read the configuration ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise AuditorError(f"{path}" + (f":{mark.line + 1}" if mark else "") + ": not readable YAML") from None
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        message = "unknown setting" if err["type"] == "extra_forbidden" else err["msg"]
-        raise AuditorError(f"{path}: {where}: {message}") from None
+    return load_model(path, Config, "the configuration", unknown="unknown setting")

@@ -194,7 +194,7 @@ def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None 
     from auditor.mutes import apply_mutes, load_mutes
     from auditor.reconcile import read_billing, reconcile
     from auditor.results import document, records
-    from auditor.rules import PARTNER_FRAMES, evaluate_rules
+    from auditor.rules import evaluate_rules
 
     issues: list[dict] = []
     partner = root.resolve().name

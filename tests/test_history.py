@@ -59,7 +59,9 @@ def test_recording_the_same_date_twice_replaces_it(tmp_path, run_cli):
         assert con.execute("SELECT count(*) FROM audits").fetchone()[0] == 3
         assert con.execute("SELECT count(DISTINCT audit_id) FROM flows").fetchone()[0] == 3  # no orphans
     # the same content, but for the ids and the time of recording
-    strip = lambda lines: sorted(line for line in lines if "INSERT INTO \"audits\"" not in line)  # noqa: E731
+    def strip(lines):
+        return sorted(line for line in lines if "INSERT INTO \"audits\"" not in line)
+
     assert len(strip(dump(store))) == len(strip(first))
 
 
@@ -189,7 +191,7 @@ def test_diff_errors(two_months, run_cli, args, needle):
 
 
 def test_the_monthly_report_shows_changes_since_the_last_audit_by_itself(two_months):
-    folder, first, second = two_months
+    folder, _, second = two_months
     assert "changes" not in json.loads((folder / "old.json").read_text())  # nothing recorded before it
     results = json.loads((folder / "new.json").read_text())
     assert results["changes"]["since"] == {"Acme Retail": "2026-11-30"}

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import yaml
-from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from auditor.errors import AuditorError
+from auditor.yamlfile import load_model
 
 
 @dataclass(frozen=True)
@@ -52,20 +52,7 @@ def load_mapping(path: Path | None, fields: dict[str, Field], default: dict[str,
         mapping = Mapping(columns=default)
         mapping._explicit = False
         return mapping
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        mapping = Mapping.model_validate(data)
-    except OSError as exc:
-        raise AuditorError(f"{path}: cannot read the mapping ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise AuditorError(f"{path}" + (f":{mark.line + 1}" if mark else "") + ": not readable YAML") from None
-    except ValidationError as exc:
-        errors = exc.errors()  # an unknown key says more than the field it was meant to be
-        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
-        where = ".".join(str(p) for p in err["loc"])
-        raise AuditorError(f"{path}: {where}: {'unknown key' if err['type'] == 'extra_forbidden' else err['msg']}") \
-            from None
+    mapping = load_model(path, Mapping, "the mapping")
     unknown = set(mapping.columns) - set(fields)
     if unknown:
         raise AuditorError(f"{path}: columns: {sorted(unknown)[0]!r} is not a field here "
@@ -140,7 +127,7 @@ def read_table(path: Path, mapping: Mapping, fields: dict[str, Field], one_of: t
                 parsed = parsed.where(~is_date, pd.to_datetime(text.where(is_date), errors="coerce"))
             wrong = ~blank & parsed.isna()
             example = mapping.dates or "YYYY-MM-DD"
-            report(wrong & ~bad, header, col.astype(str).map(lambda v: f"not a date ({v!r}; expected {example})"))
+            report(wrong & ~bad, header, col.astype(str).map(lambda v, e=example: f"not a date ({v!r}; expected {e})"))
             bad |= wrong
             out[field] = parsed.dt.normalize()
         elif spec.kind == "number":
