@@ -328,14 +328,12 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     """
     rules = [r for r in rules if r.frame in ACCOUNT_FRAMES]  # partner rules run in 'auditor licenses'
     if pull_into is not None:
-        _pull(pull_into, region, None, "INTEGRATOR_TOKEN", None, False, False, 3, 5.0, 6)
+        _pull(pull_into, region=region, base_url=None, token_env="INTEGRATOR_TOKEN", token_file=None, partner=False,
+              resume=False, concurrency=3, rate=5.0, retries=6)
         paths = [*paths, pull_into]
     result = _audit(paths, policy, as_of, mutes, rules, all_rows)
     result.profile = ctx.params["profile"]
-    f = result.findings
-    live = (f["status"] == "alarm") & ~f["muted"].astype(bool)
-    failing = live & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on)) if fail_on != "never" else live & False
-    errors = int((f["status"] == "error").sum())
+    f = result.findings  # the exit code is decided on every finding, before --min-severity
     result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
     results_io.write(results_io.build(result), output)
     config: Config = ctx.obj
@@ -364,12 +362,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         # rendered from the results file, exactly as 'auditor report' does
         for line in write_reports(results, reports):
             click.echo(line)
-    if errors:
-        click.echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
-        sys.exit(3)
-    if failing.any():
-        click.echo(f"{int(failing.sum())} unmuted alarms at or above {fail_on}.", err=True)
-        sys.exit(1)
+    _exit_for(f, fail_on)
 
 
 def _add_history(results: dict, store: Path) -> bool:
@@ -571,18 +564,19 @@ def _reconciliation_totals(recon: pd.DataFrame) -> pd.DataFrame:
     return totals.rename(columns={"at_stake": "at stake"})
 
 
-def _exit_for(findings: list[dict], fail_on: str) -> None:
-    """Exit 3 if a rule failed, 1 if an unmuted alarm is at or above fail_on."""
-    errors = sum(f["status"] == "error" for f in findings)
+def _exit_for(findings: pd.DataFrame | list[dict], fail_on: str) -> None:
+    """Exit 3 if a rule failed, 1 if an unmuted alarm is at or above fail_on (never: not for alarms)."""
+    f = pd.DataFrame(findings, columns=["status", "muted", "severity"]) if isinstance(findings, list) else findings
+    errors = int((f["status"] == "error").sum())
     if errors:
         click.echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
         sys.exit(3)
     if fail_on == "never":
         return
-    failing = [f for f in findings if f["status"] == "alarm" and not f["muted"]
-               and SEVERITIES.index(f["severity"]) >= SEVERITIES.index(fail_on)]
+    failing = int(((f["status"] == "alarm") & ~f["muted"].astype(bool)
+                   & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on))).sum())
     if failing:
-        click.echo(f"{len(failing)} unmuted alarms at or above {fail_on}.", err=True)
+        click.echo(f"{failing} unmuted alarms at or above {fail_on}.", err=True)
         sys.exit(1)
 
 

@@ -22,7 +22,6 @@ from typing import Any
 import pandas as pd
 
 OPERATORS = ("eq", "ne", "gt", "ge", "lt", "le", "in", "not-in", "regex", "present", "absent", "older-than", "within")
-LOGIC = ("and", "or", "not")
 
 
 class ConditionError(ValueError):

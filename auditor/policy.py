@@ -51,8 +51,6 @@ IDENTITY_COLUMNS = {
     "tp_host": "a trading partner's server name or IP",
     "tp_port": "a trading partner's port",
 }
-PLANS = ("endpoint", "integrator", "platform")
-CATEGORIES = ("application", "database", "universal")
 
 
 class _Strict(BaseModel):

@@ -25,7 +25,6 @@ from auditor.errors import AuditorError, InputError
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations")
 # file suffix -> DuckDB read_json format; each may also be gzip-compressed (".gz")
 FORMATS = {".json": "array", ".ndjson": "newline_delimited", ".jsonl": "newline_delimited"}
-LICENSE_MODELS = ("legacy", "multi-environment")
 
 
 @dataclass(frozen=True)
