@@ -50,6 +50,10 @@ class PullError(AuditorError):
     """A pull that cannot go on; the message says why and what to do."""
 
 
+class Stopped(PullError):
+    """A job cancelled because another one failed: never the error to report."""
+
+
 class Retryable(Exception):
     """A response worth asking again for: 429, 5xx, or a body that is not a whole JSON list."""
 
@@ -145,7 +149,7 @@ class Pull:
                                 wait=self._wait, stop=stop_after_attempt(self.retries), reraise=True):
             with attempt:
                 if self.stop.is_set():
-                    raise PullError("stopped")
+                    raise Stopped("stopped")
                 self.limiter.wait()
                 return self._fetch(client, url)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -255,13 +259,14 @@ class Pull:
         return self._finish(state)
 
     def _all(self, futures: list) -> None:
-        """Wait for every job; at the first failure stop the others and raise it."""
+        """Wait for every job; at the first failure stop the others and raise it: the real
+        failure, never one of the cancellations it caused (which may finish first)."""
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-        failed = [f for f in done if f.exception() is not None]
-        if failed:
+        if any(f.exception() is not None for f in done):
             self.stop.set()
             wait(futures)
-            raise failed[0].exception()
+            errors = [f.exception() for f in futures if f.exception() is not None]
+            raise next((e for e in errors if not isinstance(e, Stopped)), errors[0])
 
     def _plan(self, state: dict, jobs: list[tuple[str, str, Path]]) -> None:
         """A state entry for every job before any thread starts (threads then touch only their own)."""

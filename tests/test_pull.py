@@ -18,7 +18,7 @@ import pytest
 from werkzeug import Request, Response
 
 from auditor.paths import sample_dir
-from auditor.pull import MASK, Pull, PullError, mask
+from auditor.pull import MASK, Pull, PullError, Stopped, mask
 
 TOKEN = "tok-SECRET-4f2a9c"
 CANARY = "CANARY-hunter2-77"
@@ -278,3 +278,25 @@ def test_the_rate_limit_spaces_requests_across_threads():
     with ThreadPoolExecutor(3) as pool:
         list(pool.map(lambda _: limiter.wait(), range(7)))
     assert time.monotonic() - started >= 6 * 0.05 * 0.95  # a lower bound: a slow machine only adds to it
+
+
+def test_the_real_failure_wins_over_the_cancellations_it_causes(tmp_path):
+    """A job cancelled by the failure may finish before the failing job has raised: the error
+    reported is still the real one (this ordering is forced here, not left to the scheduler)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    puller = Pull(tmp_path / "x", "http://127.0.0.1:9", "t")
+    futures: list = []
+
+    def failing():
+        while not (len(futures) == 2 and futures[1].done()):  # the cancellation has finished
+            time.sleep(0.001)
+        raise PullError("HTTP 401: the token was refused")
+
+    def cancelled():
+        raise Stopped("stopped")
+
+    with ThreadPoolExecutor(2) as pool:
+        futures += [pool.submit(failing), pool.submit(cancelled)]
+        with pytest.raises(PullError, match="token was refused"):
+            puller._all(futures)
