@@ -205,7 +205,8 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
                 "problem": "connection type " + unknown["type"].fillna("(none)").map(repr)
                            + " is unknown; if in use it is counted as an endpoint of its own",
             })], ignore_index=True)
-        load_issues = pd.concat([load_issues, pd.DataFrame(license_issues)], ignore_index=True)
+        notes = [{"account": snap.account, **note} for snap in snapshots for note in snap.notes]
+        load_issues = pd.concat([load_issues, pd.DataFrame(license_issues), pd.DataFrame(notes)], ignore_index=True)
         load_issues = load_issues.reindex(columns=["account", "file", "record", "id", "problem", "action"])
         load_issues = load_issues.sort_values(["account", "file", "record", "problem"]).reset_index(drop=True)
         inputs = checksums.result()

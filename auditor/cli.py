@@ -231,12 +231,14 @@ def summary_table(audit: Audit) -> pd.DataFrame:
 def _skipped_summary(audit: Audit) -> str:
     issues = audit.load_issues
     skipped = issues[issues["action"] == "skipped"]
+    unread = issues[issues["action"] == "not read"]
+    files = f" {len(unread)} files or folders in the snapshots were not read (see load_issues)." if len(unread) else ""
     if skipped.empty:
-        return f"All records read were counted ({len(issues)} load notes)."
+        return f"All records read were counted ({len(issues)} load notes).{files}"
     # group by kind of problem: "... as record 3 of x.json", ", not a string" say which one exactly
     kinds = skipped["problem"].str.replace(r" as record \d+ of .*$|, not .*$", "", regex=True).value_counts()
     why = "; ".join(f"{n} {p}" for p, n in kinds.items())
-    return f"{len(skipped)} records skipped: {why}. See load_issues in the results file."
+    return f"{len(skipped)} records skipped: {why}. See load_issues in the results file.{files}"
 
 
 class AuditorGroup(click.Group):

@@ -18,6 +18,7 @@ import orjson
 import pandas as pd
 
 from auditor.errors import AuditorError, InputError
+from auditor.paths import safe_id
 from auditor.load.sheets import Field, load_mapping, read_table
 
 TRIAL_DAYS = 30  # a license that expires within this many days of its creation is a trial
@@ -72,6 +73,12 @@ def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataF
         if not isinstance(c, dict) or not isinstance(c.get("_id"), str):
             issues.append({"file": f"{display}/connectors.json", "record": i, "id": None,
                            "problem": "connector without an _id", "action": "skipped"})
+            continue
+        if safe_id(c["_id"]) is None:  # it names a folder: never one outside the snapshot
+            issues.append({"file": f"{display}/connectors.json", "record": i, "id": None,
+                           "problem": "connector _id is not a plain id (letters, digits, _ and - only), so it "
+                                      "cannot name its folder; its licenses and install base are not read",
+                           "action": "skipped"})
             continue
         offered = c.get("editions") or (c.get("opts") or {}).get("editions")
         connectors.append({"connector_id": c["_id"], "connector": c.get("name") or c["_id"],

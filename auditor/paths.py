@@ -4,6 +4,7 @@ In a wheel, `rules/` is copied to `auditor/_data/rules` (see pyproject.toml); in
 checkout or an editable install it is the top-level `rules/` folder beside the package.
 """
 
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -26,3 +27,13 @@ def partner_sample_dir() -> Path:
 
 def netsuite_sample_dir() -> Path:
     return PACKAGE / "sample_netsuite"
+
+
+# An id from the data may name a folder only when it is plainly one name: integrator.io's ids are
+# 24 hex digits; letters, digits, "_" and "-" leave no way to climb out ("..", "/", "\\", a drive).
+_SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def safe_id(value) -> str | None:
+    """`value` if it is an id that can be used as a file or folder name as it is, else None."""
+    return value if isinstance(value, str) and _SAFE_ID.fullmatch(value) else None

@@ -33,6 +33,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_aft
 from tqdm import tqdm
 
 from auditor import __version__
+from auditor.paths import safe_id
 from auditor.errors import AuditorError
 
 REGIONS = {"us": "https://api.integrator.io/v1", "eu": "https://api.eu.integrator.io/v1"}
@@ -283,7 +284,7 @@ class Pull:
         jobs = []
         for c in connectors:
             cid = c.get("_id")
-            if not isinstance(cid, str) or not re.fullmatch(r"[A-Za-z0-9_-]+", cid):
+            if safe_id(cid) is None:
                 raise PullError(f"connectors: a connector without a usable _id ({cid!r})")
             for part in ("licenses", "installBase"):
                 jobs.append((f"connectors/{cid}/{part}", f"{self.base_url}/connectors/{cid}/{part}",

@@ -133,7 +133,7 @@ class LoadIssue(BaseModel):
     record: int | None
     id: str | None
     problem: str
-    action: Literal["skipped", "counted"]
+    action: Literal["skipped", "counted", "not read"]
 
 
 class MuteResult(BaseModel):

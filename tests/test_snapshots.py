@@ -72,6 +72,8 @@ def test_every_file_format_is_read_as_one(tmp_path, run_cli, read_path):
     pages.mkdir()
     for n in (1, 2, 10):  # page-10 comes after page-2
         (pages / f"page-{n}.json").write_text(json.dumps([flow(f"f{n}", exports=["e"], imports=["i"])]))
+    for n in range(4, 10):
+        (pages / f"page-{n}.json").write_text("[]")
     (pages / "page-3.ndjson").write_text(json.dumps(flow("f3", exports=["esb"])) + "\n")
     (pages / "page-11.json").write_text("[]")
     (root / "integrations.json").write_text("")  # an empty body, as a 204 gives

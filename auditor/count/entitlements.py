@@ -8,15 +8,14 @@ base plus add-on. Older `integrator` licenses give flows by `tier`; a trial is u
 
 from __future__ import annotations
 
-import gzip
 from dataclasses import dataclass
 from datetime import date
 
 import orjson
 import pandas as pd
 
-from auditor.errors import InputError
 from auditor.load.snapshot import ResourceFile
+from auditor.load.tables import read_bytes, strict
 
 PLAN_TYPES = ("platform", "endpoint", "integrator")  # preference order when several are live
 METRICS = {"flows": "Flows", "endpoints": "Endpoints", "trading_partners": "TradingPartners", "agents": "Agents"}
@@ -30,20 +29,14 @@ class Entitlement:
 
 
 def _read_records(account: str, f: ResourceFile, issues: list[dict]) -> list[tuple[int, dict]]:
-    opener = gzip.open if f.path.name.endswith(".gz") else open
-    with opener(f.path, "rb") as fh:
-        data = fh.read()
+    data = read_bytes(f)
     if not data.strip():
+        issues.append({"account": account, "file": f.display, "record": None, "id": None,
+                       "problem": "the file is empty; read as no licenses", "action": "counted"})
         return []
-    try:
-        if f.format == "newline_delimited":
-            records = [orjson.loads(line) for line in data.splitlines() if line.strip()]
-        else:
-            records = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputError(f.display, f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    if not isinstance(records, list):
-        raise InputError(f.display, "must hold a JSON array of licenses")
+    strict(f, data)
+    records = [orjson.loads(line) for line in data.splitlines() if line.strip()] \
+        if f.format == "newline_delimited" else orjson.loads(data)
     good = []
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
@@ -56,34 +49,81 @@ def _read_records(account: str, f: ResourceFile, issues: list[dict]) -> list[tup
     return good
 
 
-def _number(value) -> int | None:
-    if isinstance(value, bool) or value is None:
+MAX_NUMBER = 10**9  # no license gives a billion of anything: a larger number is a mistake
+
+
+def _number(value, field: str, note) -> int | None:
+    """A license number: a whole number from 0 to MAX_NUMBER; anything else is noted and read
+    as not given (so the entitlement it feeds is unknown, never a wrong figure)."""
+    if value is None:
         return None
-    if isinstance(value, int | float):
-        return int(value)
-    return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        kind = {"str": "a string", "bool": "true or false", "list": "an array", "dict": "an object"}.get(
+            type(value).__name__, "not a number")
+        note(f"license {field} must be a whole number, not {kind}; read as not given")
+        return None
+    if value != value or value in (float("inf"), float("-inf")) or abs(value) > MAX_NUMBER:
+        note(f"license {field} is too large (over {MAX_NUMBER:,}); read as not given")
+        return None
+    if value < 0:
+        note(f"license {field} is negative; read as not given")
+        return None
+    if value != int(value):
+        note(f"license {field} is not a whole number; read as not given")
+        return None
+    return int(value)
 
 
-def _pool_numbers(lic: dict, pool: str) -> dict[str, tuple[int | None, int | None]]:
-    """metric -> (base, add-on) for one pool (production | sandbox), from either shape."""
+def _pool_numbers(lic: dict, pool: str, note) -> dict[str, tuple[int | None, int | None]]:
+    """metric -> (base, add-on) for one pool (production | sandbox), from either shape. When
+    both shapes give a number and they differ, the flat one is read and the difference noted."""
     out: dict[str, tuple[int | None, int | None]] = {}
-    nested = [lic.get(k) for k in (lic.get("type"), "endpoint", "integrator", "platform")]
-    nested = [n.get(pool) for n in nested if isinstance(n, dict) and isinstance(n.get(pool), dict)]
+    blocks = []
+    for name in dict.fromkeys((lic.get("type"), "endpoint", "integrator", "platform")):
+        block = lic.get(name) if isinstance(name, str) else None
+        if isinstance(block, dict) and isinstance(block.get(pool), dict):
+            blocks.append((f"{name}.{pool}", block[pool]))
     for metric, word in METRICS.items():
         if pool == "production":
-            base, addon = _number(lic.get(f"num{word}")), _number(lic.get(f"numAddOn{word}"))
+            flat = {"base": f"num{word}", "addon": f"numAddOn{word}"}
         else:
-            base = _number(lic.get(f"numSandbox{word}"))
-            addon = _number(lic.get(f"numSandboxAddOn{word}", lic.get(f"numAddOnSandbox{word}")))
-        for block in nested:
-            base = base if base is not None else _number(block.get(f"num{word}"))
-            addon = addon if addon is not None else _number(block.get(f"numAddOn{word}"))
-        out[metric] = (base, addon)
+            addon = f"numSandboxAddOn{word}" if f"numSandboxAddOn{word}" in lic else f"numAddOnSandbox{word}"
+            flat = {"base": f"numSandbox{word}", "addon": addon}
+        got = {}
+        for part, field in flat.items():
+            value = _number(lic.get(field), field, note)
+            for where, block in blocks:
+                nested_field = f"num{word}" if part == "base" else f"numAddOn{word}"
+                other = _number(block.get(nested_field), f"{where}.{nested_field}", note)
+                if other is None:
+                    continue
+                if value is None:
+                    value, field = other, f"{where}.{nested_field}"
+                elif other != value:
+                    note(f"license {field} ({value}) and {where}.{nested_field} ({other}) disagree; {field} is read")
+            got[part] = value
+        out[metric] = (got["base"], got["addon"])
     return out
 
 
 def _text(value) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def _date_text(value, field: str, note) -> str | None:
+    """A license date as text to parse: ISO text as it is; a number is read as epoch
+    milliseconds (what JavaScript dates serialise to) and said so; anything else is noted."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2**53:
+        day = pd.Timestamp(int(value), unit="ms")
+        if 1990 <= day.year <= 2200:
+            note(f"license {field} is a number; read as epoch milliseconds: {day:%Y-%m-%d}")
+            return day.isoformat() + "Z"
+    note(f"license {field} is not a date; read as no {field}")
+    return None
 
 
 def read_licenses(accounts: list[tuple[str, list[ResourceFile]]], as_of: date, issues: list[dict]) -> pd.DataFrame:
@@ -98,12 +138,21 @@ def read_licenses(accounts: list[tuple[str, list[ResourceFile]]], as_of: date, i
                     continue  # the same license seen in another environment folder
                 seen.add(lid)
                 opts = lic.get("opts") if isinstance(lic.get("opts"), dict) else {}
+
+                def note(problem: str, f=f, i=i, lid=lid) -> None:
+                    issues.append({"account": account, "file": f.display, "record": i, "id": lid,
+                                   "problem": problem, "action": "counted"})
+
+                tier = _text(lic.get("tier"))
+                if tier is not None and tier not in TIER_FLOWS:
+                    note(f"license tier is not one of {', '.join(TIER_FLOWS)}; no flows are read from it")
+                expires, trial_end = (_date_text(lic.get(k), k, note) for k in ("expires", "trialEndDate"))
                 rows.append({
-                    "account": account, "license_id": lid, "type": lic["type"], "tier": _text(lic.get("tier")),
+                    "account": account, "license_id": lid, "type": lic["type"], "tier": tier,
                     "connector_id": _text(lic.get("_connectorId")), "edition": _text(opts.get("connectorEdition")),
                     "integration_id": _text(lic.get("_integrationId")),
-                    "expires_raw": _text(lic.get("expires")), "trial_end_raw": _text(lic.get("trialEndDate")),
-                    "production": _pool_numbers(lic, "production"), "sandbox": _pool_numbers(lic, "sandbox"),
+                    "expires_raw": expires, "trial_end_raw": trial_end,
+                    "production": _pool_numbers(lic, "production", note), "sandbox": _pool_numbers(lic, "sandbox", note),
                     "file": f.display, "record": i,
                 })
     frame = pd.DataFrame(rows, columns=[

@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import os
 import re
+import stat
 import tempfile
 import zipfile
+import zlib
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,7 @@ class Snapshot:
     pools: dict[str, str]  # environment -> entitlement pool ("production" | "sandbox")
     mutes_file: Path | None = None  # mutes.yaml beside the exports: mutes for this account
     archive: Path | None = None  # the .zip it was read from
+    notes: list[dict] = field(default_factory=list)  # load notes: files not read, empty environments
 
     def input_files(self) -> list[tuple[str, Path]]:
         """(name as messages give it, path) of every file the audit reads: the zip itself for
@@ -78,8 +81,11 @@ class AccountFile(BaseModel):
 
 
 def _split_suffix(name: str) -> tuple[str, str | None]:
-    """'flows.json.gz' -> ('flows', 'array'); unknown suffix -> (name, None)."""
-    base = name[:-3] if name.endswith(".gz") else name
+    """'flows.json.gz' -> ('flows', 'array'); unknown suffix -> (name, None). Suffixes and the
+    resource name are matched in any case (`Flows.JSON`): file systems and zips made on Windows
+    or macOS do not keep it reliably."""
+    lower = name.lower()
+    base = lower[:-3] if lower.endswith(".gz") else lower
     for suffix, fmt in FORMATS.items():
         if base.endswith(suffix):
             return base[: -len(suffix)], fmt
@@ -90,52 +96,103 @@ def _natural_key(name: str):
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
 
 
+FILE, DIR, LINK_OUT, OTHER = "file", "dir", "link-out", "other"
+KIND_WORDS = {LINK_OUT: "a symbolic link that leads out of its folder (links are followed only to a file "
+                        "in the same folder)", OTHER: "not a regular file"}
+
+
+def _kind(entry: os.DirEntry, folder: Path) -> str:
+    """file | dir | link-out | other. Only regular files and folders are read: a named pipe, a
+    device or a socket could block the reader or stand for anything. A symbolic link is followed
+    only to a regular file in the folder it is in (a link to a folder could loop back, or make
+    another resource's files read as this one's)."""
+    if entry.is_symlink():
+        try:
+            target = Path(os.path.realpath(entry.path))
+        except OSError:
+            return LINK_OUT
+        if target.parent == Path(os.path.realpath(folder)) and target.is_file():
+            return FILE
+        return LINK_OUT
+    if entry.is_dir(follow_symlinks=False):
+        return DIR
+    if entry.is_file(follow_symlinks=False):
+        return FILE
+    return OTHER
+
+
 @functools.cache
-def _listing(folder: Path) -> tuple[tuple[str, bool], ...]:
-    """(name, is_dir) of a folder's entries, sorted, read once per run (see discover())."""
-    with os.scandir(folder) as entries:
-        return tuple(sorted((e.name, e.is_dir()) for e in entries))
+def _listing(folder: Path) -> tuple[tuple[str, str], ...]:
+    """(name, kind) of a folder's entries, sorted, read once per run (see discover())."""
+    try:
+        with os.scandir(folder) as entries:
+            return tuple(sorted((e.name, _kind(e, folder)) for e in entries))
+    except OSError as exc:
+        raise AuditorError(f"{folder}: cannot list the folder ({exc.strerror})") from None
+
+
+def _page_gap(folder_display: str, names: list[str]) -> None:
+    """Numbered pages (page-1, page-2, ...) must have no gap: a missing page is missing records."""
+    numbered = [re.fullmatch(r"(.*?)(\d+)", _split_suffix(n)[0]) for n in names]
+    if not names or not all(numbered) or len({m.group(1) for m in numbered}) != 1:
+        return
+    numbers = sorted(int(m.group(2)) for m in numbered)
+    expected = range(numbers[0], numbers[0] + len(numbers))
+    if numbers[0] not in (0, 1) or numbers != list(expected):
+        missing = sorted(set(range(min(numbers[0], 1), numbers[-1] + 1)) - set(numbers))
+        prefix = numbered[0].group(1)
+        raise InputError(folder_display, f"{prefix or 'page '}{missing[0]} is missing (pages {numbers[0]} to "
+                                         f"{numbers[-1]} are {len(numbers)} files): the snapshot is incomplete")
 
 
 def _resource_files(folder: Path, resource: str, display: str) -> list[ResourceFile]:
     """The files holding one resource in one folder: a single file or a folder of pages."""
     found: list[ResourceFile] = []
-    has_pages = False
-    for name, is_dir in _listing(folder):
-        if is_dir:
-            has_pages |= name == resource
-            continue
+    pages: list[str] = []
+    for name, kind in _listing(folder):
         stem, fmt = _split_suffix(name)
+        if kind == DIR:
+            if name.lower() == resource:
+                pages.append(name)
+            elif stem == resource and fmt:
+                raise InputError(f"{display}/{name}", "is a folder, not a file (a folder of pages is named "
+                                                      f"{resource}/)")
+            continue
         if stem == resource and fmt:
-            found.append(ResourceFile(folder / name, fmt, f"{display}/{name}"))
+            if kind == OTHER:
+                raise InputError(f"{display}/{name}", "is not a regular file (a named pipe, device or socket); "
+                                                      "only regular files are read")
+            if kind == FILE:
+                found.append(ResourceFile(folder / name, fmt, f"{display}/{name}"))
     single = len(found)
-    if has_pages:
-        pages = folder / resource
-        for name, is_dir in sorted(_listing(pages), key=lambda e: _natural_key(e[0])):
+    for page_dir in pages:
+        names = []
+        for name, kind in sorted(_listing(folder / page_dir), key=lambda e: _natural_key(e[0])):
             _, fmt = _split_suffix(name)
-            if fmt and not is_dir:
-                found.append(ResourceFile(pages / name, fmt, f"{display}/{resource}/{name}"))
-    if single > 1 or (single and len(found) > single):
+            if fmt and kind == OTHER:
+                raise InputError(f"{display}/{page_dir}/{name}", "is not a regular file (a named pipe, device or "
+                                                                 "socket); only regular files are read")
+            if fmt and kind == FILE:
+                found.append(ResourceFile(folder / page_dir / name, fmt, f"{display}/{page_dir}/{name}"))
+                names.append(name)
+        _page_gap(f"{display}/{page_dir}", names)
+    if single > 1 or len(pages) > 1 or (single and len(found) > single):
         names = ", ".join(f.display for f in found[:3])
         raise AuditorError(f"{display}: {resource} is given more than once ({names}); keep one")
     return found
 
 
 def _has_resources(folder: Path) -> bool:
-    for name, is_dir in _listing(folder):
-        if is_dir:
-            if name in RESOURCES:
-                return True
-        else:
-            stem, fmt = _split_suffix(name)
-            if stem in RESOURCES and fmt:
-                return True
+    for name, kind in _listing(folder):
+        stem, fmt = _split_suffix(name)
+        if (kind == DIR and name.lower() in RESOURCES) or (kind != DIR and stem in RESOURCES and fmt):
+            return True
     return False
 
 
 def _env_dirs(folder: Path) -> list[Path]:
-    return [folder / name for name, is_dir in _listing(folder)
-            if is_dir and name not in RESOURCES and _has_resources(folder / name)]
+    return [folder / name for name, kind in _listing(folder)
+            if kind == DIR and name.lower() not in RESOURCES and _has_resources(folder / name)]
 
 
 def is_snapshot(folder: Path) -> bool:
@@ -143,6 +200,16 @@ def is_snapshot(folder: Path) -> bool:
     if "account.json" in names or "licenses.json" in names or _has_resources(folder):
         return True
     return any(d.name == "production" for d in _env_dirs(folder))
+
+
+def _named_file(folder: Path, name: str, display: str) -> Path | None:
+    """A file the audit reads by its name (account.json, mutes.yaml, ...), when it is there."""
+    kinds = dict(_listing(folder))
+    if name not in kinds:
+        return None
+    if kinds[name] != FILE:
+        raise InputError(f"{display}/{name}", "is not a regular file; only regular files are read")
+    return folder / name
 
 
 def _read_account_file(path: Path, display: str) -> AccountFile:
@@ -158,37 +225,127 @@ def _read_account_file(path: Path, display: str) -> AccountFile:
         raise InputError(display, f"{where}: {err['msg']}") from None
 
 
-def _open_zip(path: Path, stack: ExitStack) -> Path:
+# a zip larger than this once unpacked, or an entry that grows more than this ratio, is refused
+ZIP_MAX_BYTES = 32 * 2**30
+ZIP_MAX_RATIO = 1000
+
+
+def _open_zip(path: Path, stack: ExitStack) -> tuple[Path, list[str]]:
+    """The folder the zip was unpacked to, and the symbolic links it holds (never unpacked)."""
     target = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="auditor-zip-")))
+    where = str(path)
     try:
         with zipfile.ZipFile(path) as archive:
-            for member in archive.infolist():
-                dest = (target / member.filename).resolve()
-                if not dest.is_relative_to(target.resolve()):
-                    raise InputError(str(path), f"entry {member.filename!r} points outside the archive")
-            archive.extractall(target)
+            members = archive.infolist()
+            if not members:
+                raise InputError(where, "the archive is empty: no snapshot in it")
+            seen: set[str] = set()
+            total = 0
+            for member in members:
+                name = member.filename
+                if member.flag_bits & 0x1:
+                    raise InputError(where, "the archive is encrypted; unzip it with its password and audit the folder")
+                if name.rstrip("/") in seen:
+                    raise InputError(where, f"entry {name!r} is in the archive twice; which one is meant is unknown")
+                seen.add(name.rstrip("/"))
+                dest = (target / name).resolve()
+                if not dest.is_relative_to(target.resolve()) or dest == target.resolve():
+                    raise InputError(where, f"entry {name!r} points outside the archive")
+                total += member.file_size
+                if total > ZIP_MAX_BYTES or member.file_size > ZIP_MAX_RATIO * max(member.compress_size, 1024):
+                    raise InputError(where, f"entry {name!r} unpacks to {member.file_size} bytes: too large to audit")
+            for member in members:
+                if stat.S_ISLNK(member.external_attr >> 16):
+                    continue  # a link stored in the zip: listed as not read below, never unpacked as a file
+                archive.extract(member, target)
     except zipfile.BadZipFile:
-        raise InputError(str(path), "not a readable zip archive") from None
+        raise InputError(where, "not a readable zip archive") from None
+    except (NotImplementedError, RuntimeError, OSError, EOFError, zlib.error) as exc:
+        raise InputError(where, f"cannot be unpacked ({type(exc).__name__})") from None
+    links = [m.filename for m in members if stat.S_ISLNK(m.external_attr >> 16)]
     # a zip of a folder holds that one folder
     entries = [e for e in target.iterdir() if not e.name.startswith(("__MACOSX", "."))]
     if len(entries) == 1 and entries[0].is_dir() and not is_snapshot(target):
-        return entries[0]
-    return target
+        return entries[0], links
+    return target, links
 
 
-def read_snapshot(root: Path, display: str, default_name: str) -> Snapshot:
-    account_file = root / "account.json"
-    has_meta = ("account.json", False) in _listing(root)
-    meta = _read_account_file(account_file, f"{display}/account.json") if has_meta else AccountFile()
+def _check_manifest(root: Path, display: str) -> None:
+    """A pulled snapshot's manifest.json lists every file with its size: a file missing, or of
+    another size, means the snapshot is incomplete or was changed since, and is refused."""
+    path = _named_file(root, "manifest.json", display)
+    if path is None:
+        return
+    where = f"{display}/manifest.json"
+    try:
+        manifest = orjson.loads(path.read_bytes())
+    except orjson.JSONDecodeError as exc:
+        raise InputError(where, f"not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, list):
+        raise InputError(where, "has no list of files")
+    base = root.resolve()
+    for i, entry in enumerate(files):
+        rel = entry.get("path") if isinstance(entry, dict) else None
+        size = entry.get("bytes") if isinstance(entry, dict) else None
+        if not isinstance(rel, str) or not isinstance(size, int) or isinstance(size, bool):
+            raise InputError(where, f"files[{i}] needs a path and a number of bytes")
+        file = (root / rel).resolve()
+        if not file.is_relative_to(base) or file == base:
+            raise InputError(where, f"files[{i}] points outside the snapshot")
+        if not file.is_file():
+            raise InputError(where, f"files[{i}] ({rel}) is missing from the snapshot: it is incomplete")
+        if file.stat().st_size != size:
+            raise InputError(where, f"files[{i}] ({rel}) has {file.stat().st_size} bytes, not the {size} pulled: "
+                                    "the snapshot was changed or cut short since it was pulled")
+
+
+def _unread(root: Path, display: str, used: set[Path], folders: set[Path], links: list[str]) -> list[dict]:
+    """A note for everything in the snapshot the audit does not read, so nothing passes in silence."""
+    notes = []
+
+    def walk(folder: Path, shown: str) -> None:
+        for name, kind in _listing(folder):
+            path = folder / name
+            if kind == DIR and path in folders:
+                walk(path, f"{shown}/{name}")
+            elif kind == DIR:
+                notes.append((f"{shown}/{name}/", "not read: a folder the audit does not use"))
+            elif kind == FILE:
+                if path not in used:
+                    notes.append((f"{shown}/{name}", "not read: not a file the audit reads (see the README, "
+                                                     "'What it reads')"))
+            else:
+                notes.append((f"{shown}/{name}", f"not read: {KIND_WORDS[kind]}"))
+
+    walk(root, display)
+    notes += [(f"{display}/{name}", "not read: a symbolic link stored in the zip") for name in links]
+    return [{"file": f, "record": None, "id": None, "problem": p, "action": "not read"} for f, p in sorted(notes)]
+
+
+def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[str] = ()) -> Snapshot:
+    account_file = _named_file(root, "account.json", display)
+    meta = _read_account_file(account_file, f"{display}/account.json") if account_file else AccountFile()
+    _check_manifest(root, display)
     env_dirs = _env_dirs(root)
     top_level = _has_resources(root)
     model = meta.licenseModel or ("multi-environment" if env_dirs and not top_level else "legacy")
     sources: list[Source] = []
+    notes: list[dict] = []
     if model == "multi-environment":
         if top_level:
             raise InputError(display, "a multi-environment account keeps its resources in one folder per environment, not at the top")
         for d in env_dirs:
             sources.append(Source(d.name, {r: _resource_files(d, r, f"{display}/{d.name}") for r in RESOURCES}))
+        # an environment the account names (and production, which every account has) is reported
+        # even when its folder is missing or empty: with zero counts, and a note saying why
+        found = {d.name for d in env_dirs}
+        for env in sorted({"production", *meta.environments} - found):
+            sources.append(Source(env, {r: [] for r in RESOURCES}))
+            state = "is empty" if (env, DIR) in _listing(root) else "is missing"
+            notes.append({"file": f"{display}/{env}/", "record": None, "id": None, "action": "counted",
+                          "problem": f"environment {env}: its folder {state}; it is counted as an environment "
+                                     "with no flows and no connections"})
     else:
         # legacy: production and sandbox share one set of resources; sub-folders are merged by _id
         sources.append(Source(None, {r: _resource_files(root, r, display) for r in RESOURCES}))
@@ -199,8 +356,14 @@ def read_snapshot(root: Path, display: str, default_name: str) -> Snapshot:
         for d in env_dirs:
             license_files += _resource_files(d, "licenses", f"{display}/{d.name}")
     pools = {"production": "production", "sandbox": "sandbox", **meta.environments}
-    mutes = root / "mutes.yaml" if ("mutes.yaml", False) in _listing(root) else None
-    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools, mutes)
+    mutes = _named_file(root, "mutes.yaml", display)
+    used = {f.path for src in sources for group in src.files.values() for f in group}
+    used |= {f.path for f in license_files}
+    used |= {p for p in (account_file, mutes, root / "manifest.json") if p is not None}
+    folders = {root, *env_dirs} | {p.parent for p in used}
+    notes += _unread(root, display, used, folders, list(zip_links))
+    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools, mutes,
+                    notes=notes)
 
 
 def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
@@ -209,8 +372,8 @@ def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
 
     def visit(path: Path, display: str, nested: bool) -> bool:
         if path.is_file() and path.suffix.lower() == ".zip":
-            root = _open_zip(path, stack)
-            snapshots.append(read_snapshot(root, display, path.stem))
+            root, links = _open_zip(path, stack)
+            snapshots.append(read_snapshot(root, display, path.stem, links))
             snapshots[-1].archive = path
             return True
         if path.is_dir():
@@ -218,7 +381,8 @@ def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
                 snapshots.append(read_snapshot(path, display, path.name))
                 return True
             if not nested:
-                found = [visit(path / name, f"{display}/{name}", True) for name, _ in _listing(path)]
+                found = [visit(path / name, f"{display}/{name}", True) for name, kind in _listing(path)
+                         if kind in (FILE, DIR)]
                 return any(found)
         return False
 

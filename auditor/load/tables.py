@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+import zlib
 from pathlib import Path
 
 import duckdb
@@ -73,9 +74,15 @@ def _q(name: str) -> str:
 
 
 def _problem_sql(spec: dict[str, str]) -> str:
-    """One SQL expression giving the first problem of a record, or NULL when it is sound."""
+    """One SQL expression giving the first problem of a record, or NULL when it is sound.
+
+    A key given twice in a record (or in a connection block) is refused: integrator.io keeps the
+    last value, the JSON reader the first, and a record read differently from the vendor's is
+    worse than one listed as skipped. `_dup` is that key (exact reads only: the fast read fails
+    on such a record and the caller reads again exactly)."""
     cases = [
         "WHEN _rtype IS DISTINCT FROM 'OBJECT' THEN 'is not a JSON object'",
+        "WHEN _dup IS NOT NULL THEN 'has the key ' || _dup || ' twice (integrator.io would read the last one)'",
         "WHEN _id IS NULL OR left(_id, 1) = 'n' THEN 'has no _id'",
     ]
     for col, kind in spec.items():
@@ -85,7 +92,17 @@ def _problem_sql(spec: dict[str, str]) -> str:
             f"WHEN {_q(col)} IS NOT NULL AND left({_q(col)}, 1) NOT IN ({allowed}) "
             f"THEN '{col} must be {word}, not ' || {TYPE_WORDS.format(c=_q(col))}"
         )
+        if kind == "object":
+            cases.append(f"WHEN {_q(col)} IS NOT NULL AND left({_q(col)}, 1) = '{{' AND {_dup_key(_q(col))} IS NOT NULL "
+                         f"THEN '{col} has the key ' || {_dup_key(_q(col))} || ' twice (integrator.io would read the last one)'")
     return "CASE " + " ".join(cases) + " END"
+
+
+def _dup_key(json_sql: str) -> str:
+    """SQL: a key that a JSON object holds more than once, else NULL."""
+    name = "CASE WHEN regexp_full_match(min(k), '[A-Za-z0-9_]{1,40}') THEN min(k) ELSE '(a key)' END"  # never data
+    return (f"(SELECT {name} FROM (SELECT unnest(json_keys({json_sql})) AS k) GROUP BY k HAVING count(*) > 1 "
+            "ORDER BY 1 LIMIT 1)")
 
 
 def _typed(col: str, kind: str) -> str:
@@ -123,9 +140,11 @@ def _records(resource: str, source: str, exact: bool) -> str:
     spec = SPECS[resource]
     if exact:
         fields = ", ".join(f"j -> '$.{c}' AS {_q(c)}" for c in spec)
-        return f"SELECT file_no, record, json_type(j) AS _rtype, {fields} FROM ({source.format(item='j')})"
+        dup = ("CASE WHEN json_type(j) = 'OBJECT' THEN (SELECT min(k) FROM (SELECT unnest(json_keys(j)) AS k) "
+               f"WHERE k IN ({', '.join(repr(c) for c in spec)}) GROUP BY k HAVING count(*) > 1 ORDER BY 1 LIMIT 1) END")
+        return f"SELECT file_no, record, json_type(j) AS _rtype, {dup} AS _dup, {fields} FROM ({source.format(item='j')})"
     fields = ", ".join(f"x.{_q(c)} AS {_q(c)}" for c in spec)
-    return f"SELECT file_no, record, 'OBJECT' AS _rtype, {fields} FROM ({source.format(item='x')})"
+    return f"SELECT file_no, record, 'OBJECT' AS _rtype, NULL AS _dup, {fields} FROM ({source.format(item='x')})"
 
 
 def _packed_source(resource: str, exact: bool) -> tuple[str, dict]:
@@ -180,18 +199,22 @@ def _insert(con, resource: str, files: list[tuple[ResourceFile, str]], make_sour
             raise InputError(files[0][0].display, "could not be read as JSON") from None
 
 
-def _pack(chunk: list[tuple[int, ResourceFile]], path: Path) -> None:
+def _pack(chunk: list[tuple[int, ResourceFile]], path: Path, empty: list[int]) -> None:
     """Write the records of many small files into one file, tagged with their file numbers:
-    raw bytes joined, never parsed here."""
+    raw bytes joined after each file is checked to be strict JSON on its own (a file joined
+    unchecked could close the packing early, `[...],"x":0`, and be read as sound). The numbers
+    of files that hold nothing go to `empty`."""
     with open(path, "wb") as out:
         out.write(b"[")
         first = True
         for file_no, f in chunk:
-            data = _read_bytes(f)
+            data = read_bytes(f)
+            if not data.strip():
+                empty.append(file_no)
+                continue
+            strict(f, data)
             if f.format == "newline_delimited":
                 data = b"[" + b",".join(line for line in data.splitlines() if line.strip()) + b"]"
-            if not data.strip():
-                continue
             out.write(b'{"f":%d,"r":' % file_no if first else b',{"f":%d,"r":' % file_no)
             out.write(data)
             out.write(b"}")
@@ -199,24 +222,22 @@ def _pack(chunk: list[tuple[int, ResourceFile]], path: Path) -> None:
         out.write(b"]")
 
 
-def _read_bytes(f: ResourceFile) -> bytes:
+def read_bytes(f: ResourceFile) -> bytes:
     try:
         if f.path.name.endswith(".gz"):
             with gzip.open(f.path, "rb") as fh:
                 return fh.read()
         return f.path.read_bytes()
-    except gzip.BadGzipFile:
-        raise InputError(f.display, "not a readable gzip file") from None
+    except (gzip.BadGzipFile, zlib.error):
+        raise InputError(f.display, "not a readable gzip file (corrupt or not gzip)") from None
     except (OSError, EOFError) as exc:
         raise InputError(f.display, f"cannot be read ({getattr(exc, 'strerror', None) or type(exc).__name__})") from None
 
 
-def _diagnose(f: ResourceFile) -> None:
-    """Raise an InputError naming the position of what is wrong in `f`, if anything is.
-    Nothing of the content is quoted: orjson's messages name the kind of error only."""
-    data = _read_bytes(f)
-    if not data.strip():
-        return
+def strict(f: ResourceFile, data: bytes) -> None:
+    """Raise an InputError naming the position of what is wrong in `f`'s bytes, if anything is:
+    strict JSON (no NaN, no trailing commas or text), a top-level array (one value a line for
+    NDJSON). Nothing of the content is quoted: orjson's messages name the kind of error only."""
     if f.format == "newline_delimited":
         for lineno, line in enumerate(data.splitlines(), 1):
             if line.strip():
@@ -230,11 +251,18 @@ def _diagnose(f: ResourceFile) -> None:
     except orjson.JSONDecodeError as exc:
         raise InputError(f.display, f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
     if not isinstance(value, list):
-        kind = {"dict": "an object", "str": "a string"}.get(type(value).__name__, "a single value")
+        kind = {"dict": "an object", "str": "a string", "NoneType": "null"}.get(type(value).__name__, "a single value")
         raise InputError(f.display, f"must hold a JSON array of records, not {kind}")
 
 
-def _read_resource(con, resource: str, files: list[tuple[int, ResourceFile]], tmp: Path) -> None:
+def _diagnose(f: ResourceFile) -> None:
+    """Raise an InputError naming the position of what is wrong in `f`, if anything is."""
+    data = read_bytes(f)
+    if data.strip():
+        strict(f, data)
+
+
+def _read_resource(con, resource: str, files: list[tuple[int, ResourceFile]], tmp: Path, empty: list[int]) -> None:
     sizes = {no: f.path.stat().st_size for no, f in files}
     big = [(no, f) for no, f in files if sizes[no] > PACK_LIMIT]
     small = [(no, f) for no, f in files if sizes[no] <= PACK_LIMIT]
@@ -258,7 +286,7 @@ def _read_resource(con, resource: str, files: list[tuple[int, ResourceFile]], tm
         size += sizes[no]
     packed, paths = [], [tmp / f"{resource}-{i}.json" for i in range(len(chunks))]
     for part, path in zip(chunks, paths):
-        _pack(part, path)  # empty files (and a 204's empty body) add nothing
+        _pack(part, path, empty)  # empty files add nothing but a note
         packed += [(f, str(path)) for _, f in part]
     # one call over all the packed files, so that DuckDB's threads read them side by side
     _insert(con, resource, packed, lambda exact: _packed_source(resource, exact))
@@ -294,9 +322,10 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
 
     merge_sources = any(s.license_model == "legacy" and len(s.sources) > 1 for s in snapshots)
     with tempfile.TemporaryDirectory(prefix="auditor-", dir=_tmp_dir()) as tmp:
+        empty: list[int] = []
         for resource in RESOURCES:
             con.execute(_table_sql(resource))
-            _read_resource(con, resource, by_resource[resource], Path(tmp))
+            _read_resource(con, resource, by_resource[resource], Path(tmp), empty)
             _drop_bad_records(con, resource)
             if merge_sources:
                 # legacy production/ and sandbox/ folders share resources: one _id is one resource
@@ -305,6 +334,10 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
                         (SELECT account_no, scope, id, min(source_no) AS first FROM {resource} GROUP BY ALL) k
                     WHERE t.account_no = k.account_no AND t.scope = k.scope AND t.id = k.id AND t.source_no > k.first
                 """)
+    # a file holding nothing (an empty body, only whitespace) is no records, and said so
+    con.execute("INSERT INTO load_issues SELECT account_no, display, NULL, NULL, "
+                "'the file is empty; read as no records', 'counted' FROM files WHERE list_contains($empty, file_no)",
+                {"empty": empty})
 
 
 def _drop_bad_records(con, resource: str) -> None:

@@ -150,7 +150,8 @@ def _findings(results: dict) -> pd.DataFrame:
     cols = ["severity", "status", "muted", "mute reason", "rule", "title", "account", "environment",
             "resource type", "resource id", "resource name", "reason", "finding id"]
     if not results["findings"]:
-        return pd.DataFrame(columns=cols)
+        # typed, so that a healthy run's empty table filters like a full one (a boolean `muted`)
+        return pd.DataFrame({c: pd.Series(dtype=bool if c == "muted" else object) for c in cols})
     f = pd.json_normalize(results["findings"])
     table = pd.DataFrame({
         "severity": f["severity"], "status": f["status"], "muted": f["muted"].astype(bool),
