@@ -206,6 +206,11 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
                            + " is unknown; if in use it is counted as an endpoint of its own",
             })], ignore_index=True)
         notes = [{"account": snap.account, **note} for snap in snapshots for note in snap.notes]
+        wrong = conns[conns["identity_problem"].notna()]
+        notes += [{"account": names[no], "file": f, "record": r, "id": i, "action": "counted",
+                   "problem": f"connection {p}; it is keyed by itself, flagged unresolved"}
+                  for no, f, r, i, p in zip(wrong["account_no"], wrong["file"], wrong["record"], wrong["id"],
+                                           wrong["identity_problem"])]
         load_issues = pd.concat([load_issues, pd.DataFrame(license_issues), pd.DataFrame(notes)], ignore_index=True)
         load_issues = load_issues.reindex(columns=["account", "file", "record", "id", "problem", "action"])
         load_issues = load_issues.sort_values(["account", "file", "record", "problem"]).reset_index(drop=True)

@@ -29,6 +29,7 @@ IDENTITY_COLUMNS = {
     "uri": "normalised base URI of http, rest and mcp connections",
     "uri_host": "host of that URI",
     "uri_templated": "true when the URI holds handlebars ({{...}}) and cannot be resolved",
+    "uri_unreadable": "true when the URI cannot be parsed (a bad port, a broken bracket): `uri` is then a fingerprint",
     "salesforce_org": "salesforce.info.organization_id",
     "salesforce_host": "host of salesforce.baseURI",
     "ftp_host": "FTP host, lower case",

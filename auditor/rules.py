@@ -68,6 +68,7 @@ FRAME_COLUMNS: dict[str, set[str]] = {
     "connections": _ACCOUNT | {"id", "name", "type", "assistant", "application", "role", "key", "category",
                                "resolved", "explain", "enabled_flows", "endpoint_application",
                                "netsuite_account", "netsuite_sandbox", "uri", "uri_host", "uri_templated",
+                               "uri_unreadable",
                                "salesforce_org", "salesforce_host", "ftp_host", "ftp_port", "as2_partner",
                                "db_type", "db_host", "db_port", "db_database", "db_project", "db_cluster",
                                "db_region", "mongo_hosts", "mongo_database", "aws_key", "stack_id", "agent_id",

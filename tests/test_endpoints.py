@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.count.endpoints import mask_key, normalise_uri
+from auditor.count.endpoints import clean_host, mask_key, normalise_uri
 from conftest import account, flow
 
 
@@ -32,7 +32,55 @@ def keys(tmp_path, run_cli, conns, *args, environment="production"):
     ("https://api.example.com/V1", "https://api.example.com/V1", "api.example.com"),  # paths keep their case
 ])
 def test_normalise_uri(raw, key, host):
-    assert normalise_uri(raw) == (key, host)
+    assert normalise_uri(raw) == (key, host, True)
+
+
+@pytest.mark.parametrize("raw", [
+    "https://app:SECRET@api.example.com:99999/v1",  # a port out of range
+    "https://app:SECRET@[::1/v1",  # a broken IPv6 bracket
+    "https://app:SECRET@api.example.com:port/v1",  # a port that is not a number
+    "https://app:SECRET@api exa mple.com/v1",  # spaces in the host
+    "https://app:SECRET@api.example.com\x1b[31m/v1",  # a control character
+])
+def test_a_uri_the_parser_trips_on_is_keyed_by_a_fingerprint_never_its_text(raw):
+    key, host, readable = normalise_uri(raw)
+    assert not readable and host is None and key.startswith("unreadable#") and "SECRET" not in key
+    assert normalise_uri(raw) == (key, host, readable)  # stable: the same URI is the same endpoint
+    assert normalise_uri(raw + "x")[0] != key  # and two URIs are never one
+
+
+@pytest.mark.parametrize("raw,key", [
+    ("https://api.example.com/app;jsessionid=SECRET/x", "https://api.example.com/app/x"),  # matrix parameters
+    ("https://hooks.example.com/services/T000/B000/XkD93jfQ0pL2mZ8aR7tY4wE1", "https://hooks.example.com/services/T000/B000/…#"),
+    ("https://api.telegram.org/bot123456789:AAHk3jd8fJ2kLmN0pQrStUvWxYz12345678/sendMessage", "https://api.telegram.org/…#"),
+    ("https://example.com/hook/0123456789abcdef0123456789abcdef", "https://example.com/hook/…#"),
+])
+def test_secrets_in_uri_paths_are_masked_with_a_fingerprint(raw, key):
+    got, host, readable = normalise_uri(raw)
+    assert got.startswith(key) and readable
+    assert not any(part in got for part in ("SECRET", "XkD93jfQ", "AAHk3jd8", "0123456789abcdef0"))
+
+
+@pytest.mark.parametrize("path", ["/v1/orders", "/api/2024-01/graphql.json", "/services/data/v58.0",
+                                  "/rest/V1/customerOrdersExport"])
+def test_ordinary_paths_are_shown_as_they_are(path):
+    assert normalise_uri("https://api.example.com" + path)[0] == "https://api.example.com" + path
+
+
+@pytest.mark.parametrize("raw,shown", [
+    ("root:SECRET@db.example.com", "db.example.com"),
+    ("mongodb+srv://app:SECRET@cluster0.example.net", "cluster0.example.net"),
+    ("mongodb://app:SECRET@db1.example.net:27017/admin?ssl=true", "db1.example.net:27017"),
+    ("DB.Example.com", "db.example.com"),
+])
+def test_database_hosts_lose_user_info(raw, shown):
+    assert clean_host(raw) == shown
+
+
+@pytest.mark.parametrize("raw", ["root:SECRET@db.example.com:99999", "app:SECRET@[::1", "db example com"])
+def test_database_hosts_that_cannot_be_parsed_become_fingerprints(raw):
+    shown = clean_host(raw)
+    assert shown.startswith("unreadable#") and "SECRET" not in shown and "example" not in shown
 
 
 def test_mask_key_shows_ends_and_never_collides():

@@ -42,6 +42,25 @@ def connections() -> list[dict]:
     for i, (ctype, block) in enumerate(blocks.items()):
         out.append({"_id": f"c{i}", "name": f"{ctype} connection", "type": ctype, ctype: block})
     out.append({"_id": "cx", "name": "unknown", "type": "mystery", "mystery": secrets("mystery")})
+    # credentials inside identity fields, where a key is made from them
+    in_identity = [
+        ("rdbms", {"type": "mysql", "host": f"root:{CANARY}@db.example.com", "port": 3306, "database": "d"}),
+        ("rdbms", {"type": "mysql", "host": f"root:{CANARY}@db.example.com:99999", "database": "d"}),
+        ("mongodb", {"host": [f"mongodb+srv://app:{CANARY}@cluster0.example.net"], "database": "d"}),
+        ("mongodb", {"host": f"mongodb://app:{CANARY}@m1.example.net:27017,m2", "database": "d"}),
+        ("http", {"baseURI": f"https://app:{CANARY}@api.example.com:99999/v1"}),
+        ("http", {"baseURI": f"https://app:{CANARY}@[::1/v1"}),
+        ("http", {"baseURI": f"https://app:{CANARY}@api.example.com:port/v1"}),
+        ("http", {"baseURI": f"https://api.example.com/app;jsessionid={CANARY}/v1"}),
+        ("http", {"baseURI": f"https://hooks.example.com/services/T000/B000/{CANARY}xQ9kL2mZ8aR7tY4wE1"}),
+        ("rest", {"baseURI": f"https://api.telegram.org/bot123456789:{CANARY}HkjdfJkLmNpQrStUvWxYz12/sendMessage"}),
+        ("netsuite", {"account": f"user:{CANARY}@1234567"}),
+        ("as2", {"partnerId": f"p:{CANARY}@partner"}),
+        ("ftp", {"hostURI": f"sftp://u:{CANARY}@ftp.example.com:2222"}),
+        ("salesforce", {"baseURI": f"https://u:{CANARY}@na1.salesforce.com"}),
+    ]
+    for i, (ctype, block) in enumerate(in_identity):
+        out.append({"_id": f"ci{i}", "name": f"{ctype} identity {i}", "type": ctype, ctype: block})
     return out
 
 

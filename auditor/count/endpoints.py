@@ -7,6 +7,9 @@ normalised once per distinct value in Python, and keyed a policy rule at a time 
 from __future__ import annotations
 
 import hashlib
+import math
+import re
+from collections import Counter
 from urllib.parse import urlsplit
 
 import duckdb
@@ -19,7 +22,7 @@ from auditor.policy import Policy
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "sftp": 22, "ftps": 990}
 FTP_PORTS = {"ftp": 21, "sftp": 22, "ftps": 990}
 
-IDENTITY_SQL = r"""
+_IDENTITY_SQL = r"""
 SELECT account_no, scope, id, name, file, record,
        CASE WHEN scope = '*' THEN CASE WHEN sandbox THEN 'sandbox' ELSE 'production' END ELSE scope END AS environment,
        lower(type) AS type,
@@ -53,46 +56,164 @@ SELECT account_no, scope, id, name, file, record,
        _agentId AS agent_id,
        coalesce(van ->> '$.mailboxId', van ->> '$.as2Id') AS van_mailbox,
        (lower(type) = 'ftp' AND coalesce(ftp ->> '$.tradingPartner', 'false') = 'true')
-         OR (lower(type) = 'as2' AND coalesce(as2 ->> '$.tradingPartner', 'false') = 'true') AS trading_partner
+         OR (lower(type) = 'as2' AND coalesce(as2 ->> '$.tradingPartner', 'false') = 'true') AS trading_partner,
+       {problem} AS identity_problem
 FROM connections
 """
 
 
-def normalise_uri(raw: str) -> tuple[str, str | None]:
-    """(key form, host) of a base URI: scheme and host lower case, default port, user info,
-    query and fragment dropped, no trailing slash. A URI with handlebars keeps its path as written
-    (but never its user info or query, which may carry credentials)."""
+def fingerprint(raw: str) -> str:
+    """What stands for a value that cannot be shown: the same value gives the same mark, two
+    values never one, and nothing of the value can be read back from it."""
+    return "#" + hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+
+def mask_key(raw: str) -> str:
+    """An access key id, shown masked with a fingerprint so that two keys never collide."""
+    shown = f"{raw[:4]}…{raw[-4:]}" if len(raw) > 12 else "…"
+    return f"{shown}{fingerprint(raw)}"
+
+
+def _entropy(text: str) -> float:
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def looks_secret(segment: str) -> bool:
+    """A path segment that is probably a token (a webhook's secret, a bot token): long, mixed
+    and random-looking. Masking a segment that is not one costs readability, never a count."""
+    if len(segment) >= 32 and re.fullmatch(r"[0-9a-fA-F-]+", segment):
+        return True
+    if len(segment) < 20:
+        return False
+    classes = sum(bool(re.search(p, segment)) for p in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+    return classes >= 2 and _entropy(segment) >= 3.7 and (sum(c.isdigit() for c in segment) >= 2 or len(segment) >= 32)
+
+
+def _clean_path(path: str) -> str:
+    """A URI path as a key shows it: matrix parameters (`;jsessionid=...`) dropped, segments
+    that look like secrets masked with a fingerprint, no trailing slash."""
+    segments = [seg.split(";", 1)[0] for seg in path.split("/")]
+    return "/".join(f"…{fingerprint(seg)}" if looks_secret(seg) else seg for seg in segments).rstrip("/")
+
+
+_HOST = re.compile(r"[a-z0-9._~-]+|\[[0-9a-f:.]+\]")  # a DNS name, an IPv4 or a bracketed IPv6 address
+
+
+# The identity fields a policy reads, per connection block (checked only on connections of that
+# type): the JSON types each may have. A field of another type is a load note and the connection
+# is keyed by itself, flagged unresolved: a number for a host or "yes" for a flag read as if it
+# were sound would merge or split endpoints silently.
+STR, NUM, BOOL, OBJ, ARR, PORT = "VARCHAR", "NUMBER", "BOOLEAN", "OBJECT", "ARRAY", "PORT"
+IDENTITY_FIELDS = {
+    "http": {"baseURI": STR, "_httpConnectorId": STR},
+    "rest": {"baseURI": STR},
+    "mcp": {"serverURL": STR},
+    "netsuite": {"account": STR, "environment": STR},
+    "salesforce": {"info": OBJ, "info.organization_id": STR, "baseURI": STR},
+    "ftp": {"hostURI": STR, "port": PORT, "type": STR, "tradingPartner": BOOL},
+    "as2": {"partnerId": STR, "partnerStationInfo": OBJ, "partnerStationInfo.as2URI": STR, "tradingPartner": BOOL},
+    "rdbms": {"type": STR, "host": STR, "port": PORT, "database": STR, "projectId": STR, "clusterIdentifier": STR,
+              "region": STR, "bigquery": OBJ, "bigquery.projectId": STR, "redshift": OBJ,
+              "redshift.clusterIdentifier": STR, "redshift.region": STR},
+    "jdbc": {"type": STR, "host": STR, "port": PORT, "database": STR},
+    "mongodb": {"host": STR + "|" + ARR, "database": STR},
+    "s3": {"accessKeyId": STR},
+    "dynamodb": {"accessKeyId": STR, "aws": OBJ, "aws.accessKeyId": STR},
+    "wrapper": {"_stackId": STR},
+    "van": {"mailboxId": STR, "as2Id": STR},
+}
+_TYPE_WORDS = {"VARCHAR": "a string", "BIGINT": "a number", "UBIGINT": "a number", "DOUBLE": "a number",
+               "BOOLEAN": "true or false", "OBJECT": "an object", "ARRAY": "an array"}
+
+
+def _identity_problem_sql() -> str:
+    """SQL: the first identity field of a connection whose type is wrong, said in words."""
+    words = "CASE {t} " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _TYPE_WORDS.items()) + " ELSE 'null' END"
+    cases = []
+    for block, fields in IDENTITY_FIELDS.items():
+        for path, kind in fields.items():
+            value = f"({block} -> '$.{path}')"
+            t = f"json_type({value})"
+            label = f"{block}.{path}"
+            if kind == PORT:  # a whole number from 1 to 65535, or the same as text
+                bad = (f"NOT (({t} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({value} AS BIGINT) BETWEEN 1 AND 65535) OR "
+                       f"({t} = 'VARCHAR' AND regexp_full_match({value} ->> '$', '\\s*[0-9]{{1,5}}\\s*') AND "
+                       f"TRY_CAST(trim({value} ->> '$') AS INTEGER) BETWEEN 1 AND 65535))")
+                want = "a port number (1 to 65535)"
+            else:
+                allowed = ["BIGINT", "UBIGINT", "DOUBLE"] if kind == NUM else kind.split("|")
+                bad = f"{t} NOT IN ({', '.join(repr(a) for a in allowed)})"
+                want = " or ".join(_TYPE_WORDS[a] for a in allowed if a in _TYPE_WORDS)
+            cases.append(f"WHEN lower(type) = '{block}' AND {value} IS NOT NULL AND {t} <> 'NULL' AND {bad} "
+                         f"THEN '{label} must be {want}, not ' || {words.format(t=t)}")
+    cases.append("WHEN lower(type) = 'mongodb' AND json_type(mongodb -> '$.host') = 'ARRAY' AND "
+                 "len(list_filter(CAST(json_extract(mongodb, '$.host[*]') AS JSON[]), lambda h: json_type(h) <> 'VARCHAR')) > 0 "
+                 "THEN 'mongodb.host must hold strings only'")
+    return "CASE " + " ".join(cases) + " END"
+
+
+def normalise_uri(raw: str) -> tuple[str, str | None, bool]:
+    """(key form, host, readable) of a base URI: scheme and host lower case, default port, user
+    info, query, fragment and matrix parameters dropped, secret-looking path segments masked,
+    no trailing slash. A URI with handlebars keeps its path as written (but never its user info
+    or query). A URI that cannot be parsed (a bad port, a broken bracket) is keyed by its
+    fingerprint alone: its raw text could carry a password."""
     text = raw.strip()
     if "://" not in text:
         text = "https://" + text
     try:
         parts = urlsplit(text)
         port = parts.port
+        host = (parts.hostname or "").lower()
     except ValueError:
-        return text.split("?", 1)[0].split("#", 1)[0].rstrip("/"), None
+        return f"unreadable{fingerprint(raw)}", None, False
+    templated = "{{" in raw
+    if not templated and (not host or not _HOST.fullmatch(host) or any(c.isspace() or ord(c) < 32 for c in text)):
+        return f"unreadable{fingerprint(raw)}", None, False
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    netloc = host + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme) else "")
-    path = parts.path.rstrip("/")
-    return f"{scheme}://{netloc}{path}", host or None
+    if templated:  # as written: the host part may itself be a template
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+    else:
+        netloc = host + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme) else "")
+    return f"{scheme}://{netloc}{_clean_path(parts.path)}", host or None, True
 
 
 def _host_port(raw: str, default_scheme: str) -> tuple[str | None, int | None]:
+    """(host, port) of a host name or URI, user info dropped; (None, None) when it cannot be
+    parsed or the host is not a plain name or address (never the raw text)."""
     text = raw.strip()
     if "://" not in text:
         text = f"{default_scheme}://{text}"
     try:
         parts = urlsplit(text)
-        return (parts.hostname or "").lower() or None, parts.port
+        host, port = (parts.hostname or "").lower(), parts.port
     except ValueError:
         return None, None
+    return (host, port) if _HOST.fullmatch(host) else (None, None)
 
 
-def mask_key(raw: str) -> str:
-    """An access key id, shown masked with a fingerprint so that two keys never collide."""
-    digest = hashlib.sha256(raw.encode()).hexdigest()[:10]
-    shown = f"{raw[:4]}…{raw[-4:]}" if len(raw) > 12 else "…"
-    return f"{shown}#{digest}"
+def clean_host(raw: str) -> str | None:
+    """A database or MongoDB host as keys show it: `host[:port]`, lower case, any scheme and user
+    info (`root:SECRET@`) dropped; a fingerprint when it is not a plain host."""
+    host, port = _host_port(raw, "db")
+    if host is None:
+        try:
+            host, port = _host_port(raw.rsplit("@", 1)[-1].split("/", 1)[0], "db")
+        except ValueError:
+            host = None
+    if host is None:
+        return f"unreadable{fingerprint(raw)}"
+    return host + (f":{port}" if port else "")
+
+
+def clean_id(raw: str) -> str:
+    """An identity value that is an id (an account, a database, a project, a mailbox): as it is
+    when it reads as one, else masked by a fingerprint (it may hold user info or a token)."""
+    text = raw.strip()
+    if re.fullmatch(r"[\w .:/+=,-]{1,200}", text) and not looks_secret(text):
+        return text
+    return f"unreadable{fingerprint(raw)}"
 
 
 def _per_distinct(series: pd.Series, fn, columns: list[str]) -> pd.DataFrame:
@@ -103,13 +224,33 @@ def _per_distinct(series: pd.Series, fn, columns: list[str]) -> pd.DataFrame:
     return table.reindex(series.to_numpy()).set_axis(series.index)
 
 
+# the identity columns read from the blocks: blanked on a connection whose identity fields have a
+# wrong type, so that it is keyed by itself
+RAW_IDENTITY = ["http_connector", "netsuite_account", "netsuite_environment", "uri_raw", "salesforce_org",
+                "salesforce_uri", "ftp_host_raw", "ftp_port_raw", "ftp_type", "as2_partner", "as2_uri", "db_type",
+                "db_host", "db_port", "db_database", "db_project", "db_cluster", "db_region", "mongo_hosts",
+                "mongo_database", "aws_key_raw", "stack_id", "van_mailbox"]
+ID_COLUMNS = ["netsuite_account", "salesforce_org", "as2_partner", "db_type", "db_database", "db_project",
+              "db_cluster", "db_region", "mongo_database", "stack_id", "agent_id", "van_mailbox"]
+
+
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """One row per connection with the identity columns a policy keys on."""
-    df = con.execute(IDENTITY_SQL).df()
+    """One row per connection with the identity columns a policy keys on. Every value read from
+    a connection block goes through a sanitiser (URIs, hosts, ids) before it can become a key."""
+    df = con.execute(_IDENTITY_SQL.format(problem=_identity_problem_sql())).df()
+    bad = df["identity_problem"].notna()
+    df.loc[bad, RAW_IDENTITY] = None
+    df.loc[bad, "trading_partner"] = False
+    for col in ID_COLUMNS:
+        df[col] = _per_distinct(df[col], lambda v: (clean_id(v),), [col])[col]
+    df["db_host"] = _per_distinct(df["db_host"], lambda v: (clean_host(v),), ["h"])["h"]
+    df["mongo_hosts"] = _per_distinct(df["mongo_hosts"], lambda v: (",".join(sorted(clean_host(h) for h in v.split(","))),),
+                                      ["h"])["h"]
     df["application"] = df["assistant"].fillna(df["http_connector"]).fillna(df["type"]).fillna("unknown")
-    uri = _per_distinct(df["uri_raw"], normalise_uri, ["uri", "uri_host"])
-    df[["uri", "uri_host"]] = uri
-    df["uri_templated"] = df["uri_raw"].str.contains("{{", regex=False).fillna(False).astype(bool)
+    uri = _per_distinct(df["uri_raw"], normalise_uri, ["uri", "uri_host", "readable"])
+    df[["uri", "uri_host"]] = uri[["uri", "uri_host"]]
+    df["uri_unreadable"] = uri["readable"].eq(False)
+    df["uri_templated"] = df["uri_raw"].str.contains("{{", regex=False).fillna(False).astype(bool) & ~df["uri_unreadable"]
     df["salesforce_host"] = _per_distinct(df["salesforce_uri"], lambda v: _host_port(v, "https"), ["host", "port"])["host"]
     ftp = _per_distinct(df["ftp_host_raw"], lambda v: _host_port(v, "ftp"), ["host", "port"])
     is_ftp = df["type"] == "ftp"
