@@ -22,19 +22,32 @@ from auditor.audit import Audit, run
 from auditor.config import Config, load_config
 from auditor.diff import changes_section, subset
 from auditor.errors import AuditorError
+from auditor.nsrecords import DEFAULT_APPLICATION, audit_netsuite
 from auditor.partner import audit_partner
 from auditor.paths import data_dir, netsuite_sample_dir, partner_sample_dir, sample_dir
 from auditor.policy import load_policy
 from auditor.pull import REGIONS, Pull, read_token
 from auditor.report import Outputs, write_reports
-from auditor.nsrecords import DEFAULT_APPLICATION, audit_netsuite
-from auditor.rules import ACCOUNT_FRAMES, NETSUITE_FRAMES, PARTNER_FRAMES, SEVERITIES, load_profile, load_rules, select_rules
+from auditor.rules import (
+    ACCOUNT_FRAMES,
+    NETSUITE_FRAMES,
+    PARTNER_FRAMES,
+    SEVERITIES,
+    load_profile,
+    load_rules,
+    select_rules,
+)
 from auditor.ruletest import run_tests
-from auditor.safe import csv_safe
+from auditor.safe import csv_safe, printable
 from auditor.trend import trend_section
 
 # The sample's licenses are dated around this day; --sample audits as of it unless told otherwise.
 SAMPLE_AS_OF = date(2026, 11, 30)
+
+
+def echo(message="", **kwargs) -> None:
+    """Everything printed: control characters from the data shown escaped, never acted on."""
+    click.echo(printable(str(message)), **kwargs)
 
 
 def _as_of(value: str | None) -> date | None:
@@ -160,12 +173,12 @@ def run_options(fn):
 def _finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> None:
     """Say what was not read, write the results and the reports, and exit by the findings."""
     skipped = len(results["load_issues"])
-    click.echo(f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read.")
+    echo(f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read.")
     results_io.write(results, output)
-    click.echo(f"Results written to {output}")
+    echo(f"Results written to {output}")
     if reports.any():
         for line in write_reports(results, reports):
-            click.echo(line)
+            echo(line)
     _exit_for(results["findings"], fail_on)
 
 
@@ -175,7 +188,7 @@ def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, c
                   concurrency=concurrency, rate=rate, retries=retries)
     manifest = puller.run()
     counts = ", ".join(f"{r['records']} {name}" for name, r in manifest["resources"].items() if "/" not in name)
-    click.echo(f"Pulled {counts} from {base} into {out} (manifest.json lists every file with its SHA-256).")
+    echo(f"Pulled {counts} from {base} into {out} (manifest.json lists every file with its SHA-256).")
     return manifest
 
 
@@ -197,13 +210,13 @@ def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.Dat
 def _emit(frame: pd.DataFrame, fmt: str) -> None:
     if fmt == "csv":
         # CRLF as RFC 4180 says; it also makes the writer quote a field holding a lone \r
-        click.echo(csv_safe(frame).to_csv(index=False, lineterminator="\r\n"), nl=False)
+        echo(csv_safe(frame).to_csv(index=False, lineterminator="\r\n"), nl=False)
     elif fmt == "json":
-        click.echo(frame.to_json(orient="records", indent=2, force_ascii=False))
+        echo(frame.to_json(orient="records", indent=2, force_ascii=False))
     elif frame.empty:
-        click.echo("(none)")
+        echo("(none)")
     else:
-        click.echo(frame.to_string(index=False, na_rep="-", max_colwidth=80))
+        echo(frame.to_string(index=False, na_rep="-", max_colwidth=80))
 
 
 def _fraction(used, entitled) -> str:
@@ -248,7 +261,7 @@ class AuditorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AuditorError as exc:
-            error = click.ClickException(str(exc))
+            error = click.ClickException(printable(str(exc)))
             error.exit_code = exc.exit_code
             raise error from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
@@ -344,26 +357,26 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     store = history_path or config.history.path or history.default_path()
     reports = _outputs(html, xlsx, csv_dir, templates)
     # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
-    results = results_io.load_json(output) if history_on or reports.any() else {}
+    results = results_io.load_json(output, validate=False) if history_on or reports.any() else {}
     if history_on and _add_history(results, store):
         results_io.write(results, output)
-    click.echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
+    echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
                f"{len(rules)} rules · as of {as_of}")
-    click.echo(summary_table(result).to_string(index=False))
-    click.echo(_skipped_summary(result))
+    echo(summary_table(result).to_string(index=False))
+    echo(_skipped_summary(result))
     if not result.mutes.empty:
-        click.echo(_mutes_summary(result))
-    click.echo(f"Results written to {output}")
+        echo(_mutes_summary(result))
+    echo(f"Results written to {output}")
     if "changes" in results:
         since = ", ".join(sorted(set(results["changes"]["since"].values())))
-        click.echo(f"{len(results['changes']['rows'])} changes since the last recorded audit ({since}).")
+        echo(f"{len(results['changes']['rows'])} changes since the last recorded audit ({since}).")
     if record:
         done = history.record(store, results)
-        click.echo(f"Recorded {len(done)} accounts as of {as_of} in {store}")
+        echo(f"Recorded {len(done)} accounts as of {as_of} in {store}")
     if reports.any():
         # rendered from the results file, exactly as 'auditor report' does
         for line in write_reports(results, reports):
-            click.echo(line)
+            echo(line)
     _exit_for(f, fail_on)
 
 
@@ -501,13 +514,13 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
                             license_list=license_list, license_map=license_map, mutes_file=mutes)
     results["profile"] = ctx.params["profile"]
     lic = pd.DataFrame(results["connector_licenses"])
-    click.echo(f"auditor {__version__} · partner {partner_snapshot.resolve().name} · {len(rules)} rules · as of {day}")
+    echo(f"auditor {__version__} · partner {partner_snapshot.resolve().name} · {len(rules)} rules · as of {day}")
     if not lic.empty:
         state = lic.assign(state=lic["live"].map({True: "live", False: "expired"}))
-        click.echo(state.groupby(["connector", "state"]).size().unstack(fill_value=0).to_string())
+        echo(state.groupby(["connector", "state"]).size().unstack(fill_value=0).to_string())
     if results["reconciliation"] is not None:
         recon = pd.DataFrame(results["reconciliation"])
-        click.echo(_reconciliation_totals(recon).to_string(index=False))
+        echo(_reconciliation_totals(recon).to_string(index=False))
     _finish_run(results, output, fail_on, _outputs(html, xlsx, csv_dir, templates))
 
 
@@ -548,10 +561,10 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
                              refreshed_on=_as_of(refreshed_on), application=application, mutes_file=mutes)
     results["profile"] = ctx.params["profile"]
     recs = pd.DataFrame(results["ns_records"])
-    click.echo(f"auditor {__version__} · NetSuite integration records · {len(rules)} rules · as of {day}"
+    echo(f"auditor {__version__} · NetSuite integration records · {len(rules)} rules · as of {day}"
                + (f" · sandboxes refreshed on {results['ns_refreshed_on']}" if results["ns_refreshed_on"] else ""))
     if not recs.empty:
-        click.echo(recs.groupby(["account", "environment"]).agg(records=("name", "size"), enabled=("enabled", "sum"))
+        echo(recs.groupby(["account", "environment"]).agg(records=("name", "size"), enabled=("enabled", "sum"))
                    .reset_index().to_string(index=False))
     _finish_run(results, output, fail_on, _outputs(html, xlsx, csv_dir, templates))
 
@@ -571,14 +584,14 @@ def _exit_for(findings: pd.DataFrame | list[dict], fail_on: str) -> None:
     f = pd.DataFrame(findings, columns=["status", "muted", "severity"]) if isinstance(findings, list) else findings
     errors = int((f["status"] == "error").sum())
     if errors:
-        click.echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
+        echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
         sys.exit(3)
     if fail_on == "never":
         return
     failing = int(((f["status"] == "alarm") & ~f["muted"].astype(bool)
                    & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on))).sum())
     if failing:
-        click.echo(f"{failing} unmuted alarms at or above {fail_on}.", err=True)
+        echo(f"{failing} unmuted alarms at or above {fail_on}.", err=True)
         sys.exit(1)
 
 
@@ -597,7 +610,7 @@ def report(results_file, outputs, html, xlsx, csv_dir, templates):
     if not out.any():
         raise click.UsageError("say what to write: --html FILE, --xlsx FILE, --csv DIR, or a .html / .xlsx name")
     for line in write_reports(results_io.load_json(results_file), out):
-        click.echo(line)
+        echo(line)
 
 
 def _history_option(fn):
@@ -678,7 +691,7 @@ def diff_cmd(ctx, old, new, account, history_path, fmt, html, xlsx, csv_dir, tem
     out = _outputs(html, xlsx, csv_dir, templates)
     if out.any():
         for line in write_reports({**after, "changes": section}, out):
-            click.echo(line, err=fmt != "table")
+            echo(line, err=fmt != "table")
 
 
 @cli.group()
@@ -704,7 +717,7 @@ def rules_show(rule_id, rules):
     rule = next((r for r in rules if r.id == rule_id), None)
     if rule is None:
         raise AuditorError(f"no rule {rule_id!r} in this selection (see 'auditor rules list')")
-    click.echo(yaml.safe_dump(rule.model_dump(exclude_defaults=False), sort_keys=False, allow_unicode=True).rstrip())
+    echo(yaml.safe_dump(rule.model_dump(exclude_defaults=False), sort_keys=False, allow_unicode=True).rstrip())
 
 
 @rules.command("validate")
@@ -713,7 +726,7 @@ def rules_validate(paths):
     """Check rule files (or folders of them) without auditing; with no PATH, the built-in rules.
     Every problem names the file and the line; exit 2 when there is one."""
     total = len(load_rules(list(paths)))  # the built-in ones too: an id must not clash with them
-    click.echo(f"{total - len(load_rules()) if paths else total} rules valid.")
+    echo(f"{total - len(load_rules()) if paths else total} rules valid.")
 
 
 @rules.command("test")
@@ -738,14 +751,14 @@ def rules_test(dirs):
     outcomes = run_tests(rules, folders)
     for o in outcomes:
         if not o.tested:
-            click.echo(f"NO TESTS  {o.rule}: add a folder {folders[0] / o.rule}/")
+            echo(f"NO TESTS  {o.rule}: add a folder {folders[0] / o.rule}/")
             continue
         rows = ", ".join(f"{n} {name.removesuffix('.yaml')}" for name, n in o.rows.items())
-        click.echo(f"{'ok' if o.passed else 'FAIL':<9} {o.rule} ({rows or 'no'} rows, {o.findings} findings)")
+        echo(f"{'ok' if o.passed else 'FAIL':<9} {o.rule} ({rows or 'no'} rows, {o.findings} findings)")
         for failure in o.failures:
-            click.echo(f"          {failure}")
+            echo(f"          {failure}")
     failed = sum(not o.passed for o in outcomes)
-    click.echo(f"{len(outcomes) - failed} passed, {failed} failed or untested.")
+    echo(f"{len(outcomes) - failed} passed, {failed} failed or untested.")
     if failed:
         sys.exit(1)
 

@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from auditor.errors import AuditorError
+from auditor.yamlfile import read_yaml
 
 
 class Mute(BaseModel):
@@ -39,15 +40,8 @@ class MuteFile(BaseModel):
 def load_mutes(path: Path, account: str | None = None) -> list[tuple[str, Mute]]:
     """(where, mute) pairs; `where` names the file and entry. A mutes file found beside a
     snapshot applies to that snapshot's `account` only."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = yaml.safe_load(text)
-    except OSError as exc:
-        raise AuditorError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise AuditorError(f"{path}: not readable YAML" + (f" at line {mark.line + 1}" if mark else "")) from None
-    lines = _entry_lines(text)
+    data, root = read_yaml(path, "the mutes file")
+    lines = _entry_lines(root)
     try:
         parsed = MuteFile.model_validate(data)
     except ValidationError as exc:
@@ -67,12 +61,8 @@ def load_mutes(path: Path, account: str | None = None) -> list[tuple[str, Mute]]
     return out
 
 
-def _entry_lines(text: str) -> list[int]:
+def _entry_lines(root) -> list[int]:
     """1-based line of each entry of `mutes:`, to name it in messages."""
-    try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
-        return []
     if not isinstance(root, yaml.MappingNode):
         return []
     for key, value in root.value:

@@ -18,8 +18,8 @@ import orjson
 import pandas as pd
 
 from auditor.errors import AuditorError, InputError
-from auditor.paths import safe_id
 from auditor.load.sheets import Field, load_mapping, read_table
+from auditor.paths import safe_id
 
 TRIAL_DAYS = 30  # a license that expires within this many days of its creation is a trial
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from auditor.conditions import ConditionError, columns_of, template_fields
 from auditor.errors import AuditorError
 from auditor.paths import data_dir
+from auditor.yamlfile import read_yaml
 
 # The vocabulary a policy may use: one column per identity fact of a connection.
 IDENTITY_COLUMNS = {
@@ -134,12 +134,7 @@ def load_policy(name_or_file: str) -> Policy:
         path = data_dir("rules") / "policies" / f"{name_or_file}.yaml"
         if not path.is_file():
             raise AuditorError(f"--policy: no policy file or built-in policy named {name_or_file!r} (built in: {', '.join(available())})")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise AuditorError(f"{path}: not readable YAML{where}") from None
+    data, _ = read_yaml(path, "the policy")
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:

@@ -29,12 +29,18 @@ from typing import Any
 
 import httpx
 import orjson
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 from tqdm import tqdm
 
 from auditor import __version__
-from auditor.paths import safe_id
 from auditor.errors import AuditorError
+from auditor.paths import safe_id
 
 REGIONS = {"us": "https://api.integrator.io/v1", "eu": "https://api.eu.integrator.io/v1"}
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses")

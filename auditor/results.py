@@ -14,7 +14,7 @@ from typing import Literal
 import duckdb
 import orjson
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from auditor import __version__
 from auditor.audit import Audit
@@ -365,8 +365,18 @@ def write(results: dict, path: Path) -> None:
         raise AuditorError(f"{path}: cannot write the results file ({exc.strerror})") from None
 
 
-def load_json(path: Path) -> dict:
-    """A results file as plain data, checked for its schema version (fast: no model built)."""
+def _where(loc: tuple) -> str:
+    """A pydantic error location as a path: accounts[0].environments."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "top level"
+
+
+def load_json(path: Path, validate: bool = True) -> dict:
+    """A results file as plain data, checked for its schema version and, unless the caller has
+    just written it (`validate=False`), against the `Results` model: a file from elsewhere with
+    a missing key or a wrong shape is refused naming the first problem, never rendered wrong."""
     try:
         data = orjson.loads(path.read_bytes())
     except OSError as exc:
@@ -375,4 +385,10 @@ def load_json(path: Path) -> dict:
         raise AuditorError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}") from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or "accounts" not in data:
         raise AuditorError(f"{path}: not a results file of schema version {SCHEMA_VERSION}")
+    if validate:
+        try:
+            Results.model_validate(data, strict=True)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise AuditorError(f"{path}: not a sound results file: {_where(err['loc'])}: {err['msg']}") from None
     return data

@@ -17,7 +17,14 @@ from typing import Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from auditor.checks import CHECKS, forget_user_checks, import_checks, run_check
 from auditor.conditions import (
@@ -29,6 +36,7 @@ from auditor.conditions import (
 )
 from auditor.errors import AuditorError
 from auditor.paths import data_dir
+from auditor.yamlfile import read_yaml
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 Severity = Literal["info", "low", "medium", "high", "critical"]
@@ -180,14 +188,7 @@ def _invalid(path: Path, node, loc: tuple, message: str) -> AuditorError:
 
 def load_rule_file(path: Path) -> list[Rule]:
     """The rules of one file: a single rule (its `id` equal to the file name) or a pack (`rules:`)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        data, node = yaml.safe_load(text), yaml.compose(text)
-    except OSError as exc:
-        raise AuditorError(f"{path}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise AuditorError(f"{path}" + (f":{mark.line + 1}" if mark else "") + ": not readable YAML") from None
+    data, node = read_yaml(path, "the rule file")
     if isinstance(data, dict) and "rules" in data and set(data) == {"rules"} and isinstance(data["rules"], list):
         entries = [(("rules", i), entry) for i, entry in enumerate(data["rules"])]
     elif isinstance(data, dict) and "id" in data:
@@ -250,6 +251,14 @@ class Profile(BaseModel):
     include: list[str] = ["*"]  # rule ids, "tag:NAME", or "*"
     exclude: list[str] = []
     overrides: dict[str, Override] = {}
+    _source: tuple = PrivateAttr(default=(None, None))  # (file, YAML nodes): where a problem is
+
+    def problem(self, loc: tuple, message: str) -> AuditorError:
+        """An error naming the profile's file and the line of `loc` (built-in or not)."""
+        path, node = self._source
+        if path is None:
+            return AuditorError(f"profile {self.name}: {message}")
+        return _invalid(path, node, loc, message)
 
 
 def _type_name(value: Any) -> str:
@@ -277,14 +286,14 @@ def load_profile(name_or_file: str) -> Profile:
         if not path.is_file():
             names = ", ".join(sorted(p.stem for p in (data_dir("rules") / "profiles").glob("*.yaml")))
             raise AuditorError(f"--profile: no profile file or built-in profile named {name_or_file!r} (built in: {names})")
+    data, node = read_yaml(path, "the profile")
     try:
-        text = path.read_text(encoding="utf-8")
-        return Profile.model_validate(yaml.safe_load(text))
-    except yaml.YAMLError:
-        raise AuditorError(f"{path}: not readable YAML") from None
+        profile = Profile.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        raise _invalid(path, yaml.compose(text), tuple(err["loc"]), err["msg"]) from None
+        raise _invalid(path, node, tuple(err["loc"]), err["msg"]) from None
+    profile._source = (path, node)
+    return profile
 
 
 def select_rules(rules: list[Rule], profile: Profile, only: list[str] = (), skip: list[str] = ()) -> list[Rule]:
@@ -293,15 +302,17 @@ def select_rules(rules: list[Rule], profile: Profile, only: list[str] = (), skip
     known = {r.id for r in rules}
     for rid, override in profile.overrides.items():
         if rid not in known:
-            raise AuditorError(f"profile {profile.name}: overrides unknown rule {rid!r}")
+            raise profile.problem(("overrides", rid), f"overrides unknown rule {rid!r}")
         rule = next(r for r in rules if r.id == rid)
         unknown = set(override.parameters) - set(rule.parameters)
         if unknown:
-            raise AuditorError(f"profile {profile.name}: rule {rid} has no parameter {sorted(unknown)[0]!r}")
+            raise profile.problem(("overrides", rid, "parameters", sorted(unknown)[0]),
+                                  f"rule {rid} has no parameter {sorted(unknown)[0]!r}")
         for name, value in override.parameters.items():
             if not _same_type(rule.parameters[name], value):
-                raise AuditorError(f"profile {profile.name}: rule {rid} parameter {name} must be "
-                                   f"{_type_name(rule.parameters[name])} like its default, not {value!r}")
+                raise profile.problem(("overrides", rid, "parameters", name),
+                                      f"rule {rid} parameter {name} must be {_type_name(rule.parameters[name])} "
+                                      f"like its default, not {_type_name(value)}")
     chosen = []
     for rule in rules:
         if not _selected(rule, profile.include) or _selected(rule, profile.exclude):

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from auditor.errors import AuditorError
 from auditor.rules import FRAME_COLUMNS, FRAMES, Rule, _evaluate, statuses
+from auditor.yamlfile import read_yaml
 
 ROW_FILES = {"pass.yaml": ("ok", None), "alarm.yaml": ("alarm",), "skip.yaml": ("skip",)}
 DATE_COLUMNS = {"expires", "trial_end", "created", "license_expires", "period_start", "period_end", "last_used",
@@ -52,11 +52,7 @@ class Outcome:
 
 
 def _read(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise AuditorError(f"{path}" + (f":{mark.line + 1}" if mark else "") + ": not readable YAML") from None
+    return read_yaml(path, "the fixture")[0]
 
 
 def _rows(path: Path, rule: Rule) -> list[dict]:

@@ -214,4 +214,5 @@ def test_a_parameter_override_must_have_the_defaults_type(tmp_path, run_cli):
           license-expiring: {parameters: {days: soon}}
         """))
     run = run_cli("audit", "--sample", "--profile", bad)
-    assert run.exit_code == 2 and "rule license-expiring parameter days must be a number like its default, not 'soon'" in run.stderr
+    assert run.exit_code == 2 and "rule license-expiring parameter days must be a number like its default, not text" in run.stderr
+    assert f"{bad}:4: overrides.license-expiring.parameters.days" in run.stderr  # the file and line, not its name:

@@ -11,8 +11,8 @@ quote prefix, and text longer than a cell holds is cut, each cut listed on the A
 from __future__ import annotations
 
 import math
-from numbers import Number
 from datetime import datetime
+from numbers import Number
 from pathlib import Path
 
 import pandas as pd
