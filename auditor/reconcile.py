@@ -21,8 +21,8 @@ from auditor.load.sheets import Field, Mapping, load_mapping, read_table
 
 BILLING_FIELDS = {
     "email": Field("email"), "account_id": Field("text"), "connector": Field("text", required=True),
-    "edition": Field("text"), "quantity": Field("number"), "period_start": Field("date", required=True),
-    "period_end": Field("date", required=True), "amount": Field("number"), "currency": Field("text"),
+    "edition": Field("text"), "quantity": Field("number", minimum=0, whole=True), "period_start": Field("date", required=True),
+    "period_end": Field("date", required=True), "amount": Field("number", minimum=0), "currency": Field("currency"),
     "invoice": Field("text"),
 }
 EDITIONS = ["trial", "free", "starter", "basic", "standard", "professional", "premium", "enterprise"]

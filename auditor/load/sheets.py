@@ -23,7 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from iso4217 import Currency
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from auditor.errors import AuditorError
@@ -32,8 +34,10 @@ from auditor.yamlfile import load_model
 
 @dataclass(frozen=True)
 class Field:
-    kind: str  # "text", "date", "number", "email"
+    kind: str  # "text", "date", "number", "email", "currency" (an ISO 4217 code)
     required: bool = False
+    minimum: float | None = None  # a number below it is refused (amounts and quantities are not negative)
+    whole: bool = False  # a number must be a whole number (a quantity of stores)
 
 
 class Mapping(BaseModel):
@@ -133,14 +137,27 @@ def read_table(path: Path, mapping: Mapping, fields: dict[str, Field], one_of: t
         elif spec.kind == "number":
             parsed = pd.to_numeric(col.where(~blank).astype("string").str.replace(",", "", regex=False).str.strip(),
                                    errors="coerce")
-            wrong = ~blank & parsed.isna()
+            wrong = ~blank & (parsed.isna() | ~np.isfinite(parsed.astype(float)))
             report(wrong & ~bad, header, col.astype(str).map(lambda v: f"not a number ({v!r})"))
             bad |= wrong
+            if spec.minimum is not None:
+                low = ~bad & parsed.notna() & (parsed < spec.minimum)
+                report(low, header, f"{field} is below {spec.minimum:g}")
+                bad |= low
+            if spec.whole:
+                frac = ~bad & parsed.notna() & (parsed != parsed.round())
+                report(frac, header, f"{field} is not a whole number")
+                bad |= frac
             out[field] = parsed
         else:
             text = col.where(~blank).astype("string").str.strip()
             if field in mapping.values:
                 text = text.replace(mapping.values[field])
+            if spec.kind == "currency":
+                text = text.str.upper()
+                wrong = ~blank & ~text.isin([c.code for c in Currency])
+                report(wrong & ~bad, header, col.astype(str).map(lambda v: f"not an ISO 4217 currency code ({v!r})"))
+                bad |= wrong
             if spec.kind == "email":
                 text = text.str.lower()
                 wrong = ~blank & ~text.str.contains("@", na=False)

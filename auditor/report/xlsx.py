@@ -285,9 +285,8 @@ def _reconciliation_sheet(w: _Writer, report: Report) -> None:
     for i, t in enumerate(totals.itertuples(index=False), top + 2):
         cells = [xlsxwriter.utility.xl_rowcol_to_cell(i, c, col_abs=True) for c in range(3)]
         crit = f"{ref['category']},{cells[0]},{ref['status']},{cells[1]},{ref['currency']},{cells[2]}"
-        sheet.write_string(i, 0, t[0])
-        sheet.write_string(i, 1, t[1])
-        sheet.write_string(i, 2, t[2])
+        for c in range(3):  # category and status are ours; the currency comes from the billing file
+            w.text(sheet, i, c, str(t[c]), "Reconciliation")
         sheet.write_formula(i, 3, f"=COUNTIFS({crit})", w.fmt["int"], int(t[3]))
         sheet.write_formula(i, 4, f"=SUMIFS({ref['amount']},{crit})", w.fmt["money"], float(t[4]))
         sheet.write_formula(i, 5, f"=SUMIFS({ref['at stake']},{crit})", w.fmt["money"], float(t[5]))
