@@ -1,0 +1,181 @@
+"""Classes of hostile input outside a snapshot's resource files: results files from elsewhere,
+human-written YAML, billing exports, partner snapshots, names printed to a terminal."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+
+import openpyxl
+import pytest
+
+from auditor.paths import partner_sample_dir
+
+
+@pytest.fixture(scope="module")
+def results_file(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from auditor.cli import cli
+
+    out = tmp_path_factory.mktemp("results") / "results.json"
+    run = CliRunner().invoke(cli, ["audit", "--sample", "--fail-on", "never", "-o", str(out)])
+    assert run.exit_code == 0, run.stderr
+    return json.loads(out.read_text())
+
+
+def _spoil(results: dict, change) -> dict:
+    doc = json.loads(json.dumps(results))
+    change(doc)
+    return doc
+
+
+SPOILED = [
+    (lambda d: d["accounts"][0].pop("environments"), "accounts[0].environments: Field required"),
+    (lambda d: d["accounts"][1]["flows"][0].update(enabled="yes"), "accounts[1].flows[0].enabled"),
+    (lambda d: d["accounts"][0]["environments"][0]["flows"].update(billable="3"), "environments[0].flows.billable"),
+    (lambda d: d.update(findings=[{"id": "x"}]), "findings[0].rule: Field required"),
+    (lambda d: d.update(accounts={"a": 1}), "accounts: Input should be a valid list"),
+    (lambda d: d["load_issues"].append({"problem": "x"}), "load_issues"),
+]
+
+
+@pytest.mark.parametrize("change,words", SPOILED)
+@pytest.mark.parametrize("command", [["report", "{f}", "--html", "{o}/r.html"], ["endpoints", "{f}"], ["flows", "{f}"],
+                                     ["diff", "{f}", "{f}"]])
+def test_a_results_file_with_a_wrong_shape_is_refused_naming_the_first_problem(
+        results_file, tmp_path, run_cli, change, words, command):
+    path = tmp_path / "spoiled.json"
+    path.write_text(json.dumps(_spoil(results_file, change)))
+    run = run_cli(*[a.format(f=path, o=tmp_path) for a in command])
+    assert run.exit_code == 2, run.stdout + run.stderr
+    assert "not a sound results file" in run.stderr and words in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_a_sound_results_file_from_elsewhere_is_accepted(results_file, tmp_path, run_cli):
+    path = tmp_path / "fine.json"
+    path.write_text(json.dumps(results_file))
+    assert run_cli("report", path, "--html", tmp_path / "r.html").exit_code == 0
+
+
+# --- human-written YAML ------------------------------------------------------------------------
+
+RULE = """\
+id: {id}
+title: t
+severity: low
+description: d
+remediation: r
+frame: flows
+parameters: {params}
+where: {{enabled: true}}
+reason: "flow {{id}}"
+"""
+
+
+@pytest.mark.parametrize("params,words", [
+    ("{a: &a [x, x, x, x], b: [*a, *a, *a]}", ":7: YAML anchors and aliases"),
+    ("{word: TODO, word: DONE}", ":7: the key 'word' is given twice"),
+])
+def test_rule_files_refuse_aliases_and_duplicate_keys(tmp_path, run_cli, params, words):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "r1.yaml").write_text(RULE.format(id="r1", params=params))
+    for args in (["rules", "validate", folder], ["audit", "--sample", "--rules", folder]):
+        run = run_cli(*args)
+        assert run.exit_code == 2 and f"r1.yaml{words}" in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("option,text", [
+    ("--mutes", "mutes:\n  - &m {rule: x, reason: r}\n  - *m\n"),
+    ("--profile", "name: p\ndescription: d\nexclude: &e [license-expired]\ninclude: *e\n"),
+    ("--policy", "name: p\ndescription: &d x\nfallback: *d\n"),
+])
+def test_every_yaml_file_refuses_aliases(tmp_path, run_cli, option, text):
+    path = tmp_path / "f.yaml"
+    path.write_text(text)
+    run = run_cli("audit", "--sample", option, path)
+    assert run.exit_code == 2 and f"{path}:" in run.stderr and "anchors and aliases" in run.stderr, run.stderr
+
+
+def test_a_billing_mapping_refuses_aliases(tmp_path, run_cli):
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("columns: &c {email: Customer Email}\nvalues: {x: *c}\n")
+    sample = partner_sample_dir()
+    run = run_cli("licenses", sample, "--billing", sample / "billing.csv", "--billing-map", mapping)
+    assert run.exit_code == 2 and "anchors and aliases" in run.stderr, run.stderr
+
+
+# --- billing rows ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("column,value,words", [
+    ("Net", "-200.00", "amount is below 0"),
+    ("Net", "inf", "not a number"),
+    ("Stores", "2.5", "quantity is not a whole number"),
+    ("Stores", "-1", "quantity is below 0"),
+    ("Currency", "EURO", "not an ISO 4217 currency code"),
+    ("Currency", "€", "not an ISO 4217 currency code"),
+    ("Currency", "=1+1", "not an ISO 4217 currency code"),
+])
+def test_billing_rows_with_impossible_values_are_listed_not_read(tmp_path, run_cli, column, value, words):
+    sample = partner_sample_dir()
+    lines = (sample / "billing.csv").read_text().splitlines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index(column)] = value
+    billing = tmp_path / "billing.csv"
+    billing.write_text("\n".join([lines[0], ",".join(cells), *lines[2:]]) + "\n")
+    run = run_cli("licenses", sample, "--billing", billing, "--billing-map", sample / "billing-map.yaml",
+                  "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    issues = [i for i in run.results["load_issues"] if i["record"] == 2]
+    assert issues and words in issues[0]["problem"] and repr(column) in issues[0]["problem"], issues
+
+
+def test_usd_in_lower_case_is_read_as_usd(tmp_path, run_cli):
+    sample = partner_sample_dir()
+    billing = tmp_path / "billing.csv"
+    billing.write_text((sample / "billing.csv").read_text().replace(",USD,", ",usd,"))
+    run = run_cli("licenses", sample, "--billing", billing, "--billing-map", sample / "billing-map.yaml")
+    assert not [i for i in run.results["load_issues"] if "ISO 4217" in i["problem"]]
+    assert {r["currency"] for r in run.results["reconciliation"] if r["currency"]} <= {"USD", "EUR"}
+
+
+def test_reconciliation_totals_never_write_a_live_formula(tmp_path, run_cli):
+    """A results file from elsewhere may carry any currency text: the totals block quotes it too."""
+    sample = partner_sample_dir()
+    out = tmp_path / "p.json"
+    run_cli("licenses", "--sample", "-o", out, "--fail-on", "never")
+    doc = json.loads(out.read_text())
+    for row in doc["reconciliation"]:
+        row["currency"] = '=HYPERLINK("http://x","y")'
+    out.write_text(json.dumps(doc))
+    assert run_cli("report", out, "--xlsx", tmp_path / "p.xlsx").exit_code == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sheet = openpyxl.load_workbook(tmp_path / "p.xlsx")["Reconciliation"]
+    cells = [c for row in sheet.iter_rows() for c in row if isinstance(c.value, str) and "HYPERLINK" in c.value]
+    assert cells and all(c.data_type == "s" and c.quotePrefix for c in cells), [(c.coordinate, c.value) for c in cells]
+    assert sample.is_dir()
+
+
+# --- partner snapshots: ids from the data never become paths ----------------------------------
+
+@pytest.mark.parametrize("bad_id", ["../../elsewhere", "/etc", "..", "a/b", "c:\\x", "conn shop"])
+def test_a_connector_id_that_is_not_a_plain_id_never_names_a_folder(tmp_path, run_cli, bad_id):
+    snap = tmp_path / "partner"
+    shutil.copytree(partner_sample_dir(), snap)
+    connectors = json.loads((snap / "connectors.json").read_text())
+    # what an attacker would have placed where the id leads
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "licenses.json").write_text(json.dumps([{"_id": "planted", "expires": "2020-01-01"}]))
+    connectors[0]["_id"] = bad_id
+    (snap / "connectors.json").write_text(json.dumps(connectors))
+    run = run_cli("licenses", snap, "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    assert "planted" not in json.dumps(run.results)
+    assert any("not a plain id" in i["problem"] for i in run.results["load_issues"])
+    assert "Every row and record was read" not in run.stdout
