@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from auditor.paths import sample_dir
 from auditor.results import Results
 from auditor.rules import load_rules
 
@@ -17,7 +18,7 @@ def test_sample_audit_summary_and_results(run_cli):
     assert "3 records skipped" in run.stdout
     results = Results.model_validate(run.results)  # the file matches the published contract
     by_name = {a.account: a for a in results.accounts}
-    assert set(by_name) == {"Acme Retail", "Globex Corporation", "Initech"}
+    assert set(by_name) == {"Acme Retail", "Globex Corporation", "Initech", "Umbrella Health"}
     acme = {e.environment: e for e in by_name["Acme Retail"].environments}
     assert (acme["production"].flows.billable, acme["production"].flows.entitled) == (6, 10)
     assert (acme["production"].endpoints.used, acme["production"].endpoints.entitled) == (5, 5)
@@ -69,3 +70,39 @@ def test_as_of_moves_expiry(run_cli):
 
 def test_fail_on_never_exits_0_whatever_is_found(run_cli):
     assert run_cli("audit", "--sample", "--fail-on", "never").exit_code == 0
+
+
+def test_the_healthy_sample_account_has_no_finding_and_every_report_shows_it(run_cli, tmp_path):
+    """A healthy account (no alarm, nothing skipped) is the first thing many users audit."""
+    import openpyxl
+    from bs4 import BeautifulSoup
+
+    healthy = sample_dir() / "umbrella-health"
+    run = run_cli("audit", healthy, "--as-of", "2026-11-30", "--html", tmp_path / "r.html",
+                  "--xlsx", tmp_path / "r.xlsx", "--csv", tmp_path / "csv")
+    assert run.exit_code == 0, run.stderr
+    results = run.results
+    assert results["findings"] == [] and results["load_issues"] == []
+    env = {e["environment"]: e for e in results["accounts"][0]["environments"]}
+    assert (env["production"]["flows"]["billable"], env["production"]["endpoints"]["used"]) == (2, 3)
+    assert (env["sandbox"]["flows"]["billable"], env["sandbox"]["endpoints"]["used"]) == (1, 1)
+    soup = BeautifulSoup((tmp_path / "r.html").read_text(), "html.parser")
+    assert "Umbrella Health" in soup.get_text()
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"]
+    assert [c.value for c in sheet["A"]][4] == "Umbrella Health"
+    findings = (tmp_path / "csv" / "findings.csv").read_text().splitlines()
+    assert len(findings) == 1 and findings[0].startswith("severity,")  # the header, no rows
+
+
+def test_every_report_of_an_empty_account(run_cli, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "account.json").write_text('{"name": "Empty", "licenseModel": "multi-environment"}')
+    run = run_cli("audit", empty, "--html", tmp_path / "r.html", "--xlsx", tmp_path / "r.xlsx",
+                  "--csv", tmp_path / "csv", "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    envs = run.results["accounts"][0]["environments"]
+    assert [(e["environment"], e["flows"]["total"], e["endpoints"]["used"]) for e in envs] == [("production", 0, 0)]
+    assert "its folder is missing" in run.results["load_issues"][0]["problem"]
+    assert (tmp_path / "r.html").stat().st_size and (tmp_path / "r.xlsx").stat().st_size
+    assert len(list((tmp_path / "csv").glob("*.csv"))) == 9
