@@ -11,6 +11,7 @@ offers it, add-on stores licensed against the stores the install base reports.
 
 from __future__ import annotations
 
+import stat
 from datetime import date
 from pathlib import Path
 
@@ -35,7 +36,13 @@ COLUMNS = ["license_id", "connector_id", "connector", "source", "email", "user_i
            "days_ago", "age_days", "stores", "store_editions", "stores_installed", "stores_short", "file", "record"]
 
 
-def _read_json(path: Path, display: str) -> list:
+def _read_json(path: Path, display: str, root: Path) -> list:
+    """A partner snapshot's JSON list: only a regular file inside the snapshot is read (a link
+    that leads out of it, a named pipe or a device is refused by name)."""
+    if path.is_symlink() and not path.resolve().is_relative_to(root.resolve()):
+        raise InputError(display, "is a symbolic link that leads out of the partner snapshot; it is not read")
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise InputError(display, "is not a regular file; only regular files are read")
     try:
         data = orjson.loads(path.read_bytes())
     except OSError as exc:
@@ -69,7 +76,7 @@ def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataF
         raise AuditorError(f"{root}: not a partner snapshot (no connectors.json; see 'auditor pull --partner')")
     display = root.name
     connectors, licenses, installs = [], [], []
-    for i, c in enumerate(_read_json(root / "connectors.json", f"{display}/connectors.json")):
+    for i, c in enumerate(_read_json(root / "connectors.json", f"{display}/connectors.json", root)):
         if not isinstance(c, dict) or not isinstance(c.get("_id"), str):
             issues.append({"file": f"{display}/connectors.json", "record": i, "id": None,
                            "problem": "connector without an _id", "action": "skipped"})
@@ -86,10 +93,10 @@ def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataF
         folder = root / "connectors" / c["_id"]
         for part, sink in (("licenses", licenses), ("installBase", installs)):
             path = folder / f"{part}.json"
-            if not path.is_file():
+            if not path.exists():
                 continue
             name = f"{display}/connectors/{c['_id']}/{part}.json"
-            for n, rec in enumerate(_read_json(path, name)):
+            for n, rec in enumerate(_read_json(path, name, root)):
                 if not isinstance(rec, dict):
                     issues.append({"file": name, "record": n, "id": None, "problem": "not an object",
                                    "action": "skipped"})

@@ -179,3 +179,21 @@ def test_a_connector_id_that_is_not_a_plain_id_never_names_a_folder(tmp_path, ru
     assert "planted" not in json.dumps(run.results)
     assert any("not a plain id" in i["problem"] for i in run.results["load_issues"])
     assert "Every row and record was read" not in run.stdout
+
+
+@pytest.mark.parametrize("make", ["link-out", "fifo"])
+def test_partner_files_are_read_only_as_regular_files_inside_the_snapshot(tmp_path, run_cli, make):
+    import os
+
+    snap = tmp_path / "partner"
+    shutil.copytree(partner_sample_dir(), snap)
+    target = snap / "connectors" / "conn-shop" / "licenses.json"
+    target.unlink()
+    if make == "link-out":
+        (tmp_path / "planted.json").write_text(json.dumps([{"_id": "planted"}]))
+        target.symlink_to(tmp_path / "planted.json")
+    else:
+        os.mkfifo(target)
+    run = run_cli("licenses", snap)
+    assert run.exit_code == 2 and "conn-shop/licenses.json" in run.stderr, run.stderr
+    assert ("leads out" if make == "link-out" else "not a regular file") in run.stderr
