@@ -152,3 +152,19 @@ def test_a_record_that_is_not_an_object_does_not_disturb_other_accounts(tmp_path
         ("all/acct2/flows.json", 1, "flow is not a JSON object"), ("all/acct2/flows.json", 2, "flow is not a JSON object")]
     billable = {a["account"]: a["environments"][0]["flows"]["billable"] for a in run.results["accounts"]}
     assert billable == {"acct0": 2, "acct1": 2, "acct2": 1, "acct3": 2}
+
+
+@pytest.mark.parametrize("body,needle", [
+    ('[{"_id": "a", "n": NaN}]', "line 1, column 20"),
+    ('[{"_id": "a", "n": -Infinity}]', "line 1, column 21"),
+    ('[{"_id": "a"}],"x":0', "line 1, column 15"),
+    ('[{"_id": "a"},]', "trailing comma"),
+    ("null", "not null"),
+])
+def test_what_strict_json_refuses_is_refused_both_ways_files_are_read(tmp_path, run_cli, read_path, body, needle):
+    """Small files are checked as they are packed; big ones are read by DuckDB, which accepts
+    NaN and Infinity: both ways refuse them (the read_path fixture runs each)."""
+    snap = write_snapshot(tmp_path / "acct", exports=[])
+    (snap / "flows.json").write_text(body)
+    one_line_error(run_cli("audit", snap), "flows.json", needle)
+    assert not (tmp_path / "results-0.json").exists()

@@ -255,6 +255,15 @@ def strict(f: ResourceFile, data: bytes) -> None:
         raise InputError(f.display, f"must hold a JSON array of records, not {kind}")
 
 
+def _strict_big(f: ResourceFile) -> None:
+    """A big file is read by DuckDB as it is, which refuses what strict JSON refuses but for
+    `NaN` and `Infinity`. Where those bytes appear at all (rarely: in a string, say), the file is
+    checked strictly; a scan for them costs far less than parsing the file in Python."""
+    data = read_bytes(f)
+    if b"NaN" in data or b"Infinity" in data:
+        strict(f, data)
+
+
 def _diagnose(f: ResourceFile) -> None:
     """Raise an InputError naming the position of what is wrong in `f`, if anything is."""
     data = read_bytes(f)
@@ -266,6 +275,8 @@ def _read_resource(con, resource: str, files: list[tuple[int, ResourceFile]], tm
     sizes = {no: f.path.stat().st_size for no, f in files}
     big = [(no, f) for no, f in files if sizes[no] > PACK_LIMIT]
     small = [(no, f) for no, f in files if sizes[no] <= PACK_LIMIT]
+    for _, f in big:
+        _strict_big(f)
     for fmt in sorted({f.format for _, f in big}):
         group = [(no, f) for no, f in big if f.format == fmt]
         con.register("big_files", pd.DataFrame({"path": [str(f.path) for _, f in group], "file_no": [no for no, _ in group]}))
