@@ -300,8 +300,26 @@ WRONG_FIELDS = [
 ]
 
 
+STEP_SHAPES = [
+    ("step-not-object", {"pageGenerators": [5]}, "pageGenerators[] must be an object"),
+    ("step-null", {"pageProcessors": [None, "x"]}, "pageProcessors[] must be an object"),
+    ("export-id-number", {"pageGenerators": [{"_exportId": 5}]}, "pageGenerators[]._exportId must be a string"),
+    ("import-id-array", {"pageProcessors": [{"_importId": ["i-http"]}]}, "pageProcessors[]._importId must be a string"),
+    ("router-not-object", {"routers": [7]}, "routers[] must be an object"),
+    ("branches-not-array", {"routers": [{"branches": "x"}]}, "routers[].branches must be an array"),
+    ("branch-not-object", {"routers": [{"branches": [1]}]}, "routers[].branches[] must be an object"),
+    ("branch-steps-not-array", {"routers": [{"branches": [{"pageProcessors": {}}]}]},
+     "routers[].branches[].pageProcessors must be an array"),
+    ("branch-import-id-object", {"routers": [{"branches": [{"pageProcessors": [{"_importId": {"id": "i"}}]}]}]},
+     "routers[].branches[].pageProcessors[]._importId must be a string"),
+]
+
+
 def record_cases() -> list[Case]:
     cases = []
+    for label, shape, words in STEP_SHAPES:
+        cases.append(Case(f"flows-{label}", "flow steps of the wrong shape", "issue", (words, "leads nowhere"),
+                          files=_with(lambda f, shape=shape: f["flows"].append({"_id": "f9", **shape}))))
     for resource, fieldname, value, words in WRONG_FIELDS:
         def change(files, resource=resource, fieldname=fieldname, value=value):
             files[resource][-1][fieldname] = value
