@@ -22,11 +22,13 @@ import pandas as pd
 from auditor.errors import AuditorError, InputError
 from auditor.load.sheets import Field, load_mapping, read_table
 
+YES = ("yes", "true", "y", "1", "installed", "x")  # what an "installed" column says for yes
+
 FIELDS = {
     "account": Field("text", required=True), "name": Field("text", required=True),
     "application_id": Field("text", required=True), "description": Field("text"),
-    "state": Field("text", required=True), "authentication": Field("text"), "owner": Field("text"),
-    "installed": Field("text"), "note": Field("text"), "last_used": Field("date"),
+    "state": Field("text", required=True, choices=("enabled", "blocked")), "authentication": Field("text"), "owner": Field("text"),
+    "installed": Field("text", choices=YES + ("no", "false", "n", "0", "-")), "note": Field("text"), "last_used": Field("date"),
 }
 COMMON = ("name", "description", "authentication")  # the fields every account's copy shares
 DEFAULT_APPLICATION = r"(?i)celigo|integrator\.io"
@@ -49,7 +51,7 @@ def _base(account: pd.Series) -> pd.Series:
 
 
 def _is_yes(series: pd.Series) -> pd.Series:
-    return series.astype("string").str.strip().str.lower().isin(["yes", "true", "y", "1", "installed", "x"])
+    return series.astype("string").str.strip().str.lower().isin(YES)
 
 
 def read_list(path: Path, mapping_file: Path | None, issues: list[dict]) -> tuple[pd.DataFrame, date | None]:

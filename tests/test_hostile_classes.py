@@ -197,3 +197,25 @@ def test_partner_files_are_read_only_as_regular_files_inside_the_snapshot(tmp_pa
     run = run_cli("licenses", snap)
     assert run.exit_code == 2 and "conn-shop/licenses.json" in run.stderr, run.stderr
     assert ("leads out" if make == "link-out" else "not a regular file") in run.stderr
+
+
+# --- NetSuite integration record lists ----------------------------------------------------------
+
+@pytest.mark.parametrize("change,words", [
+    ({"State": "maybe"}, "not one of enabled, blocked"),
+    ({"Installed": "perhaps"}, "not one of yes"),
+    ({"Name": ["x"]}, "name is not a single value"),
+    ({"Application ID": {"id": 1}}, "application_id is not a single value"),
+])
+def test_netsuite_rows_with_values_outside_their_vocabulary_are_listed_not_read(tmp_path, run_cli, change, words):
+    from auditor.paths import netsuite_sample_dir
+
+    sample = netsuite_sample_dir()
+    doc = json.loads((sample / "sandbox.json").read_text())
+    doc["records"][0].update(change)
+    (tmp_path / "sandbox.json").write_text(json.dumps(doc))
+    run = run_cli("ns-records", tmp_path / "sandbox.json", sample / "production.json", "--map", sample / "map.yaml",
+                  "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    issues = [i["problem"] for i in run.results["load_issues"]]
+    assert any(words in p for p in issues), issues

@@ -38,6 +38,7 @@ class Field:
     required: bool = False
     minimum: float | None = None  # a number below it is refused (amounts and quantities are not negative)
     whole: bool = False  # a number must be a whole number (a quantity of stores)
+    choices: tuple[str, ...] = ()  # text: one of these (compared trimmed and in lower case)
 
 
 class Mapping(BaseModel):
@@ -116,6 +117,10 @@ def read_table(path: Path, mapping: Mapping, fields: dict[str, Field], one_of: t
             out[field] = None
             continue
         col = raw[header]
+        nested = col.map(lambda v: isinstance(v, list | dict))  # from JSON: a cell is one value
+        report(nested & ~bad, header, f"{field} is not a single value")
+        bad |= nested
+        col = col.where(~nested)
         blank = _blank(col)
         if spec.required:
             report(blank & ~bad, header, f"{field} is empty")
@@ -153,6 +158,11 @@ def read_table(path: Path, mapping: Mapping, fields: dict[str, Field], one_of: t
             text = col.where(~blank).astype("string").str.strip()
             if field in mapping.values:
                 text = text.replace(mapping.values[field])
+            if spec.choices:
+                wrong = ~blank & ~text.str.lower().isin(spec.choices)
+                report(wrong & ~bad, header, col.astype(str).map(
+                    lambda v, c=spec.choices: f"not one of {', '.join(c)} ({v!r})"))
+                bad |= wrong
             if spec.kind == "currency":
                 text = text.str.upper()
                 wrong = ~blank & ~text.isin([c.code for c in Currency])
