@@ -60,14 +60,46 @@ def is_partner_snapshot(folder: Path) -> bool:
 
 def _stores(opts: dict) -> tuple[int, str | None]:
     count, editions = 0, []
-    for addon in opts.get("addonLicenses") or []:
-        if isinstance(addon, dict) and addon.get("type") == "store":
-            for lic in addon.get("licenses") or []:
+    addons = opts.get("addonLicenses")
+    for addon in addons if isinstance(addons, list) else []:
+        if isinstance(addon, dict) and addon.get("type") == "store" and isinstance(addon.get("licenses"), list):
+            for lic in addon["licenses"]:
                 count += 1
                 if isinstance(lic, dict) and lic.get("addOnEdition"):
                     editions.append(str(lic["addOnEdition"]))
     by = pd.Series(editions).value_counts().sort_index() if editions else None
     return count, (", ".join(f"{n} {e}" for e, n in by.items()) if by is not None else None)
+
+
+_WORDS = {str: "a string", bool: "true or false", dict: "an object", list: "an array", int: "a number",
+          float: "a number", type(None): "null"}
+
+
+def _typed_reader(rec: dict, what: str, file: str, n: int, rid: str | None, issues: list[dict]):
+    """get(field, type, within=rec): the field's value when it has that type; a value of another
+    type is noted (naming the record and the field) and read as not given, never as something
+    else (`"global": "false"` is not a global license)."""
+    def get(field: str, kind, within: dict | None = None):
+        value = (rec if within is None else within).get(field.rsplit(".", 1)[-1])
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if value is None or (isinstance(value, kinds) and not (bool not in kinds and isinstance(value, bool))):
+            return value
+        want = " or ".join(dict.fromkeys(_WORDS[k] for k in kinds))
+        issues.append({"file": file, "record": n, "id": rid, "action": "counted",
+                       "problem": f"{what} {field} must be {want}, not {_WORDS.get(type(value), 'something else')}; "
+                                  "read as not given"})
+        return None
+    get.note = lambda problem: issues.append({"file": file, "record": n, "id": rid, "action": "counted",
+                                              "problem": f"{what} {problem}"})
+    return get
+
+
+def _date(value: str | None, field: str, get) -> str | None:
+    """A date as text to parse later; one that is no date is noted and read as not given."""
+    if value is not None and pd.isna(pd.to_datetime(value, errors="coerce", utc=True, format="mixed")):
+        get.note(f"{field} is not a date; read as not given")
+        return None
+    return value
 
 
 def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -106,31 +138,35 @@ def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataF
 
     rows = []
     for cid, name, n, rec in licenses:
-        user = rec.get("user") if isinstance(rec.get("user"), dict) else {}
-        opts = rec.get("opts") if isinstance(rec.get("opts"), dict) else {}
         if not isinstance(rec.get("_id"), str):
             issues.append({"file": name, "record": n, "id": None, "problem": "license without an _id",
                            "action": "skipped"})
             continue
+        get = _typed_reader(rec, "license", name, n, rec["_id"], issues)
+        user, opts = get("user", dict) or {}, get("opts", dict) or {}
         stores, store_editions = _stores(opts)
         rows.append({"license_id": rec["_id"], "connector_id": cid, "source": "api",
-                     "email": (user.get("email") or rec.get("email") or None),
-                     "user_id": user.get("_id"), "user_name": user.get("name"), "account_id": rec.get("_accountId"),
-                     "integration_id": rec.get("_integrationId"), "edition": opts.get("connectorEdition"),
-                     "created": rec.get("created") or rec.get("createdAt"), "expires": rec.get("expires"),
-                     "global": bool(opts.get("global") or rec.get("global")),
-                     "marked_trial": bool(opts.get("trial") or rec.get("trial")),
+                     "email": get("user.email", str, user) or get("email", str) or None,
+                     "user_id": get("user._id", str, user), "user_name": get("user.name", str, user),
+                     "account_id": get("_accountId", str), "integration_id": get("_integrationId", str),
+                     "edition": get("opts.connectorEdition", str, opts),
+                     "created": _date(get("created", str) or get("createdAt", str), "created", get),
+                     "expires": _date(get("expires", str), "expires", get),
+                     "global": bool(get("opts.global", bool, opts) or get("global", bool)),
+                     "marked_trial": bool(get("opts.trial", bool, opts) or get("trial", bool)),
                      "stores": stores, "store_editions": store_editions, "file": name, "record": n})
     lic = pd.DataFrame(rows)
 
     base = []
     for cid, name, n, rec in installs:
-        user = rec.get("user") if isinstance(rec.get("user"), dict) else {}
-        stores = rec.get("stores")
-        base.append({"connector_id": cid, "integration_id": rec.get("_integrationId"),
-                     "email": rec.get("email") or user.get("email"), "user_id": rec.get("_userId") or user.get("_id"),
+        get = _typed_reader(rec, "install", name, n, None, issues)
+        user = get("user", dict) or {}
+        stores = get("stores", (list, int))
+        base.append({"connector_id": cid, "integration_id": get("_integrationId", str),
+                     "email": get("email", str) or get("user.email", str, user),
+                     "user_id": get("_userId", str) or get("user._id", str, user),
                      "stores_installed": len(stores) if isinstance(stores, list) else stores,
-                     "account_expires": rec.get("accountExpires")})
+                     "account_expires": _date(get("accountExpires", str), "accountExpires", get)})
     inst = pd.DataFrame(base, columns=["connector_id", "integration_id", "email", "user_id", "stores_installed",
                                        "account_expires"])
     return conn, lic, inst

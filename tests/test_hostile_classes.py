@@ -219,3 +219,27 @@ def test_netsuite_rows_with_values_outside_their_vocabulary_are_listed_not_read(
     assert run.exit_code == 0, run.stderr
     issues = [i["problem"] for i in run.results["load_issues"]]
     assert any(words in p for p in issues), issues
+
+
+@pytest.mark.parametrize("change,words,check", [
+    ({"opts": {"connectorEdition": "standard", "global": "false"}}, "license opts.global must be true or false",
+     lambda lic: lic["global"] is False),
+    ({"expires": "soon"}, "license expires is not a date", lambda lic: lic["expires"] is None),
+    ({"expires": 1798675200000}, "license expires must be a string, not a number", lambda lic: lic["expires"] is None),
+    ({"user": "alice@acme.example"}, "license user must be an object", lambda lic: lic["email"] is None),
+    ({"opts": {"addonLicenses": [{"type": "store", "licenses": "abc"}]}}, None, lambda lic: lic["stores"] == 0),
+])
+def test_partner_license_fields_of_the_wrong_type_are_noted_not_misread(tmp_path, run_cli, change, words, check):
+    snap = tmp_path / "partner"
+    shutil.copytree(partner_sample_dir(), snap)
+    path = snap / "connectors" / "conn-shop" / "licenses.json"
+    licenses = json.loads(path.read_text())
+    licenses[0].update(change)
+    path.write_text(json.dumps(licenses))
+    run = run_cli("licenses", snap, "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    lic = next(r for r in run.results["connector_licenses"] if r["license_id"] == "L01")
+    assert check(lic), lic
+    if words:
+        assert any(words in i["problem"] and i["id"] == "L01" for i in run.results["load_issues"]), \
+            run.results["load_issues"]
