@@ -97,14 +97,14 @@ def _clean_path(path: str) -> str:
     return "/".join(f"…{fingerprint(seg)}" if looks_secret(seg) else seg for seg in segments).rstrip("/")
 
 
-_HOST = re.compile(r"[a-z0-9._~-]+|\[[0-9a-f:.]+\]")  # a DNS name, an IPv4 or a bracketed IPv6 address
+_HOST = re.compile(r"[\w.~-]+|\[[0-9a-f:.]+\]")  # a DNS name (IDN too), an IPv4 or a bracketed IPv6 address
 
 
 # The identity fields a policy reads, per connection block (checked only on connections of that
 # type): the JSON types each may have. A field of another type is a load note and the connection
 # is keyed by itself, flagged unresolved: a number for a host or "yes" for a flag read as if it
 # were sound would merge or split endpoints silently.
-STR, NUM, BOOL, OBJ, ARR, PORT = "VARCHAR", "NUMBER", "BOOLEAN", "OBJECT", "ARRAY", "PORT"
+STR, BOOL, OBJ, ARR, PORT = "VARCHAR", "BOOLEAN", "OBJECT", "ARRAY", "PORT"
 IDENTITY_FIELDS = {
     "http": {"baseURI": STR, "_httpConnectorId": STR},
     "rest": {"baseURI": STR},
@@ -142,7 +142,7 @@ def _identity_problem_sql() -> str:
                        f"TRY_CAST(trim({value} ->> '$') AS INTEGER) BETWEEN 1 AND 65535))")
                 want = "a port number (1 to 65535)"
             else:
-                allowed = ["BIGINT", "UBIGINT", "DOUBLE"] if kind == NUM else kind.split("|")
+                allowed = kind.split("|")
                 bad = f"{t} NOT IN ({', '.join(repr(a) for a in allowed)})"
                 want = " or ".join(_TYPE_WORDS[a] for a in allowed if a in _TYPE_WORDS)
             cases.append(f"WHEN lower(type) = '{block}' AND {value} IS NOT NULL AND {t} <> 'NULL' AND {bad} "

@@ -145,6 +145,11 @@ def _page_gap(folder_display: str, names: list[str]) -> None:
                                          f"{numbers[-1]} are {len(numbers)} files): the snapshot is incomplete")
 
 
+def _not_regular(display: str) -> InputError:
+    return InputError(display, "is not a regular file (a named pipe, device, socket or a link out of its folder); "
+                               "only regular files are read")
+
+
 def _resource_files(folder: Path, resource: str, display: str) -> list[ResourceFile]:
     """The files holding one resource in one folder: a single file or a folder of pages."""
     found: list[ResourceFile] = []
@@ -160,8 +165,7 @@ def _resource_files(folder: Path, resource: str, display: str) -> list[ResourceF
             continue
         if stem == resource and fmt:
             if kind == OTHER:
-                raise InputError(f"{display}/{name}", "is not a regular file (a named pipe, device or socket); "
-                                                      "only regular files are read")
+                raise _not_regular(f"{display}/{name}")
             if kind == FILE:
                 found.append(ResourceFile(folder / name, fmt, f"{display}/{name}"))
     single = len(found)
@@ -170,8 +174,7 @@ def _resource_files(folder: Path, resource: str, display: str) -> list[ResourceF
         for name, kind in sorted(_listing(folder / page_dir), key=lambda e: _natural_key(e[0])):
             _, fmt = _split_suffix(name)
             if fmt and kind == OTHER:
-                raise InputError(f"{display}/{page_dir}/{name}", "is not a regular file (a named pipe, device or "
-                                                                 "socket); only regular files are read")
+                raise _not_regular(f"{display}/{page_dir}/{name}")
             if fmt and kind == FILE:
                 found.append(ResourceFile(folder / page_dir / name, fmt, f"{display}/{page_dir}/{name}"))
                 names.append(name)
@@ -208,7 +211,7 @@ def _named_file(folder: Path, name: str, display: str) -> Path | None:
     if name not in kinds:
         return None
     if kinds[name] != FILE:
-        raise InputError(f"{display}/{name}", "is not a regular file; only regular files are read")
+        raise _not_regular(f"{display}/{name}")
     return folder / name
 
 
