@@ -172,8 +172,10 @@ def run_options(fn):
 
 def _finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> None:
     """Say what was not read, write the results and the reports, and exit by the findings."""
-    skipped = len(results["load_issues"])
-    echo(f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read.")
+    skipped = sum(i["action"] != "counted" for i in results["load_issues"])
+    notes = len(results["load_issues"]) - skipped
+    line = f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read."
+    echo(line + (f" {notes} read with a note (see load_issues)." if notes else ""))
     results_io.write(results, output)
     echo(f"Results written to {output}")
     if reports.any():

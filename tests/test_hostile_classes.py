@@ -243,3 +243,4 @@ def test_partner_license_fields_of_the_wrong_type_are_noted_not_misread(tmp_path
     if words:
         assert any(words in i["problem"] and i["id"] == "L01" for i in run.results["load_issues"]), \
             run.results["load_issues"]
+        assert "read with a note (see load_issues)" in run.stdout  # noted, not passed over
