@@ -263,7 +263,7 @@ class AuditorGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AuditorError as exc:
-            error = click.ClickException(printable(str(exc)))
+            error = click.ClickException(printable(str(exc), newlines=False))
             error.exit_code = exc.exit_code
             raise error from None
         except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):

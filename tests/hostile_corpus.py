@@ -225,6 +225,9 @@ def filesystem_cases() -> list[Case]:
              files={"../x.zip": b"PK\x03\x04 not really"}, target="x.zip"),
         Case("zip-symlink-entry", "link stored in a zip", "issue", ("not read", "symbolic link"),
              files={"../x.zip": _zip(_healthy_entries(), link="connections-extra.json")}, target="x.zip"),
+        Case("zip-hostile-folder-name", "control characters in an error message", "error", ("not valid JSON",),
+             files={"../x.zip": _zip([(f"snap{ESC}[2J\r\nError: all fine {ESC}]0;t\x07/flows.json", b"[1,"),
+                                      ("snap\r\nError: all fine/account.json", b"{}")])}, target="x.zip"),
         Case("zip-healthy", "healthy zip", "counted", check=_counts(1, 2),
              files={"../x.zip": _zip(_healthy_entries())}, target="x.zip"),
     ]
