@@ -244,3 +244,19 @@ def test_partner_license_fields_of_the_wrong_type_are_noted_not_misread(tmp_path
         assert any(words in i["problem"] and i["id"] == "L01" for i in run.results["load_issues"]), \
             run.results["load_issues"]
         assert "read with a note (see load_issues)" in run.stdout  # noted, not passed over
+
+
+@pytest.mark.parametrize("name,make,words", [
+    ("b.csv", lambda src: src.replace("INV-1001", "INV-1001,extra,more").encode(), "row 2 has 12 values but the header has 10"),
+    ("b.csv", lambda src: src.replace("alice", "alicé").encode("latin-1"), "not UTF-8 text"),
+    ("b.csv", lambda src: b"", "cannot read it as CSV"),
+    ("b.xlsx", lambda src: b"not a workbook", "cannot read it as XLSX"),
+    ("b.pdf", lambda src: src.encode(), "read CSV or XLSX files"),
+])
+def test_a_billing_file_that_cannot_be_read_as_a_table_stops_the_run(tmp_path, run_cli, name, make, words):
+    """A row with more values than the header used to shift the row into an index, silently."""
+    sample = partner_sample_dir()
+    billing = tmp_path / name
+    billing.write_bytes(make((sample / "billing.csv").read_text()))
+    run = run_cli("licenses", sample, "--billing", billing, "--billing-map", sample / "billing-map.yaml")
+    assert run.exit_code == 2 and words in run.stderr and len(run.stderr.strip().splitlines()) == 1, run.stderr

@@ -20,12 +20,15 @@ XLSX is read with calamine (about five times faster than openpyxl here).
 
 from __future__ import annotations
 
+import csv
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from iso4217 import Currency
+from python_calamine import CalamineError, PasswordError
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from auditor.errors import AuditorError
@@ -71,14 +74,36 @@ def _raw(path: Path, mapping: Mapping) -> pd.DataFrame:
         if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
             return pd.read_excel(path, sheet_name=mapping.sheet or 0, engine="calamine", dtype=object)
         if suffix in (".csv", ".txt"):
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            with warnings.catch_warnings():
+                # a row with more values than the header would shift into an index (or lose
+                # values): refused, naming the row, never read askew
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False)
     except FileNotFoundError:
         raise AuditorError(f"{path}: no such file") from None
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+    except pd.errors.ParserWarning:
+        raise AuditorError(f"{path}: {_ragged_row(path)}") from None
+    except UnicodeDecodeError as exc:
+        raise AuditorError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 CSV") from None
+    except PasswordError:
+        raise AuditorError(f"{path}: the workbook is protected by a password; save a copy without one") from None
+    except (ValueError, pd.errors.ParserError, CalamineError) as exc:
         # pandas and calamine messages name sheets and lines, never cell contents
         raise AuditorError(f"{path}: cannot read it as {suffix[1:].upper()} ({type(exc).__name__}: "
-                           f"{str(exc).splitlines()[0][:200]})") from None
+                           f"{str(exc).splitlines()[0][:200] if str(exc) else 'not such a file'})") from None
     raise AuditorError(f"{path}: read CSV or XLSX files (this is {suffix or 'without a suffix'})")
+
+
+def _ragged_row(path: Path) -> str:
+    """Which row of a CSV file has more values than its header (said as the spreadsheet numbers it)."""
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = csv.reader(fh)
+        width = len(next(rows, []))
+        for n, row in enumerate(rows, 2):
+            if len(row) > width:
+                return (f"row {n} has {len(row)} values but the header has {width}; a comma inside a value must "
+                        "be quoted")
+    return "a row has more values than the header"
 
 
 def _blank(series: pd.Series) -> pd.Series:
