@@ -182,7 +182,15 @@ class Pull:
         if not isinstance(records, list):
             raise PullError(f"{where}: the API returned a {type(records).__name__}, not a list")
         following = response.links.get("next", {}).get("url")
-        return records, (str(response.url.join(following)) if following else None)
+        if not following:
+            return records, None
+        nxt = response.url.join(following)
+        base = httpx.URL(self.base_url)
+        if (nxt.scheme, nxt.host, nxt.port) != (base.scheme, base.host, base.port):
+            # the token goes with every request: a next page elsewhere is never asked for
+            raise PullError(f"{where}: the next-page link leads to another host ({nxt.scheme}://{nxt.host}); "
+                            "not followed, as the token would go with it")
+        return records, str(nxt)
 
     # --- state and files -------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ class FakeAPI:
         self.lock = threading.Lock()
         self.active = 0
         self.most = 0
+        self.next_base: str | None = None  # where Link headers point, when not back here
 
     def __call__(self, request: Request) -> Response:
         with self.lock:
@@ -91,7 +92,8 @@ class FakeAPI:
         page = items[skip:skip + PAGE]
         headers = {}
         if skip + PAGE < len(items):
-            headers["Link"] = f'<{request.base_url}?skip={skip + PAGE}&limit={PAGE}>; rel="next"'
+            base = request.base_url if self.next_base is None else self.next_base + "/" + name
+            headers["Link"] = f'<{base}?skip={skip + PAGE}&limit={PAGE}>; rel="next"'
         return Response(json.dumps(page), 200, headers, content_type="application/json")
 
 
@@ -300,3 +302,13 @@ def test_the_real_failure_wins_over_the_cancellations_it_causes(tmp_path):
         futures += [pool.submit(failing), pool.submit(cancelled)]
         with pytest.raises(PullError, match="token was refused"):
             puller._all(futures)
+
+
+@pytest.mark.parametrize("elsewhere", ["http://evil.example/v1", "https://{host}/v1", "http://{host}:1/v1"])
+def test_a_next_page_link_to_another_host_is_not_followed(api, tmp_path, elsewhere):
+    """The token goes with every request: following a Link to another origin would hand it over."""
+    host = urlparse(api.base).hostname
+    api.next_base = elsewhere.format(host=host)
+    with pytest.raises(PullError, match="next-page link leads to another host"):
+        pull(api, tmp_path / "acme", resources=("flows",))
+    assert not (tmp_path / "acme").exists()
