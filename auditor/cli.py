@@ -11,35 +11,28 @@ import os
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import pandas as pd
-import yaml
 
-from auditor import __version__, history
-from auditor import results as results_io
-from auditor.audit import Audit, run
-from auditor.config import Config, load_config
-from auditor.diff import changes_section, subset
-from auditor.errors import AuditorError
-from auditor.nsrecords import DEFAULT_APPLICATION, audit_netsuite
-from auditor.partner import audit_partner
-from auditor.paths import data_dir, netsuite_sample_dir, partner_sample_dir, sample_dir
-from auditor.policy import load_policy
-from auditor.pull import REGIONS, Pull, read_token
-from auditor.report import Outputs, write_reports
-from auditor.rules import (
+from auditor import __version__
+from auditor.common.terminal import printable
+from auditor.common.vocabulary import (
     ACCOUNT_FRAMES,
+    DEFAULT_APPLICATION,
     NETSUITE_FRAMES,
     PARTNER_FRAMES,
+    REGIONS,
     SEVERITIES,
-    load_profile,
-    load_rules,
-    select_rules,
 )
-from auditor.ruletest import run_tests
-from auditor.safe import csv_safe, printable
-from auditor.trend import trend_section
+from auditor.errors import AuditorError
+from auditor.paths import data_dir, netsuite_sample_dir, partner_sample_dir, sample_dir
+
+if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
+    import pandas as pd
+
+    from auditor.audit import Audit
+    from auditor.report import Outputs
 
 # The sample's licenses are dated around this day; --sample audits as of it unless told otherwise.
 SAMPLE_AS_OF = date(2026, 11, 30)
@@ -93,6 +86,7 @@ def rule_options(fn):
     @click.option("--skip", multiple=True, metavar="ID|TAG", help="Do not run these rules (ids or tags). Repeatable.")
     @functools.wraps(fn)
     def wrapper(*args, profile, rule_dirs, only, skip, **kwargs):
+        from auditor.rules import load_profile, load_rules, select_rules
         rules = select_rules(load_rules(list(rule_dirs)), load_profile(profile), list(only), list(skip))
         return fn(*args, rules=rules, **kwargs)
 
@@ -116,6 +110,7 @@ def report_options(fn):
 
 
 def _outputs(html, xlsx, csv_dir, templates, extra=()) -> Outputs:
+    from auditor.report import Outputs
     out = Outputs(html, xlsx, csv_dir, templates)
     for path in extra:  # the format from the file name
         suffix = path.suffix.lower()
@@ -172,6 +167,8 @@ def run_options(fn):
 
 def _finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> None:
     """Say what was not read, write the results and the reports, and exit by the findings."""
+    from auditor import results as results_io
+    from auditor.report import write_reports
     skipped = sum(i["action"] != "counted" for i in results["load_issues"])
     notes = len(results["load_issues"]) - skipped
     line = f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read."
@@ -185,6 +182,7 @@ def _finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> 
 
 
 def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, concurrency, rate, retries) -> dict:
+    from auditor.pull import Pull, read_token
     base = (base_url or REGIONS[region]).rstrip("/")
     puller = Pull(out, base, read_token(token_env, token_file), partner=partner, resume=resume,
                   concurrency=concurrency, rate=rate, retries=retries)
@@ -196,6 +194,9 @@ def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, c
 
 def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None, rules=None,
            all_rows: bool = False) -> Audit:
+    from auditor.audit import run
+    from auditor.policy import load_policy
+    from auditor.rules import load_rules
     return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes, all_rows)
 
 
@@ -210,6 +211,7 @@ def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.Dat
 
 
 def _emit(frame: pd.DataFrame, fmt: str) -> None:
+    from auditor.safe import csv_safe
     if fmt == "csv":
         # CRLF as RFC 4180 says; it also makes the writer quote a field holding a lone \r
         echo(csv_safe(frame).to_csv(index=False, lineterminator="\r\n"), nl=False)
@@ -222,10 +224,12 @@ def _emit(frame: pd.DataFrame, fmt: str) -> None:
 
 
 def _fraction(used, entitled) -> str:
+    import pandas as pd
     return f"{used} / {'-' if pd.isna(entitled) else int(entitled)}"
 
 
 def summary_table(audit: Audit) -> pd.DataFrame:
+    import pandas as pd
     env = audit.environments
     table = pd.DataFrame({
         "account": env["account"], "environment": env["environment"], "plan": env["plan"],
@@ -298,7 +302,22 @@ def _mutes_summary(audit: Audit) -> str:
 def cli(ctx, config_file):
     """Where an integrator.io account stands against its licenses: billable flows and
     distinct endpoints per environment, every count explained."""
-    ctx.obj = load_config(config_file)
+    ctx.obj = _Config(config_file)
+
+
+class _Config:
+    """The configuration, read when a command first asks for it (never for `--help`)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.loaded = None
+
+    def __getattr__(self, name):
+        if self.loaded is None:
+            from auditor.config import load_config
+
+            self.loaded = load_config(self.path)
+        return getattr(self.loaded, name)
 
 
 @cli.command()
@@ -343,6 +362,13 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
       3  a rule could not be evaluated (the results are written, with status
        error), or an internal error (AUDITOR_DEBUG=1 shows the traceback)
     """
+    from auditor import history
+    from auditor import results as results_io
+    from auditor.report import write_reports
+    config = ctx.obj  # read before anything is done: a bad configuration stops the run first
+    record = record or config.history.record
+    history_on = record or history_path is not None or config.history.path is not None
+    store = history_path or config.history.path or history.default_path()
     rules = [r for r in rules if r.frame in ACCOUNT_FRAMES]  # partner rules run in 'auditor licenses'
     if pull_into is not None:
         _pull(pull_into, region=region, base_url=None, token_env="INTEGRATOR_TOKEN", token_file=None, partner=False,
@@ -353,10 +379,6 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     f = result.findings  # the exit code is decided on every finding, before --min-severity
     result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
     results_io.write(results_io.build(result), output)
-    config: Config = ctx.obj
-    record = record or config.history.record
-    history_on = record or history_path is not None or config.history.path is not None
-    store = history_path or config.history.path or history.default_path()
     reports = _outputs(html, xlsx, csv_dir, templates)
     # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
     results = results_io.load_json(output, validate=False) if history_on or reports.any() else {}
@@ -385,6 +407,11 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
 def _add_history(results: dict, store: Path) -> bool:
     """The changes since each account's previous recorded audit, and the trend with this audit,
     as sections of the results file (the reports render them from there)."""
+    import pandas as pd
+
+    from auditor import history
+    from auditor.diff import changes_section, subset
+    from auditor.trend import trend_section
     pairs = []
     for acct in results["accounts"]:
         before = history.previous(store, acct["account"], results["as_of"])
@@ -419,6 +446,9 @@ def _query_options(fn):
 def _rows(paths: list[Path], policy: str, as_of: date, section: str) -> pd.DataFrame:
     """The endpoints or flows of an audit: run on SNAPSHOTS, or read from one results file
     (then --policy and --as-of are those the file was made with)."""
+    import pandas as pd
+
+    from auditor import results as results_io
     if len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() == ".json":
         results = results_io.load_json(paths[0])
         frame = pd.DataFrame([{"account": a["account"], **row} for a in results["accounts"] for row in a[section]])
@@ -503,6 +533,9 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     Writes the results file (sections connector_licenses and reconciliation, findings as usual)
     and, with --html / --xlsx / --csv, the reports. Exit codes as for 'auditor audit'.
     """
+    import pandas as pd
+
+    from auditor.partner import audit_partner
     rules = [r for r in rules if r.frame in PARTNER_FRAMES]
     if sample:
         root = partner_sample_dir()
@@ -551,6 +584,9 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
     Writes the results file (sections ns_records and ns_links, findings as usual) and, with
     --html / --xlsx / --csv, the reports. Exit codes as for 'auditor audit'.
     """
+    import pandas as pd
+
+    from auditor.nsrecords import audit_netsuite
     rules = [r for r in rules if r.frame in NETSUITE_FRAMES]
     if sample:
         root = netsuite_sample_dir()
@@ -573,6 +609,7 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
 
 def _reconciliation_totals(recon: pd.DataFrame) -> pd.DataFrame:
     """Rows, billed amount and amount at stake by category, status and currency."""
+    import pandas as pd
     if recon.empty:
         return pd.DataFrame(columns=["category", "status", "currency", "rows", "billed", "at stake"])
     frame = recon.assign(currency=recon["currency"].fillna("-"))
@@ -583,6 +620,7 @@ def _reconciliation_totals(recon: pd.DataFrame) -> pd.DataFrame:
 
 def _exit_for(findings: pd.DataFrame | list[dict], fail_on: str) -> None:
     """Exit 3 if a rule failed, 1 if an unmuted alarm is at or above fail_on (never: not for alarms)."""
+    import pandas as pd
     f = pd.DataFrame(findings, columns=["status", "muted", "severity"]) if isinstance(findings, list) else findings
     errors = int((f["status"] == "error").sum())
     if errors:
@@ -608,6 +646,8 @@ def report(results_file, outputs, html, xlsx, csv_dir, templates):
     \b
       auditor report results.json report.html report.xlsx --csv tables/
     """
+    from auditor import results as results_io
+    from auditor.report import write_reports
     out = _outputs(html, xlsx, csv_dir, templates, outputs)
     if not out.any():
         raise click.UsageError("say what to write: --html FILE, --xlsx FILE, --csv DIR, or a .html / .xlsx name")
@@ -622,6 +662,7 @@ def _history_option(fn):
 
 
 def _store(ctx, history_path: Path | None) -> Path:
+    from auditor import history
     return history_path or ctx.obj.history.path or history.default_path()
 
 
@@ -634,6 +675,9 @@ def _store(ctx, history_path: Path | None) -> Path:
 def history_cmd(ctx, history_path, account, env, fmt):
     """The recorded audits: per account, environment and month (the last audit of the month),
     billable flows and endpoints against entitlements and the unmuted alarms."""
+    import pandas as pd
+
+    from auditor import history
     store = _store(ctx, history_path)
     if not store.exists():
         raise AuditorError(f"{store}: no history yet (record an audit with 'auditor audit --record')")
@@ -651,6 +695,9 @@ def history_cmd(ctx, history_path, account, env, fmt):
 
 def _document(ctx, which: str, account: str | None, history_path: Path | None) -> dict:
     """A results file, or the audit recorded on a date (YYYY-MM-DD) in the history."""
+    from auditor import history
+    from auditor import results as results_io
+    from auditor.diff import subset
     path = Path(which)
     if path.is_file():
         doc = results_io.load_json(path)
@@ -686,6 +733,10 @@ def diff_cmd(ctx, old, new, account, history_path, fmt, html, xlsx, csv_dir, tem
     still open (by finding id), licenses added, renewed and expired. With --html / --xlsx /
     --csv, the reports of NEW with a Changes section and sheet.
     """
+    import pandas as pd
+
+    from auditor.diff import changes_section
+    from auditor.report import write_reports
     before, after = _document(ctx, old, account, history_path), _document(ctx, new, account, history_path)
     section = changes_section([(before, after)])
     frame = pd.DataFrame(section["rows"], columns=["account", "environment", "kind", "change", "id", "name", "detail"])
@@ -706,6 +757,7 @@ def rules():
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def rules_list(rules, fmt):
     """The rules a run would evaluate: id, severity, frame, title, tags."""
+    import pandas as pd
     frame = pd.DataFrame([{"id": r.id, "severity": r.severity, "frame": r.frame, "title": r.title,
                            "tags": ", ".join(r.tags)} for r in rules], columns=["id", "severity", "frame", "title", "tags"])
     _emit(frame, fmt)
@@ -716,6 +768,7 @@ def rules_list(rules, fmt):
 @rule_options
 def rules_show(rule_id, rules):
     """Everything about one rule, with the parameters in force (after the profile)."""
+    import yaml
     rule = next((r for r in rules if r.id == rule_id), None)
     if rule is None:
         raise AuditorError(f"no rule {rule_id!r} in this selection (see 'auditor rules list')")
@@ -727,6 +780,7 @@ def rules_show(rule_id, rules):
 def rules_validate(paths):
     """Check rule files (or folders of them) without auditing; with no PATH, the built-in rules.
     Every problem names the file and the line; exit 2 when there is one."""
+    from auditor.rules import load_rules
     total = len(load_rules(list(paths)))  # the built-in ones too: an id must not clash with them
     echo(f"{total - len(load_rules()) if paths else total} rules valid.")
 
@@ -743,6 +797,8 @@ def rules_test(dirs):
       1  a rule failed, or has no fixture folder
       2  a rule or fixture file is not valid (one line says which and where)
     """
+    from auditor.rules import load_rules
+    from auditor.ruletest import run_tests
     builtin = load_rules()
     if dirs:
         ids = {r.id for r in builtin}

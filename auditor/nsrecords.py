@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from auditor.common.vocabulary import DEFAULT_APPLICATION
 from auditor.errors import AuditorError, InputError
 from auditor.load.sheets import Field, load_mapping, read_table
 
@@ -31,7 +32,6 @@ FIELDS = {
     "installed": Field("text", choices=YES + ("no", "false", "n", "0", "-")), "note": Field("text"), "last_used": Field("date"),
 }
 COMMON = ("name", "description", "authentication")  # the fields every account's copy shares
-DEFAULT_APPLICATION = r"(?i)celigo|integrator\.io"
 SANDBOX_SUFFIX = r"_(?:SB\d*|RP)$"  # sandboxes (and release previews) of a production account
 COLUMNS = ["account", "base_account", "environment", "name", "application_id", "description", "state", "enabled",
            "authentication", "owner", "owned", "installed_from", "created_in_sandbox", "note", "last_used",

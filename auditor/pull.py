@@ -42,7 +42,6 @@ from auditor import __version__
 from auditor.errors import AuditorError
 from auditor.paths import safe_id
 
-REGIONS = {"us": "https://api.integrator.io/v1", "eu": "https://api.eu.integrator.io/v1"}
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses")
 MASK = "******"
 # keys whose values are credentials, wherever they sit in a connection

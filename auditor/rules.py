@@ -27,6 +27,9 @@ from pydantic import (
 )
 
 from auditor.checks import CHECKS, forget_user_checks, import_checks, run_check
+from auditor.common.vocabulary import (
+    SEVERITIES,
+)
 from auditor.conditions import (
     ConditionError,
     columns_of,
@@ -38,7 +41,6 @@ from auditor.errors import AuditorError
 from auditor.paths import data_dir
 from auditor.yamlfile import read_yaml
 
-SEVERITIES = ("info", "low", "medium", "high", "critical")
 Severity = Literal["info", "low", "medium", "high", "critical"]
 
 # frame -> (resource type, id column, name column); a type starting with "@" is read from a column
@@ -55,9 +57,6 @@ FRAMES: dict[str, tuple[str, str, str]] = {
     "ns_links": ("netsuite account", "netsuite_account", "connection_names"),
 }
 # which command's run a frame belongs to: `audit` (an account) or `licenses` (a partner)
-ACCOUNT_FRAMES = ("environments", "endpoints", "flows", "connections", "licenses", "references")
-PARTNER_FRAMES = ("connector_licenses", "reconciliation")
-NETSUITE_FRAMES = ("ns_records", "ns_links")  # `ns-records`
 FINDING_COLUMNS = ["id", "rule", "title", "severity", "status", "account", "environment",
                    "resource_type", "resource_id", "resource_name", "reason", "muted", "mute_reason"]
 

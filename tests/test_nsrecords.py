@@ -10,7 +10,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from auditor.paths import netsuite_sample_dir
-from auditor.rules import NETSUITE_FRAMES, load_rules
+from auditor.common.vocabulary import NETSUITE_FRAMES
+from auditor.rules import load_rules
 
 SAMPLE = netsuite_sample_dir()
 

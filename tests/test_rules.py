@@ -37,7 +37,7 @@ def test_every_frame_has_the_columns_rules_may_use(run_cli):
     from auditor.policy import load_policy
 
     from auditor.paths import partner_sample_dir
-    from auditor.rules import ACCOUNT_FRAMES
+    from auditor.common.vocabulary import ACCOUNT_FRAMES
 
     audit = run([sample_dir()], load_policy("default"), load_rules(), date(2026, 11, 30))
     for frame in ACCOUNT_FRAMES:

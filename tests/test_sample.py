@@ -27,7 +27,7 @@ def test_sample_audit_summary_and_results(run_cli):
 
 
 def test_every_core_rule_fires_on_the_sample(run_cli):
-    from auditor.rules import ACCOUNT_FRAMES, PARTNER_FRAMES
+    from auditor.common.vocabulary import ACCOUNT_FRAMES, PARTNER_FRAMES
 
     run = run_cli("audit", "--sample")
     fired = {f["rule"] for f in run.results["findings"] if f["status"] == "alarm"}

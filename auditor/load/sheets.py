@@ -28,8 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from iso4217 import Currency
-from python_calamine import CalamineError, PasswordError
 from pydantic import BaseModel, ConfigDict, PrivateAttr
+from python_calamine import CalamineError, PasswordError
 
 from auditor.errors import AuditorError
 from auditor.yamlfile import load_model

@@ -13,7 +13,10 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
+from auditor.common.vocabulary import (
+    SEVERITIES_DOWN as SEVERITIES,  # highest first, as reports list them
+)
+
 STATUS_ORDER = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
 
 # header -> kind, for the writers: "date", "share" (a fraction shown as a percentage), "int", "bool"
