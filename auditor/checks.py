@@ -22,9 +22,10 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # imported where used: loading rules needs no pandas
+    import pandas as pd
 
 from auditor.errors import AuditorError
 
@@ -56,6 +57,7 @@ def check(name: str, *, frame: str, adds: tuple[str, ...] = ()):
 
 def run_check(name: str, frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """The frame with the check's `adds` columns and its answer in `_check`."""
+    import pandas as pd
     found = CHECKS[name]
     out = found.fn(frame, params)
     if isinstance(out, pd.Series):
@@ -99,6 +101,7 @@ def import_checks(path: Path) -> None:
 def same_host_other_uri(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """HTTP/REST connections counted as separate endpoints although they reach the same host:
     each distinct base URI is an endpoint of its own, so two paths of one API cost two."""
+    import pandas as pd
     keyed = frame[frame["uri_host"].notna() & frame["key"].notna()]
     group = ["account", "environment", "uri_host"]
     distinct = keyed.groupby(group, dropna=False)["key"].transform("nunique")
@@ -115,6 +118,7 @@ def same_host_other_uri(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataF
 @check("duplicate-live-license", frame="connector_licenses", adds=("duplicates",))
 def duplicate_live_license(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
     """Live licenses of one connector for one user (e-mail) more than once."""
+    import pandas as pd
     live = frame[frame["live"].fillna(False).astype(bool) & frame["email"].notna()]
     group = ["connector_id", "email"]
     many = live[live.groupby(group)["license_id"].transform("size") > 1]

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import string
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # imported where used: validating a rule needs no pandas
+    import pandas as pd
 
 OPERATORS = ("eq", "ne", "gt", "ge", "lt", "le", "in", "not-in", "regex", "present", "absent", "older-than", "within")
 
@@ -62,11 +63,13 @@ def _resolve(value: Any, params: dict[str, Any]) -> Any:
 
 
 def _as_time(value: Any) -> pd.Timestamp:
+    import pandas as pd
     stamp = pd.Timestamp(value)
     return stamp.tz_localize(None) if stamp.tzinfo else stamp
 
 
 def _compare(series: pd.Series, op: str, value: Any, params: dict[str, Any]) -> pd.Series:
+    import pandas as pd
     present = series.notna()
     if op == "present":
         return present if value else ~present
@@ -108,6 +111,7 @@ def _compare(series: pd.Series, op: str, value: Any, params: dict[str, Any]) -> 
 
 def evaluate(cond: dict, frame: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.Series:
     """A boolean Series, True where `cond` holds for the row."""
+    import pandas as pd
     params = params or {}
     result = pd.Series(True, index=frame.index)
     for key, value in cond.items():
@@ -141,6 +145,7 @@ def template_fields(template: str) -> list[str]:
 
 
 def _format_value(value: Any, spec: str) -> str:
+    import pandas as pd
     if value is None or pd.isna(value):
         return "unknown"
     if isinstance(value, pd.Timestamp | date):
@@ -152,6 +157,7 @@ def _format_value(value: Any, spec: str) -> str:
 
 def render(template: str, frame: pd.DataFrame) -> pd.Series:
     """Fill `{column}` (or `{column:spec}`) fields of `template` from each row: one string each."""
+    import pandas as pd
     out = pd.Series("", index=frame.index, dtype=object)
     for literal, name, spec, _ in _FORMATTER.parse(template):
         out = out + literal
@@ -167,6 +173,7 @@ def render(template: str, frame: pd.DataFrame) -> pd.Series:
 
 def fill_keys(template: str, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
     """Render an endpoint-key template; the second Series is False where a field is missing."""
+    import pandas as pd
     complete = pd.Series(True, index=frame.index)
     for name in template_fields(template):
         if name not in frame.columns:

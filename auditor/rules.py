@@ -13,9 +13,8 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
 import yaml
 from pydantic import (
     BaseModel,
@@ -25,6 +24,9 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+
+if TYPE_CHECKING:  # imported where used: loading rules needs no pandas
+    import pandas as pd
 
 from auditor.checks import CHECKS, forget_user_checks, import_checks, run_check
 from auditor.common.vocabulary import (
@@ -329,6 +331,7 @@ def select_rules(rules: list[Rule], profile: Profile, only: list[str] = (), skip
 def finding_id(rule: pd.Series | str, account: pd.Series, environment: pd.Series,
                rtype: pd.Series, rid: pd.Series) -> pd.Series:
     """Stable id: the same rule, account, environment and resource give the same id each month."""
+    import pandas as pd
     keys = (pd.Series(rule, index=account.index).astype(str) + "\x1f" + account.astype(str) + "\x1f"
             + environment.fillna("").astype(str) + "\x1f" + rtype.astype(str) + "\x1f" + rid.astype(str))
     return keys.map(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
@@ -339,6 +342,7 @@ OK_REASON = "the rule's condition does not hold"
 
 def statuses(rule: Rule, frame: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, pd.Series]:
     """The rows in the rule's scope (with any columns its check adds) and the status of each."""
+    import pandas as pd
     params = {**rule.parameters, "as_of": as_of}
     if rule.scope:
         frame = frame[evaluate(rule.scope, frame, params)]
@@ -358,6 +362,7 @@ def statuses(rule: Rule, frame: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame
 def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date,
               all_rows: bool = False) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(findings, status counts) of one rule over its frame; ok rows are findings only with `all_rows`."""
+    import pandas as pd
     frame, status = statuses(rule, frame, as_of)
     if frame.empty:
         return None, None
@@ -388,6 +393,7 @@ def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date,
 def _failed(rule: Rule, frame: pd.DataFrame, exc: Exception) -> pd.DataFrame:
     """One `error` finding per account for a rule that could not be evaluated. Only our own
     ConditionError messages are shown: another exception's text could quote data."""
+    import pandas as pd
     why = str(exc) if isinstance(exc, ConditionError) else type(exc).__name__
     accounts = sorted(frame["account"].dropna().unique()) if "account" in frame else []
     accounts = accounts or ["(all)"]
@@ -406,6 +412,7 @@ def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: da
     """(findings, counts): findings for alarm, skip and error rows (and ok rows with `all_rows`);
     counts of each status per rule, account and environment. A rule that fails gives `error`
     findings; the others still run."""
+    import pandas as pd
     findings, counts = [], []
     for rule in rules:
         if rule.frame not in frames:  # a rule of another kind of run (account or partner)
