@@ -1,0 +1,142 @@
+"""The speed targets of the pipeline redesign (issue 13), measured against the team's yardsticks.
+
+    python benchmarks/bench_targets.py --yardsticks ../shared/bench --repeat 3
+
+Every way runs in a fresh process, start-up included, interleaved with the others `--repeat`
+times; medians of wall time and peak memory (max RSS of the process tree) are printed with the
+ratios the targets are stated in. The yardsticks (`gen.py`, `reference.py`, `reference_ext.py`)
+live outside the repository; the generated data is kept in `--data` for later runs. The counts of
+every audit are checked against `reference.py`'s, so a fast wrong answer fails.
+
+Targets:
+  A  1,000 x 200 (and --big 5,000 x 200) end to end: <= 1.5x reference.py, <= 1.0x reference_ext.py,
+     memory <= reference_ext.py's
+  B  one 500-flow account with --html --xlsx: <= 3x reference.py on the same account
+  C  reports (--html --xlsx) at most double the audit, at 250 x 200 and 1,000 x 200
+  D  auditor --help, shell completion, rules list: <= 1.5x python -c "import duckdb"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+PY = sys.executable
+
+
+def timed(argv: list[str], env: dict | None = None) -> tuple[float, float]:
+    """(seconds, peak MiB) through /usr/bin/time, which reports each process's own peak."""
+    out = subprocess.run(["/usr/bin/time", "-f", "%e %M", *argv], stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, env={**os.environ, **(env or {})}, text=True)
+    if out.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(argv)} failed ({out.returncode}): {out.stderr[-800:]}")
+    seconds, kib = out.stderr.strip().splitlines()[-1].split()
+    return float(seconds), int(kib) / 1024
+
+
+def generate(yard: Path, data: Path, accounts: int, flows: int) -> Path:
+    root = data / f"gen-{accounts}x{flows}"
+    if not root.is_dir():
+        subprocess.run([PY, str(yard / "gen.py"), str(root), str(accounts), str(flows)], check=True,
+                       stdout=subprocess.DEVNULL)
+    return root
+
+
+def run_ways(ways: dict[str, list[str]], repeat: int, env: dict | None = None) -> dict[str, tuple[float, float]]:
+    """Median (seconds, MiB) per way, the ways interleaved."""
+    got: dict[str, list[tuple[float, float]]] = {w: [] for w in ways}
+    for _ in range(repeat):
+        for name, argv in ways.items():
+            got[name].append(timed(argv, env))
+    return {w: (statistics.median(s for s, _ in v), statistics.median(m for _, m in v)) for w, v in got.items()}
+
+
+def check_counts(results: Path, reference: Path) -> None:
+    """The audit's billable flows and endpoints per account equal the reference's."""
+    ours = {a["account"]: [sum(e["flows"]["billable"] for e in a["environments"]),
+                           sum(e["endpoints"]["used"] for e in a["environments"])]
+            for a in json.loads(results.read_text())["accounts"]}
+    theirs = json.loads(reference.read_text())["counts"]
+    if ours != theirs:
+        bad = [a for a in theirs if ours.get(a) != theirs[a]][:3]
+        raise SystemExit(f"counts differ from reference.py for {bad}: {[ours.get(a) for a in bad]} vs "
+                         f"{[theirs[a] for a in bad]}")
+
+
+def row(case: str, value: float, limit: float, detail: str = "") -> str:
+    mark = "ok  " if value <= limit else "MISS"
+    return f"{mark} {case:<36} {value:6.2f}x (target <= {limit}x)  {detail}"
+
+
+def raise_missing() -> str:
+    raise SystemExit("the auditor command is not installed (pip install -e .)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--yardsticks", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "bench")
+    ap.add_argument("--data", type=Path, default=Path("/tmp/auditor-bench"))
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--big", action="store_true", help="also 5,000 x 200 (1M flows)")
+    ap.add_argument("--only", choices=["A", "B", "C", "D"], action="append")
+    args = ap.parse_args()
+    yard, data = args.yardsticks, args.data
+    data.mkdir(parents=True, exist_ok=True)
+    out = data / "out"
+    out.mkdir(exist_ok=True)
+    auditor = [PY, "-m", "auditor"]
+    lines = []
+
+    def audit_ways(root: Path, tag: str, reports: bool = False) -> dict[str, list[str]]:
+        extra = ["--html", str(out / f"{tag}.html"), "--xlsx", str(out / f"{tag}.xlsx")] if reports else []
+        return {"auditor": [*auditor, "audit", str(root), "--as-of", "2026-11-30", "--fail-on", "never",
+                            "-o", str(out / f"{tag}.json"), *extra],
+                "reference": [PY, str(yard / "reference.py"), str(root), str(out / f"{tag}-ref.json")],
+                "reference_ext": [PY, str(yard / "reference_ext.py"), str(root), str(out / f"{tag}-ext.json")]}
+
+    if not args.only or "A" in args.only:
+        for accounts in ([1000, 5000] if args.big else [1000]):
+            root = generate(yard, data, accounts, 200)
+            tag = f"a{accounts}"
+            med = run_ways(audit_ways(root, tag), args.repeat)
+            check_counts(out / f"{tag}.json", out / f"{tag}-ref.json")
+            a, r, x = med["auditor"], med["reference"], med["reference_ext"]
+            detail = f"auditor {a[0]:.2f} s {a[1]:.0f} MiB, reference {r[0]:.2f} s, ext {x[0]:.2f} s {x[1]:.0f} MiB"
+            lines.append(row(f"A {accounts}x200 vs reference", a[0] / r[0], 1.5, detail))
+            lines.append(row(f"A {accounts}x200 vs reference_ext", a[0] / x[0], 1.0))
+            lines.append(row(f"A {accounts}x200 memory vs ext", a[1] / x[1], 1.0))
+    if not args.only or "B" in args.only:
+        root = generate(yard, data, 1, 500)
+        ways = audit_ways(root, "b1", reports=True)
+        med = run_ways({k: ways[k] for k in ("auditor", "reference")}, args.repeat)
+        a, r = med["auditor"], med["reference"]
+        lines.append(row("B one 500-flow account, reports", a[0] / r[0], 3.0,
+                         f"auditor {a[0]:.2f} s, reference {r[0]:.2f} s"))
+    if not args.only or "C" in args.only:
+        for accounts in (250, 1000):
+            root = generate(yard, data, accounts, 200)
+            plain, full = audit_ways(root, f"c{accounts}")["auditor"], audit_ways(root, f"c{accounts}r", True)["auditor"]
+            med = run_ways({"audit": plain, "reports": full}, args.repeat)
+            lines.append(row(f"C {accounts}x200 reports vs audit", med["reports"][0] / med["audit"][0], 2.0,
+                             f"audit {med['audit'][0]:.2f} s, with --html --xlsx {med['reports'][0]:.2f} s"))
+    if not args.only or "D" in args.only:
+        complete = {"COMP_WORDS": "auditor au", "COMP_CWORD": "1", "_AUDITOR_COMPLETE": "bash_complete"}
+        exe = shutil.which("auditor") or raise_missing()  # as a user runs it: the installed command
+        ways = {"duckdb": [PY, "-c", "import duckdb"], "help": [exe, "--help"], "rules list": [exe, "rules", "list"]}
+        med = run_ways(ways, max(args.repeat, 5))
+        comp = run_ways({"completion": [exe]}, max(args.repeat, 5), env=complete)
+        base = med["duckdb"][0]
+        for name, seconds in (("help", med["help"][0]), ("completion", comp["completion"][0]),
+                              ("rules list", med["rules list"][0])):
+            lines.append(row(f"D {name} vs import duckdb", seconds / base, 1.5, f"{seconds:.2f} s against {base:.2f} s"))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
