@@ -238,12 +238,16 @@ def summary_table(audit: Audit) -> pd.DataFrame:
         "trading partners": [_fraction(u, e) for u, e in zip(env["trading_partners_used"], env["trading_partners_entitled"])],
     })
     alarms = audit.findings[(audit.findings["status"] == "alarm") & ~audit.findings["muted"].astype(bool)]
+    # one grouping, aligned on the table's rows (no lookups row by row: partners have thousands)
+    rows = pd.MultiIndex.from_arrays([env["account"], env["environment"]])
+    per = (alarms.groupby(["account", "environment", "severity"]).size().unstack("severity")
+           if not alarms.empty else pd.DataFrame())
+    per = per.reindex(index=rows, columns=list(SEVERITIES)).fillna(0).astype(int)
     for sev in reversed(SEVERITIES):
-        hits = alarms[alarms["severity"] == sev].groupby(["account", "environment"], dropna=False).size()
-        table[sev] = [int(hits.get((a, e), 0)) for a, e in zip(env["account"], env["environment"])]
+        table[sev] = per[sev].to_numpy()
     acct = alarms[alarms["environment"].isna()].groupby("account").size()
-    table["account-wide"] = [int(acct.get(a, 0)) if i == 0 else 0 for i, a in
-                             zip(env.groupby("account").cumcount(), env["account"])]
+    first = env.groupby("account").cumcount().to_numpy() == 0
+    table["account-wide"] = acct.reindex(env["account"]).fillna(0).astype(int).to_numpy() * first
     return table
 
 

@@ -20,6 +20,9 @@ from auditor.errors import AuditorError
 M = TypeVar("M", bound=BaseModel)
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it
+
+
 def _check_node(path: Path, node: yaml.Node | None) -> None:
     """Refuse duplicate keys anywhere in the tree (aliases are refused while parsing)."""
     stack = [node] if node is not None else []
@@ -47,13 +50,17 @@ def read_yaml(path: Path, what: str = "the file") -> tuple[Any, yaml.Node | None
     except UnicodeDecodeError:
         raise AuditorError(f"{path}: not UTF-8 text") from None
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=_LOADER):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
                 raise AuditorError(f"{path}:{event.start_mark.line + 1}: YAML anchors and aliases (&, *) are not "
                                    "accepted; write the values out")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        _check_node(path, node)
-        return yaml.safe_load(text), node
+        loader = _LOADER(text)  # composed once; the data is constructed from the same nodes
+        try:
+            node = loader.get_single_node()
+            _check_node(path, node)
+            return (loader.construct_document(node) if node is not None else None), node
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise AuditorError(f"{path}" + (f":{mark.line + 1}" if mark else "") + ": not readable YAML") from None
