@@ -201,7 +201,7 @@ def audit_netsuite(sandbox_list: Path, production_list: Path, as_of: date, rules
                    mapping: Path | None = None, snapshot: Path | None = None, refreshed_on: date | None = None,
                    application: str = DEFAULT_APPLICATION, mutes_file: Path | None = None) -> dict:
     """The results document of two integration record lists (and a snapshot's connections)."""
-    from auditor.audit import _checksums_of
+    from auditor.audit import checksums
     from auditor.mutes import apply_mutes, load_mutes
     from auditor.results import document, records
     from auditor.rules import evaluate_rules
@@ -226,7 +226,7 @@ def audit_netsuite(sandbox_list: Path, production_list: Path, as_of: date, rules
     chosen = [r for r in rules if r.frame in frames]
     findings, counts = evaluate_rules(chosen, frames, as_of)
     findings, mute_rows = apply_mutes(findings, load_mutes(mutes_file) if mutes_file else [], as_of)
-    inputs = _checksums_of("-", [(p.name, p) for p in (sandbox_list, production_list, mapping) if p is not None])
+    inputs = checksums(("-", p.name, p) for p in (sandbox_list, production_list, mapping) if p is not None)
     return document(as_of, findings, counts, mute_rows, issues, chosen, inputs,
                     ns_records=records(recs.drop(columns=["file", "row"])),
                     ns_links=records(frames["ns_links"]) if conns is not None else None,

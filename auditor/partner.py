@@ -240,7 +240,7 @@ def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None 
                   billing_map: Path | None = None, license_list: Path | None = None,
                   license_map: Path | None = None, mutes_file: Path | None = None) -> dict:
     """The results document of a partner's licenses (and their billing): rows, findings, issues."""
-    from auditor.audit import _checksums_of
+    from auditor.audit import checksums
     from auditor.mutes import apply_mutes, load_mutes
     from auditor.reconcile import read_billing, reconcile
     from auditor.results import document, records
@@ -267,6 +267,6 @@ def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None 
     findings, mute_rows = apply_mutes(findings, load_mutes(mutes_file) if mutes_file else [], as_of)
     drop = ["account", "file", "record"]
     return document(as_of, findings, counts, mute_rows, [{"account": partner, **i} for i in issues], chosen,
-                    _checksums_of(partner, inputs),
+                    checksums((partner, d, p) for d, p in inputs),
                     connector_licenses=records(frame.drop(columns=[c for c in drop if c in frame])),
                     reconciliation=records(recon.drop(columns=["account"])) if recon is not None else None)

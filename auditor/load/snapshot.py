@@ -80,6 +80,7 @@ class AccountFile(BaseModel):
     environments: dict[str, Literal["production", "sandbox"]] = {}
 
 
+@functools.lru_cache(maxsize=4096)  # the same few names, in every account's folder
 def _split_suffix(name: str) -> tuple[str, str | None]:
     """'flows.json.gz' -> ('flows', 'array'); unknown suffix -> (name, None). Suffixes and the
     resource name are matched in any case (`Flows.JSON`): file systems and zips made on Windows
@@ -185,6 +186,7 @@ def _resource_files(folder: Path, resource: str, display: str) -> list[ResourceF
     return found
 
 
+@functools.cache
 def _has_resources(folder: Path) -> bool:
     for name, kind in _listing(folder):
         stem, fmt = _split_suffix(name)
@@ -390,6 +392,7 @@ def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
         return False
 
     _listing.cache_clear()  # folders may have changed since the last run in this process
+    _has_resources.cache_clear()
     for path in paths:
         if not path.exists():
             raise AuditorError(f"{path}: no such file or folder")
