@@ -94,16 +94,20 @@ def _problem_sql(spec: dict[str, str]) -> str:
             f"THEN '{col} must be {word}, not ' || {TYPE_WORDS.format(c=_q(col))}"
         )
         if kind == "object":
-            cases.append(f"WHEN {_q(col)} IS NOT NULL AND left({_q(col)}, 1) = '{{' AND {_dup_key(_q(col))} IS NOT NULL "
+            keys = f"json_keys({_q(col)})"
+            # only the block of the connection's own type is read, so only it is checked
+            cases.append(f"WHEN {_q(col)} IS NOT NULL AND lower(\"type\" ->> '$') = '{col}' "
+                         f"AND left({_q(col)}, 1) = '{{' AND len({keys}) <> len(list_distinct({keys})) "
                          f"THEN '{col} has the key ' || {_dup_key(_q(col))} || ' twice (integrator.io would read the last one)'")
     return "CASE " + " ".join(cases) + " END"
 
 
 def _dup_key(json_sql: str) -> str:
-    """SQL: a key that a JSON object holds more than once, else NULL."""
-    name = "CASE WHEN regexp_full_match(min(k), '[A-Za-z0-9_]{1,40}') THEN min(k) ELSE '(a key)' END"  # never data
-    return (f"(SELECT {name} FROM (SELECT unnest(json_keys({json_sql})) AS k) GROUP BY k HAVING count(*) > 1 "
-            "ORDER BY 1 LIMIT 1)")
+    """SQL: a key that a JSON object holds more than once, else NULL; said only when it is a plain
+    name (a key is data). A list expression, not a subquery: DuckDB would join one for every row."""
+    keys = f"json_keys({json_sql})"
+    dup = f"list_filter(list_sort(list_distinct({keys})), lambda k: len(list_filter({keys}, lambda x: x = k)) > 1)[1]"
+    return f"CASE WHEN regexp_full_match({dup}, '[A-Za-z0-9_]{{1,40}}') THEN {dup} ELSE '(a key)' END"
 
 
 def _typed(col: str, kind: str) -> str:
@@ -141,8 +145,9 @@ def _records(resource: str, source: str, exact: bool) -> str:
     spec = SPECS[resource]
     if exact:
         fields = ", ".join(f"j -> '$.{c}' AS {_q(c)}" for c in spec)
-        dup = ("CASE WHEN json_type(j) = 'OBJECT' THEN (SELECT min(k) FROM (SELECT unnest(json_keys(j)) AS k) "
-               f"WHERE k IN ({', '.join(repr(c) for c in spec)}) GROUP BY k HAVING count(*) > 1 ORDER BY 1 LIMIT 1) END")
+        declared = ", ".join(repr(c) for c in spec)
+        dup = ("CASE WHEN json_type(j) = 'OBJECT' THEN list_filter(list_sort(list_distinct(json_keys(j))), lambda k: "
+               f"k IN ({declared}) AND len(list_filter(json_keys(j), lambda x: x = k)) > 1)[1] END")
         return f"SELECT file_no, record, json_type(j) AS _rtype, {dup} AS _dup, {fields} FROM ({source.format(item='j')})"
     fields = ", ".join(f"x.{_q(c)} AS {_q(c)}" for c in spec)
     return f"SELECT file_no, record, 'OBJECT' AS _rtype, NULL AS _dup, {fields} FROM ({source.format(item='x')})"
