@@ -260,13 +260,14 @@ def _day(value) -> str | None:
 
 
 def finding_records(frame: pd.DataFrame) -> list[dict]:
-    """Findings as the results file writes them: the resource as one object."""
-    findings = []
-    for row in _records(frame, {c: c for c in frame.columns}):
-        row["resource"] = {"type": row.pop("resource_type"), "id": row.pop("resource_id"), "name": row.pop("resource_name")}
-        findings.append({k: row[k] for k in ("id", "rule", "title", "severity", "status", "account", "environment",
-                                             "resource", "reason", "muted", "mute_reason")})
-    return findings
+    """Findings as the results file writes them: the resource as one object. Built from whole
+    columns (a dict per row through pandas cost 20 µs a finding)."""
+    names = ("id", "rule", "title", "severity", "status", "account", "environment", "resource_type", "resource_id",
+             "resource_name", "reason", "muted", "mute_reason")
+    cols = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in names]
+    return [{"id": i, "rule": r, "title": t, "severity": sev, "status": st, "account": a, "environment": e,
+             "resource": {"type": rt, "id": ri, "name": rn}, "reason": why, "muted": m, "mute_reason": mr}
+            for i, r, t, sev, st, a, e, rt, ri, rn, why, m, mr in zip(*cols)]
 
 
 def records(frame: pd.DataFrame) -> list[dict]:
