@@ -106,11 +106,15 @@ def same_host_other_uri(frame: pd.DataFrame, params: dict[str, Any]) -> pd.DataF
     group = ["account", "environment", "uri_host"]
     distinct = keyed.groupby(group, dropna=False)["key"].transform("nunique")
     split = keyed[distinct > 1]
-    uris = (split.groupby(group, dropna=False)["uri"]
-            .agg(lambda s: sorted(set(s.dropna()))).rename("_uris").reset_index())
-    joined = split[group + ["uri"]].reset_index().merge(uris, on=group, how="left").set_index("index")
-    others = pd.Series([", ".join(u for u in us if u != own) for own, us in zip(joined["uri"], joined["_uris"])],
-                       index=joined.index, dtype=object)
+    # the URIs of each group, gathered in one pass (a Python function per group cost 100 µs each)
+    uris: dict[tuple, set] = {}
+    keys = list(split[group].itertuples(index=False, name=None))
+    for key, uri in zip(keys, split["uri"]):
+        if isinstance(uri, str):
+            uris.setdefault(key, set()).add(uri)
+    ordered = {key: sorted(found) for key, found in uris.items()}
+    others = pd.Series([", ".join(u for u in ordered.get(key, []) if u != own) for key, own in zip(keys, split["uri"])],
+                       index=split.index, dtype=object)
     return pd.DataFrame({"alarm": frame.index.isin(split.index),
                          "other_uris": others.reindex(frame.index)}, index=frame.index)
 
