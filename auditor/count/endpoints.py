@@ -128,14 +128,15 @@ _TYPE_WORDS = {"VARCHAR": "a string", "BIGINT": "a number", "UBIGINT": "a number
 
 
 def _identity_problem_sql() -> str:
-    """SQL: the first identity field of a connection whose type is wrong, said in words."""
+    """SQL: the first identity field of a connection whose type is wrong, said in words. Each
+    connection is checked against its own type's block only (one CASE branch per type)."""
     words = "CASE {t} " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _TYPE_WORDS.items()) + " ELSE 'null' END"
-    cases = []
+    branches = []
     for block, fields in IDENTITY_FIELDS.items():
+        cases = []
         for path, kind in fields.items():
             value = f"({block} -> '$.{path}')"
             t = f"json_type({value})"
-            label = f"{block}.{path}"
             if kind == PORT:  # a whole number from 1 to 65535, or the same as text
                 bad = (f"NOT (({t} IN ('BIGINT', 'UBIGINT') AND TRY_CAST({value} AS BIGINT) BETWEEN 1 AND 65535) OR "
                        f"({t} = 'VARCHAR' AND regexp_full_match({value} ->> '$', '\\s*[0-9]{{1,5}}\\s*') AND "
@@ -144,13 +145,15 @@ def _identity_problem_sql() -> str:
             else:
                 allowed = kind.split("|")
                 bad = f"{t} NOT IN ({', '.join(repr(a) for a in allowed)})"
-                want = " or ".join(_TYPE_WORDS[a] for a in allowed if a in _TYPE_WORDS)
-            cases.append(f"WHEN lower(type) = '{block}' AND {value} IS NOT NULL AND {t} <> 'NULL' AND {bad} "
-                         f"THEN '{label} must be {want}, not ' || {words.format(t=t)}")
-    cases.append("WHEN lower(type) = 'mongodb' AND json_type(mongodb -> '$.host') = 'ARRAY' AND "
-                 "len(list_filter(CAST(json_extract(mongodb, '$.host[*]') AS JSON[]), lambda h: json_type(h) <> 'VARCHAR')) > 0 "
-                 "THEN 'mongodb.host must hold strings only'")
-    return "CASE " + " ".join(cases) + " END"
+                want = " or ".join(_TYPE_WORDS[a] for a in allowed)
+            cases.append(f"WHEN {value} IS NOT NULL AND {t} <> 'NULL' AND {bad} "
+                         f"THEN '{block}.{path} must be {want}, not ' || {words.format(t=t)}")
+        if block == "mongodb":
+            cases.append("WHEN json_type(mongodb -> '$.host') = 'ARRAY' AND len(list_filter(CAST(json_extract("
+                         "mongodb, '$.host[*]') AS JSON[]), lambda h: json_type(h) <> 'VARCHAR')) > 0 "
+                         "THEN 'mongodb.host must hold strings only'")
+        branches.append(f"WHEN '{block}' THEN CASE WHEN {block} IS NULL THEN NULL {' '.join(cases)} END")
+    return "CASE lower(type) " + " ".join(branches) + " END"
 
 
 def normalise_uri(raw: str) -> tuple[str, str | None, bool]:
