@@ -262,7 +262,7 @@ def strict(f: ResourceFile, data: bytes) -> None:
         del value  # a view into the parser's buffer
         if is_array:
             return
-    except ValueError:
+    except (ValueError, RuntimeError):  # simdjson refuses integers beyond 64 bits, which JSON allows
         pass
     try:
         value = orjson.loads(data)
