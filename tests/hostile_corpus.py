@@ -7,7 +7,8 @@ one of:
   given), no results file written;
 - ``issue``: the run completes and `load_issues` holds a problem with the words given (the
   record is skipped or noted, every other record counted);
-- ``counted``: the run completes and the case's own check holds on the results.
+- ``counted``: the run completes and the case's own check holds on the results;
+- ``survives`` (seeded mutations, `mutation_cases`): the run completes or stops cleanly.
 
 Whatever the outcome, no case may crash (exit 3), print a traceback, hang, let the canary secret
 reach any output, or print a raw control character. `tests/test_hostile_corpus.py` runs them
@@ -20,6 +21,7 @@ import copy
 import gzip
 import json
 import os
+import random
 import sys
 import warnings
 import zipfile
@@ -478,6 +480,57 @@ def healthy_cases() -> list[Case]:
         Case("empty-arrays", "empty account", "counted", check=_counts(0, 0),
              files={k: [] for k in ("connections", "exports", "imports", "flows", "integrations", "licenses")}),
     ]
+
+
+# --- seeded mutations: any field of a richer account replaced by a value of another kind -----------
+
+MUTATION_VALUES = [None, True, False, 0, -1, 1.5, 10**20, "", "x", "=1+1", f"{ESC}[2J", [], {}, [1], {"a": 1},
+                   ["x"], "2026-13-45", "yes", "u:pw@h.example.com:99999"]  # no canary: a name may be anything
+
+
+def _rich() -> dict:
+    files = base()
+    files["connections"] += [
+        {"_id": "c-ftp", "type": "ftp", "ftp": {"hostURI": "ftp.x.com", "port": 22, "type": "sftp", "tradingPartner": True}},
+        {"_id": "c-db", "type": "rdbms", "rdbms": {"type": "mysql", "host": "db", "port": 3306, "database": "d"}},
+        {"_id": "c-mg", "type": "mongodb", "mongodb": {"host": ["a", "b"], "database": "d"}},
+        {"_id": "c-sf", "type": "salesforce", "salesforce": {"info": {"organization_id": "00D"}}},
+        {"_id": "c-as2", "type": "as2", "as2": {"partnerId": "p", "partnerStationInfo": {"as2URI": "https://x:4080"}}},
+    ]
+    files["exports"] += [{"_id": f"e-{c}", "_connectionId": c} for c in ("c-ftp", "c-db", "c-mg", "c-sf", "c-as2")]
+    files["flows"].append({"_id": "f3", "_integrationId": "int", "pageGenerators": [{"_exportId": "e-c-mg"}],
+                           "routers": [{"branches": [{"pageProcessors": [{"_exportId": "e-c-ftp"},
+                                                                         {"_exportId": "e-c-db"}]}]}]})
+    files["integrations"] = [{"_id": "int", "_connectorId": "cx"}]
+    files["licenses"][0]["endpoint"] = {"production": {"numEndpoints": 3}, "sandbox": {"numFlows": 1}}
+    return files
+
+
+def _paths(value, prefix=()):
+    if prefix:
+        yield prefix
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in items:
+        yield from _paths(child, prefix + (key,))
+
+
+def mutation_cases(seed: int = 0, count: int = 40) -> list[Case]:
+    """`count` accounts, each with one to four values replaced at random (seeded: the same cases
+    every run). Their outcome is not known in advance; the invariants must hold all the same."""
+    rng = random.Random(seed)
+    cases = []
+    for n in range(count):
+        files = _rich()
+        for _ in range(rng.randint(1, 4)):
+            resource = rng.choice(["connections", "exports", "imports", "flows", "licenses", "integrations",
+                                   "account.json"])
+            path = rng.choice(list(_paths(files[resource])))
+            target = files[resource]
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = copy.deepcopy(rng.choice(MUTATION_VALUES))
+        cases.append(Case(f"mutation-{seed}-{n}", "seeded mutation", "survives", files=files))
+    return cases
 
 
 def all_cases() -> list[Case]:
