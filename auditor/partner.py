@@ -89,17 +89,21 @@ def _typed_reader(rec: dict, what: str, file: str, n: int, rid: str | None, issu
                        "problem": f"{what} {field} must be {want}, not {_WORDS.get(type(value), 'something else')}; "
                                   "read as not given"})
         return None
-    get.note = lambda problem: issues.append({"file": file, "record": n, "id": rid, "action": "counted",
-                                              "problem": f"{what} {problem}"})
     return get
 
 
-def _date(value: str | None, field: str, get) -> str | None:
-    """A date as text to parse later; one that is no date is noted and read as not given."""
-    if value is not None and pd.isna(pd.to_datetime(value, errors="coerce", utc=True, format="mixed")):
-        get.note(f"{field} is not a date; read as not given")
-        return None
-    return value
+def _drop_bad_dates(frame: pd.DataFrame, fields: dict[str, str], what: str, ids: pd.Series | None,
+                    issues: list[dict]) -> None:
+    """Dates that are no dates are noted and read as not given: whole columns parsed at once
+    (a parse per record cost 50 µs, seconds at 100,000 licenses)."""
+    for col, field in fields.items():
+        raw = frame[col] if col in frame else pd.Series(dtype=object)
+        bad = raw.notna() & pd.to_datetime(raw, errors="coerce", utc=True, format="mixed").isna()
+        for i in bad[bad].index:
+            issues.append({"file": frame.at[i, "file"], "record": frame.at[i, "record"],
+                           "id": None if ids is None else ids[i], "action": "counted",
+                           "problem": f"{what} {field} is not a date; read as not given"})
+        frame.loc[bad, col] = None
 
 
 def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -150,12 +154,13 @@ def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataF
                      "user_id": get("user._id", str, user), "user_name": get("user.name", str, user),
                      "account_id": get("_accountId", str), "integration_id": get("_integrationId", str),
                      "edition": get("opts.connectorEdition", str, opts),
-                     "created": _date(get("created", str) or get("createdAt", str), "created", get),
-                     "expires": _date(get("expires", str), "expires", get),
+                     "created": get("created", str) or get("createdAt", str), "expires": get("expires", str),
                      "global": bool(get("opts.global", bool, opts) or get("global", bool)),
                      "marked_trial": bool(get("opts.trial", bool, opts) or get("trial", bool)),
                      "stores": stores, "store_editions": store_editions, "file": name, "record": n})
     lic = pd.DataFrame(rows)
+    if not lic.empty:
+        _drop_bad_dates(lic, {"created": "created", "expires": "expires"}, "license", lic["license_id"], issues)
 
     base = []
     for cid, name, n, rec in installs:
@@ -166,9 +171,10 @@ def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataF
                      "email": get("email", str) or get("user.email", str, user),
                      "user_id": get("_userId", str) or get("user._id", str, user),
                      "stores_installed": len(stores) if isinstance(stores, list) else stores,
-                     "account_expires": _date(get("accountExpires", str), "accountExpires", get)})
+                     "account_expires": get("accountExpires", str), "file": name, "record": n})
     inst = pd.DataFrame(base, columns=["connector_id", "integration_id", "email", "user_id", "stores_installed",
-                                       "account_expires"])
+                                       "account_expires", "file", "record"])
+    _drop_bad_dates(inst, {"account_expires": "accountExpires"}, "install", None, issues)
     return conn, lic, inst
 
 
@@ -249,7 +255,9 @@ def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None 
     issues: list[dict] = []
     partner = root.resolve().name
     connectors, licenses, installs = load_partner(root, issues)
-    inputs = [(p.relative_to(root).as_posix(), p) for p in sorted(root.rglob("*.json"))]
+    # regular files only: a named pipe would block the hashing, a link lead out of the snapshot
+    inputs = [(p.relative_to(root).as_posix(), p) for p in sorted(root.rglob("*.json"))
+              if p.is_file() and not p.is_symlink()]
     if license_list is not None:
         licenses = pd.concat([licenses, read_license_list(license_list, license_map, connectors, issues)],
                              ignore_index=True)

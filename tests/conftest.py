@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,15 @@ def read_path(request, monkeypatch):
 
         monkeypatch.setattr(auditor.load.tables, "PACK_LIMIT", 0)
     return request.param
+
+
+@pytest.fixture
+def deadline():
+    """A hang fails the test instead of blocking the run (a named pipe read would block forever)."""
+    def expired(*_):
+        raise TimeoutError("the run did not finish in 60 s")
+    old = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(60)
+    yield
+    signal.alarm(0)
+    signal.signal(signal.SIGALRM, old)

@@ -181,6 +181,17 @@ def test_a_connector_id_that_is_not_a_plain_id_never_names_a_folder(tmp_path, ru
     assert "Every row and record was read" not in run.stdout
 
 
+def test_a_stray_named_pipe_in_a_partner_snapshot_does_not_block_the_run(tmp_path, run_cli, deadline):
+    import os
+
+    snap = tmp_path / "partner"
+    shutil.copytree(partner_sample_dir(), snap)
+    os.mkfifo(snap / "notes.json")  # not a file the run reads, but one its checksums would open
+    run = run_cli("licenses", snap, "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    assert "notes.json" not in {i["file"] for i in run.results["inputs"]}
+
+
 @pytest.mark.parametrize("make", ["link-out", "fifo"])
 def test_partner_files_are_read_only_as_regular_files_inside_the_snapshot(tmp_path, run_cli, make):
     import os
