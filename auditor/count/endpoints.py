@@ -196,15 +196,12 @@ def _host_port(raw: str, default_scheme: str) -> tuple[str | None, int | None]:
     return (host, port) if _HOST.fullmatch(host) else (None, None)
 
 
-def clean_host(raw: str) -> str | None:
+def clean_host(raw: str) -> str:
     """A database or MongoDB host as keys show it: `host[:port]`, lower case, any scheme and user
     info (`root:SECRET@`) dropped; a fingerprint when it is not a plain host."""
     host, port = _host_port(raw, "db")
-    if host is None:
-        try:
-            host, port = _host_port(raw.rsplit("@", 1)[-1].split("/", 1)[0], "db")
-        except ValueError:
-            host = None
+    if host is None:  # user info the URL parser trips on: what follows the last @, up to a path
+        host, port = _host_port(raw.rsplit("@", 1)[-1].split("/", 1)[0], "db")
     if host is None:
         return f"unreadable{fingerprint(raw)}"
     return host + (f":{port}" if port else "")
@@ -217,6 +214,11 @@ def clean_id(raw: str) -> str:
     if re.fullmatch(r"[\w .:/+=,-]{1,200}", text) and not looks_secret(text):
         return text
     return f"unreadable{fingerprint(raw)}"
+
+
+def _map_distinct(series: pd.Series, fn) -> pd.Series:
+    """`fn` (value -> value) applied once per distinct non-null value of `series`."""
+    return _per_distinct(series, lambda v: (fn(v),), ["value"])["value"]
 
 
 def _per_distinct(series: pd.Series, fn, columns: list[str]) -> pd.DataFrame:
@@ -245,10 +247,9 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     df.loc[bad, RAW_IDENTITY] = None
     df.loc[bad, "trading_partner"] = False
     for col in ID_COLUMNS:
-        df[col] = _per_distinct(df[col], lambda v: (clean_id(v),), [col])[col]
-    df["db_host"] = _per_distinct(df["db_host"], lambda v: (clean_host(v),), ["h"])["h"]
-    df["mongo_hosts"] = _per_distinct(df["mongo_hosts"], lambda v: (",".join(sorted(clean_host(h) for h in v.split(","))),),
-                                      ["h"])["h"]
+        df[col] = _map_distinct(df[col], clean_id)
+    df["db_host"] = _map_distinct(df["db_host"], clean_host)
+    df["mongo_hosts"] = _map_distinct(df["mongo_hosts"], lambda v: ",".join(sorted(clean_host(h) for h in v.split(","))))
     df["application"] = df["assistant"].fillna(df["http_connector"]).fillna(df["type"]).fillna("unknown")
     uri = _per_distinct(df["uri_raw"], normalise_uri, ["uri", "uri_host", "readable"])
     df[["uri", "uri_host"]] = uri[["uri", "uri_host"]]
@@ -265,7 +266,7 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         df["netsuite_account"].str.contains(r"_(?:SB\d+|RP)$", regex=True, na=False)
         | df["netsuite_environment"].isin(["sandbox", "sandbox2.0", "beta"])
     )
-    df["aws_key"] = _per_distinct(df["aws_key_raw"], lambda v: (mask_key(v),), ["key"])["key"]
+    df["aws_key"] = _map_distinct(df["aws_key_raw"], mask_key)
     # trading partners are tallied by server and port: FTP host, else the AS2 URL's, else the partner id
     as2 = _per_distinct(df["as2_uri"], lambda v: _host_port(v, "https"), ["host", "port"])
     df["tp_host"] = df["ftp_host"].where(is_ftp, as2["host"]).fillna(df["as2_partner"])

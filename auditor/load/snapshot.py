@@ -259,15 +259,15 @@ def _open_zip(path: Path, stack: ExitStack) -> tuple[Path, list[str]]:
                 total += member.file_size
                 if total > ZIP_MAX_BYTES or member.file_size > ZIP_MAX_RATIO * max(member.compress_size, 1024):
                     raise InputError(where, f"entry {name!r} unpacks to {member.file_size} bytes: too large to audit")
+            # a link stored in the zip is listed as not read, never unpacked (as a file holding its target)
+            links = [m.filename for m in members if stat.S_ISLNK(m.external_attr >> 16)]
             for member in members:
-                if stat.S_ISLNK(member.external_attr >> 16):
-                    continue  # a link stored in the zip: listed as not read below, never unpacked as a file
-                archive.extract(member, target)
+                if member.filename not in links:
+                    archive.extract(member, target)
     except zipfile.BadZipFile:
         raise InputError(where, "not a readable zip archive") from None
     except (NotImplementedError, RuntimeError, OSError, EOFError, zlib.error) as exc:
         raise InputError(where, f"cannot be unpacked ({type(exc).__name__})") from None
-    links = [m.filename for m in members if stat.S_ISLNK(m.external_attr >> 16)]
     # a zip of a folder holds that one folder
     entries = [e for e in target.iterdir() if not e.name.startswith(("__MACOSX", "."))]
     if len(entries) == 1 and entries[0].is_dir() and not is_snapshot(target):

@@ -12,6 +12,7 @@ cannot parse is diagnosed again here to name the position without quoting anythi
 from __future__ import annotations
 
 import gzip
+import mmap
 import os
 import tempfile
 import zlib
@@ -102,12 +103,14 @@ def _problem_sql(spec: dict[str, str]) -> str:
     return "CASE " + " ".join(cases) + " END"
 
 
-def _dup_key(json_sql: str) -> str:
-    """SQL: a key that a JSON object holds more than once, else NULL; said only when it is a plain
-    name (a key is data). A list expression, not a subquery: DuckDB would join one for every row."""
+def _dup_key(json_sql: str, among: tuple[str, ...] = ()) -> str:
+    """SQL: a key that a JSON object holds more than once (of `among`, when given), first in
+    alphabetical order, else NULL; said only when it is a plain name (a key is data). A list
+    expression, not a subquery: DuckDB would join one for every row."""
     keys = f"json_keys({json_sql})"
-    dup = f"list_filter(list_sort(list_distinct({keys})), lambda k: len(list_filter({keys}, lambda x: x = k)) > 1)[1]"
-    return f"CASE WHEN regexp_full_match({dup}, '[A-Za-z0-9_]{{1,40}}') THEN {dup} ELSE '(a key)' END"
+    only = f"k IN ({', '.join(repr(c) for c in among)}) AND " if among else ""
+    dup = f"list_filter(list_sort(list_distinct({keys})), lambda k: {only}len(list_filter({keys}, lambda x: x = k)) > 1)[1]"
+    return f"CASE WHEN {dup} IS NULL THEN NULL WHEN regexp_full_match({dup}, '[A-Za-z0-9_]{{1,40}}') THEN {dup} ELSE '(a key)' END"
 
 
 def _typed(col: str, kind: str) -> str:
@@ -145,9 +148,7 @@ def _records(resource: str, source: str, exact: bool) -> str:
     spec = SPECS[resource]
     if exact:
         fields = ", ".join(f"j -> '$.{c}' AS {_q(c)}" for c in spec)
-        declared = ", ".join(repr(c) for c in spec)
-        dup = ("CASE WHEN json_type(j) = 'OBJECT' THEN list_filter(list_sort(list_distinct(json_keys(j))), lambda k: "
-               f"k IN ({declared}) AND len(list_filter(json_keys(j), lambda x: x = k)) > 1)[1] END")
+        dup = f"CASE WHEN json_type(j) = 'OBJECT' THEN {_dup_key('j', tuple(spec))} END"
         return f"SELECT file_no, record, json_type(j) AS _rtype, {dup} AS _dup, {fields} FROM ({source.format(item='j')})"
     fields = ", ".join(f"x.{_q(c)} AS {_q(c)}" for c in spec)
     return f"SELECT file_no, record, 'OBJECT' AS _rtype, NULL AS _dup, {fields} FROM ({source.format(item='x')})"
@@ -277,9 +278,14 @@ def _strict_big(f: ResourceFile) -> None:
     """A big file is read by DuckDB as it is, which refuses what strict JSON refuses but for
     `NaN` and `Infinity`. Where those bytes appear at all (rarely: in a string, say), the file is
     checked strictly; a scan for them costs far less than parsing the file in Python."""
-    data = read_bytes(f)
-    if b"NaN" in data or b"Infinity" in data:
-        strict(f, data)
+    if f.path.name.endswith(".gz"):
+        data = read_bytes(f)
+        found = b"NaN" in data or b"Infinity" in data
+    else:  # scanned where it lies: a big file is not copied into memory to be searched
+        with open(f.path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as view:
+            found = view.find(b"NaN") >= 0 or view.find(b"Infinity") >= 0
+    if found:
+        strict(f, read_bytes(f))
 
 
 def _diagnose(f: ResourceFile) -> None:
