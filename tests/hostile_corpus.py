@@ -401,6 +401,11 @@ def identity_cases() -> list[Case]:
         cases.append(Case(f"identity-{ctype}-{words.split()[0]}", "identity field of the wrong type", "issue",
                           (words, "keyed by itself"), files=_with(change),
                           check=_key_of("c-http", startswith="connection:c-http", resolved=False)))
+    def assistant_with_user_info(files):
+        files["connections"][1]["assistant"] = f"u:{CANARY}@shopify"
+    cases.append(Case("secret-assistant-userinfo", "credentials in an identity field", "counted",
+                      files=_with(assistant_with_user_info), extra_args=("--policy", "community"),
+                      check=_key_of("c-http", startswith="app:unreadable#")))
     for label, ctype, block, key in IDENTITY_SECRETS:
         def change(files, ctype=ctype, block=block):
             files["connections"][1] = {"_id": "c-http", "name": "secretive", "type": ctype, ctype: block}

@@ -208,10 +208,11 @@ def clean_host(raw: str) -> str:
 
 
 def clean_id(raw: str) -> str:
-    """An identity value that is an id (an account, a database, a project, a mailbox): as it is
-    when it reads as one, else masked by a fingerprint (it may hold user info or a token)."""
+    """An identity value that is an id (an account, a database, a project, a mailbox, an
+    application): as it is when it reads as one, else masked by a fingerprint (user info such as
+    `u:pw@` has characters no id has). Long mixed ids are ordinary here (`my-project-123456789`)."""
     text = raw.strip()
-    if re.fullmatch(r"[\w .:/+=,-]{1,200}", text) and not looks_secret(text):
+    if not text or re.fullmatch(r"[\w .:/+=,-]{1,200}", text):
         return text
     return f"unreadable{fingerprint(raw)}"
 
@@ -235,8 +236,9 @@ RAW_IDENTITY = ["http_connector", "netsuite_account", "netsuite_environment", "u
                 "salesforce_uri", "ftp_host_raw", "ftp_port_raw", "ftp_type", "as2_partner", "as2_uri", "db_type",
                 "db_host", "db_port", "db_database", "db_project", "db_cluster", "db_region", "mongo_hosts",
                 "mongo_database", "aws_key_raw", "stack_id", "van_mailbox"]
-ID_COLUMNS = ["netsuite_account", "salesforce_org", "as2_partner", "db_type", "db_database", "db_project",
-              "db_cluster", "db_region", "mongo_database", "stack_id", "agent_id", "van_mailbox"]
+ID_COLUMNS = ["type", "assistant", "http_connector", "netsuite_account", "salesforce_org", "as2_partner", "db_type",
+              "db_database", "db_project", "db_cluster", "db_region", "mongo_database", "stack_id", "agent_id",
+              "van_mailbox"]
 
 
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
