@@ -29,9 +29,7 @@ if TYPE_CHECKING:  # imported where used: loading rules needs no pandas
     import pandas as pd
 
 from auditor.checks import CHECKS, forget_user_checks, import_checks, run_check
-from auditor.common.vocabulary import (
-    SEVERITIES,
-)
+from auditor.common.vocabulary import SEVERITIES
 from auditor.conditions import (
     ConditionError,
     columns_of,

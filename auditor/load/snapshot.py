@@ -14,6 +14,7 @@ import stat
 import tempfile
 import zipfile
 import zlib
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,6 +139,10 @@ def _page_gap(folder_display: str, names: list[str]) -> None:
     if not names or not all(numbered) or len({m.group(1) for m in numbered}) != 1:
         return
     numbers = sorted(int(m.group(2)) for m in numbered)
+    twice = sorted(n for n, times in Counter(numbers).items() if times > 1)
+    if twice:  # page-1.json and page-01.json, say: which holds page 1 is unknown
+        same = [name for name, m in zip(names, numbered) if int(m.group(2)) == twice[0]]
+        raise InputError(folder_display, f"page {twice[0]} is given by {len(same)} files ({', '.join(same)}); keep one")
     expected = range(numbers[0], numbers[0] + len(numbers))
     if numbers[0] not in (0, 1) or numbers != list(expected):
         missing = sorted(set(range(min(numbers[0], 1), numbers[-1] + 1)) - set(numbers))

@@ -13,9 +13,7 @@ from itertools import chain
 import numpy as np
 import pandas as pd
 
-from auditor.common.vocabulary import (
-    SEVERITIES_DOWN as SEVERITIES,  # highest first, as reports list them
-)
+from auditor.common.vocabulary import SEVERITIES_DOWN as SEVERITIES  # highest first
 
 STATUS_ORDER = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
 
