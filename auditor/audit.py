@@ -1,7 +1,7 @@
 """The audit: snapshots in, frames of counts and findings out.
 
 load (DuckDB tables) -> count (flows, connections, endpoints, entitlements) -> rules -> frames.
-`auditor.results` turns the frames into the results file.
+`auditor.results.model` turns the frames into the results file.
 """
 
 from __future__ import annotations
@@ -24,12 +24,18 @@ from auditor.count.entitlements import (
     plan_licenses,
     read_licenses,
 )
+from auditor.count.policy import Policy
 from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
-from auditor.mutes import apply_mutes, load_mutes
-from auditor.policy import Policy
-from auditor.rules import Rule, evaluate_rules
-from auditor.serialise import ENDPOINT_FIELDS, ENV_ORDER, FLOW_FIELDS, json_lists
+from auditor.results.serialise import (
+    ENDPOINT_FIELDS,
+    ENV_ORDER,
+    FLOW_FIELDS,
+    json_lists,
+)
+from auditor.rules.evaluate import evaluate_rules
+from auditor.rules.model import Rule
+from auditor.rules.mutes import apply_mutes, load_mutes
 
 ENDPOINTS_SQL = """
 SELECT u.account_no, u.environment, k.key,

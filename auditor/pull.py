@@ -39,8 +39,8 @@ from tenacity import (
 from tqdm import tqdm
 
 from auditor import __version__
-from auditor.errors import AuditorError
-from auditor.paths import safe_id
+from auditor.common.errors import AuditorError
+from auditor.common.paths import safe_id
 
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses")
 MASK = "******"

@@ -31,15 +31,16 @@ WAYS = ("auditor", "count", "plain")
 def run_auditor(root: Path, write: bool) -> dict:
     from datetime import date
 
-    from auditor import results
     from auditor.audit import run
-    from auditor.policy import load_policy
-    from auditor.rules import load_rules
+    from auditor.count.policy import load_policy
+    from auditor.results.build import build
+    from auditor.results.io import write
+    from auditor.rules.model import load_rules
 
     audit = run([root], load_policy("default"), load_rules(), date(2026, 11, 30))
     if write:
         with tempfile.TemporaryDirectory() as tmp:
-            results.write(results.build(audit), Path(tmp) / "results.json")
+            write(build(audit), Path(tmp) / "results.json")
     env = audit.environments
     return {(a, e): (int(f), int(p)) for a, e, f, p in
             zip(env["account"], env["environment"], env["flows_billable"], env["endpoints_used"])}

@@ -22,10 +22,10 @@ from datetime import date
 from pathlib import Path
 root = Path(sys.argv[1])
 t0 = time.perf_counter()
-from auditor.partner import audit_partner, load_partner, license_frame
-from auditor.reconcile import read_billing, reconcile
-from auditor.rules import load_rules
-from auditor.results import write
+from auditor.partner.licenses import audit_partner, load_partner, license_frame
+from auditor.partner.reconcile import read_billing, reconcile
+from auditor.rules.model import load_rules
+from auditor.results.io import write
 rules = load_rules()
 t1 = time.perf_counter()
 issues = []

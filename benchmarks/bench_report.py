@@ -85,7 +85,7 @@ CHILD = """
 import resource, sys, time
 from pathlib import Path
 t0 = time.perf_counter()
-from auditor.results import load_json
+from auditor.results.io import load_json
 from auditor.report.tables import build_report
 out = Path(sys.argv[1])
 report = build_report(load_json(out / 'results.json'))
@@ -144,7 +144,8 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-report-"))
     data = results(args.accounts, args.findings, args.flows)
-    from auditor.results import Results, write
+    from auditor.results.io import write
+    from auditor.results.model import Results
 
     Results.model_validate(data)
     write(data, folder / "results.json")

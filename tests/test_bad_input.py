@@ -6,7 +6,6 @@ import gzip
 import json
 
 import pytest
-
 from conftest import account, flow, write_snapshot
 
 NS = {"_id": "ns", "type": "netsuite", "netsuite": {"account": "1"}}

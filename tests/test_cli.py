@@ -7,9 +7,9 @@ import io
 import json
 
 import pytest
+from conftest import account, flow
 
 from auditor.cli import cli
-from conftest import account, flow
 
 
 def test_endpoints_table_and_filters(run_cli):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import account, flow
 
 NS = {"_id": "ns", "type": "netsuite", "netsuite": {"account": "111", "environment": "production"}}

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import account, flow
 
 from auditor.count.endpoints import clean_host, clean_id, mask_key, normalise_uri
-from conftest import account, flow
 
 
 def keys(tmp_path, run_cli, conns, *args, environment="production"):

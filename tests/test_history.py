@@ -11,8 +11,8 @@ import openpyxl
 import pytest
 from bs4 import BeautifulSoup
 
-from auditor import history
-from auditor.paths import sample_dir
+from auditor.common.paths import sample_dir
+from auditor.history import store as history
 from auditor.synth import monthly
 
 

@@ -10,7 +10,7 @@ import warnings
 import openpyxl
 import pytest
 
-from auditor.paths import partner_sample_dir
+from auditor.common.paths import partner_sample_dir
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +219,7 @@ def test_partner_files_are_read_only_as_regular_files_inside_the_snapshot(tmp_pa
     ({"Application ID": {"id": 1}}, "application_id is not a single value"),
 ])
 def test_netsuite_rows_with_values_outside_their_vocabulary_are_listed_not_read(tmp_path, run_cli, change, words):
-    from auditor.paths import netsuite_sample_dir
+    from auditor.common.paths import netsuite_sample_dir
 
     sample = netsuite_sample_dir()
     doc = json.loads((sample / "sandbox.json").read_text())

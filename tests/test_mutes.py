@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from auditor.results import Results
+from auditor.results.model import Results
 
 
 def write(tmp_path, text):
@@ -65,7 +65,7 @@ mutes:
 def test_a_mutes_file_beside_a_snapshot_applies_to_that_account(tmp_path, run_cli):
     import shutil
 
-    from auditor.paths import sample_dir
+    from auditor.common.paths import sample_dir
 
     shutil.copytree(sample_dir(), tmp_path / "accounts")
     (tmp_path / "accounts" / "globex" / "mutes.yaml").write_text(

@@ -9,9 +9,9 @@ import openpyxl
 import pytest
 from bs4 import BeautifulSoup
 
-from auditor.paths import netsuite_sample_dir
+from auditor.common.paths import netsuite_sample_dir
 from auditor.common.vocabulary import NETSUITE_FRAMES
-from auditor.rules import load_rules
+from auditor.rules.model import load_rules
 
 SAMPLE = netsuite_sample_dir()
 

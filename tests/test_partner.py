@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 from bs4 import BeautifulSoup
 
-from auditor.paths import partner_sample_dir
+from auditor.common.paths import partner_sample_dir
 
 SAMPLE = partner_sample_dir()
 

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from werkzeug import Request, Response
 
-from auditor.paths import sample_dir
+from auditor.common.paths import sample_dir
 from auditor.pull import MASK, Pull, PullError, Stopped, mask
 
 TOKEN = "tok-SECRET-4f2a9c"
@@ -248,7 +248,7 @@ def test_audit_pull_does_both(api, tmp_path, run_cli, monkeypatch):
     monkeypatch.setenv("INTEGRATOR_TOKEN", TOKEN)
     import auditor.cli
 
-    monkeypatch.setitem(auditor.cli.REGIONS, "us", api.base)
+    monkeypatch.setitem(auditor.cli.account.REGIONS, "us", api.base)
     run = run_cli("audit", "--pull", tmp_path / "acme", "--as-of", "2026-11-30", "--fail-on", "never")
     assert run.exit_code == 0, run.stderr
     assert "Pulled" in run.stdout and run.results["accounts"][0]["account"] == "acme"

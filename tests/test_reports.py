@@ -15,7 +15,7 @@ import pytest
 from bs4 import BeautifulSoup
 from conftest import flow, write_snapshot
 
-from auditor.paths import sample_dir
+from auditor.common.paths import sample_dir
 
 SCRIPT = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("http://x")'

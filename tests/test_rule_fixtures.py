@@ -8,9 +8,9 @@ import textwrap
 import pytest
 import yaml
 
-from auditor.paths import data_dir
-from auditor.rules import load_rules
-from auditor.ruletest import run_fixture
+from auditor.common.paths import data_dir
+from auditor.rules.fixtures import run_fixture
+from auditor.rules.model import load_rules
 
 BUILTIN = load_rules()
 FIXTURES = data_dir("rules") / "tests"
@@ -116,7 +116,7 @@ def test_bad_fixture_files_exit_2_naming_the_file(tmp_path, run_cli, change, nee
 
 
 CHECK = '''\
-from auditor.checks import check
+from auditor.rules.checks import check
 
 
 @check("name-shouts", frame="flows", adds=("capitals",))

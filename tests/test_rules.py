@@ -6,8 +6,8 @@ import textwrap
 
 import pytest
 
-from auditor.paths import sample_dir
-from auditor.rules import FRAME_COLUMNS, load_rules
+from auditor.common.paths import sample_dir
+from auditor.rules.model import FRAME_COLUMNS, load_rules
 
 RULE = """\
 id: {id}
@@ -34,10 +34,9 @@ def test_every_frame_has_the_columns_rules_may_use(run_cli):
     from datetime import date
 
     from auditor.audit import run
-    from auditor.policy import load_policy
-
-    from auditor.paths import partner_sample_dir
+    from auditor.common.paths import partner_sample_dir
     from auditor.common.vocabulary import ACCOUNT_FRAMES
+    from auditor.count.policy import load_policy
 
     audit = run([sample_dir()], load_policy("default"), load_rules(), date(2026, 11, 30))
     for frame in ACCOUNT_FRAMES:
@@ -45,7 +44,7 @@ def test_every_frame_has_the_columns_rules_may_use(run_cli):
     # the partner frames, as `auditor licenses` hands them to the rules
     import pandas as pd
 
-    from auditor.partner import audit_partner
+    from auditor.partner.licenses import audit_partner
 
     root = partner_sample_dir()
     partner = audit_partner(root, date(2026, 11, 30), [], billing=root / "billing.csv",

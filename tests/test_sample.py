@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from auditor.paths import sample_dir
-from auditor.results import Results
-from auditor.rules import load_rules
+from auditor.common.paths import sample_dir
+from auditor.results.model import Results
+from auditor.rules.model import load_rules
 
 
 def test_sample_audit_summary_and_results(run_cli):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import write_snapshot
 
 CANARY = "CANARY7f3a"

@@ -31,8 +31,8 @@ from iso4217 import Currency
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 from python_calamine import CalamineError, PasswordError
 
-from auditor.errors import AuditorError
-from auditor.yamlfile import load_model
+from auditor.common.errors import AuditorError
+from auditor.common.yamlfile import load_model
 
 
 @dataclass(frozen=True)

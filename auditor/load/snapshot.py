@@ -23,7 +23,7 @@ from typing import Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from auditor.errors import AuditorError, InputError
+from auditor.common.errors import AuditorError, InputError
 
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations")
 # file suffix -> DuckDB read_json format; each may also be gzip-compressed (".gz")

@@ -23,7 +23,7 @@ import orjson
 import pandas as pd
 import simdjson
 
-from auditor.errors import InputError
+from auditor.common.errors import InputError
 from auditor.load.snapshot import RESOURCES, ResourceFile, Snapshot
 
 # What each resource must look like: field -> JSON type. Every field is optional but `_id`.

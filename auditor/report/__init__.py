@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from auditor.errors import AuditorError
+from auditor.common.errors import AuditorError
+from auditor.common.safe import csv_safe
 from auditor.report.tables import Report, build_report
-from auditor.safe import csv_safe
 
 CSV_TABLES = ("summary", "findings", "rules", "endpoints", "flows", "licenses", "load_issues", "mutes", "inputs")
 

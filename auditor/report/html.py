@@ -16,8 +16,8 @@ import orjson
 import pandas as pd
 from markupsafe import Markup
 
-from auditor.errors import AuditorError
-from auditor.paths import data_dir
+from auditor.common.errors import AuditorError
+from auditor.common.paths import data_dir
 from auditor.report.tables import SEVERITIES, Report
 
 CHART_ROWS = 50

@@ -19,9 +19,9 @@ import pandas as pd
 import xlsxwriter
 
 from auditor import __version__
-from auditor.errors import AuditorError
+from auditor.common.errors import AuditorError
+from auditor.common.safe import FORMULA_STARTS
 from auditor.report.tables import COLUMN_TYPES, SEVERITIES, Report
-from auditor.safe import FORMULA_STARTS
 
 MAX_CELL = 32_767
 MAX_ROWS = 1_048_576 - 2  # the header, and the totals row on Summary

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from auditor.yamlfile import load_model
+from auditor.common.yamlfile import load_model
 
 
 class HistoryConfig(BaseModel):

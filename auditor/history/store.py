@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import platformdirs
 
-from auditor.errors import AuditorError
+from auditor.common.errors import AuditorError
 
 MIGRATIONS = [
     # 1: the first schema

@@ -18,8 +18,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from auditor.errors import AuditorError
-from auditor.yamlfile import read_yaml
+from auditor.common.errors import AuditorError
+from auditor.common.yamlfile import read_yaml
 
 
 class Mute(BaseModel):

@@ -23,9 +23,10 @@ from typing import Any
 
 import pandas as pd
 
-from auditor.errors import AuditorError
-from auditor.rules import FRAME_COLUMNS, FRAMES, Rule, _evaluate, statuses
-from auditor.yamlfile import read_yaml
+from auditor.common.errors import AuditorError
+from auditor.common.yamlfile import read_yaml
+from auditor.rules.evaluate import _evaluate, statuses
+from auditor.rules.model import FRAME_COLUMNS, FRAMES, Rule
 
 ROW_FILES = {"pass.yaml": ("ok", None), "alarm.yaml": ("alarm",), "skip.yaml": ("skip",)}
 DATE_COLUMNS = {"expires", "trial_end", "created", "license_expires", "period_start", "period_end", "last_used",

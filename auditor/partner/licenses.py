@@ -18,9 +18,9 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
-from auditor.errors import AuditorError, InputError
+from auditor.common.errors import AuditorError, InputError
+from auditor.common.paths import safe_id
 from auditor.load.sheets import Field, load_mapping, read_table
-from auditor.paths import safe_id
 
 TRIAL_DAYS = 30  # a license that expires within this many days of its creation is a trial
 
@@ -247,10 +247,10 @@ def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None 
                   license_map: Path | None = None, mutes_file: Path | None = None) -> dict:
     """The results document of a partner's licenses (and their billing): rows, findings, issues."""
     from auditor.audit import checksums
-    from auditor.mutes import apply_mutes, load_mutes
-    from auditor.reconcile import read_billing, reconcile
-    from auditor.results import document, records
-    from auditor.rules import evaluate_rules
+    from auditor.partner.reconcile import read_billing, reconcile
+    from auditor.results.build import document, records
+    from auditor.rules.evaluate import evaluate_rules
+    from auditor.rules.mutes import apply_mutes, load_mutes
 
     issues: list[dict] = []
     partner = root.resolve().name

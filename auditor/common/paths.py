@@ -7,7 +7,7 @@ checkout or an editable install it is the top-level `rules/` folder beside the p
 import re
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parents[1]  # the auditor package
 
 
 def data_dir(name: str) -> Path:

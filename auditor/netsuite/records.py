@@ -19,8 +19,8 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from auditor.common.errors import AuditorError, InputError
 from auditor.common.vocabulary import DEFAULT_APPLICATION
-from auditor.errors import AuditorError, InputError
 from auditor.load.sheets import Field, load_mapping, read_table
 
 YES = ("yes", "true", "y", "1", "installed", "x")  # what an "installed" column says for yes
@@ -177,7 +177,7 @@ def links_frame(records: pd.DataFrame, connections: pd.DataFrame) -> pd.DataFram
 def snapshot_connections(snapshot: Path) -> pd.DataFrame:
     """The NetSuite connections of a snapshot (or folder of them): account name, id, name, NetSuite account."""
     from auditor.audit import run
-    from auditor.policy import load_policy
+    from auditor.count.policy import load_policy
 
     audit = run([snapshot], load_policy("default"), [], date.today())
     conns = audit.connections
@@ -202,9 +202,9 @@ def audit_netsuite(sandbox_list: Path, production_list: Path, as_of: date, rules
                    application: str = DEFAULT_APPLICATION, mutes_file: Path | None = None) -> dict:
     """The results document of two integration record lists (and a snapshot's connections)."""
     from auditor.audit import checksums
-    from auditor.mutes import apply_mutes, load_mutes
-    from auditor.results import document, records
-    from auditor.rules import evaluate_rules
+    from auditor.results.build import document, records
+    from auditor.rules.evaluate import evaluate_rules
+    from auditor.rules.mutes import apply_mutes, load_mutes
 
     try:
         re.compile(application)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from auditor.errors import AuditorError
+from auditor.common.errors import AuditorError
 
 M = TypeVar("M", bound=BaseModel)
 

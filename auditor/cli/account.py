@@ -1,0 +1,270 @@
+"""Commands on integrator.io accounts: audit, endpoints, flows, pull, report."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from auditor import __version__
+from auditor.cli.app import cli
+from auditor.cli.options import (
+    echo,
+    pull_options,
+    query_options,
+    report_options,
+    report_outputs,
+    rule_options,
+    snapshot_options,
+)
+from auditor.cli.render import (
+    emit,
+    exit_for,
+    mutes_summary,
+    skipped_summary,
+    summary_table,
+)
+from auditor.common.vocabulary import (
+    ACCOUNT_FRAMES,
+    REGIONS,
+    SEVERITIES,
+)
+
+if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
+    import pandas as pd
+
+    from auditor.audit import Audit
+
+
+def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, concurrency, rate, retries) -> dict:
+    from auditor.pull import Pull, read_token
+    base = (base_url or REGIONS[region]).rstrip("/")
+    puller = Pull(out, base, read_token(token_env, token_file), partner=partner, resume=resume,
+                  concurrency=concurrency, rate=rate, retries=retries)
+    manifest = puller.run()
+    counts = ", ".join(f"{r['records']} {name}" for name, r in manifest["resources"].items() if "/" not in name)
+    echo(f"Pulled {counts} from {base} into {out} (manifest.json lists every file with its SHA-256).")
+    return manifest
+
+
+def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None, rules=None,
+           all_rows: bool = False) -> Audit:
+    from auditor.audit import run
+    from auditor.count.policy import load_policy
+    from auditor.rules.model import load_rules
+    return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes, all_rows)
+
+
+def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.DataFrame:
+    if frame.empty:
+        return frame
+    if account is not None:
+        frame = frame[frame["account"] == account]
+    if env is not None:
+        frame = frame[frame["environment"] == env]
+    return frame
+
+
+@cli.command()
+@snapshot_options
+@click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True,
+              help="Where to write the results file (JSON).")
+@click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
+              help="Exit 1 when an unmuted alarm of this severity or higher is found; never: only 0, 2 or 3.")
+@click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
+@click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
+              help="Show (and write) only findings of this severity or higher.")
+@click.option("--pull", "pull_into", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+              help="First pull a snapshot from the API into DIR (see 'auditor pull'; $INTEGRATOR_TOKEN, "
+                   "--region us), then audit it.")
+@click.option("--region", type=click.Choice(sorted(REGIONS)), default="us", show_default=True,
+              help="With --pull: the integrator.io region.")
+@click.option("--record", is_flag=True,
+              help="Record this audit in the history database (or set history.record in the config).")
+@click.option("--history", "history_path", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
+              help="The history database (SQLite). Default: history.path in the config, else "
+                   "history.sqlite in the user data folder. With history on, the results and reports "
+                   "show the changes since each account's last recorded audit, and the trend.")
+@click.option("--all-rows", is_flag=True,
+              help="Write every row each rule looked at as a finding, ok ones too (by default ok rows are only counted).")
+@rule_options
+@report_options
+@click.pass_context
+def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_into, region, record, history_path,
+          all_rows, rules, html, xlsx, csv_dir, templates):
+    """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
+
+    Prints a summary per account and environment (billable flows, endpoints and trading
+    partners against what is licensed, alarms by severity) and writes the results file; with
+    --html, --xlsx or --csv, the reports too (as 'auditor report' would from the results file).
+
+    \b
+    Exit codes:
+      0  no unmuted alarm at or above --fail-on
+      1  there is one
+      2  bad usage or bad input (one line says which file and record)
+      3  a rule could not be evaluated (the results are written, with status
+       error), or an internal error (AUDITOR_DEBUG=1 shows the traceback)
+    """
+    from auditor.history import store as history
+    from auditor.report import write_reports
+    from auditor.results import build as results_build
+    from auditor.results import io as results_io
+    config = ctx.obj  # read before anything is done: a bad configuration stops the run first
+    record = record or config.history.record
+    history_on = record or history_path is not None or config.history.path is not None
+    store = history_path or config.history.path or history.default_path()
+    rules = [r for r in rules if r.frame in ACCOUNT_FRAMES]  # partner rules run in 'auditor licenses'
+    if pull_into is not None:
+        _pull(pull_into, region=region, base_url=None, token_env="INTEGRATOR_TOKEN", token_file=None, partner=False,
+              resume=False, concurrency=3, rate=5.0, retries=6)
+        paths = [*paths, pull_into]
+    result = _audit(paths, policy, as_of, mutes, rules, all_rows)
+    result.profile = ctx.params["profile"]
+    f = result.findings  # the exit code is decided on every finding, before --min-severity
+    result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
+    results_io.write(results_build.build(result), output)
+    reports = report_outputs(html, xlsx, csv_dir, templates)
+    # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
+    results = results_io.load_json(output, validate=False) if history_on or reports.any() else {}
+    if history_on and _add_history(results, store):
+        results_io.write(results, output)
+    echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
+               f"{len(rules)} rules · as of {as_of}")
+    echo(summary_table(result).to_string(index=False))
+    echo(skipped_summary(result))
+    if not result.mutes.empty:
+        echo(mutes_summary(result))
+    echo(f"Results written to {output}")
+    if "changes" in results:
+        since = ", ".join(sorted(set(results["changes"]["since"].values())))
+        echo(f"{len(results['changes']['rows'])} changes since the last recorded audit ({since}).")
+    if record:
+        done = history.record(store, results)
+        echo(f"Recorded {len(done)} accounts as of {as_of} in {store}")
+    if reports.any():
+        # rendered from the results file, exactly as 'auditor report' does
+        for line in write_reports(results, reports):
+            echo(line)
+    exit_for(f, fail_on)
+
+
+def _add_history(results: dict, store: Path) -> bool:
+    """The changes since each account's previous recorded audit, and the trend with this audit,
+    as sections of the results file (the reports render them from there)."""
+    import pandas as pd
+
+    from auditor.history import store as history
+    from auditor.history.diff import changes_section, subset
+    from auditor.history.trend import trend_section
+    pairs = []
+    for acct in results["accounts"]:
+        before = history.previous(store, acct["account"], results["as_of"])
+        if before:
+            pairs.append((history.load(store, before, acct["account"]), subset(results, acct["account"])))
+    if pairs:
+        results["changes"] = changes_section(pairs)
+    names = [a["account"] for a in results["accounts"]]
+    past = history.series(store, names)
+    if not past.empty:
+        past = past[past["as_of"] != results["as_of"]]  # this audit replaces one of the same day
+    now = pd.DataFrame([{"account": a["account"], "as_of": results["as_of"], "environment": e["environment"],
+                         "flows_billable": e["flows"]["billable"], "flows_entitled": e["flows"]["entitled"],
+                         "endpoints_used": e["endpoints"]["used"], "endpoints_entitled": e["endpoints"]["entitled"]}
+                        for a in results["accounts"] for e in a["environments"]])
+    section = trend_section(pd.concat([past, now], ignore_index=True) if not past.empty else now)
+    if section:
+        results["trend"] = section
+    return bool(pairs or section)
+
+
+def _rows(paths: list[Path], policy: str, as_of: date, section: str) -> pd.DataFrame:
+    """The endpoints or flows of an audit: run on SNAPSHOTS, or read from one results file
+    (then --policy and --as-of are those the file was made with)."""
+    import pandas as pd
+
+    from auditor.results import io as results_io
+    if len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() == ".json":
+        results = results_io.load_json(paths[0])
+        frame = pd.DataFrame([{"account": a["account"], **row} for a in results["accounts"] for row in a[section]])
+    else:
+        frame = getattr(_audit(paths, policy, as_of), section)
+    if frame.empty:
+        return frame
+    # production first, then sandbox, then the other environments by name; as in the results file
+    order = frame["environment"].map({"production": "0", "sandbox": "1"}).fillna("2") + frame["environment"]
+    key = "key" if section == "endpoints" else "id"
+    return frame.assign(_o=order).sort_values(["account", "_o", key]).drop(columns="_o")
+
+
+@cli.command()
+@snapshot_options
+@query_options
+def endpoints(paths, policy, as_of, account, env, fmt):
+    """List the endpoints counted in SNAPSHOTS (or in a results file): key, application,
+    category, and the connections and flows that make each one count."""
+    frame = _filter(_rows(paths, policy, as_of, "endpoints"), account, env)
+    if frame.empty:
+        return emit(frame, fmt)
+    frame = frame.assign(connections=frame["connections"].map(", ".join), flows=frame["flows"].map(len))
+    cols = {"account": "account", "environment": "environment", "key": "key", "application": "application",
+            "category": "category", "resolved": "resolved", "connections": "connections",
+            "flows": "enabled flows", "explain": "why"}
+    emit(frame[list(cols)].rename(columns=cols), fmt)
+
+
+@cli.command()
+@snapshot_options
+@query_options
+@click.option("--billable/--not-billable", default=None, help="Only flows that count, or only those that do not.")
+def flows(paths, policy, as_of, account, env, fmt, billable):
+    """List the flows in SNAPSHOTS (or in a results file) with whether each counts and why."""
+    frame = _filter(_rows(paths, policy, as_of, "flows"), account, env)
+    if frame.empty:
+        return emit(frame, fmt)
+    if billable is not None:
+        frame = frame[frame["billable"] == billable]
+    emit(frame[["account", "environment", "id", "name", "enabled", "billable", "reason"]], fmt)
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True, metavar="DIR",
+              help="The snapshot folder to create (it must not exist yet).")
+@pull_options
+def pull(out, **options):
+    """Pull a snapshot from the integrator.io API into DIR: connections, flows, exports, imports,
+    integrations and licenses (with --partner, connectors with their licenses and install base).
+
+    The token comes from $INTEGRATOR_TOKEN (or --token-env / --token-file), never from the
+    command line; it is not logged nor written. Credential fields of connections are masked
+    before anything is written. The snapshot appears only when complete, with a manifest.json;
+    an interrupted pull continues with --resume.
+
+    \b
+    Exit codes: 0 pulled; 2 bad usage, refused token, or gave up (the message says which).
+    """
+    _pull(out, **options)
+
+
+@cli.command()
+@click.argument("results_file", metavar="RESULTS", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("outputs", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@report_options
+def report(results_file, outputs, html, xlsx, csv_dir, templates):
+    """Render reports from a RESULTS file written by 'auditor audit': an HTML page, an Excel
+    workbook, CSV files. OUTPUTS may name .html and .xlsx files, the format taken from the name:
+
+    \b
+      auditor report results.json report.html report.xlsx --csv tables/
+    """
+    from auditor.report import write_reports
+    from auditor.results import io as results_io
+    out = report_outputs(html, xlsx, csv_dir, templates, outputs)
+    if not out.any():
+        raise click.UsageError("say what to write: --html FILE, --xlsx FILE, --csv DIR, or a .html / .xlsx name")
+    for line in write_reports(results_io.load_json(results_file), out):
+        echo(line)
+

@@ -1,0 +1,69 @@
+"""The `auditor` command group: bad input becomes one line and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from auditor import __version__
+from auditor.common.errors import AuditorError
+from auditor.common.terminal import printable
+
+if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
+
+    pass
+
+
+class AuditorGroup(click.Group):
+    """Turns what goes wrong into one line on stderr and an exit code, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except AuditorError as exc:
+            error = click.ClickException(printable(str(exc), newlines=False))
+            error.exit_code = exc.exit_code
+            raise error from None
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+            raise
+        except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+            sys.stderr.close()
+            sys.exit(0)
+        except Exception as exc:  # a bug: its message may quote input, so it is not shown
+            if os.environ.get("AUDITOR_DEBUG"):
+                raise
+            error = click.ClickException(
+                f"internal error ({type(exc).__name__}); rerun with AUDITOR_DEBUG=1 to see where")
+            error.exit_code = 3
+            raise error from None
+
+
+@click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="auditor")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+              help="Configuration file (default: $AUDITOR_CONFIG, else ./auditor.yaml when present).")
+@click.pass_context
+def cli(ctx, config_file):
+    """Where an integrator.io account stands against its licenses: billable flows and
+    distinct endpoints per environment, every count explained."""
+    ctx.obj = _Config(config_file)
+
+
+class _Config:
+    """The configuration, read when a command first asks for it (never for `--help`)."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.loaded = None
+
+    def __getattr__(self, name):
+        if self.loaded is None:
+            from auditor.common.config import load_config
+
+            self.loaded = load_config(self.path)
+        return getattr(self.loaded, name)
+

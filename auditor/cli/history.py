@@ -1,0 +1,105 @@
+"""Commands on the recorded audits: history, diff."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from auditor.cli.app import cli
+from auditor.cli.options import echo, history_option, report_options, report_outputs
+from auditor.cli.render import emit, fraction
+from auditor.common.errors import AuditorError
+
+if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
+
+    pass
+
+
+def _store(ctx, history_path: Path | None) -> Path:
+    from auditor.history import store as history
+    return history_path or ctx.obj.history.path or history.default_path()
+
+
+@cli.command("history")
+@history_option
+@click.option("--account", help="Only this account.")
+@click.option("--env", help="Only this environment.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.pass_context
+def history_cmd(ctx, history_path, account, env, fmt):
+    """The recorded audits: per account, environment and month (the last audit of the month),
+    billable flows and endpoints against entitlements and the unmuted alarms."""
+    import pandas as pd
+
+    from auditor.history import store as history
+    store = _store(ctx, history_path)
+    if not store.exists():
+        raise AuditorError(f"{store}: no history yet (record an audit with 'auditor audit --record')")
+    frame = history.summary(store, account, env)
+    if frame.empty:
+        return emit(frame, fmt)
+    table = pd.DataFrame({
+        "account": frame["account"], "month": frame["month"], "audit date": frame["as_of"],
+        "environment": frame["environment"],
+        "billable flows": [fraction(u, e) for u, e in zip(frame["flows_billable"], frame["flows_entitled"])],
+        "endpoints": [fraction(u, e) for u, e in zip(frame["endpoints_used"], frame["endpoints_entitled"])],
+        "alarms": frame["alarms"], "audits in month": frame["audits_in_month"]})
+    emit(table, fmt)
+
+
+def _document(ctx, which: str, account: str | None, history_path: Path | None) -> dict:
+    """A results file, or the audit recorded on a date (YYYY-MM-DD) in the history."""
+    from auditor.history import store as history
+    from auditor.history.diff import subset
+    from auditor.results import io as results_io
+    path = Path(which)
+    if path.is_file():
+        doc = results_io.load_json(path)
+    else:
+        try:
+            day = date.fromisoformat(which)
+        except ValueError:
+            raise AuditorError(f"{which}: neither a results file nor a date (YYYY-MM-DD) of a recorded audit") from None
+        store = _store(ctx, history_path)
+        if not store.exists():
+            raise AuditorError(f"{store}: no history to take {which} from")
+        doc = history.load(store, day.isoformat(), account)
+    if account is not None:
+        if account not in {a["account"] for a in doc["accounts"]}:
+            raise AuditorError(f"{which}: no account {account!r} in it")
+        doc = subset(doc, account)
+    return doc
+
+
+@cli.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--account", help="Only this account (needed to pick one account's audit on a date).")
+@history_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@report_options
+@click.pass_context
+def diff_cmd(ctx, old, new, account, history_path, fmt, html, xlsx, csv_dir, templates):
+    """What changed from OLD to NEW: two results files, or two dates of recorded audits.
+
+    Endpoints added and removed (with the connections and flows that make them count), flows
+    that became billable or stopped, usage and entitlement changes, findings new, resolved and
+    still open (by finding id), licenses added, renewed and expired. With --html / --xlsx /
+    --csv, the reports of NEW with a Changes section and sheet.
+    """
+    import pandas as pd
+
+    from auditor.history.diff import changes_section
+    from auditor.report import write_reports
+    before, after = _document(ctx, old, account, history_path), _document(ctx, new, account, history_path)
+    section = changes_section([(before, after)])
+    frame = pd.DataFrame(section["rows"], columns=["account", "environment", "kind", "change", "id", "name", "detail"])
+    emit(frame, fmt)
+    out = report_outputs(html, xlsx, csv_dir, templates)
+    if out.any():
+        for line in write_reports({**after, "changes": section}, out):
+            echo(line, err=fmt != "table")
+

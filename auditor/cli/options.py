@@ -1,0 +1,171 @@
+"""Options defined once: what several commands share, and how their values are read."""
+
+from __future__ import annotations
+
+import functools
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from auditor.common.paths import (
+    sample_dir,
+)
+from auditor.common.terminal import printable
+from auditor.common.vocabulary import (
+    REGIONS,
+    SEVERITIES,
+)
+
+if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
+
+    from auditor.report import Outputs
+
+
+# The sample's licenses are dated around this day; --sample audits as of it unless told otherwise.
+SAMPLE_AS_OF = date(2026, 11, 30)
+
+
+def echo(message="", **kwargs) -> None:
+    """Everything printed: control characters from the data shown escaped, never acted on."""
+    click.echo(printable(str(message)), **kwargs)
+
+
+def parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def snapshot_options(fn):
+    """Options every command that audits shares."""
+
+    @click.argument("snapshots", nargs=-1, type=click.Path(path_type=Path))
+    @click.option("--sample", is_flag=True, help="Audit the sample accounts bundled with auditor.")
+    @click.option("--policy", default="default", show_default=True, metavar="NAME|FILE",
+                  help="Endpoint-counting policy: a built-in name (default, community) or a YAML file.")
+    @click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
+                  help="Audit date, for expiry checks and the results file. Default: today (UTC); "
+                       f"with --sample, {SAMPLE_AS_OF}.")
+    @functools.wraps(fn)
+    def wrapper(snapshots, sample, policy, as_of, **kwargs):
+        paths = list(snapshots)
+        if sample:
+            paths.append(sample_dir())
+        if not paths and not kwargs.get("pull_into"):
+            raise click.UsageError("name at least one snapshot folder or .zip, or use --sample")
+        day = parse_day(as_of) or (SAMPLE_AS_OF if sample else datetime.now(UTC).date())
+        return fn(paths=paths, policy=policy, as_of=day, **kwargs)
+
+    return wrapper
+
+
+def rule_options(fn):
+    """Which rules run: a profile, the user's own rule folders, and --only / --skip."""
+
+    @click.option("--profile", default="default", show_default=True, metavar="NAME|FILE",
+                  help="Rule profile: which rules run and their severity and parameters (default, finance).")
+    @click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
+                  help="A folder (or file) of your own rules, added to the built-in ones. Repeatable.")
+    @click.option("--only", multiple=True, metavar="ID|TAG", help="Run only these rules (ids or tags). Repeatable.")
+    @click.option("--skip", multiple=True, metavar="ID|TAG", help="Do not run these rules (ids or tags). Repeatable.")
+    @functools.wraps(fn)
+    def wrapper(*args, profile, rule_dirs, only, skip, **kwargs):
+        from auditor.rules.model import load_profile, load_rules, select_rules
+        rules = select_rules(load_rules(list(rule_dirs)), load_profile(profile), list(only), list(skip))
+        return fn(*args, rules=rules, **kwargs)
+
+    return wrapper
+
+
+def report_options(fn):
+    """Where to write the reports (HTML, workbook, CSV folder) and whose templates to use."""
+    for option in reversed((
+        click.option("--html", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                     help="Write the HTML report (one self-contained file) here."),
+        click.option("--xlsx", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                     help="Write the Excel workbook here."),
+        click.option("--csv", "csv_dir", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
+                     help="Write one CSV file per table into this folder."),
+        click.option("--templates", type=click.Path(path_type=Path, exists=True, file_okay=False), metavar="DIR",
+                     help="Your own Jinja templates, tried before the built-in ones (extend them as builtin/NAME)."),
+    )):
+        fn = option(fn)
+    return fn
+
+
+def report_outputs(html, xlsx, csv_dir, templates, extra=()) -> Outputs:
+    from auditor.report import Outputs
+    out = Outputs(html, xlsx, csv_dir, templates)
+    for path in extra:  # the format from the file name
+        suffix = path.suffix.lower()
+        if suffix in (".html", ".htm"):
+            out.html = path
+        elif suffix == ".xlsx":
+            out.xlsx = path
+        else:
+            raise click.BadParameter(f"{path}: name a .html or .xlsx file (or use --csv DIR for CSV files)",
+                                     param_hint="OUTPUTS")
+    return out
+
+
+def pull_options(fn):
+    """Where to pull from and with which token (never on the command line)."""
+    for option in reversed((
+        click.option("--region", type=click.Choice(sorted(REGIONS)), default="us", show_default=True,
+                     help="integrator.io region: us (api.integrator.io) or eu (api.eu.integrator.io)."),
+        click.option("--base-url", metavar="URL", help="Any other API base URL (overrides --region)."),
+        click.option("--token-env", default="INTEGRATOR_TOKEN", show_default=True, metavar="NAME",
+                     help="Environment variable that holds the API token."),
+        click.option("--token-file", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
+                     help="Read the API token from this file instead."),
+        click.option("--partner", is_flag=True,
+                     help="Also pull connectors with their licenses and install base (integration app partners)."),
+        click.option("--resume", is_flag=True, help="Continue an interrupted pull into the same folder."),
+        click.option("--concurrency", type=click.IntRange(1, 8), default=3, show_default=True,
+                     help="Resources fetched at once."),
+        click.option("--rate", type=click.FloatRange(0.1, 100), default=5.0, show_default=True,
+                     help="Requests a second at most, across all resources."),
+        click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True,
+                     help="Attempts per page on 429, 5xx and dropped connections."),
+    )):
+        fn = option(fn)
+    return fn
+
+
+def run_options(fn):
+    """What every command that audits something besides an account shares (licenses, ns-records):
+    the date, the results file, the exit threshold, mutes, the rule selection and the reports."""
+    for option in reversed((
+        click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
+                     help=f"Audit date. Default: today (UTC); with --sample, {SAMPLE_AS_OF}."),
+        click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True),
+        click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
+                     help="Exit 1 when an unmuted alarm of this severity or higher is found."),
+        click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                     help="YAML file of accepted findings."),
+        rule_options, report_options,
+    )):
+        fn = option(fn)
+    return fn
+
+
+def query_options(fn):
+    for option in (
+        click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True),
+        click.option("--env", help="Only this environment."),
+        click.option("--account", help="Only this account (its name)."),
+    ):
+        fn = option(fn)
+    return fn
+
+
+def history_option(fn):
+    return click.option("--history", "history_path", type=click.Path(path_type=Path, dir_okay=False),
+                        metavar="PATH", help="The history database (default: history.path in the config, "
+                                             "else history.sqlite in the user data folder).")(fn)
+

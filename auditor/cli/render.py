@@ -1,0 +1,127 @@
+"""What the commands print: tables, summaries, and the exit code a run ends with."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from auditor.cli.options import echo
+from auditor.common.vocabulary import (
+    SEVERITIES,
+)
+
+if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
+    import pandas as pd
+
+    from auditor.audit import Audit
+    from auditor.report import Outputs
+
+
+def finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> None:
+    """Say what was not read, write the results and the reports, and exit by the findings."""
+    from auditor.report import write_reports
+    from auditor.results import io as results_io
+    skipped = sum(i["action"] != "counted" for i in results["load_issues"])
+    notes = len(results["load_issues"]) - skipped
+    line = f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read."
+    echo(line + (f" {notes} read with a note (see load_issues)." if notes else ""))
+    results_io.write(results, output)
+    echo(f"Results written to {output}")
+    if reports.any():
+        for line in write_reports(results, reports):
+            echo(line)
+    exit_for(results["findings"], fail_on)
+
+
+def emit(frame: pd.DataFrame, fmt: str) -> None:
+    from auditor.common.safe import csv_safe
+    if fmt == "csv":
+        # CRLF as RFC 4180 says; it also makes the writer quote a field holding a lone \r
+        echo(csv_safe(frame).to_csv(index=False, lineterminator="\r\n"), nl=False)
+    elif fmt == "json":
+        echo(frame.to_json(orient="records", indent=2, force_ascii=False))
+    elif frame.empty:
+        echo("(none)")
+    else:
+        echo(frame.to_string(index=False, na_rep="-", max_colwidth=80))
+
+
+def fraction(used, entitled) -> str:
+    import pandas as pd
+    return f"{used} / {'-' if pd.isna(entitled) else int(entitled)}"
+
+
+def summary_table(audit: Audit) -> pd.DataFrame:
+    import pandas as pd
+    env = audit.environments
+    table = pd.DataFrame({
+        "account": env["account"], "environment": env["environment"], "plan": env["plan"],
+        "billable flows": [fraction(u, e) for u, e in zip(env["flows_billable"], env["flows_entitled"])],
+        "endpoints": [fraction(u, e) for u, e in zip(env["endpoints_used"], env["endpoints_entitled"])],
+        "trading partners": [fraction(u, e) for u, e in zip(env["trading_partners_used"], env["trading_partners_entitled"])],
+    })
+    alarms = audit.findings[(audit.findings["status"] == "alarm") & ~audit.findings["muted"].astype(bool)]
+    # one grouping, aligned on the table's rows (no lookups row by row: partners have thousands)
+    rows = pd.MultiIndex.from_arrays([env["account"], env["environment"]])
+    per = (alarms.groupby(["account", "environment", "severity"]).size().unstack("severity")
+           if not alarms.empty else pd.DataFrame())
+    per = per.reindex(index=rows, columns=list(SEVERITIES)).fillna(0).astype(int)
+    for sev in reversed(SEVERITIES):
+        table[sev] = per[sev].to_numpy()
+    acct = alarms[alarms["environment"].isna()].groupby("account").size()
+    first = env.groupby("account").cumcount().to_numpy() == 0
+    table["account-wide"] = acct.reindex(env["account"]).fillna(0).astype(int).to_numpy() * first
+    return table
+
+
+def skipped_summary(audit: Audit) -> str:
+    issues = audit.load_issues
+    skipped = issues[issues["action"] == "skipped"]
+    unread = issues[issues["action"] == "not read"]
+    files = f" {len(unread)} files or folders in the snapshots were not read (see load_issues)." if len(unread) else ""
+    if skipped.empty:
+        return f"All records read were counted ({len(issues)} load notes).{files}"
+    # group by kind of problem: "... as record 3 of x.json", ", not a string" say which one exactly
+    kinds = skipped["problem"].str.replace(r" as record \d+ of .*$|, not .*$", "", regex=True).value_counts()
+    why = "; ".join(f"{n} {p}" for p, n in kinds.items())
+    return f"{len(skipped)} records skipped: {why}. See load_issues in the results file.{files}"
+
+
+def mutes_summary(audit: Audit) -> str:
+    m = audit.mutes
+    line = f"{int(audit.findings['muted'].sum())} findings muted by {int((m['status'] == 'active').sum())} mutes."
+    for status in ("expired", "unused"):
+        gone = m[m["status"] == status]
+        if not gone.empty:
+            line += f" {len(gone)} {status}: {', '.join(gone['mute'])}."
+    return line
+
+
+def reconciliation_totals(recon: pd.DataFrame) -> pd.DataFrame:
+    """Rows, billed amount and amount at stake by category, status and currency."""
+    import pandas as pd
+    if recon.empty:
+        return pd.DataFrame(columns=["category", "status", "currency", "rows", "billed", "at stake"])
+    frame = recon.assign(currency=recon["currency"].fillna("-"))
+    totals = frame.groupby(["category", "status", "currency"], dropna=False).agg(
+        rows=("key", "size"), billed=("amount", "sum"), at_stake=("at_stake", "sum")).reset_index()
+    return totals.rename(columns={"at_stake": "at stake"})
+
+
+def exit_for(findings: pd.DataFrame | list[dict], fail_on: str) -> None:
+    """Exit 3 if a rule failed, 1 if an unmuted alarm is at or above fail_on (never: not for alarms)."""
+    import pandas as pd
+    f = pd.DataFrame(findings, columns=["status", "muted", "severity"]) if isinstance(findings, list) else findings
+    errors = int((f["status"] == "error").sum())
+    if errors:
+        echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
+        sys.exit(3)
+    if fail_on == "never":
+        return
+    failing = int(((f["status"] == "alarm") & ~f["muted"].astype(bool)
+                   & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on))).sum())
+    if failing:
+        echo(f"{failing} unmuted alarms at or above {fail_on}.", err=True)
+        sys.exit(1)
+

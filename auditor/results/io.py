@@ -1,0 +1,56 @@
+"""Results files on disk: written atomically, and read back with validation when they come from
+outside (`report`, `endpoints`, `flows`, `diff`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from pydantic import ValidationError
+
+from auditor.common.errors import AuditorError
+from auditor.results.model import SCHEMA_VERSION, Results
+
+
+def dumps(results: dict) -> bytes:
+    """Compact JSON (the big lists arrive pre-serialised); `jq .` pretty-prints it."""
+    return orjson.dumps(results, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+
+
+def write(results: dict, path: Path) -> None:
+    data = dumps(results)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except OSError as exc:
+        raise AuditorError(f"{path}: cannot write the results file ({exc.strerror})") from None
+
+
+def _where(loc: tuple) -> str:
+    """A pydantic error location as a path: accounts[0].environments."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "top level"
+
+
+def load_json(path: Path, validate: bool = True) -> dict:
+    """A results file as plain data, checked for its schema version and, unless the caller has
+    just written it (`validate=False`), against the `Results` model: a file from elsewhere with
+    a missing key or a wrong shape is refused naming the first problem, never rendered wrong."""
+    try:
+        data = orjson.loads(path.read_bytes())
+    except OSError as exc:
+        raise AuditorError(f"{path}: cannot read ({exc.strerror})") from None
+    except orjson.JSONDecodeError as exc:
+        raise AuditorError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or "accounts" not in data:
+        raise AuditorError(f"{path}: not a results file of schema version {SCHEMA_VERSION}")
+    if validate:
+        try:
+            Results.model_validate(data, strict=True)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            raise AuditorError(f"{path}: not a sound results file: {_where(err['loc'])}: {err['msg']}") from None
+    return data

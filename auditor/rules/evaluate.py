@@ -1,0 +1,127 @@
+"""Rules evaluated over the audit's frames, a whole column at a time.
+
+Each rule applies to one frame and gives every row in its scope a status: `skip` where a
+column it `requires` is unknown, `alarm` where its condition (`where`, and its Python `check`
+if it names one) holds, `ok` otherwise, `error` for every account when the rule itself fails.
+Alarm, skip and error rows become findings with a full-sentence reason; ok rows are only
+counted (listed only when asked for all rows), so the findings grow with what is wrong, not
+with the size of the account.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+
+import pandas as pd
+
+from auditor.common.vocabulary import SEVERITIES
+from auditor.rules.checks import run_check
+from auditor.rules.conditions import ConditionError, evaluate, render, template_fields
+from auditor.rules.model import FINDING_COLUMNS, FRAMES, Rule
+
+
+def finding_id(rule: pd.Series | str, account: pd.Series, environment: pd.Series,
+               rtype: pd.Series, rid: pd.Series) -> pd.Series:
+    """Stable id: the same rule, account, environment and resource give the same id each month."""
+    keys = (pd.Series(rule, index=account.index).astype(str) + "\x1f" + account.astype(str) + "\x1f"
+            + environment.fillna("").astype(str) + "\x1f" + rtype.astype(str) + "\x1f" + rid.astype(str))
+    return keys.map(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
+
+
+OK_REASON = "the rule's condition does not hold"
+
+
+def statuses(rule: Rule, frame: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows in the rule's scope (with any columns its check adds) and the status of each."""
+    params = {**rule.parameters, "as_of": as_of}
+    if rule.scope:
+        frame = frame[evaluate(rule.scope, frame, params)]
+    if frame.empty:
+        return frame, pd.Series(dtype=object)
+    if rule.check:
+        frame = run_check(rule.check, frame, params)
+    skip = pd.Series(False, index=frame.index)
+    for col in rule.requires:
+        skip |= frame[col].isna()
+    alarm = ~skip & evaluate(rule.where, frame, params)
+    if rule.check:
+        alarm &= frame.pop("_check")
+    return frame, pd.Series("ok", index=frame.index).mask(alarm, "alarm").mask(skip, "skip")
+
+
+def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date,
+              all_rows: bool = False) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """(findings, status counts) of one rule over its frame; ok rows are findings only with `all_rows`."""
+    frame, status = statuses(rule, frame, as_of)
+    if frame.empty:
+        return None, None
+    env = frame["environment"] if "environment" in frame else pd.Series(None, index=frame.index, dtype=object)
+    counts = pd.DataFrame({"rule": rule.id, "account": frame["account"], "environment": env, "status": status})
+    rows = frame if all_rows else frame[status != "ok"]
+    if rows.empty:
+        return None, counts
+    rtype, rid, rname = FRAMES[rule.frame]
+    types = rows[rtype[1:]] if rtype.startswith("@") else pd.Series(rtype, index=rows.index)
+    reasons = pd.Series(None, index=rows.index, dtype=object)
+    for name, template in (("alarm", rule.reason), ("skip", rule.skip_reason or rule.reason),
+                           ("ok", rule.ok_reason or OK_REASON)):
+        chosen = status[rows.index] == name
+        if chosen.any():
+            reasons[chosen] = render(template, rows[chosen].assign(**{
+                k: v for k, v in rule.parameters.items() if k not in rows and k in template_fields(template)}))
+    envs = env[rows.index]
+    return pd.DataFrame({
+        "id": finding_id(rule.id, rows["account"], envs, types, rows[rid]),
+        "rule": rule.id, "title": rule.title, "severity": rule.severity, "status": status[rows.index],
+        "account": rows["account"], "environment": envs, "resource_type": types,
+        "resource_id": rows[rid].astype(str), "resource_name": rows[rname], "reason": reasons,
+        "muted": False, "mute_reason": None,
+    }), counts
+
+
+def _failed(rule: Rule, frame: pd.DataFrame, exc: Exception) -> pd.DataFrame:
+    """One `error` finding per account for a rule that could not be evaluated. Only our own
+    ConditionError messages are shown: another exception's text could quote data."""
+    why = str(exc) if isinstance(exc, ConditionError) else type(exc).__name__
+    accounts = sorted(frame["account"].dropna().unique()) if "account" in frame else []
+    accounts = accounts or ["(all)"]
+    acc = pd.Series(accounts)
+    return pd.DataFrame({
+        "id": finding_id(rule.id, acc, pd.Series([None] * len(acc)), pd.Series(["rule"] * len(acc)),
+                         pd.Series([rule.id] * len(acc))),
+        "rule": rule.id, "title": rule.title, "severity": rule.severity, "status": "error", "account": acc,
+        "environment": None, "resource_type": "rule", "resource_id": rule.id, "resource_name": rule.title,
+        "reason": f"rule {rule.id} could not be evaluated: {why}", "muted": False, "mute_reason": None,
+    })
+
+
+def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: date,
+                   all_rows: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(findings, counts): findings for alarm, skip and error rows (and ok rows with `all_rows`);
+    counts of each status per rule, account and environment. A rule that fails gives `error`
+    findings; the others still run."""
+    findings, counts = [], []
+    for rule in rules:
+        if rule.frame not in frames:  # a rule of another kind of run (account or partner)
+            continue
+        try:
+            found, counted = _evaluate(rule, frames[rule.frame], as_of, all_rows)
+        except Exception as exc:  # noqa: BLE001 - any failure of one rule must not stop the others
+            found, counted = _failed(rule, frames[rule.frame], exc), None
+        if found is not None:
+            findings.append(found)
+        if counted is not None:
+            counts.append(counted)
+    found = pd.concat(findings, ignore_index=True) if findings else pd.DataFrame(columns=FINDING_COLUMNS)
+    order = {s: i for i, s in enumerate(reversed(SEVERITIES))}
+    rank = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
+    found = found.assign(_sev=found["severity"].map(order), _st=found["status"].map(rank)).sort_values(
+        ["_sev", "rule", "_st", "account", "environment", "resource_type", "resource_id"], na_position="first"
+    ).drop(columns=["_sev", "_st"]).reset_index(drop=True)
+    if counts:
+        tally = pd.concat(counts).groupby(["rule", "account", "environment", "status"], dropna=False).size()
+        tally = tally.unstack("status", fill_value=0).reindex(columns=["ok", "alarm", "skip"], fill_value=0).reset_index()
+    else:
+        tally = pd.DataFrame(columns=["rule", "account", "environment", "ok", "alarm", "skip"])
+    return found, tally
