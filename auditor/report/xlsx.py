@@ -95,26 +95,7 @@ class _Writer:
             sheet.set_landscape()
             sheet.fit_to_pages(1, 0)
             sheet.repeat_rows(first_row)
-        write_number, write_blank, write_bool = sheet.write_number, sheet.write_blank, sheet.write_boolean
-        fmt_int, fmt_share, fmt_date = self.fmt["int"], self.fmt["share"], self.fmt["date"]
-        row = first_row
-        for row, values in enumerate(frame.itertuples(index=False, name=None), first_row + 1):
-            for col, (value, kind) in enumerate(zip(values, kinds)):
-                if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-                    write_blank(row, col, None)
-                elif kind in ("int", "share", "money") and isinstance(value, Number):
-                    write_number(row, col, value, fmt_int if kind == "int" else fmt_share if kind == "share"
-                                 else self.fmt["money"])
-                elif kind == "bool":
-                    write_bool(row, col, bool(value))
-                elif kind == "date":
-                    sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), fmt_date)
-                elif isinstance(value, bool):
-                    write_bool(row, col, value)
-                elif isinstance(value, int | float):
-                    write_number(row, col, value)
-                else:
-                    self.text(sheet, row, col, str(value), name)
+        self._rows(sheet, frame, kinds, first_row, name)
         for col, column in enumerate(columns):
             if column in COLOURED:
                 for value, fmt in self.colour.items():
@@ -139,6 +120,35 @@ class _Writer:
                     sheet.write_string(last + 1, col, "Total (visible rows)", self.fmt["total_label"])
                     label_done = True
         return sheet
+
+    def _rows(self, sheet, frame: pd.DataFrame, kinds: list[str], first_row: int, name: str) -> None:
+        """The cells, row by row (constant memory writes rows in order). Columns become lists
+        once (iterating a frame's rows cost more than writing them); text, the common case,
+        takes the short path, everything else the general one."""
+        write_string, write_number, write_bool = sheet.write_string, sheet.write_number, sheet.write_boolean
+        quoted, nums = self.fmt["quoted"], {"int": self.fmt["int"], "share": self.fmt["share"], "money": self.fmt["money"]}
+        plain = [kind not in ("bool", "date") for kind in kinds]
+        columns = [frame[c].tolist() for c in frame.columns]
+        for row, values in enumerate(zip(*columns), first_row + 1):
+            for col, value in enumerate(values):
+                if type(value) is str and plain[col] and len(value) <= MAX_CELL:
+                    write_string(row, col, value, quoted if value.startswith(FORMULA_STARTS) else None)
+                    continue
+                kind = kinds[col]
+                if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+                    continue  # a blank cell without a format is not written at all
+                if kind in nums and isinstance(value, Number):
+                    write_number(row, col, value, nums[kind])
+                elif kind == "bool":
+                    write_bool(row, col, bool(value))
+                elif kind == "date":
+                    sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), self.fmt["date"])
+                elif isinstance(value, bool):
+                    write_bool(row, col, value)
+                elif isinstance(value, int | float):
+                    write_number(row, col, value)
+                else:
+                    self.text(sheet, row, col, str(value), name)
 
     def close(self) -> None:
         try:
