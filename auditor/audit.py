@@ -15,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from auditor.count import flows as flow_sql
 from auditor.count.endpoints import identities, key_connections
@@ -27,12 +28,6 @@ from auditor.count.entitlements import (
 from auditor.count.policy import Policy
 from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
-from auditor.results.serialise import (
-    ENDPOINT_FIELDS,
-    ENV_ORDER,
-    FLOW_FIELDS,
-    json_lists,
-)
 from auditor.rules.evaluate import evaluate_rules
 from auditor.rules.model import Rule
 from auditor.rules.mutes import apply_mutes, load_mutes
@@ -53,9 +48,6 @@ GROUP BY ALL
 """
 
 
-LIST_WEIGHT = "1 + connection_count + flow_count"  # an endpoint row weighs as much as its lists
-
-
 @dataclass
 class Audit:
     as_of: date
@@ -73,8 +65,9 @@ class Audit:
     load_issues: pd.DataFrame
     plans: pd.DataFrame
     rules: list[Rule] = field(default_factory=list)
-    # per-account JSON arrays of the big lists (flows, endpoints, trading_partners), written by DuckDB
-    serialised: dict[str, list] = field(default_factory=dict)
+    # the tables the results file's big lists are written from (flows_out, endpoints_out, tps_out),
+    # as Arrow: DuckDB serialises them without their rows ever becoming Python objects
+    tables: dict[str, pa.Table] = field(default_factory=dict)
     mutes: pd.DataFrame = field(default_factory=pd.DataFrame)  # each mute: status and findings matched
     inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # account, file, bytes, sha256 of what was read
     profile: str = "default"  # the rule profile that chose the rules (set by the caller)
@@ -161,7 +154,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         pool = stack.enter_context(ThreadPoolExecutor(1))
         checksums = pool.submit(_checksums, snapshots)
         con = duckdb.connect()
-        stack.callback(con.close)
+        stack.callback(con.close)  # closed as soon as the counting is done: its memory goes with it
         ingest(con, snapshots)
         names = pd.Series({no: s.account for no, s in enumerate(snapshots)}, name="account")
 
@@ -174,7 +167,8 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
                            "resolved", "explain"]]
         con.register("conn_keys", conn_keys)
         # the connection blocks (and any credentials in them) are not needed past this point
-        con.execute("CREATE OR REPLACE TABLE connections AS SELECT account_no, scope, id FROM connections")
+        # (TEMP, as the table it replaces: a plain table of that name would leave the blocks in memory)
+        con.execute("CREATE OR REPLACE TEMP TABLE connections AS SELECT account_no, scope, id FROM connections")
 
         con.execute(flow_sql.FACTS_SQL)
         con.execute(flow_sql.STEPS_SQL)
@@ -192,14 +186,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con.execute("DROP TABLE usage")
         endpoints = con.execute("SELECT * FROM endpoints_out").df()
         tps = con.execute("SELECT * FROM tps_out").df()
-        n = len(snapshots)
-        endpoint_fields = {k: k for k in ENDPOINT_FIELDS}
-        serialised = {
-            "flows": json_lists(con, "flows_out", {k: k for k in FLOW_FIELDS}, f"{ENV_ORDER}, id", n),
-            "endpoints": json_lists(con, "endpoints_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT),
-            "trading_partners": json_lists(con, "tps_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT),
-        }
-
+        tables = {name: con.table(name).to_arrow_table() for name in ("flows_out", "endpoints_out", "tps_out")}
         load_issues = con.execute("SELECT * FROM load_issues").df()
         load_issues["account"] = load_issues["account_no"].map(names)
 
@@ -237,4 +224,4 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
             mutes += load_mutes(snap.mutes_file, account=snap.account)
     findings, mute_rows = apply_mutes(findings, mutes, as_of)
     return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
-                 references, findings, counts, load_issues, plans, rules, serialised, mute_rows, inputs=inputs)
+                 references, findings, counts, load_issues, plans, rules, mutes=mute_rows, inputs=inputs, tables=tables)

@@ -15,9 +15,9 @@ from urllib.parse import urlsplit
 import duckdb
 import pandas as pd
 
+from auditor.common.conditions import evaluate, fill_keys, render
 from auditor.count.policy import Policy
 from auditor.load.tables import CONNECTION_TYPES
-from auditor.rules.conditions import evaluate, fill_keys, render
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "sftp": 22, "ftps": 990}
 FTP_PORTS = {"ftp": 21, "sftp": 22, "ftps": 990}

@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from auditor.common.conditions import ConditionError, columns_of, template_fields
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
 from auditor.common.yamlfile import read_yaml
-from auditor.rules.conditions import ConditionError, columns_of, template_fields
 
 # The vocabulary a policy may use: one column per identity fact of a connection.
 IDENTITY_COLUMNS = {

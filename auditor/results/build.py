@@ -11,7 +11,12 @@ import pandas as pd
 from auditor import __version__
 from auditor.audit import Audit
 from auditor.results.model import SCHEMA_VERSION, RuleRun
-from auditor.results.serialise import ENV_ORDER, json_lists
+from auditor.results.serialise import (
+    ENDPOINT_FIELDS,
+    ENV_ORDER,
+    FLOW_FIELDS,
+    json_lists,
+)
 
 
 def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
@@ -21,13 +26,13 @@ def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
     return out.to_dict("records")
 
 
-def _json_lists(frame: pd.DataFrame, fields: dict[str, str], order: str, n: int) -> list[orjson.Fragment]:
-    con = duckdb.connect()
-    try:
-        con.register("rows_", frame)
-        return json_lists(con, "rows_", fields, order, n)
-    finally:
-        con.close()
+LIST_WEIGHT = "1 + connection_count + flow_count"  # an endpoint row weighs as much as its lists
+
+
+def _json_lists(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, fields: dict[str, str], order: str,
+                n: int) -> list[orjson.Fragment]:
+    con.register("rows_", frame)
+    return json_lists(con, "rows_", fields, order, n)
 
 
 def _day(value) -> str | None:
@@ -82,20 +87,25 @@ def build(audit: Audit) -> dict:
                              "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
         envs[row["account_no"]].append({"environment": row["environment"], "pool": row["pool"], **usage})
 
-    # the big lists were serialised during the audit, straight from its tables
-    endpoints, tps, flows = (audit.serialised[k] for k in ("endpoints", "trading_partners", "flows"))
-    connections = _json_lists(audit.connections, {**{k: k for k in ("environment", "id", "name", "type", "application",
-                                                                     "role", "key", "explain", "enabled_flows")}},
-                              f"{ENV_ORDER}, id", n)
-    names = {s.account: i for i, s in enumerate(audit.snapshots)}
-    plan_ids = {p["license_id"] for p in audit.plans["plan_license"] if p is not None}
-    lic = audit.licenses.assign(account_no=audit.licenses["account"].map(names),
-                                plan=audit.licenses["license_id"].isin(plan_ids),
-                                expires=audit.licenses["expires"].map(_day).astype(object),
-                                trial_end=audit.licenses["trial_end"].map(_day).astype(object))
-    licenses = _json_lists(lic, {"id": "license_id", **{k: k for k in ("type", "tier", "connector_id", "edition",
-                                                                       "expires", "trial_end", "plan")}},
-                           "license_id", n)
+    # the big lists are serialised by DuckDB from the audit's tables, never becoming Python objects
+    endpoint_fields = {k: k for k in ENDPOINT_FIELDS}
+    with duckdb.connect() as con:
+        for name, table in audit.tables.items():
+            con.register(name, table)
+        flows = json_lists(con, "flows_out", {k: k for k in FLOW_FIELDS}, f"{ENV_ORDER}, id", n)
+        endpoints = json_lists(con, "endpoints_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT)
+        tps = json_lists(con, "tps_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT)
+        connections = _json_lists(con, audit.connections, {k: k for k in (
+            "environment", "id", "name", "type", "application", "role", "key", "explain", "enabled_flows")},
+            f"{ENV_ORDER}, id", n)
+        names = {s.account: i for i, s in enumerate(audit.snapshots)}
+        plan_ids = {p["license_id"] for p in audit.plans["plan_license"] if p is not None}
+        lic = audit.licenses.assign(account_no=audit.licenses["account"].map(names),
+                                    plan=audit.licenses["license_id"].isin(plan_ids),
+                                    expires=audit.licenses["expires"].map(_day).astype(object),
+                                    trial_end=audit.licenses["trial_end"].map(_day).astype(object))
+        licenses = _json_lists(con, lic, {"id": "license_id", **{k: k for k in (
+            "type", "tier", "connector_id", "edition", "expires", "trial_end", "plan")}}, "license_id", n)
 
     accounts = []
     plans = audit.plans.to_dict("records")

@@ -15,9 +15,9 @@ from datetime import date
 
 import pandas as pd
 
+from auditor.common.conditions import ConditionError, evaluate, render, template_fields
 from auditor.common.vocabulary import SEVERITIES
 from auditor.rules.checks import run_check
-from auditor.rules.conditions import ConditionError, evaluate, render, template_fields
 from auditor.rules.model import FINDING_COLUMNS, FRAMES, Rule
 
 

@@ -25,11 +25,11 @@ from pydantic import (
     model_validator,
 )
 
+from auditor.common.conditions import ConditionError, columns_of, template_fields
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
 from auditor.common.yamlfile import read_yaml
 from auditor.rules.checks import CHECKS, forget_user_checks, import_checks
-from auditor.rules.conditions import ConditionError, columns_of, template_fields
 
 Severity = Literal["info", "low", "medium", "high", "critical"]
 
