@@ -26,11 +26,7 @@ from auditor.cli.render import (
     skipped_summary,
     summary_table,
 )
-from auditor.common.vocabulary import (
-    ACCOUNT_FRAMES,
-    REGIONS,
-    SEVERITIES,
-)
+from auditor.common.vocabulary import ACCOUNT_FRAMES, REGIONS, SEVERITIES
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd

@@ -5,17 +5,12 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from auditor import __version__
 from auditor.common.errors import AuditorError
 from auditor.common.terminal import printable
-
-if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
-
-    pass
 
 
 class AuditorGroup(click.Group):

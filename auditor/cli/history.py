@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -12,10 +11,6 @@ from auditor.cli.app import cli
 from auditor.cli.options import echo, history_option, report_options, report_outputs
 from auditor.cli.render import emit, fraction
 from auditor.common.errors import AuditorError
-
-if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
-
-    pass
 
 
 def _store(ctx, history_path: Path | None) -> Path:

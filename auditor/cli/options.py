@@ -9,17 +9,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from auditor.common.paths import (
-    sample_dir,
-)
+from auditor.common.paths import sample_dir
 from auditor.common.terminal import printable
-from auditor.common.vocabulary import (
-    REGIONS,
-    SEVERITIES,
-)
+from auditor.common.vocabulary import REGIONS, SEVERITIES
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
-
     from auditor.report import Outputs
 
 

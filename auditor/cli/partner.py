@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
@@ -18,20 +17,8 @@ from auditor.cli.options import (
     run_options,
 )
 from auditor.cli.render import finish_run, reconciliation_totals
-from auditor.common.paths import (
-    netsuite_sample_dir,
-    partner_sample_dir,
-    sample_dir,
-)
-from auditor.common.vocabulary import (
-    DEFAULT_APPLICATION,
-    NETSUITE_FRAMES,
-    PARTNER_FRAMES,
-)
-
-if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
-
-    pass
+from auditor.common.paths import netsuite_sample_dir, partner_sample_dir, sample_dir
+from auditor.common.vocabulary import DEFAULT_APPLICATION, NETSUITE_FRAMES, PARTNER_FRAMES
 
 
 @cli.command()

@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.cli.options import echo
-from auditor.common.vocabulary import (
-    SEVERITIES,
-)
+from auditor.common.vocabulary import SEVERITIES
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -45,6 +43,31 @@ def emit(frame: pd.DataFrame, fmt: str) -> None:
         echo("(none)")
     else:
         echo(frame.to_string(index=False, na_rep="-", max_colwidth=80))
+
+
+def emit_rows(rows: list[dict], columns: list[str], fmt: str) -> None:
+    """Small plain tables (no pandas, so commands such as `rules list` start fast): CSV with
+    formula-safe cells, JSON records, or text columns aligned left."""
+    if fmt == "csv":
+        import csv
+        import io
+
+        from auditor.common.safe import neutral
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180, as `emit`
+        writer.writerow(columns)
+        writer.writerows([neutral(row[c]) for c in columns] for row in rows)
+        echo(out.getvalue(), nl=False)
+    elif fmt == "json":
+        import json
+        echo(json.dumps([{c: row[c] for c in columns} for row in rows], indent=2, ensure_ascii=False))
+    elif not rows:
+        echo("(none)")
+    else:
+        cells = [columns] + [["-" if row[c] is None else str(row[c]) for c in columns] for row in rows]
+        widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
+        for line in cells:
+            echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
 
 
 def fraction(used, entitled) -> str:

@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from auditor.cli.app import cli
 from auditor.cli.options import echo, rule_options
-from auditor.cli.render import emit
+from auditor.cli.render import emit_rows
 from auditor.common.errors import AuditorError
-from auditor.common.paths import (
-    data_dir,
-)
-
-if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
-
-    pass
+from auditor.common.paths import data_dir
 
 
 @cli.group()
@@ -31,10 +24,9 @@ def rules():
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 def rules_list(rules, fmt):
     """The rules a run would evaluate: id, severity, frame, title, tags."""
-    import pandas as pd
-    frame = pd.DataFrame([{"id": r.id, "severity": r.severity, "frame": r.frame, "title": r.title,
-                           "tags": ", ".join(r.tags)} for r in rules], columns=["id", "severity", "frame", "title", "tags"])
-    emit(frame, fmt)
+    rows = [{"id": r.id, "severity": r.severity, "frame": r.frame, "title": r.title, "tags": ", ".join(r.tags)}
+            for r in rules]
+    emit_rows(rows, ["id", "severity", "frame", "title", "tags"], fmt)
 
 
 @rules.command("show")

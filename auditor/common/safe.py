@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-import pandas as pd
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported where used: plain rows need no pandas
+    import pandas as pd
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutral(value):
+    """One value: text that a spreadsheet would read as a formula gets the quote prefix."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
 
 
 def neutralise(series: pd.Series) -> pd.Series:
@@ -15,6 +23,7 @@ def neutralise(series: pd.Series) -> pd.Series:
 
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
     out = frame.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
