@@ -64,3 +64,23 @@ def test_shell_completion_imports_no_heavy_module():
 def test_an_audit_does_import_them():  # the probe can see a heavy import when there is one
     loaded = _modules_after(["audit", "--sample", "-o", os.devnull, "--fail-on", "never"])
     assert {"pandas", "duckdb"} <= loaded
+
+
+def test_the_command_reference_is_what_the_commands_say():
+    from auditor.cli import docs
+    assert docs.main(["--check"]) == 0, "run python -m auditor.cli.docs"
+    reference = (ROOT / "docs" / "commands.md").read_text(encoding="utf-8")
+    for command in ("auditor licenses", "auditor ns-records", "auditor rules test"):
+        assert f"## {command}\n" in reference
+    assert "--billing-map FILE" in reference and "--refreshed-on YYYY-MM-DD" in reference
+
+
+def test_the_check_sees_a_stale_readme(tmp_path, monkeypatch):
+    from auditor.cli import docs
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "commands.md").write_text(docs.reference(), encoding="utf-8")
+    (tmp_path / "README.md").write_text(f"x\n{docs.BEGIN}\nauditor audit [--old-option]\n{docs.END}\n", encoding="utf-8")
+    monkeypatch.setattr(docs, "ROOT", tmp_path)
+    assert docs.main(["--check"]) == 1
+    assert docs.main([]) == 0 and docs.main(["--check"]) == 0
+    assert "--old-option" not in (tmp_path / "README.md").read_text(encoding="utf-8")

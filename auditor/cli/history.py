@@ -20,8 +20,8 @@ def _store(ctx, history_path: Path | None) -> Path:
 
 @cli.command("history")
 @history_option
-@click.option("--account", help="Only this account.")
-@click.option("--env", help="Only this environment.")
+@click.option("--account", metavar="NAME", help="Only this account.")
+@click.option("--env", metavar="ENV", help="Only this environment.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_context
 def history_cmd(ctx, history_path, account, env, fmt):
@@ -72,7 +72,7 @@ def _document(ctx, which: str, account: str | None, history_path: Path | None) -
 @cli.command("diff")
 @click.argument("old")
 @click.argument("new")
-@click.option("--account", help="Only this account (needed to pick one account's audit on a date).")
+@click.option("--account", metavar="NAME", help="Only this account (needed to pick one account's audit on a date).")
 @history_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @report_options

@@ -120,11 +120,11 @@ def pull_options(fn):
         click.option("--partner", is_flag=True,
                      help="Also pull connectors with their licenses and install base (integration app partners)."),
         click.option("--resume", is_flag=True, help="Continue an interrupted pull into the same folder."),
-        click.option("--concurrency", type=click.IntRange(1, 8), default=3, show_default=True,
+        click.option("--concurrency", type=click.IntRange(1, 8), default=3, metavar="N", show_default=True,
                      help="Resources fetched at once."),
-        click.option("--rate", type=click.FloatRange(0.1, 100), default=5.0, show_default=True,
+        click.option("--rate", type=click.FloatRange(0.1, 100), default=5.0, metavar="N", show_default=True,
                      help="Requests a second at most, across all resources."),
-        click.option("--retries", type=click.IntRange(1, 20), default=6, show_default=True,
+        click.option("--retries", type=click.IntRange(1, 20), default=6, metavar="N", show_default=True,
                      help="Attempts per page on 429, 5xx and dropped connections."),
     )):
         fn = option(fn)
@@ -151,8 +151,8 @@ def run_options(fn):
 def query_options(fn):
     for option in (
         click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True),
-        click.option("--env", help="Only this environment."),
-        click.option("--account", help="Only this account (its name)."),
+        click.option("--env", metavar="ENV", help="Only this environment."),
+        click.option("--account", metavar="NAME", help="Only this account (its name)."),
     ):
         fn = option(fn)
     return fn
