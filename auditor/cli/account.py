@@ -26,7 +26,7 @@ from auditor.cli.render import (
     skipped_summary,
     summary_table,
 )
-from auditor.common.vocabulary import ACCOUNT_FRAMES, REGIONS, SEVERITIES
+from auditor.common.vocabulary import ACCOUNT_FRAMES, REGIONS, SEVERITIES, download_caveat
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -130,6 +130,9 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         results_io.write(results, output)
     echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
                f"{len(rules)} rules · as of {as_of}")
+    caveat = download_caveat([snap.account for snap in result.snapshots if snap.download])
+    if caveat:
+        echo(caveat)
     echo(summary_table(result).to_string(index=False))
     echo(skipped_summary(result))
     if not result.mutes.empty:

@@ -25,7 +25,8 @@ WIDTH = 100
 
 def _commands() -> list[tuple[str, click.Command, click.Context]]:
     """(full name, command, context) of every command, groups' subcommands after their group."""
-    root = click.Context(cli, info_name="auditor", terminal_width=WIDTH, max_content_width=WIDTH)
+    # the group's context settings (-h as well as --help) as a run gets them
+    root = click.Context(cli, info_name="auditor", terminal_width=WIDTH, max_content_width=WIDTH, **cli.context_settings)
     out = []
 
     def visit(group: click.Group, parent: click.Context) -> None:

@@ -13,5 +13,16 @@ NETSUITE_FRAMES = ("ns_records", "ns_links")  # `ns-records`
 # integrator.io API regions
 REGIONS = {"us": "https://api.integrator.io/v1", "eu": "https://api.eu.integrator.io/v1"}
 
+
+
+def download_caveat(accounts: list[str]) -> str | None:
+    """The one sentence every output puts first when accounts were read from integration downloads."""
+    if not accounts:
+        return None
+    return (f"Counted from integration downloads ({', '.join(accounts)}): these counts are upper bounds, since a "
+            "download leaves out whether each flow is enabled and most connections' identity (NetSuite account, "
+            "Salesforce org, hosts); pull the account from the API (auditor pull) for exact ones.")
+
+
 # what names an integrator.io record in NetSuite's Manage Integrations, by default
 DEFAULT_APPLICATION = r"(?i)celigo|integrator\.io"

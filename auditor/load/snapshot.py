@@ -28,21 +28,30 @@ from auditor.common.errors import AuditorError, InputError
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations")
 # file suffix -> DuckDB read_json format; each may also be gzip-compressed (".gz")
 FORMATS = {".json": "array", ".ndjson": "newline_delimited", ".jsonl": "newline_delimited"}
+# integrator.io's "Download integration" (and a marketplace template): this file beside folders
+# holding one JSON object per file (format "object"), `connections/FTP-611b....json`
+DOWNLOAD_MARK = "integration.json"
 
 
 @dataclass(frozen=True)
 class ResourceFile:
     path: Path
-    format: str  # "array" | "newline_delimited"
+    format: str  # "array" | "newline_delimited" | "object" (one record: a download's files)
     display: str  # how messages name it: "<account folder>/<env>/flows.json"
 
 
 @dataclass
 class Source:
-    """One set of resource files: the top of a legacy snapshot, or one environment folder."""
+    """One set of resource files: the top of a legacy snapshot, one environment folder, or one
+    downloaded integration."""
 
     env: str | None  # None: a legacy snapshot's top level, environment from each `sandbox` flag
     files: dict[str, list[ResourceFile]] = field(default_factory=dict)
+    # a download: the _id of the integration in its integration.json (its flows name none), and
+    # the zip it came in, when it came in one inside an account folder
+    download: bool = False
+    integration_id: str | None = None
+    archive: Path | None = None
 
 
 @dataclass
@@ -58,12 +67,20 @@ class Snapshot:
     archive: Path | None = None  # the .zip it was read from
     notes: list[dict] = field(default_factory=list)  # load notes: files not read, empty environments
 
+    @property
+    def download(self) -> bool:
+        """Read from integration downloads: what they leave out makes the counts upper bounds."""
+        return any(src.download for src in self.sources)
+
     def input_files(self) -> list[tuple[str, Path]]:
         """(name as messages give it, path) of every file the audit reads: the zip itself for
-        a zipped snapshot, else each resource, license, account and mutes file."""
+        a zipped snapshot (or a zipped download in it), else each resource, license, account and
+        mutes file."""
         if self.archive is not None:
             return [(self.display, self.archive)]
-        files = [(f.display, f.path) for src in self.sources for group in src.files.values() for f in group]
+        files = [(f.display, f.path) for src in self.sources if src.archive is None
+                 for group in src.files.values() for f in group]
+        files += sorted({(f"{self.display}/{src.archive.name}", src.archive) for src in self.sources if src.archive})
         files += [(f.display, f.path) for f in self.license_files]
         for extra in (self.root / "account.json", self.mutes_file):
             if extra is not None and extra.is_file():
@@ -205,9 +222,39 @@ def _env_dirs(folder: Path) -> list[Path]:
             if kind == DIR and name.lower() not in RESOURCES and _has_resources(folder / name)]
 
 
+def is_download(folder: Path) -> bool:
+    return any(kind == FILE and name.lower() == DOWNLOAD_MARK for name, kind in _listing(folder))
+
+
+def _download_source(folder: Path, display: str, env: str | None, archive: Path | None = None) -> Source:
+    """A downloaded integration: integration.json, and each resource's folder of `<Name>-<_id>.json`
+    files holding one object each. Other folders (scripts, file definitions, ...) are not read."""
+    files: dict[str, list[ResourceFile]] = {r: [] for r in RESOURCES}
+    integration_id = None
+    for name, kind in _listing(folder):
+        if name.lower() == DOWNLOAD_MARK:
+            path = folder / name
+            files["integrations"].append(ResourceFile(path, "object", f"{display}/{name}"))
+            try:  # the flows belong to it; a file that does not read is reported by the ingest
+                record = orjson.loads(path.read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                record = None
+            if isinstance(record, dict) and isinstance(record.get("_id"), str) and record["_id"]:
+                integration_id = record["_id"]
+        elif kind == DIR and name.lower() in RESOURCES and name.lower() != "integrations":
+            for entry, entry_kind in sorted(_listing(folder / name), key=lambda e: _natural_key(e[0])):
+                stem, fmt = _split_suffix(entry)
+                shown = f"{display}/{name}/{entry}"
+                if fmt == "array" and entry_kind == OTHER:
+                    raise _not_regular(shown)
+                if fmt == "array" and entry_kind == FILE:
+                    files[name.lower()].append(ResourceFile(folder / name / entry, "object", shown))
+    return Source(env, files, download=True, integration_id=integration_id, archive=archive)
+
+
 def is_snapshot(folder: Path) -> bool:
     names = {name for name, _ in _listing(folder)}
-    if "account.json" in names or "licenses.json" in names or _has_resources(folder):
+    if "account.json" in names or "licenses.json" in names or _has_resources(folder) or is_download(folder):
         return True
     return any(d.name == "production" for d in _env_dirs(folder))
 
@@ -333,10 +380,31 @@ def _unread(root: Path, display: str, used: set[Path], folders: set[Path], links
     return [{"file": f, "record": None, "id": None, "problem": p, "action": "not read"} for f, p in sorted(notes)]
 
 
-def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[str] = ()) -> Snapshot:
+def _downloads(root: Path, display: str, stack: ExitStack | None) -> list[tuple[Path, str, Path | None]]:
+    """(folder, display, zip) of the integration downloads kept in an account folder: folders
+    holding an integration.json, and zips of such folders."""
+    found = []
+    for name, kind in _listing(root):
+        path = root / name
+        if kind == DIR and is_download(path):
+            found.append((path, f"{display}/{name}", None))
+        elif kind == FILE and name.lower().endswith(".zip") and stack is not None:
+            unpacked, _ = _open_zip(path, stack)
+            if is_download(unpacked):
+                found.append((unpacked, f"{display}/{name}", path))
+    return found
+
+
+def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[str] = (),
+                  stack: ExitStack | None = None) -> Snapshot:
     account_file = _named_file(root, "account.json", display)
     meta = _read_account_file(account_file, f"{display}/account.json") if account_file else AccountFile()
     _check_manifest(root, display)
+    if is_download(root):
+        return _read_downloads(root, display, default_name, meta, account_file, [(root, display, None)], zip_links)
+    downloads = _downloads(root, display, stack) if account_file else []
+    if downloads:
+        return _read_downloads(root, display, default_name, meta, account_file, downloads, zip_links)
     env_dirs = _env_dirs(root)
     top_level = _has_resources(root)
     model = meta.licenseModel or ("multi-environment" if env_dirs and not top_level else "legacy")
@@ -376,6 +444,36 @@ def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[s
                     notes=notes)
 
 
+def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFile, account_file: Path | None,
+                    downloads: list[tuple[Path, str, Path | None]], zip_links) -> Snapshot:
+    """One account from one download, or from the downloads kept beside its account.json. A
+    download tells no environment: in a multi-environment account they are production's, else
+    each record's `sandbox` flag says, as in a legacy snapshot. A resource in several downloads
+    with the same _id is one resource (connections are shared)."""
+    model = meta.licenseModel or "legacy"
+    env = "production" if model == "multi-environment" else None
+    others = [d for d in _env_dirs(root) if not is_download(d)] if downloads[0][0] != root else []
+    if others or (downloads[0][0] != root and _has_resources(root)):
+        where = others[0].name if others else "the top"
+        raise InputError(display, f"holds integration downloads and resources of another form ({where}); "
+                                  "keep downloads and snapshot folders apart")
+    sources = [_download_source(folder, shown, env, archive) for folder, shown, archive in downloads]
+    mutes = _named_file(root, "mutes.yaml", display)
+    used = {f.path for src in sources for group in src.files.values() for f in group}
+    used |= {p for p in (account_file, mutes) if p is not None}
+    used |= {archive for _, _, archive in downloads if archive is not None}
+    folders = {root} | {folder for folder, _, archive in downloads if archive is None}
+    folders |= {p.parent for p in used}
+    notes = _unread(root, display, used, folders, list(zip_links))
+    for folder, shown, archive in downloads:
+        if archive is not None:  # what a zipped download holds besides what is read
+            notes += _unread(folder, shown, used, folders | {p.parent for p in used}, [])
+    license_files = _resource_files(root, "licenses", display)
+    pools = {"production": "production", "sandbox": "sandbox", **meta.environments}
+    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools, mutes,
+                    notes=notes)
+
+
 def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
     """Snapshots named on the command line: snapshot folders, zips, or folders of them."""
     snapshots: list[Snapshot] = []
@@ -383,12 +481,12 @@ def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
     def visit(path: Path, display: str, nested: bool) -> bool:
         if path.is_file() and path.suffix.lower() == ".zip":
             root, links = _open_zip(path, stack)
-            snapshots.append(read_snapshot(root, display, path.stem, links))
+            snapshots.append(read_snapshot(root, display, path.stem, links, stack))
             snapshots[-1].archive = path
             return True
         if path.is_dir():
             if is_snapshot(path):
-                snapshots.append(read_snapshot(path, display, path.name))
+                snapshots.append(read_snapshot(path, display, path.name, (), stack))
                 return True
             if not nested:
                 found = [visit(path / name, f"{display}/{name}", True) for name, kind in _listing(path)

@@ -222,6 +222,8 @@ def _pack(chunk: list[tuple[int, ResourceFile]], path: Path, empty: list[int]) -
             strict(f, data)
             if f.format == "newline_delimited":
                 data = b"[" + b",".join(line for line in data.splitlines() if line.strip()) + b"]"
+            elif f.format == "object":  # a download's file: one record
+                data = b"[" + data + b"]"
             out.write(b'{"f":%d,"r":' % file_no if first else b',{"f":%d,"r":' % file_no)
             out.write(data)
             out.write(b"}")
@@ -257,11 +259,12 @@ def strict(f: ResourceFile, data: bytes) -> None:
                 except orjson.JSONDecodeError as exc:
                     raise InputError(f.display, f"not valid JSON at line {lineno}, column {exc.colno}: {exc.msg}") from None
         return
+    wanted, python = (simdjson.Object, dict) if f.format == "object" else (simdjson.Array, list)
     try:
         value = _PARSER.parse(data)
-        is_array = isinstance(value, simdjson.Array)
+        sound = isinstance(value, wanted)
         del value  # a view into the parser's buffer
-        if is_array:
+        if sound:
             return
     except (ValueError, RuntimeError):  # simdjson refuses integers beyond 64 bits, which JSON allows
         pass
@@ -269,9 +272,12 @@ def strict(f: ResourceFile, data: bytes) -> None:
         value = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         raise InputError(f.display, f"not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    if not isinstance(value, list):
-        kind = {"dict": "an object", "str": "a string", "NoneType": "null"}.get(type(value).__name__, "a single value")
-        raise InputError(f.display, f"must hold a JSON array of records, not {kind}")
+    if not isinstance(value, python):
+        kind = {"dict": "an object", "list": "an array", "str": "a string", "NoneType": "null"}.get(
+            type(value).__name__, "a single value")
+        want = "one JSON object (a download holds one record a file)" if f.format == "object" \
+            else "a JSON array of records"
+        raise InputError(f.display, f"must hold {want}, not {kind}")
 
 
 def _strict_big(f: ResourceFile) -> None:
@@ -297,8 +303,9 @@ def _diagnose(f: ResourceFile) -> None:
 
 def _read_resource(con, resource: str, files: list[tuple[int, ResourceFile]], tmp: Path, empty: list[int]) -> None:
     sizes = {no: f.path.stat().st_size for no, f in files}
-    big = [(no, f) for no, f in files if sizes[no] > PACK_LIMIT]
-    small = [(no, f) for no, f in files if sizes[no] <= PACK_LIMIT]
+    # a file of one record (a download's) is always packed: it is one row however large
+    big = [(no, f) for no, f in files if sizes[no] > PACK_LIMIT and f.format != "object"]
+    small = [(no, f) for no, f in files if sizes[no] <= PACK_LIMIT or f.format == "object"]
     for _, f in big:
         _strict_big(f)
     for fmt in sorted({f.format for _, f in big}):
@@ -355,7 +362,10 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
         "id VARCHAR, problem VARCHAR, action VARCHAR)"
     )
 
-    merge_sources = any(s.license_model == "legacy" and len(s.sources) > 1 for s in snapshots)
+    merge_sources = any(len(s.sources) > 1 for s in snapshots)
+    # a download's flows name no integration: they belong to the one in its integration.json
+    owners = [(no, source_no, src.integration_id) for no, snap in enumerate(snapshots)
+              for source_no, src in enumerate(snap.sources) if src.integration_id is not None]
     with tempfile.TemporaryDirectory(prefix="auditor-", dir=_tmp_dir()) as tmp:
         empty: list[int] = []
         for resource in RESOURCES:
@@ -364,8 +374,17 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
             _drop_bad_records(con, resource)
             if resource == "flows":
                 _note_bad_steps(con)
+                if owners:
+                    con.execute("""
+                        UPDATE flows SET "_integrationId" = o.integration
+                        FROM (SELECT unnest($a) AS account_no, unnest($s) AS source_no, unnest($i) AS integration) o
+                        WHERE flows.account_no = o.account_no AND flows.source_no = o.source_no
+                          AND flows."_integrationId" IS NULL
+                    """, {"a": [o[0] for o in owners], "s": [o[1] for o in owners], "i": [o[2] for o in owners]})
             if merge_sources:
-                # legacy production/ and sandbox/ folders share resources: one _id is one resource
+                _note_conflicts(con, resource)
+                # sources of one account share resources (legacy production/ and sandbox/ folders,
+                # integration downloads): one _id in one scope is one resource, the first one read
                 con.execute(f"""
                     DELETE FROM {resource} t USING
                         (SELECT account_no, scope, id, min(source_no) AS first FROM {resource} GROUP BY ALL) k
@@ -375,6 +394,20 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
     con.execute("INSERT INTO load_issues SELECT account_no, display, NULL, NULL, "
                 "'the file is empty; read as no records', 'counted' FROM files WHERE list_contains($empty, file_no)",
                 {"empty": empty})
+
+
+def _note_conflicts(con, resource: str) -> None:
+    """One _id read from several sources of an account with different content (in the fields the
+    audit reads) is noted: the first source's is counted, and which one that is is said."""
+    fields = [c for c in SPECS[resource] if c != "_id"]
+    content = "md5(concat_ws(chr(31), " + ", ".join(f"coalesce({_q(c)}::VARCHAR, chr(0))" for c in fields) + "))"
+    con.execute(f"""
+        INSERT INTO load_issues
+        SELECT account_no, arg_min(file, source_no), NULL, id,
+               'the {resource[:-1]} differs between ' || string_agg(DISTINCT file, ' and ' ORDER BY file)
+               || '; the one in ' || arg_min(file, source_no) || ' is counted', 'counted'
+        FROM {resource} GROUP BY account_no, scope, id HAVING count(DISTINCT {content}) > 1
+    """)
 
 
 def _step_checks() -> list[tuple[str, str, str]]:

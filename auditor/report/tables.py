@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.common.vocabulary import SEVERITIES_DOWN as SEVERITIES  # highest first
+from auditor.common.vocabulary import download_caveat
 
 STATUS_ORDER = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
 
@@ -288,7 +289,8 @@ def _plain(records: list[dict], rename: dict[str, str]) -> pd.DataFrame:
 def build_report(results: dict) -> Report:
     findings = _findings(results)
     return Report(
-        meta={k: results.get(k) for k in ("schema_version", "tool_version", "as_of", "policy", "profile")},
+        meta={**{k: results.get(k) for k in ("schema_version", "tool_version", "as_of", "policy", "profile")},
+              "caveat": download_caveat([a["account"] for a in results["accounts"] if a.get("from_download")])},
         summary=_summary(results, findings),
         findings=findings,
         rules=_rules(results, findings),

@@ -256,6 +256,8 @@ def write_xlsx(report: Report, path: Path) -> dict:
     summary = w.book.add_worksheet("Summary")
     summary.write_string(0, 0, f"License audit as of {meta['as_of']}", w.fmt["title"])
     summary.write_string(1, 0, f"policy {meta['policy']} · profile {meta['profile']} · auditor {meta['tool_version']}")
+    if meta.get("caveat"):
+        w.text(summary, 2, 0, meta["caveat"], "Summary")
     totals = ("billable flows", "flows entitled", "endpoints used", "endpoints entitled", "trading partners used",
               "trading partners entitled", *SEVERITIES, "account-wide", "muted alarms")
     w.table("Summary", report.summary, sheet=summary, first_row=3, totals=totals,
@@ -322,7 +324,8 @@ def _about(w: _Writer, report: Report) -> dict:
     about = w.book.add_worksheet("About")
     about.set_column(0, 0, 28)
     about.set_column(1, 1, 90)
-    rows = [("Audit date", meta["as_of"]), ("Policy", meta["policy"]), ("Profile", meta["profile"]),
+    rows = [*([("Upper bounds", meta["caveat"])] if meta.get("caveat") else []),
+            ("Audit date", meta["as_of"]), ("Policy", meta["policy"]), ("Profile", meta["profile"]),
             ("Results written by", f"auditor {meta['tool_version']} (results schema {meta['schema_version']})"),
             ("Workbook written by", f"auditor {__version__}, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"),
             ("Rules run", ", ".join(report.rules["rule"]) or "none"),

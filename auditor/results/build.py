@@ -113,6 +113,7 @@ def build(audit: Audit) -> dict:
         accounts.append({
             "account": snap.account, "license_model": snap.license_model,
             "plan": plans[i]["plan"], "plan_from": plans[i]["plan_from"],
+            **({"from_download": True} if snap.download else {}),
             "environments": envs[i], "endpoints": endpoints[i], "trading_partners": tps[i],
             "flows": flows[i], "connections": connections[i], "licenses": licenses[i],
         })

@@ -81,6 +81,7 @@ class AccountResult(BaseModel):
     license_model: Literal["legacy", "multi-environment"]
     plan: str
     plan_from: str
+    from_download: bool = False  # written only when true: read from integration downloads (upper bounds)
     environments: list[EnvironmentResult]
     endpoints: list[EndpointResult]
     trading_partners: list[EndpointResult]
