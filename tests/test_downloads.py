@@ -7,7 +7,7 @@ import json
 
 import openpyxl
 import pytest
-from downloads import SHOPIFY, items, orders, write_download, zip_download
+from downloads import SHOPIFY, items, orders, zip_download
 
 
 def _endpoints(results: dict, account: str) -> dict[str, dict]:

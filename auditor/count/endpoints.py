@@ -13,14 +13,23 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 import duckdb
+import orjson
 import pandas as pd
 
-from auditor.common.conditions import evaluate, fill_keys, render
+from auditor.common.conditions import evaluate, fill_keys, render, template_fields
 from auditor.count.policy import Policy
 from auditor.load.tables import CONNECTION_TYPES
 
 DEFAULT_PORTS = {"http": 80, "https": 443, "ftp": 21, "sftp": 22, "ftps": 990}
 FTP_PORTS = {"ftp": 21, "sftp": 22, "ftps": 990}
+# a database connection that names no port uses its type's default
+DB_PORTS = {"mssql": 1433, "sqlserver": 1433, "mysql": 3306, "mariadb": 3306, "postgresql": 5432, "postgres": 5432,
+            "oracle": 1521, "snowflake": 443, "redshift": 5439}
+# the base URI of each kind of connection: REST connections were moved onto the HTTP block, so a
+# rest connection whose rest block has no base URI is read from its http block
+_URI_RAW = ("CASE lower(type) WHEN 'http' THEN http ->> '$.baseURI' "
+            "WHEN 'rest' THEN coalesce(rest ->> '$.baseURI', http ->> '$.baseURI') "
+            "WHEN 'mcp' THEN mcp ->> '$.serverURL' END")
 
 _IDENTITY_SQL = r"""
 SELECT account_no, scope, id, name, file, record,
@@ -30,8 +39,10 @@ SELECT account_no, scope, id, name, file, record,
        http ->> '$._httpConnectorId' AS http_connector,
        upper(trim(netsuite ->> '$.account')) AS netsuite_account,
        lower(netsuite ->> '$.environment') AS netsuite_environment,
-       CASE lower(type) WHEN 'http' THEN http ->> '$.baseURI' WHEN 'rest' THEN rest ->> '$.baseURI'
-                        WHEN 'mcp' THEN mcp ->> '$.serverURL' END AS uri_raw,
+       {uri_raw} AS uri_raw,
+       -- what handlebars in the URI may be filled from: the record's own unencrypted fields
+       CASE WHEN contains({uri_raw}, '{{{{') THEN json_object('http', http, 'rest', rest, 'settings', settings) END
+         AS uri_context,
        salesforce -> '$.info' ->> '$.organization_id' AS salesforce_org,
        salesforce ->> '$.baseURI' AS salesforce_uri,
        ftp ->> '$.hostURI' AS ftp_host_raw,
@@ -131,7 +142,7 @@ def _identity_problem_sql() -> str:
     """SQL: the first identity field of a connection whose type is wrong, said in words. Each
     connection is checked against its own type's block only (one CASE branch per type)."""
     words = "CASE {t} " + " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in _TYPE_WORDS.items()) + " ELSE 'null' END"
-    branches = []
+    branches = {}
     for block, fields in IDENTITY_FIELDS.items():
         cases = []
         for path, kind in fields.items():
@@ -152,8 +163,10 @@ def _identity_problem_sql() -> str:
             cases.append("WHEN json_type(mongodb -> '$.host') = 'ARRAY' AND len(list_filter(CAST(json_extract("
                          "mongodb, '$.host[*]') AS JSON[]), lambda h: json_type(h) <> 'VARCHAR')) > 0 "
                          "THEN 'mongodb.host must hold strings only'")
-        branches.append(f"WHEN '{block}' THEN CASE WHEN {block} IS NULL THEN NULL {' '.join(cases)} END")
-    return "CASE lower(type) " + " ".join(branches) + " END"
+        branches[block] = f"CASE WHEN {block} IS NULL THEN NULL {' '.join(cases)} END"
+    # a rest connection without a rest block is read (and so checked) from its http block
+    branches["rest"] = f"CASE WHEN rest IS NOT NULL THEN {branches['rest']} ELSE {branches['http']} END"
+    return "CASE lower(type) " + " ".join(f"WHEN '{t}' THEN {sql}" for t, sql in branches.items()) + " END"
 
 
 def normalise_uri(raw: str) -> tuple[str, str | None, bool]:
@@ -217,6 +230,42 @@ def clean_id(raw: str) -> str:
     return f"unreadable{fingerprint(raw)}"
 
 
+# {{connection.settings.storeName}}, {{{connection.http.unencrypted.instanceurl}}}: a field of the
+# connection itself. Only fields that hold no secret are read: its settings and the unencrypted
+# part of its http or rest block (never `encrypted`, `auth`, tokens).
+_HANDLEBARS = re.compile(r"\{\{\{?\s*([^{}]*?)\s*\}?\}\}")
+_FILLABLE = re.compile(r"connection\.((?:http|rest)\.unencrypted|settings)\.[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
+
+
+def _fill_handlebars(raw: str, context: str) -> tuple[str, str | None]:
+    """(URI, the fields it was filled from) with each handlebars expression replaced by the
+    connection's own value; the URI unchanged (and None) unless every expression can be filled
+    with a plain text value."""
+    try:
+        record = orjson.loads(context)
+    except orjson.JSONDecodeError:
+        return raw, None
+    fields: list[str] = []
+
+    def value(match: re.Match) -> str:
+        path = match.group(1)
+        if not _FILLABLE.fullmatch(path):
+            raise LookupError(path)
+        node = record
+        for part in path.split(".")[1:]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, str) or not node.strip() or "{{" in node:
+            raise LookupError(path)
+        fields.append(path.split(".", 1)[1])
+        return node.strip()
+
+    try:
+        filled = _HANDLEBARS.sub(value, raw)
+    except LookupError:
+        return raw, None
+    return (filled, ", ".join(dict.fromkeys(fields))) if fields else (raw, None)
+
+
 def _map_distinct(series: pd.Series, fn) -> pd.Series:
     """`fn` (value -> value) applied once per distinct non-null value of `series`."""
     return _per_distinct(series, lambda v: (fn(v),), ["value"])["value"]
@@ -244,7 +293,7 @@ ID_COLUMNS = ["type", "assistant", "http_connector", "netsuite_account", "salesf
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per connection with the identity columns a policy keys on. Every value read from
     a connection block goes through a sanitiser (URIs, hosts, ids) before it can become a key."""
-    df = con.execute(_IDENTITY_SQL.format(problem=_identity_problem_sql())).df()
+    df = con.execute(_IDENTITY_SQL.format(problem=_identity_problem_sql(), uri_raw=_URI_RAW)).df()
     bad = df["identity_problem"].notna()
     df.loc[bad, RAW_IDENTITY] = None
     df.loc[bad, "trading_partner"] = False
@@ -253,6 +302,10 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     df["db_host"] = _map_distinct(df["db_host"], clean_host)
     df["mongo_hosts"] = _map_distinct(df["mongo_hosts"], lambda v: ",".join(sorted(clean_host(h) for h in v.split(","))))
     df["application"] = df["assistant"].fillna(df["http_connector"]).fillna(df["type"]).fillna("unknown")
+    filled = [_fill_handlebars(raw, context) if isinstance(context, str) else (raw, None)
+              for raw, context in zip(df["uri_raw"], df["uri_context"])]
+    df["uri_raw"] = pd.Series([f[0] for f in filled], index=df.index, dtype=object)
+    df["uri_resolved_from"] = pd.Series([f[1] for f in filled], index=df.index, dtype=object)
     uri = _per_distinct(df["uri_raw"], normalise_uri, ["uri", "uri_host", "readable"])
     df[["uri", "uri_host"]] = uri[["uri", "uri_host"]]
     df["uri_unreadable"] = uri["readable"].eq(False)
@@ -269,13 +322,15 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         | df["netsuite_environment"].isin(["sandbox", "sandbox2.0", "beta"])
     )
     df["aws_key"] = _map_distinct(df["aws_key_raw"], mask_key)
+    default_db_port = df["db_type"].str.lower().map(DB_PORTS)
+    df["db_port"] = df["db_port"].fillna(default_db_port.astype("Int64").astype("string")).astype(object)
     # trading partners are tallied by server and port: FTP host, else the AS2 URL's, else the partner id
     as2 = _per_distinct(df["as2_uri"], lambda v: _host_port(v, "https"), ["host", "port"])
     df["tp_host"] = df["ftp_host"].where(is_ftp, as2["host"]).fillna(df["as2_partner"])
     as2_port = pd.to_numeric(as2["port"], errors="coerce").astype("Int64").astype("string")
     df["tp_port"] = df["ftp_port"].where(is_ftp, as2_port).fillna("default")
     df["known_type"] = df["type"].isin(CONNECTION_TYPES)
-    return df.drop(columns=["uri_raw", "salesforce_uri", "ftp_host_raw", "ftp_port_raw", "ftp_type",
+    return df.drop(columns=["uri_raw", "uri_context", "salesforce_uri", "ftp_host_raw", "ftp_port_raw", "ftp_type",
                             "as2_uri", "aws_key_raw", "http_connector", "netsuite_environment"])
 
 
@@ -295,12 +350,18 @@ def key_connections(df: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         out.loc[hit, "explain"] = rule.reason
     tp = evaluate(policy.trading_partners.when, out) & (out["role"] == "endpoint")
     if tp.any():
-        keys, _ = fill_keys(policy.trading_partners.key, out[tp])
+        keys, complete = fill_keys(policy.trading_partners.key, out[tp])
         out.loc[tp, "role"] = "trading-partner"
         out.loc[tp, "key"] = keys
         out.loc[tp, "category"] = "trading partner"
         out.loc[tp, "endpoint_application"] = out.loc[tp, "type"].str.upper()
         out.loc[tp, "explain"] = "a trading-partner connection uses a trading-partner entitlement, tallied by server and port"
+        # no server named: which trading partner it reaches is unknown, so it is one of its own
+        alone = complete[~complete].index
+        out.loc[alone, "key"] = "connection:" + out.loc[alone, "id"].astype(str)
+        out.loc[alone, "resolved"] = False
+        out.loc[alone, "explain"] = ("a trading-partner connection that names no server: counted as a trading partner "
+                                     "of its own, since which server it reaches is unknown")
     for rule in [*policy.endpoints, policy.fallback]:
         todo = (out["role"] == "endpoint") & out["key"].isna()
         if not todo.any():
@@ -316,5 +377,5 @@ def key_connections(df: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         out.loc[rows, "endpoint_application"] = render(rule.application, out.loc[rows])
         out.loc[rows, "category"] = rule.category
         out.loc[rows, "resolved"] = rule.resolved
-        out.loc[rows, "explain"] = rule.explain
+        out.loc[rows, "explain"] = render(rule.explain, out.loc[rows]) if template_fields(rule.explain) else rule.explain
     return out

@@ -28,7 +28,8 @@ IDENTITY_COLUMNS = {
     "netsuite_sandbox": "true for a NetSuite sandbox or release preview (_SB<n>, _RP, environment sandbox/sandbox2.0/beta)",
     "uri": "normalised base URI of http, rest and mcp connections",
     "uri_host": "host of that URI",
-    "uri_templated": "true when the URI holds handlebars ({{...}}) and cannot be resolved",
+    "uri_templated": "true when the URI holds handlebars ({{...}}) that the connection's own fields cannot fill",
+    "uri_resolved_from": "the connection's own fields its URI's handlebars were filled from (settings.storeName, ...)",
     "uri_unreadable": "true when the URI cannot be parsed (a bad port, a broken bracket): `uri` is then a fingerprint",
     "salesforce_org": "salesforce.info.organization_id",
     "salesforce_host": "host of salesforce.baseURI",
@@ -37,7 +38,8 @@ IDENTITY_COLUMNS = {
     "as2_partner": "as2.partnerId",
     "db_type": "rdbms.type or jdbc.type",
     "db_host": "database host, lower case",
-    "db_port": "database port",
+    "db_port": "database port; the type's default when none is given (mssql 1433, mysql 3306, postgresql 5432, "
+               "oracle 1521, snowflake 443, redshift 5439)",
     "db_database": "database name",
     "db_project": "BigQuery project id",
     "db_cluster": "Redshift cluster identifier",
@@ -86,7 +88,7 @@ class KeyRule(_Strict):
     @model_validator(mode="after")
     def _valid(self):
         _check_condition(self.when)
-        for template in (self.key, self.application):
+        for template in (self.key, self.application, self.explain):
             _check_template(template)
         return self
 

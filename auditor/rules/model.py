@@ -64,7 +64,7 @@ FRAME_COLUMNS: dict[str, set[str]] = {
     "flows": _ACCOUNT | {"id", "name", "enabled", "billable", "reason_code", "reason"},
     "connections": _ACCOUNT | {"id", "name", "type", "assistant", "application", "role", "key", "category",
                                "resolved", "explain", "enabled_flows", "endpoint_application",
-                               "netsuite_account", "netsuite_sandbox", "uri", "uri_host", "uri_templated",
+                               "netsuite_account", "netsuite_sandbox", "uri", "uri_host", "uri_templated", "uri_resolved_from",
                                "uri_unreadable",
                                "salesforce_org", "salesforce_host", "ftp_host", "ftp_port", "as2_partner",
                                "db_type", "db_host", "db_port", "db_database", "db_project", "db_cluster",

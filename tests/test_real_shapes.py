@@ -1,0 +1,124 @@
+"""Resource shapes found in real integrator.io data (vendor QA data, downloads) that the counting
+must read as the vendor does: each shape of issue 14 with the key it gets."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import account, flow
+from test_endpoints import keys
+
+from auditor.count.endpoints import _fill_handlebars
+
+
+def test_a_rest_connection_moved_onto_the_http_block_is_keyed_by_its_base_uri(tmp_path, run_cli):
+    conns = [{"_id": "r1", "type": "rest", "http": {"baseURI": "https://API.example.com/v2/"}},
+             {"_id": "r2", "type": "rest", "rest": {"baseURI": "https://api.example.com/v2"},
+              "http": {"baseURI": "https://elsewhere.example.com"}}]  # a rest block still wins
+    got, _ = keys(tmp_path, run_cli, conns)
+    assert got == {"r1": "uri:https://api.example.com/v2", "r2": "uri:https://api.example.com/v2"}
+
+
+def test_a_rest_connections_http_block_is_checked_as_its_identity(tmp_path, run_cli):
+    conns = [{"_id": "r1", "type": "rest", "http": {"baseURI": 42}}]
+    got, run = keys(tmp_path, run_cli, conns)
+    assert got == {"r1": "connection:r1"}
+    assert any("http.baseURI must be a string, not a number" in i["problem"] for i in run.results["load_issues"])
+
+
+def test_an_empty_integration_id_is_a_standalone_flow(tmp_path, run_cli):
+    conns = [{"_id": "c1", "type": "http", "http": {"baseURI": "https://a.example.com"}}]
+    snap = account(tmp_path, conns, [flow("f1", exports=["e-c1"], _integrationId="")])
+    run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert not [f for f in run.results["findings"] if f["rule"] == "missing-reference"]
+    assert run.results["accounts"][0]["flows"][0]["billable"] is True
+
+
+@pytest.mark.parametrize("uri,record,key,field", [
+    ("https://{{{connection.http.unencrypted.instanceurl}}}/api/3.1",
+     {"http": {"unencrypted": {"instanceurl": "example.cloud.looker.com"}}},
+     "uri:https://example.cloud.looker.com/api/3.1", "http.unencrypted.instanceurl"),
+    ("https://{{connection.settings.storeName}}.myshopify.com/admin", {"settings": {"storeName": "Acme"}},
+     "uri:https://acme.myshopify.com/admin", "settings.storeName"),
+    ("https://{{ connection.settings.host }}:8443/{{connection.settings.tenant}}",
+     {"settings": {"host": "erp.example.com", "tenant": "t1"}}, "uri:https://erp.example.com:8443/t1",
+     "settings.host, settings.tenant"),
+])
+def test_handlebars_the_connection_itself_fills_are_resolved(tmp_path, run_cli, uri, record, key, field):
+    conn = {"_id": "c1", "type": "http", **record}
+    conn["http"] = {**conn.get("http", {}), "baseURI": uri}
+    got, run = keys(tmp_path, run_cli, [conn])
+    assert got == {"c1": key}
+    endpoint = run.results["accounts"][0]["endpoints"][0]
+    assert endpoint["resolved"] is True and endpoint["explain"].endswith(f"filled from the connection's own {field}")
+
+
+@pytest.mark.parametrize("uri,record", [
+    ("https://{{connection.settings.store}}.example.com", {}),  # nothing to fill it from
+    ("https://{{connection.http.encrypted.token}}.example.com",  # a secret is never read into a key
+     {"http": {"encrypted": {"token": "SECRET"}}}),
+    ("https://{{connection.http.auth.basic.password}}.example.com", {"http": {"auth": {"basic": {"password": "SECRET"}}}}),
+    ("https://{{connection.settings.store}}.example.com", {"settings": {"store": {"nested": "x"}}}),  # not text
+    ("https://{{#if x}}a{{/if}}.example.com", {"settings": {"x": "y"}}),  # a helper, not a field
+])
+def test_handlebars_that_cannot_be_filled_stay_unresolved(tmp_path, run_cli, uri, record):
+    conn = {"_id": "c1", "type": "http", **record}
+    conn["http"] = {**conn.get("http", {}), "baseURI": uri}
+    got, run = keys(tmp_path, run_cli, [conn])
+    endpoint = run.results["accounts"][0]["endpoints"][0]
+    assert endpoint["resolved"] is False and "SECRET" not in got["c1"]
+    assert "SECRET" not in run.out.read_text()
+
+
+def test_fill_handlebars_is_all_or_nothing():
+    context = '{"settings": {"a": "one.example.com"}, "http": null, "rest": null}'
+    assert _fill_handlebars("https://{{connection.settings.a}}/x", context) == ("https://one.example.com/x", "settings.a")
+    assert _fill_handlebars("https://{{connection.settings.a}}/{{connection.settings.b}}", context) == (
+        "https://{{connection.settings.a}}/{{connection.settings.b}}", None)
+    assert _fill_handlebars("https://{{connection.settings.a}}", "not json") == ("https://{{connection.settings.a}}", None)
+
+
+@pytest.mark.parametrize("db_type,port", [("mssql", 1433), ("mysql", 3306), ("postgresql", 5432), ("oracle", 1521)])
+def test_a_database_without_a_port_is_keyed_with_its_types_default(tmp_path, run_cli, db_type, port):
+    conns = [{"_id": "d1", "type": "rdbms", "rdbms": {"type": db_type, "host": "DB.example.com", "database": "erp"}},
+             {"_id": "d2", "type": "rdbms", "rdbms": {"type": db_type, "host": "db.example.com", "port": port,
+                                                       "database": "erp"}}]
+    got, _ = keys(tmp_path, run_cli, conns)
+    assert got == {"d1": f"{db_type}:db.example.com:{port}/erp", "d2": f"{db_type}:db.example.com:{port}/erp"}
+
+
+def test_snowflake_is_keyed_by_its_account_host(tmp_path, run_cli):
+    conns = [{"_id": f"s{i}", "type": "rdbms", "rdbms": {"type": "snowflake", "host": "xy12345.eu-west-1.snowflakecomputing.com",
+                                                         "database": db}} for i, db in enumerate(["SALES", "HR"])]
+    got, run = keys(tmp_path, run_cli, conns)
+    assert set(got.values()) == {"snowflake:xy12345.eu-west-1.snowflakecomputing.com"}
+    assert run.results["accounts"][0]["endpoints"][0]["resolved"] is True
+
+
+def test_trading_partners_without_a_host_are_each_their_own_and_flagged(tmp_path, run_cli):
+    conns = [{"_id": f"t{i}", "type": "ftp", "ftp": {"type": "sftp", "tradingPartner": True}} for i in (1, 2)]
+    snap = account(tmp_path, conns, [flow(f"f{i}", exports=[f"e-t{i}"]) for i in (1, 2)])
+    run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
+    tps = run.results["accounts"][0]["trading_partners"]
+    assert sorted(t["key"] for t in tps) == ["connection:t1", "connection:t2"]
+    assert all(t["resolved"] is False and "names no server" in t["explain"] for t in tps)
+    prod = next(e for e in run.results["accounts"][0]["environments"] if e["environment"] == "production")
+    assert prod["trading_partners"]["used"] == 2
+
+
+@pytest.mark.parametrize("host", ["api.integrator.io", "api.eu.integrator.io", "api.staging.integrator.io",
+                                  "API.EU.staging.integrator.io"])
+def test_the_integrator_io_api_by_host_is_not_an_endpoint(tmp_path, run_cli, host):
+    conns = [{"_id": "c1", "type": "http", "http": {"baseURI": f"https://{host}/v1"}},
+             {"_id": "c2", "type": "http", "http": {"baseURI": "https://api.integrator.io.example.com/v1"}}]
+    got, run = keys(tmp_path, run_cli, conns)
+    assert got == {"c2": "uri:https://api.integrator.io.example.com/v1"}  # only the API's own hosts
+    c1 = next(c for c in run.results["accounts"][0]["connections"] if c["id"] == "c1")
+    assert c1["role"] == "not-endpoint" and "integrator.io API" in c1["explain"]
+
+
+@pytest.mark.parametrize("hosts", ["b.example.com:27017,A.example.com:27017", ["b.example.com:27017,a.example.com:27017"],
+                                   ["a.example.com:27017", "B.example.com:27017"], "a.example.com:27017, b.example.com:27017"])
+def test_mongodb_hosts_in_one_comma_separated_string_are_the_same_set(tmp_path, run_cli, hosts):
+    conns = [{"_id": "m1", "type": "mongodb", "mongodb": {"host": hosts, "database": "shop"}}]
+    got, _ = keys(tmp_path, run_cli, conns)
+    assert got == {"m1": "mongodb:a.example.com:27017,b.example.com:27017/shop"}
