@@ -170,13 +170,14 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         # (TEMP, as the table it replaces: a plain table of that name would leave the blocks in memory)
         con.execute("CREATE OR REPLACE TEMP TABLE connections AS SELECT account_no, scope, id FROM connections")
 
+        con.execute(flow_sql.GRAPH_SQL)
         con.execute(flow_sql.FACTS_SQL)
         con.execute(flow_sql.STEPS_SQL)
         flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable"]], policy.trading_partner_flows_billable)
         con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
         flows = con.execute("SELECT * FROM flows_out").df()
         references = con.execute(flow_sql.MISSING_SQL).df()
-        con.execute("DROP TABLE flows; DROP TABLE flow_facts")  # the raw step arrays: the largest columns
+        con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP TABLE flow_graph; DROP TABLE flow_overrides")  # the raw step arrays: the largest columns
         con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
         con.execute("DROP TABLE steps; DROP TABLE flow_class")  # tables go as soon as they are used up
         used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "

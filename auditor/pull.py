@@ -43,6 +43,8 @@ from auditor.common.errors import AuditorError
 from auditor.common.paths import safe_id
 
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses")
+# the plain flow list leaves out instance flows (of an abstract flow): they count as flows too
+QUERIES = {"flows": "?includeInstances=true"}
 MASK = "******"
 # keys whose values are credentials, wherever they sit in a connection
 SECRET_KEY = re.compile(r"(?i)(pass(word|phrase)?|secret|token|private|credential|cookie|api[_-]?key|signature|"
@@ -244,7 +246,7 @@ class Pull:
         if self.out.exists():
             raise PullError(f"{self.out}: already exists; pull into a new folder (the snapshot is written whole)")
         state = self._load_state()
-        jobs = [(name, f"{self.base_url}/{name}", self.work / name) for name in self.resources]
+        jobs = [(name, f"{self.base_url}/{name}{QUERIES.get(name, '')}", self.work / name) for name in self.resources]
         if self.partner:
             jobs.append(("connectors", f"{self.base_url}/connectors", self.work / "_connectors"))
         self._plan(state, jobs)

@@ -312,3 +312,8 @@ def test_a_next_page_link_to_another_host_is_not_followed(api, tmp_path, elsewhe
     with pytest.raises(PullError, match="next-page link leads to another host"):
         pull(api, tmp_path / "acme", resources=("flows",))
     assert not (tmp_path / "acme").exists()
+
+
+def test_flows_are_pulled_with_their_instance_flows(api, tmp_path):
+    pull(api, tmp_path / "acme", resources=("flows",))
+    assert api.requests[0] == "/v1/flows?includeInstances=true"

@@ -122,3 +122,57 @@ def test_mongodb_hosts_in_one_comma_separated_string_are_the_same_set(tmp_path, 
     conns = [{"_id": "m1", "type": "mongodb", "mongodb": {"host": hosts, "database": "shop"}}]
     got, _ = keys(tmp_path, run_cli, conns)
     assert got == {"m1": "mongodb:a.example.com:27017,b.example.com:27017/shop"}
+
+
+def _instance_account(tmp_path, instance: dict, *, abstract_extra=None):
+    """An abstract flow (export e-src on c-src, import i-dst on c-dst) and one instance flow."""
+    conns = [{"_id": c, "type": "http", "http": {"baseURI": f"https://{c}.example.com"}}
+             for c in ("c-src", "c-dst", "c-eu-src", "c-eu-dst", "c-other")]
+    abstract = {"_id": "f-abstract", "name": "Template", "isAbstract": True,
+                "pageGenerators": [{"_exportId": "e-c-src"}],
+                "pageProcessors": [{"type": "import", "_importId": "i-c-dst"}], **(abstract_extra or {})}
+    snap = account(tmp_path, conns, [abstract, {"_id": "f-inst", "name": "EU", "_abstractFlowId": "f-abstract",
+                                                **instance}])
+    return snap
+
+
+def _reached(run) -> dict[str, list[str]]:
+    acct = run.results["accounts"][0]
+    return {e["key"].removeprefix("uri:https://").removesuffix(".example.com"): e["flows"] for e in acct["endpoints"]}
+
+
+def test_an_instance_flow_counts_with_its_override_connections(tmp_path, run_cli):
+    snap = _instance_account(tmp_path, {"overrides": {
+        "connections": [{"_abstractId": "c-src", "_id": "c-eu-src"}],  # swaps the export's connection
+        "imports": [{"_abstractId": "i-c-dst", "_connectionId": "c-eu-dst"}]}})  # names the step's own
+    run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    assert _reached(run) == {"c-eu-src": ["f-inst"], "c-eu-dst": ["f-inst"]}  # the abstract reaches nothing
+    flows = {f["id"]: f for f in run.results["accounts"][0]["flows"]}
+    assert flows["f-inst"]["billable"] is True
+    assert flows["f-inst"]["reason"] == "enabled instance of abstract flow f-abstract: counted"
+    assert flows["f-abstract"]["billable"] is False and flows["f-abstract"]["reason_code"] == "abstract"
+    prod = next(e for e in run.results["accounts"][0]["environments"] if e["environment"] == "production")
+    assert prod["flows"]["billable"] == 1 and prod["endpoints"]["used"] == 2
+
+
+def test_an_instance_override_may_name_another_step_or_rely_on_the_helper(tmp_path, run_cli):
+    snap = _instance_account(tmp_path, {
+        "overrides": {"exports": [{"_abstractId": "e-c-src", "_id": "e-c-other"}],  # another export, its connection
+                      "connections": [{"_id": "c-eu-dst"}]},
+        "overridesHelper": {"connections": [{"_abstractId": "c-dst"}]}})  # the swap's abstract id by position
+    run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert _reached(run) == {"c-other": ["f-inst"], "c-eu-dst": ["f-inst"]}
+
+
+def test_an_instance_without_overrides_runs_the_abstract_graph(tmp_path, run_cli):
+    run = run_cli("audit", _instance_account(tmp_path, {}), "--as-of", "2026-11-30", "--fail-on", "never")
+    assert _reached(run) == {"c-src": ["f-inst"], "c-dst": ["f-inst"]}
+
+
+def test_an_instance_of_a_missing_abstract_flow_is_a_missing_reference(tmp_path, run_cli):
+    conns = [{"_id": "c1", "type": "http", "http": {"baseURI": "https://a.example.com"}}]
+    snap = account(tmp_path, conns, [{"_id": "f-inst", "name": "Orphan", "_abstractFlowId": "f-gone"}])
+    run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
+    missing = [f for f in run.results["findings"] if f["rule"] == "missing-reference"]
+    assert len(missing) == 1 and "f-gone" in missing[0]["reason"]

@@ -2,6 +2,13 @@
 
 Steps are unnested from every path that can name an export or import: page generators, page
 processors, router branches and the older single-step `_exportId` / `_importId`.
+
+An instance flow (`_abstractFlowId`) runs its abstract flow's steps with its own `overrides`: a
+step's override may name the connection (`overrides.exports[]._connectionId`) or another export
+or import (`_id`) for the abstract one (`_abstractId`); `overrides.connections[]` swaps a
+connection of the abstract graph (`_abstractId`, else the entry at the same position in
+`overridesHelper.connections[]`) for a concrete one (`_id`). An abstract flow (`isAbstract`) is a
+template that cannot run: it reaches nothing and is never billable.
 """
 
 from __future__ import annotations
@@ -9,11 +16,45 @@ from __future__ import annotations
 import duckdb
 import pandas as pd
 
-# every export and import a flow names, one row each, with the connection it leads to
+# the graph each flow runs: its own, or an instance flow's abstract flow's
+GRAPH_SQL = """
+CREATE OR REPLACE TEMP TABLE flow_graph AS
+SELECT f.account_no, f.scope, f.id AS flow_id, a.id IS NOT NULL AS abstract_found,
+       CASE WHEN f._abstractFlowId IS NULL THEN f.pageGenerators ELSE a.pageGenerators END AS pageGenerators,
+       CASE WHEN f._abstractFlowId IS NULL THEN f.pageProcessors ELSE a.pageProcessors END AS pageProcessors,
+       CASE WHEN f._abstractFlowId IS NULL THEN f.routers ELSE a.routers END AS routers,
+       CASE WHEN f._abstractFlowId IS NULL THEN f._exportId ELSE a._exportId END AS _exportId,
+       CASE WHEN f._abstractFlowId IS NULL THEN f._importId ELSE a._importId END AS _importId
+FROM flows f
+LEFT JOIN flows a ON a.account_no = f.account_no AND a.scope = f.scope AND a.id = f._abstractFlowId;
+
+-- an instance flow's overrides, one row per overridden step or connection
+CREATE OR REPLACE TEMP TABLE flow_overrides AS
+WITH o AS (
+    SELECT account_no, scope, id AS flow_id, overrides, overridesHelper FROM flows
+    WHERE _abstractFlowId IS NOT NULL AND json_type(overrides) = 'OBJECT'
+), entries AS (
+    SELECT account_no, scope, flow_id, 'export' AS kind, unnest(coalesce(TRY_CAST(json_extract(overrides, '$.exports[*]') AS JSON[]), [])) AS e, NULL::INTEGER AS pos, NULL::JSON AS helper FROM o
+    UNION ALL
+    SELECT account_no, scope, flow_id, 'import', unnest(coalesce(TRY_CAST(json_extract(overrides, '$.imports[*]') AS JSON[]), [])), NULL, NULL FROM o
+    UNION ALL
+    SELECT account_no, scope, flow_id, 'connection', e, pos, overridesHelper FROM (
+        SELECT account_no, scope, flow_id, overridesHelper,
+               unnest(coalesce(TRY_CAST(json_extract(overrides, '$.connections[*]') AS JSON[]), [])) AS e,
+               generate_subscripts(coalesce(TRY_CAST(json_extract(overrides, '$.connections[*]') AS JSON[]), []), 1) AS pos
+        FROM o)
+)
+SELECT account_no, scope, flow_id, kind,
+       coalesce(e ->> '$._abstractId', helper -> '$.connections' -> (pos - 1) ->> '$._abstractId') AS abstract_id,
+       e ->> '$._id' AS replacement, e ->> '$._connectionId' AS connection_id
+FROM entries WHERE json_type(e) = 'OBJECT';
+"""
+
+# every export and import a flow runs, one row each, with the connection it leads to
 STEPS_SQL = """
 CREATE OR REPLACE TEMP TABLE steps AS
 WITH refs AS (
-    SELECT account_no, scope, id AS flow_id,
+    SELECT account_no, scope, flow_id,
         list_concat(
             coalesce(json_extract_string(pageGenerators, '$[*]._exportId'), []),
             coalesce(json_extract_string(pageProcessors, '$[*]._exportId'), []),
@@ -23,19 +64,32 @@ WITH refs AS (
             coalesce(json_extract_string(pageProcessors, '$[*]._importId'), []),
             coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._importId'), []),
             CASE WHEN _importId IS NOT NULL THEN [_importId] ELSE [] END) AS imports
-    FROM flows
+    FROM flow_graph
+), named AS (
+    -- exports and imports are joined apart: each reference meets only the table it names
+    SELECT x.account_no, x.scope, x.flow_id, 'export' AS kind, x.ref, e.id IS NOT NULL AS found,
+           e._connectionId AS connection_id
+    FROM (SELECT account_no, scope, flow_id, unnest(exports) AS ref FROM refs) x
+    LEFT JOIN exports e ON e.account_no = x.account_no AND e.scope = x.scope AND e.id = x.ref
+    WHERE x.ref IS NOT NULL
+    UNION ALL
+    SELECT x.account_no, x.scope, x.flow_id, 'import', x.ref, i.id IS NOT NULL, i._connectionId
+    FROM (SELECT account_no, scope, flow_id, unnest(imports) AS ref FROM refs) x
+    LEFT JOIN imports i ON i.account_no = x.account_no AND i.scope = x.scope AND i.id = x.ref
+    WHERE x.ref IS NOT NULL
 )
--- exports and imports are joined apart: each reference meets only the table it names
-SELECT x.account_no, x.scope, x.flow_id, 'export' AS kind, x.ref, e.id IS NOT NULL AS found,
-       e._connectionId AS connection_id
-FROM (SELECT account_no, scope, flow_id, unnest(exports) AS ref FROM refs) x
-LEFT JOIN exports e ON e.account_no = x.account_no AND e.scope = x.scope AND e.id = x.ref
-WHERE x.ref IS NOT NULL
-UNION ALL
-SELECT x.account_no, x.scope, x.flow_id, 'import', x.ref, i.id IS NOT NULL, i._connectionId
-FROM (SELECT account_no, scope, flow_id, unnest(imports) AS ref FROM refs) x
-LEFT JOIN imports i ON i.account_no = x.account_no AND i.scope = x.scope AND i.id = x.ref
-WHERE x.ref IS NOT NULL
+-- an instance flow's overrides: the step's own connection, else its replacement step's, else
+-- the abstract step's connection as swapped by the connection overrides
+SELECT n.account_no, n.scope, n.flow_id, n.kind, n.ref, n.found,
+       coalesce(o.connection_id, r.connection_id, c.replacement, n.connection_id) AS connection_id
+FROM named n
+LEFT JOIN flow_overrides o ON o.account_no = n.account_no AND o.scope = n.scope AND o.flow_id = n.flow_id
+                          AND o.kind = n.kind AND o.abstract_id = n.ref
+LEFT JOIN (SELECT account_no, scope, id, _connectionId AS connection_id, 'export' AS kind FROM exports
+           UNION ALL SELECT account_no, scope, id, _connectionId, 'import' FROM imports) r
+       ON r.account_no = n.account_no AND r.scope = n.scope AND r.kind = n.kind AND r.id = o.replacement
+LEFT JOIN flow_overrides c ON c.account_no = n.account_no AND c.scope = n.scope AND c.flow_id = n.flow_id
+                          AND c.kind = 'connection' AND c.abstract_id = n.connection_id
 """
 
 # references to resources the snapshot does not hold
@@ -49,11 +103,14 @@ SELECT DISTINCT s.account_no, f.environment, 'flow' AS resource_type, s.flow_id 
             WHEN fl._exportId = s.ref OR fl._importId = s.ref THEN '_' || s.kind || 'Id'
             ELSE 'pageProcessors' END AS via
 FROM steps s JOIN flow_facts f USING (account_no, scope, flow_id)
-JOIN flows fl ON fl.account_no = s.account_no AND fl.scope = s.scope AND fl.id = s.flow_id
+JOIN flow_graph fl ON fl.account_no = s.account_no AND fl.scope = s.scope AND fl.flow_id = s.flow_id
 WHERE NOT s.found
 UNION ALL
 SELECT f.account_no, f.environment, 'flow', f.flow_id, f.name, 'integration', f.integration_id, '_integrationId'
 FROM flow_facts f WHERE f.integration_id IS NOT NULL AND NOT f.integration_found
+UNION ALL
+SELECT f.account_no, f.environment, 'flow', f.flow_id, f.name, 'flow', f.abstract_flow_id, '_abstractFlowId'
+FROM flow_facts f WHERE f.abstract_flow_id IS NOT NULL AND NOT f.abstract_found
 UNION ALL
 SELECT x.account_no,
        CASE WHEN x.scope = '*' THEN CASE WHEN x.sandbox THEN 'sandbox' ELSE 'production' END ELSE x.scope END,
@@ -67,19 +124,21 @@ ORDER BY 1, 2, 3, 4, 6, 7
 FACTS_SQL = """
 CREATE OR REPLACE TEMP TABLE flow_facts AS
 SELECT f.account_no, f.scope, f.id AS flow_id, f.name,
+       coalesce(f.isAbstract, false) AS abstract, f._abstractFlowId AS abstract_flow_id, g.abstract_found,
        CASE WHEN f.scope = '*' THEN CASE WHEN f.sandbox THEN 'sandbox' ELSE 'production' END ELSE f.scope END AS environment,
        NOT coalesce(f.disabled, false) AS enabled,
        coalesce(f.free, false) AS free,
        f._integrationId AS integration_id,
        i.id IS NOT NULL AS integration_found,
        coalesce(f._connectorId, i._connectorId) AS connector_id,
-       f.pageGenerators ->> '$[0]._exportId' AS first_export,
-       (f.pageGenerators ->> '$[0].application') = 'dataLoader'
+       g.pageGenerators ->> '$[0]._exportId' AS first_export,
+       (g.pageGenerators ->> '$[0].application') = 'dataLoader'
          OR e.adaptorType = 'SimpleExport' OR e.type = 'simple' AS data_loader
 FROM flows f
+JOIN flow_graph g ON g.account_no = f.account_no AND g.scope = f.scope AND g.flow_id = f.id
 LEFT JOIN integrations i ON i.account_no = f.account_no AND i.scope = f.scope AND i.id = f._integrationId
 LEFT JOIN exports e ON e.account_no = f.account_no AND e.scope = f.scope
-                   AND e.id = (f.pageGenerators ->> '$[0]._exportId')
+                   AND e.id = (g.pageGenerators ->> '$[0]._exportId')
 """
 
 # conn_keys(account_no, scope, id, role) and plans(account_no, plan, app_flows_billable) are
@@ -94,6 +153,7 @@ WITH tp AS (
 )
 SELECT f.*, p.plan, tp.tp_connection,
   CASE
+    WHEN f.abstract THEN 'abstract'
     WHEN NOT f.enabled THEN 'disabled'
     WHEN f.data_loader THEN 'data-loader'
     WHEN f.free THEN 'free'
@@ -109,6 +169,7 @@ LEFT JOIN tp ON tp.account_no = f.account_no AND tp.scope = f.scope AND tp.flow_
 FLOWS_OUT_SQL = """
 SELECT account_no, environment, flow_id AS id, name, enabled, reason_code = 'billable' AS billable, reason_code,
   CASE reason_code
+    WHEN 'abstract' THEN 'abstract flow: a template that cannot run, not counted (its instance flows are)'
     WHEN 'disabled' THEN 'disabled: not counted'
     WHEN 'data-loader' THEN 'data-loader flow (first source ' || coalesce(first_export, 'a data loader') || '): not counted'
     WHEN 'free' THEN 'marked free: not counted'
@@ -116,6 +177,7 @@ SELECT account_no, environment, flow_id AS id, name, enabled, reason_code = 'bil
     WHEN 'trading-partner' THEN 'uses trading-partner connection ' || tp_connection || ': not counted'
     WHEN 'billable' THEN CASE WHEN connector_id IS NOT NULL
         THEN 'enabled integration app flow (connector ' || connector_id || '): counted on the ' || plan || ' plan'
+        WHEN abstract_flow_id IS NOT NULL THEN 'enabled instance of abstract flow ' || abstract_flow_id || ': counted'
         ELSE 'enabled: counted' END
   END AS reason
 FROM flow_class
@@ -127,7 +189,7 @@ USAGE_SQL = """
 SELECT DISTINCT f.account_no, f.scope, f.environment, s.connection_id, f.flow_id
 FROM steps s JOIN flow_class f USING (account_no, scope, flow_id)
 JOIN conn_keys c ON c.account_no = s.account_no AND c.scope = s.scope AND c.id = s.connection_id
-WHERE f.enabled
+WHERE f.enabled AND NOT f.abstract
 """
 
 

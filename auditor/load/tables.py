@@ -44,6 +44,7 @@ SPECS: dict[str, dict[str, str]] = {
         "sandbox": "boolean", "_integrationId": "string", "_connectorId": "string",
         "pageGenerators": "array", "pageProcessors": "array", "routers": "array",
         "_exportId": "string", "_importId": "string",
+        "_abstractFlowId": "string", "isAbstract": "boolean", "overrides": "object", "overridesHelper": "object",
     },
     "exports": {
         "_id": "string", "name": "string", "adaptorType": "string", "type": "string",
@@ -98,10 +99,12 @@ def _problem_sql(spec: dict[str, str]) -> str:
             f"WHEN {_q(col)} IS NOT NULL AND left({_q(col)}, 1) NOT IN ({allowed}) "
             f"THEN '{col} must be {word}, not ' || {TYPE_WORDS.format(c=_q(col))}"
         )
-        if kind == "object":
+        if kind == "object" and col in CONNECTION_BLOCKS:
             keys = f"json_keys({_q(col)})"
-            # only the block of the connection's own type is read, so only it is checked
-            cases.append(f"WHEN {_q(col)} IS NOT NULL AND lower(\"type\" ->> '$') = '{col}' "
+            # only the block of the connection's own type is read, so only it is checked (a rest
+            # connection's may be its http block)
+            types = "('http', 'rest')" if col == "http" else f"('{col}')"
+            cases.append(f"WHEN {_q(col)} IS NOT NULL AND lower(\"type\" ->> '$') IN {types} "
                          f"AND left({_q(col)}, 1) = '{{' AND len({keys}) <> len(list_distinct({keys})) "
                          f"THEN '{col} has the key ' || {_dup_key(_q(col))} || ' twice (integrator.io would read the last one)'")
     return "CASE " + " ".join(cases) + " END"
