@@ -24,7 +24,7 @@ def test_endpoints_json_lists_why(run_cli):
     acme_us = next(r for r in rows if r["key"] == "uri:https://acme-us.myshopify.com/admin/api/2024-01")
     assert acme_us["connections"] == "c-shop-us, c-shop-us-rest" and acme_us["enabled flows"] == 2
     assert acme_us["application"] == "shopify" and "distinct base URI" in acme_us["why"]
-    assert len(rows) == 7 + 8 + 4 + 4  # Acme, Globex, Initech, Umbrella, all environments
+    assert len(rows) == 7 + 8 + 3 + 4 + 4  # Acme, Globex, Hooli, Initech, Umbrella, all environments
 
 
 def test_flows_csv_with_billable_filter(run_cli):
@@ -33,7 +33,7 @@ def test_flows_csv_with_billable_filter(run_cli):
     assert {r["id"] for r in rows} == {"f-app", "f-edi", "f-free", "f-loader", "f-report"}
     assert all(r["billable"] == "False" for r in rows)
     billable = run_cli("flows", "--sample", "--billable", "--format", "json").stdout
-    assert all(r["billable"] for r in json.loads(billable)) and len(json.loads(billable)) == 8 + 6 + 4 + 3
+    assert all(r["billable"] for r in json.loads(billable)) and len(json.loads(billable)) == 8 + 6 + 2 + 4 + 3
 
 
 def test_csv_cells_cannot_become_formulas(tmp_path, run_cli):

@@ -9,6 +9,8 @@ import openpyxl
 import pytest
 from downloads import SHOPIFY, items, orders, zip_download
 
+from auditor.common.paths import sample_dir
+
 
 def _endpoints(results: dict, account: str) -> dict[str, dict]:
     acct = next(a for a in results["accounts"] if a["account"] == account)
@@ -47,12 +49,14 @@ def test_downloads_beside_an_account_file_are_one_account(tmp_path, run_cli):
     orders(acct / "orders")
     zip_download(items(tmp_path / "src" / "items"), acct / "items.zip")
     (acct / "account.json").write_text(json.dumps({"name": "Acme"}))
+    (acct / "licenses.json").write_text(json.dumps([{"_id": "l1", "type": "endpoint", "numEndpoints": 5, "numFlows": 9}]))
     run = run_cli("audit", acct, "--as-of", "2026-11-30", "--fail-on", "never")
     assert run.exit_code == 0, run.stderr
     results = run.results
     assert [a["account"] for a in results["accounts"]] == ["Acme"]
     prod = _production(results, "Acme")
-    assert prod["flows"]["billable"] == 2
+    assert prod["flows"]["billable"] == 2 and prod["flows"]["entitled"] == 9  # the licenses beside them are read
+    assert "acme/licenses.json" not in {i["file"] for i in results["load_issues"]}
     keys = _endpoints(results, "Acme")
     # the shared Shopify connection is one resource and one endpoint, reached by both flows
     shop = keys["uri:https://acme.myshopify.com/admin/api/2024-01"]
@@ -119,6 +123,15 @@ def test_the_reports_say_upper_bounds_first(tmp_path, run_cli):
 
 
 def test_a_snapshot_says_nothing_of_downloads(run_cli):
-    run = run_cli("audit", "--sample", "--fail-on", "never")
+    run = run_cli("audit", sample_dir() / "acme-retail", "--as-of", "2026-11-30", "--fail-on", "never")
     assert "integration downloads" not in run.stdout
     assert all("from_download" not in a for a in run.results["accounts"])
+
+
+def test_the_sample_holds_a_download_and_names_only_it(run_cli):
+    run = run_cli("audit", "--sample", "--fail-on", "never")
+    assert "Counted from integration downloads (Hooli): these counts are upper bounds" in run.stdout
+    hooli = next(a for a in run.results["accounts"] if a["account"] == "Hooli")
+    assert hooli["from_download"] is True and [a for a in run.results["accounts"] if a.get("from_download")] == [hooli]
+    prod = _production(run.results, "Hooli")
+    assert prod["flows"]["billable"] == 2 and prod["endpoints"]["used"] == 3 and prod["endpoints"]["entitled"] == 5

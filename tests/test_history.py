@@ -32,7 +32,7 @@ def audit(run_cli, snap, day, store, *extra):
 def test_record_and_history(tmp_path, run_cli):
     store = tmp_path / "h.sqlite"
     run = audit(run_cli, "--sample", "2026-11-30", store, "--record")
-    assert f"Recorded 4 accounts as of 2026-11-30 in {store}" in run.stdout
+    assert f"Recorded 5 accounts as of 2026-11-30 in {store}" in run.stdout
     audit(run_cli, "--sample", "2026-12-31", store, "--record")
     shown = run_cli("history", "--history", store, "--account", "Globex Corporation", "--env", "production",
                     output=False)
@@ -40,10 +40,10 @@ def test_record_and_history(tmp_path, run_cli):
     assert rows == ["Globex Corporation 2026-11 2026-11-30 production 4 / 3 6 / 3 4 1",
                     "Globex Corporation 2026-12 2026-12-31 production 4 / 3 6 / 3 4 1"]
     as_json = json.loads(run_cli("history", "--history", store, "--format", "json", output=False).stdout)
-    assert len(as_json) == 2 * 9  # two months of nine environments
+    assert len(as_json) == 2 * 11  # two months of eleven environments
     # queryable tables, keyed by account and date
     with sqlite3.connect(store) as con:
-        assert con.execute("SELECT count(*) FROM audits").fetchone()[0] == 8
+        assert con.execute("SELECT count(*) FROM audits").fetchone()[0] == 10
         assert con.execute("SELECT count(*) FROM findings f JOIN audits a ON a.id = f.audit_id "
                            "WHERE a.account = 'Acme Retail' AND a.as_of = '2026-11-30' AND f.rule = 'license-expired'"
                            ).fetchone()[0] == 1
@@ -56,8 +56,8 @@ def test_recording_the_same_date_twice_replaces_it(tmp_path, run_cli):
     first = dump(store)
     audit(run_cli, "--sample", "2026-11-30", store, "--record")
     with sqlite3.connect(store) as con:
-        assert con.execute("SELECT count(*) FROM audits").fetchone()[0] == 4
-        assert con.execute("SELECT count(DISTINCT audit_id) FROM flows").fetchone()[0] == 4  # no orphans
+        assert con.execute("SELECT count(*) FROM audits").fetchone()[0] == 5
+        assert con.execute("SELECT count(DISTINCT audit_id) FROM flows").fetchone()[0] == 5  # no orphans
     # the same content, but for the ids and the time of recording
     def strip(lines):
         return sorted(line for line in lines if "INSERT INTO \"audits\"" not in line)
@@ -98,7 +98,7 @@ def test_the_config_file_turns_recording_on(tmp_path, run_cli):
     config = tmp_path / "auditor.yaml"
     config.write_text(f"history:\n  record: true\n  path: {store}\n")
     run = run_cli("--config", config, "audit", "--sample", "--fail-on", "never")
-    assert run.exit_code == 0 and "Recorded 4 accounts" in run.stdout and store.exists()
+    assert run.exit_code == 0 and "Recorded 5 accounts" in run.stdout and store.exists()
     config.write_text("history:\n  recrod: true\n")
     bad = run_cli("--config", config, "audit", "--sample")
     assert bad.exit_code == 2 and "history.recrod: unknown setting" in bad.stderr

@@ -59,13 +59,13 @@ def test_html_first_screen_counts_and_chart(sample_reports):
     soup = BeautifulSoup((out / "report.html").read_text(), "html.parser")
     assert soup.title.string == "License audit as of 2026-11-30"
     meta = soup.find("p", class_="meta").get_text(" ", strip=True)
-    assert "Policy default" in meta and "profile default" in meta and "4 accounts" in meta and "9 environments" in meta
+    assert "Policy default" in meta and "profile default" in meta and "5 accounts" in meta and "11 environments" in meta
     live = [f for f in results["findings"] if f["status"] == "alarm" and not f["muted"]]
     for sev in ("critical", "high", "medium", "low", "info"):
         tile = soup.find(attrs={"data-count": f"alarms-{sev}"})
         assert int(tile.string) == sum(f["severity"] == sev for f in live), sev
     chart = soup.find("table", id="chart").tbody.find_all("tr")
-    assert len(chart) == 9
+    assert len(chart) == 11
     globex = next(r for r in chart if r.th.string == "Globex Corporation" and r.td.string == "production")
     flows_cell, endpoints_cell = globex.find_all("td", class_="bar-cell")
     assert (endpoints_cell["data-used"], endpoints_cell["data-entitled"]) == ("6", "3")
@@ -157,21 +157,21 @@ def test_summary_sheet_numbers_totals_and_chart(sample_reports):
     assert ws["A1"].value == "License audit as of 2026-11-30"
     head = [c.value for c in ws[4]]
     assert head[:4] == ["account", "environment", "plan", "license model"]
-    body = {(r[0], r[1]): dict(zip(head, r)) for r in ws.iter_rows(min_row=5, max_row=13, values_only=True)}
+    body = {(r[0], r[1]): dict(zip(head, r)) for r in ws.iter_rows(min_row=5, max_row=15, values_only=True)}
     globex = body[("Globex Corporation", "production")]
     assert (globex["endpoints used"], globex["endpoints entitled"], globex["endpoints status"]) == (6, 3, "over")
     assert globex["endpoints share"] == 2 and ws.cell(row=7, column=head.index("endpoints share") + 1).number_format == "0%"
     assert body[("Initech", "sandbox")]["flows entitled"] is None  # unknown stays empty, not 0
-    totals = [c.value for c in ws[14]]
+    totals = [c.value for c in ws[16]]
     assert totals[0] == "Total (visible rows)"
-    assert totals[head.index("endpoints used")] == "=SUBTOTAL(109,I5:I13)"  # live, and follows the filter
+    assert totals[head.index("endpoints used")] == "=SUBTOTAL(109,I5:I15)"  # live, and follows the filter
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cached = openpyxl.load_workbook(out / "report.xlsx", data_only=True)["Summary"]
     # the value a viewer that does not recalculate shows
-    assert cached.cell(row=14, column=head.index("endpoints used") + 1).value == sum(
+    assert cached.cell(row=16, column=head.index("endpoints used") + 1).value == sum(
         r["endpoints used"] for r in body.values())
-    assert ws.freeze_panes == "A5" and ws.auto_filter.ref == "A4:W13"
+    assert ws.freeze_panes == "A5" and ws.auto_filter.ref == "A4:W15"
     chart, = ws._charts
     assert len(chart.series) == 4
     colours = [r for r in ws.conditional_formatting]

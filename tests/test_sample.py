@@ -18,7 +18,7 @@ def test_sample_audit_summary_and_results(run_cli):
     assert "3 records skipped" in run.stdout
     results = Results.model_validate(run.results)  # the file matches the published contract
     by_name = {a.account: a for a in results.accounts}
-    assert set(by_name) == {"Acme Retail", "Globex Corporation", "Initech", "Umbrella Health"}
+    assert set(by_name) == {"Acme Retail", "Globex Corporation", "Hooli", "Initech", "Umbrella Health"}
     acme = {e.environment: e for e in by_name["Acme Retail"].environments}
     assert (acme["production"].flows.billable, acme["production"].flows.entitled) == (6, 10)
     assert (acme["production"].endpoints.used, acme["production"].endpoints.entitled) == (5, 5)

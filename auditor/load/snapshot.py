@@ -459,7 +459,9 @@ def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFi
                                   "keep downloads and snapshot folders apart")
     sources = [_download_source(folder, shown, env, archive) for folder, shown, archive in downloads]
     mutes = _named_file(root, "mutes.yaml", display)
+    license_files = _resource_files(root, "licenses", display)
     used = {f.path for src in sources for group in src.files.values() for f in group}
+    used |= {f.path for f in license_files}
     used |= {p for p in (account_file, mutes) if p is not None}
     used |= {archive for _, _, archive in downloads if archive is not None}
     folders = {root} | {folder for folder, _, archive in downloads if archive is None}
@@ -468,7 +470,6 @@ def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFi
     for folder, shown, archive in downloads:
         if archive is not None:  # what a zipped download holds besides what is read
             notes += _unread(folder, shown, used, folders | {p.parent for p in used}, [])
-    license_files = _resource_files(root, "licenses", display)
     pools = {"production": "production", "sandbox": "sandbox", **meta.environments}
     return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools, mutes,
                     notes=notes)
