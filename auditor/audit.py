@@ -38,7 +38,8 @@ SELECT u.account_no, u.environment, k.key,
        min(k.category) AS category,
        bool_and(k.resolved) AS resolved, min(k.explain) AS explain,
        list(DISTINCT u.connection_id ORDER BY u.connection_id) AS connections,
-       list(DISTINCT u.flow_id ORDER BY u.flow_id) AS flows,
+       coalesce(list(DISTINCT u.flow_id ORDER BY u.flow_id) FILTER (WHERE u.flow_id IS NOT NULL), []) AS flows,
+       coalesce(list(DISTINCT u.reacher ORDER BY u.reacher) FILTER (WHERE u.reacher IS NOT NULL), []) AS reached_by,
        count(DISTINCT u.connection_id) AS connection_count,
        count(DISTINCT u.flow_id) AS flow_count
 FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope AND k.id = u.connection_id
@@ -173,13 +174,14 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con.execute(flow_sql.GRAPH_SQL)
         con.execute(flow_sql.FACTS_SQL)
         con.execute(flow_sql.STEPS_SQL)
+        con.execute(flow_sql.REACHERS_SQL)
         flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable"]], policy.trading_partner_flows_billable)
         con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
         flows = con.execute("SELECT * FROM flows_out").df()
         references = con.execute(flow_sql.MISSING_SQL).df()
         con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP TABLE flow_graph; DROP TABLE flow_overrides")  # the raw step arrays: the largest columns
         con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
-        con.execute("DROP TABLE steps; DROP TABLE flow_class")  # tables go as soon as they are used up
+        con.execute("DROP TABLE steps; DROP TABLE flow_class; DROP TABLE reacher_steps")  # tables go as soon as they are used up
         used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
                            "FROM usage GROUP BY ALL").df()
         con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})

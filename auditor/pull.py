@@ -42,7 +42,9 @@ from auditor import __version__
 from auditor.common.errors import AuditorError
 from auditor.common.paths import safe_id
 
-RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses")
+RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses", "apis", "tools", "syncs")
+# lists an account may not have (a feature it does not use): HTTP 404 is no records, not a failure
+OPTIONAL = ("apis", "tools", "syncs")
 # the plain flow list leaves out instance flows (of an abstract flow): they count as flows too
 QUERIES = {"flows": "?includeInstances=true"}
 MASK = "******"
@@ -60,6 +62,10 @@ class PullError(AuditorError):
 
 class Stopped(PullError):
     """A job cancelled because another one failed: never the error to report."""
+
+
+class NotServed(Exception):
+    """An optional list (apis, tools, syncs) the API does not serve to this account: no records."""
 
 
 class Retryable(Exception):
@@ -174,6 +180,8 @@ class Pull:
             raise Retryable(f"{where}: HTTP {response.status_code}")
         if response.status_code == 204:
             return [], None
+        if response.status_code == 404 and httpx.URL(url).path.rsplit("/", 1)[-1] in OPTIONAL:
+            raise NotServed(f"{where}: HTTP 404")
         if response.status_code != 200:
             raise PullError(f"{where}: HTTP {response.status_code} where a list was expected")
         try:
@@ -225,6 +233,8 @@ class Pull:
         while mine["next"]:
             try:
                 records, following = self._page(client, mine["next"])
+            except NotServed:
+                records, following = [], None  # an optional list the API does not serve to this account
             except PullError:
                 self.stop.set()  # a refused token: the jobs still queued must not even ask
                 raise

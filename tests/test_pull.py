@@ -229,7 +229,7 @@ def test_the_cli_pull_then_audit(api, tmp_path, run_cli, monkeypatch):
     run = run_cli("pull", "--out", tmp_path / "acme", "--base-url", api.base, "--token-env", "MY_TOKEN", "--rate", "100",
                   output=False)
     assert run.exit_code == 0, run.stderr
-    assert "Pulled 13 connections" in run.stdout and run.stderr == ""  # no progress bar off a terminal
+    assert "13 connections, 12 exports, 13 flows" in run.stdout and run.stderr == ""  # no progress bar off a terminal
     assert TOKEN not in run.stdout
     again = run_cli("pull", "--out", tmp_path / "acme", "--base-url", api.base, "--token-env", "MY_TOKEN",
                     output=False)
@@ -317,3 +317,29 @@ def test_a_next_page_link_to_another_host_is_not_followed(api, tmp_path, elsewhe
 def test_flows_are_pulled_with_their_instance_flows(api, tmp_path):
     pull(api, tmp_path / "acme", resources=("flows",))
     assert api.requests[0] == "/v1/flows?includeInstances=true"
+
+
+def test_an_optional_list_the_api_does_not_serve_is_no_records(api, tmp_path):
+    original = api.respond
+
+    def respond(request):
+        if request.path.endswith("/syncs"):
+            return Response('{"errors":[{"code":"not_found"}]}', 404)
+        return original(request)
+
+    api.respond = respond
+    manifest = pull(api, tmp_path / "acme", resources=("flows", "syncs"))
+    assert manifest["resources"]["syncs"]["records"] == 0
+
+
+def test_a_required_list_not_served_stops_the_pull(api, tmp_path):
+    original = api.respond
+
+    def respond(request):
+        if request.path.endswith("/exports"):
+            return Response('{"errors":[{"code":"not_found"}]}', 404)
+        return original(request)
+
+    api.respond = respond
+    with pytest.raises(PullError, match="HTTP 404 where a list was expected"):
+        pull(api, tmp_path / "acme", resources=("exports",))

@@ -176,3 +176,42 @@ def test_an_instance_of_a_missing_abstract_flow_is_a_missing_reference(tmp_path,
     run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
     missing = [f for f in run.results["findings"] if f["rule"] == "missing-reference"]
     assert len(missing) == 1 and "f-gone" in missing[0]["reason"]
+
+
+def test_apis_tools_and_syncs_reach_connections_and_are_named_by_the_endpoint(tmp_path, run_cli):
+    conns = [{"_id": c, "type": "http", "http": {"baseURI": f"https://{c}.example.com"}}
+             for c in ("c-flow", "c-api", "c-tool", "c-src", "c-dst", "c-off")]
+    snap = account(tmp_path, conns, [flow("f1", exports=["e-c-flow"])])
+    write = lambda name, records: (snap / f"{name}.json").write_text(__import__("json").dumps(records))  # noqa: E731
+    write("apis", [{"_id": "a1", "name": "Order API", "builder": {"routers": [{"branches": [
+        {"pageProcessors": [{"type": "import", "_importId": "i-c-api"}, {"type": "export", "_exportId": "e-c-flow"}]}]}]}},
+                   {"_id": "a2", "name": "Off", "disabled": True, "builder": {"routers": [{"branches": [
+                       {"pageProcessors": [{"type": "import", "_importId": "i-c-off"}]}]}]}}])
+    write("tools", [{"_id": "t1", "name": "Lookup", "routers": [{"branches": [
+        {"pageProcessors": [{"type": "export", "_exportId": "e-c-tool"}]}]}]}])
+    write("syncs", [{"_id": "s1", "name": "Warehouse", "source": {"_connectionId": "c-src"},
+                     "destination": {"_connectionId": "c-dst"}}])
+    run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    acct = run.results["accounts"][0]
+    by_key = {e["key"].removeprefix("uri:https://").removesuffix(".example.com"): e for e in acct["endpoints"]}
+    assert set(by_key) == {"c-flow", "c-api", "c-tool", "c-src", "c-dst"}  # a disabled API reaches nothing
+    assert by_key["c-flow"]["flows"] == ["f1"] and by_key["c-flow"]["reached_by"] == ["api:a1"]
+    assert by_key["c-api"]["flows"] == [] and by_key["c-api"]["reached_by"] == ["api:a1"]
+    assert by_key["c-tool"]["reached_by"] == ["tool:t1"] and by_key["c-dst"]["reached_by"] == ["sync:s1"]
+    prod = next(e for e in acct["environments"] if e["environment"] == "production")
+    assert prod["endpoints"]["used"] == 5 and prod["flows"]["billable"] == 1
+    listed = run_cli("endpoints", run.out, "--format", "json", output=False).stdout
+    assert "reached also by api:a1" in listed
+
+
+def test_a_results_file_without_reached_by_still_renders(tmp_path, run_cli):
+    snap = account(tmp_path, [{"_id": "c1", "type": "http", "http": {"baseURI": "https://a.example.com"}}],
+                   [flow("f1", exports=["e-c1"])])
+    run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
+    import json
+    doc = json.loads(run.out.read_text())
+    for ep in doc["accounts"][0]["endpoints"]:
+        del ep["reached_by"]  # written by an earlier version
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    assert run_cli("report", tmp_path / "old.json", tmp_path / "r.html", output=False).exit_code == 0

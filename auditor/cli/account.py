@@ -26,7 +26,7 @@ from auditor.cli.render import (
     skipped_summary,
     summary_table,
 )
-from auditor.common.vocabulary import ACCOUNT_FRAMES, REGIONS, SEVERITIES, download_caveat
+from auditor.common.vocabulary import ACCOUNT_FRAMES, REGIONS, SEVERITIES, download_caveat, why_reached
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -208,7 +208,9 @@ def endpoints(paths, policy, as_of, account, env, fmt):
     frame = _filter(_rows(paths, policy, as_of, "endpoints"), account, env)
     if frame.empty:
         return emit(frame, fmt)
-    frame = frame.assign(connections=frame["connections"].map(", ".join), flows=frame["flows"].map(len))
+    reached = frame["reached_by"] if "reached_by" in frame else [None] * len(frame)
+    frame = frame.assign(connections=frame["connections"].map(", ".join), flows=frame["flows"].map(len),
+                         explain=[why_reached(e, r) for e, r in zip(frame["explain"], reached)])
     cols = {"account": "account", "environment": "environment", "key": "key", "application": "application",
             "category": "category", "resolved": "resolved", "connections": "connections",
             "flows": "enabled flows", "explain": "why"}
@@ -234,8 +236,9 @@ def flows(paths, policy, as_of, account, env, fmt, billable):
               help="The snapshot folder to create (it must not exist yet).")
 @pull_options
 def pull(out, **options):
-    """Pull a snapshot from the integrator.io API into DIR: connections, flows, exports, imports,
-    integrations and licenses (with --partner, connectors with their licenses and install base).
+    """Pull a snapshot from the integrator.io API into DIR: connections, flows (instance flows
+    included), exports, imports, integrations, licenses, APIs, tools and syncs (with --partner,
+    connectors with their licenses and install base).
 
     The token comes from $INTEGRATOR_TOKEN (or --token-env / --token-file), never from the
     command line; it is not logged nor written. Credential fields of connections are masked

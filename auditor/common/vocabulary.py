@@ -24,5 +24,11 @@ def download_caveat(accounts: list[str]) -> str | None:
             "Salesforce org, hosts); pull the account from the API (auditor pull) for exact ones.")
 
 
+def why_reached(explain: str, reached_by) -> str:
+    """An endpoint's explanation, with what besides flows reaches it (APIs, tools, syncs)."""
+    others = list(reached_by) if reached_by is not None else []
+    return f"{explain}; reached also by {', '.join(others)}" if others else explain
+
+
 # what names an integrator.io record in NetSuite's Manage Integrations, by default
 DEFAULT_APPLICATION = r"(?i)celigo|integrator\.io"

@@ -184,12 +184,51 @@ FROM flow_class
 ORDER BY account_no, environment, id
 """
 
-# connections reached by enabled flows, in the environment of the flow
+# what besides flows reaches a connection: an API's steps (builder.routers[]), a tool's (routers[]),
+# a sync's source and destination; each unless `disabled`, in the environment of its sandbox flag
+REACHERS_SQL = """
+CREATE OR REPLACE TEMP TABLE reacher_steps AS
+WITH r AS (
+    SELECT account_no, scope, sandbox, 'api:' || id AS reacher,
+           coalesce(json_extract_string(builder, '$.routers[*].branches[*].pageProcessors[*]._exportId'), []) AS exports,
+           coalesce(json_extract_string(builder, '$.routers[*].branches[*].pageProcessors[*]._importId'), []) AS imports,
+           []::VARCHAR[] AS direct
+    FROM apis WHERE NOT coalesce(disabled, false)
+    UNION ALL
+    SELECT account_no, scope, sandbox, 'tool:' || id,
+           coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._exportId'), []),
+           coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._importId'), []), []
+    FROM tools WHERE NOT coalesce(disabled, false)
+    UNION ALL
+    SELECT account_no, scope, sandbox, 'sync:' || id, [], [],
+           list_filter([source ->> '$._connectionId', destination ->> '$._connectionId'], lambda c: c IS NOT NULL)
+    FROM syncs WHERE NOT coalesce(disabled, false)
+), env AS (
+    SELECT *, CASE WHEN scope = '*' THEN CASE WHEN sandbox THEN 'sandbox' ELSE 'production' END ELSE scope END
+              AS environment FROM r
+)
+SELECT x.account_no, x.scope, x.environment, e._connectionId AS connection_id, x.reacher
+FROM (SELECT *, unnest(exports) AS ref FROM env) x
+JOIN exports e ON e.account_no = x.account_no AND e.scope = x.scope AND e.id = x.ref
+UNION ALL
+SELECT x.account_no, x.scope, x.environment, i._connectionId, x.reacher
+FROM (SELECT *, unnest(imports) AS ref FROM env) x
+JOIN imports i ON i.account_no = x.account_no AND i.scope = x.scope AND i.id = x.ref
+UNION ALL
+SELECT account_no, scope, environment, unnest(direct), reacher FROM env
+"""
+
+# connections reached by enabled flows (and by APIs, tools and syncs), in the environment of what
+# reaches them
 USAGE_SQL = """
-SELECT DISTINCT f.account_no, f.scope, f.environment, s.connection_id, f.flow_id
+SELECT DISTINCT f.account_no, f.scope, f.environment, s.connection_id, f.flow_id, NULL::VARCHAR AS reacher
 FROM steps s JOIN flow_class f USING (account_no, scope, flow_id)
 JOIN conn_keys c ON c.account_no = s.account_no AND c.scope = s.scope AND c.id = s.connection_id
 WHERE f.enabled AND NOT f.abstract
+UNION
+SELECT r.account_no, r.scope, r.environment, r.connection_id, NULL, r.reacher
+FROM reacher_steps r
+JOIN conn_keys c ON c.account_no = r.account_no AND c.scope = r.scope AND c.id = r.connection_id
 """
 
 

@@ -25,7 +25,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from auditor.common.errors import AuditorError, InputError
 
-RESOURCES = ("connections", "flows", "exports", "imports", "integrations")
+RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "apis", "tools", "syncs")
+# what besides flows reaches connections: APIs built in integrator.io, tools (of MCP servers and AI
+# agents), and syncs (source and destination connections)
+REACHERS = ("apis", "tools", "syncs")
 # file suffix -> DuckDB read_json format; each may also be gzip-compressed (".gz")
 FORMATS = {".json": "array", ".ndjson": "newline_delimited", ".jsonl": "newline_delimited"}
 # integrator.io's "Download integration" (and a marketplace template): this file beside folders

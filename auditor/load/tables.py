@@ -58,6 +58,13 @@ SPECS: dict[str, dict[str, str]] = {
         "_id": "string", "name": "string", "_connectorId": "string", "sandbox": "boolean",
         "mode": "string",
     },
+    # steps under builder.routers[] (a builder API) or routers[] (a tool); a sync's two ends
+    "apis": {"_id": "string", "name": "string", "_integrationId": "string", "sandbox": "boolean",
+             "disabled": "boolean", "builder": "object"},
+    "tools": {"_id": "string", "name": "string", "_integrationId": "string", "sandbox": "boolean",
+              "disabled": "boolean", "routers": "array"},
+    "syncs": {"_id": "string", "name": "string", "_integrationId": "string", "sandbox": "boolean",
+              "disabled": "boolean", "source": "object", "destination": "object"},
     "connections": {
         "_id": "string", "name": "string", "type": "string", "sandbox": "boolean",
         "assistant": "string", "_connectorId": "string", "_integrationId": "string",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.common.vocabulary import SEVERITIES_DOWN as SEVERITIES  # highest first
-from auditor.common.vocabulary import download_caveat
+from auditor.common.vocabulary import download_caveat, why_reached
 
 STATUS_ORDER = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
 
@@ -199,7 +199,8 @@ def _endpoints(results: dict) -> pd.DataFrame:
                         "application": ep["application"], "category": ep["category"], "resolved": ep["resolved"]}
                 rows.append({**base, "row": kind, "counted": 1, "connections": len(ep["connections"]),
                              "flows": len(ep["flows"]), "connection id": None, "connection name": None,
-                             "connection type": None, "enabled flows": None, "why": ep["explain"]})
+                             "connection type": None, "enabled flows": None,
+                             "why": why_reached(ep["explain"], ep.get("reached_by"))})
                 for cid in ep["connections"]:
                     c = conns.get((ep["environment"], cid), {})
                     rows.append({**base, "row": "connection", "counted": 0, "connections": None, "flows": None,

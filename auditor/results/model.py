@@ -41,6 +41,7 @@ class EndpointResult(BaseModel):
     explain: str
     connections: list[str]
     flows: list[str]
+    reached_by: list[str] = []  # what else reaches it: "api:<_id>", "tool:<_id>", "sync:<_id>"
 
 
 class FlowResult(BaseModel):

@@ -60,7 +60,7 @@ FRAME_COLUMNS: dict[str, set[str]] = {
         "flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used",
         "agents_entitled", "agents_entitled_from"},
     "endpoints": _ACCOUNT | {"key", "application", "category", "resolved", "explain", "connections", "flows",
-                             "connection_count", "flow_count"},
+                             "reached_by", "connection_count", "flow_count"},
     "flows": _ACCOUNT | {"id", "name", "enabled", "billable", "reason_code", "reason"},
     "connections": _ACCOUNT | {"id", "name", "type", "assistant", "application", "role", "key", "category",
                                "resolved", "explain", "enabled_flows", "endpoint_application",
