@@ -172,6 +172,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con.execute("CREATE OR REPLACE TEMP TABLE connections AS SELECT account_no, scope, id FROM connections")
 
         con.execute(flow_sql.GRAPH_SQL)
+        con.execute(flow_sql.IMPORT_LINKS_SQL)
         con.execute(flow_sql.FACTS_SQL)
         con.execute(flow_sql.STEPS_SQL)
         con.execute(flow_sql.REACHERS_SQL)
@@ -181,7 +182,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         references = con.execute(flow_sql.MISSING_SQL).df()
         con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP TABLE flow_graph; DROP TABLE flow_overrides")  # the raw step arrays: the largest columns
         con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
-        con.execute("DROP TABLE steps; DROP TABLE flow_class; DROP TABLE reacher_steps")  # tables go as soon as they are used up
+        con.execute("DROP TABLE steps; DROP TABLE flow_class; DROP TABLE reacher_steps; DROP TABLE import_links")  # tables go as soon as they are used up
         used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
                            "FROM usage GROUP BY ALL").df()
         con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})

@@ -215,3 +215,28 @@ def test_a_results_file_without_reached_by_still_renders(tmp_path, run_cli):
         del ep["reached_by"]  # written by an earlier version
     (tmp_path / "old.json").write_text(json.dumps(doc))
     assert run_cli("report", tmp_path / "old.json", tmp_path / "r.html", output=False).exit_code == 0
+
+
+def test_ai_agents_guardrails_and_tool_calls_reach_their_connections(tmp_path, run_cli):
+    import json
+    conns = [{"_id": c, "type": "http", "http": {"baseURI": f"https://{c}.example.com"}}
+             for c in ("c-src", "c-llm", "c-mcp1", "c-mcp2", "c-mcp3", "c-tool")]
+    agent = {"_id": "i-agent", "name": "Agent", "adaptorType": "AiAgentImport", "_connectionId": "c-llm",
+             "aiAgent": {"provider": "openai", "openai": {
+                 "tools": [{"mcp": {"_mcpConnectionId": "c-mcp1"}}],
+                 "resources": [{"mcp": {"_mcpConnectionId": "c-mcp1"}}]},
+                 "litellm": {"_overrides": {"anthropic": {"prompts": [{"mcp": {"_mcpConnectionId": "c-mcp2"}}]}}}}}
+    guard = {"_id": "i-guard", "name": "Guard", "adaptorType": "GuardrailImport",
+             "guardrail": {"aiAgent": {"openai": {"tools": [{"mcp": {"_mcpConnectionId": "c-mcp3"}}]}}}}
+    call = {"_id": "i-call", "name": "Call", "adaptorType": "ToolImport", "tool": {"_toolId": "t1"}}
+    odd = {"_id": "i-odd", "name": "Odd", "_connectionId": "c-src", "aiAgent": "not an object"}  # ignored, not skipped
+    steps = [flow("f1", exports=["e-c-src"], imports=["i-agent", "i-guard", "i-call", "i-odd"])]
+    snap = account(tmp_path, conns, steps, extra_imports=[agent, guard, call, odd])
+    (snap / "tools.json").write_text(json.dumps([{"_id": "t1", "name": "Lookup", "routers": [{"branches": [
+        {"pageProcessors": [{"type": "export", "_exportId": "e-c-tool"}]}]}]}]))
+    run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    reached = _reached(run)
+    assert set(reached) == {"c-src", "c-llm", "c-mcp1", "c-mcp2", "c-mcp3", "c-tool"}
+    assert reached["c-mcp2"] == ["f1"] and reached["c-tool"] == ["f1"]
+    assert not [i for i in run.results["load_issues"] if i["action"] == "skipped"]

@@ -50,6 +50,33 @@ SELECT account_no, scope, flow_id, kind,
 FROM entries WHERE json_type(e) = 'OBJECT';
 """
 
+# what an import reaches besides its own connection: the MCP connections of an AI agent or a
+# guardrail (`_mcpConnectionId`, at whatever depth of the provider blocks), and, for a tool call
+# (`tool._toolId`), the connections of the tool's own steps
+IMPORT_LINKS_SQL = """
+CREATE OR REPLACE TEMP TABLE import_links AS
+WITH mcp AS (
+    SELECT account_no, scope, id AS import_id,
+           list_concat(coalesce(json_extract_string(aiAgent, '$.**._mcpConnectionId'), []),
+                       coalesce(json_extract_string(guardrail, '$.**._mcpConnectionId'), [])) AS ids
+    FROM imports WHERE aiAgent IS NOT NULL OR guardrail IS NOT NULL
+), calls AS (
+    SELECT i.account_no, i.scope, i.id AS import_id, t.routers
+    FROM imports i JOIN tools t ON t.account_no = i.account_no AND t.scope = i.scope AND t.id = i.tool ->> '$._toolId'
+)
+SELECT DISTINCT account_no, scope, import_id, unnest(ids) AS connection_id FROM mcp
+UNION
+SELECT c.account_no, c.scope, c.import_id, e._connectionId
+FROM (SELECT *, unnest(coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._exportId'), [])) AS ref
+      FROM calls) c
+JOIN exports e ON e.account_no = c.account_no AND e.scope = c.scope AND e.id = c.ref
+UNION
+SELECT c.account_no, c.scope, c.import_id, i._connectionId
+FROM (SELECT *, unnest(coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._importId'), [])) AS ref
+      FROM calls) c
+JOIN imports i ON i.account_no = c.account_no AND i.scope = c.scope AND i.id = c.ref
+"""
+
 # every export and import a flow runs, one row each, with the connection it leads to
 STEPS_SQL = """
 CREATE OR REPLACE TEMP TABLE steps AS
@@ -90,6 +117,11 @@ LEFT JOIN (SELECT account_no, scope, id, _connectionId AS connection_id, 'export
        ON r.account_no = n.account_no AND r.scope = n.scope AND r.kind = n.kind AND r.id = o.replacement
 LEFT JOIN flow_overrides c ON c.account_no = n.account_no AND c.scope = n.scope AND c.flow_id = n.flow_id
                           AND c.kind = 'connection' AND c.abstract_id = n.connection_id
+UNION ALL
+-- and what an import step reaches besides its own connection
+SELECT n.account_no, n.scope, n.flow_id, n.kind, n.ref, n.found, l.connection_id
+FROM named n JOIN import_links l ON l.account_no = n.account_no AND l.scope = n.scope AND l.import_id = n.ref
+WHERE n.kind = 'import' AND l.connection_id IS NOT NULL
 """
 
 # references to resources the snapshot does not hold
@@ -214,6 +246,10 @@ UNION ALL
 SELECT x.account_no, x.scope, x.environment, i._connectionId, x.reacher
 FROM (SELECT *, unnest(imports) AS ref FROM env) x
 JOIN imports i ON i.account_no = x.account_no AND i.scope = x.scope AND i.id = x.ref
+UNION ALL
+SELECT x.account_no, x.scope, x.environment, l.connection_id, x.reacher
+FROM (SELECT *, unnest(imports) AS ref FROM env) x
+JOIN import_links l ON l.account_no = x.account_no AND l.scope = x.scope AND l.import_id = x.ref
 UNION ALL
 SELECT account_no, scope, environment, unnest(direct), reacher FROM env
 """

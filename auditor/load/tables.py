@@ -35,8 +35,10 @@ CONNECTION_TYPES = (
     "netsuite", "salesforce", "http", "rest", "ftp", "s3", "rdbms", "jdbc", "mongodb",
     "dynamodb", "as2", "van", "wrapper", "filesystem", "mcp",
 )
-# fields read only to fill a base URI's handlebars: any other shape is ignored, never a problem
-LENIENT = {"settings"}
+# fields read only to fill a base URI's handlebars (settings), or only for the connections an AI
+# agent, a guardrail or a tool call reaches (aiAgent, guardrail, tool): any other shape is
+# ignored, never a problem
+LENIENT = {"settings", "aiAgent", "guardrail", "tool"}
 # records worth a note (with their position) although they are counted
 SPECS: dict[str, dict[str, str]] = {
     "flows": {
@@ -52,7 +54,7 @@ SPECS: dict[str, dict[str, str]] = {
     },
     "imports": {
         "_id": "string", "name": "string", "adaptorType": "string", "_connectionId": "string",
-        "sandbox": "boolean",
+        "sandbox": "boolean", "aiAgent": "object", "guardrail": "object", "tool": "object",
     },
     "integrations": {
         "_id": "string", "name": "string", "_connectorId": "string", "sandbox": "boolean",
