@@ -135,3 +135,20 @@ def test_the_sample_holds_a_download_and_names_only_it(run_cli):
     assert hooli["from_download"] is True and [a for a in run.results["accounts"] if a.get("from_download")] == [hooli]
     prod = _production(run.results, "Hooli")
     assert prod["flows"]["billable"] == 2 and prod["endpoints"]["used"] == 3 and prod["endpoints"]["entitled"] == 5
+
+
+def test_a_link_stored_in_a_zipped_download_is_listed_not_unpacked(tmp_path, run_cli):
+    import stat
+    import zipfile
+    acct = tmp_path / "acme"
+    acct.mkdir()
+    (acct / "account.json").write_text("{}")
+    zipped = zip_download(orders(tmp_path / "src"), acct / "orders.zip")
+    with zipfile.ZipFile(zipped, "a") as archive:
+        link = zipfile.ZipInfo("flows/evil.json")
+        link.external_attr = (stat.S_IFLNK | 0o777) << 16
+        archive.writestr(link, "/etc/passwd")
+    results = run_cli("audit", acct, "--as-of", "2026-11-30", "--fail-on", "never").results
+    noted = {i["file"]: i["problem"] for i in results["load_issues"]}
+    assert noted["acme/orders.zip/flows/evil.json"] == "not read: a symbolic link stored in the zip"
+    assert _production(results, "acme")["flows"]["total"] == 1

@@ -319,27 +319,20 @@ def test_flows_are_pulled_with_their_instance_flows(api, tmp_path):
     assert api.requests[0] == "/v1/flows?includeInstances=true"
 
 
-def test_an_optional_list_the_api_does_not_serve_is_no_records(api, tmp_path):
+def _not_found(api, resource: str) -> None:
+    """The fake API answers 404 for one list, as the real one does for a feature an account lacks."""
     original = api.respond
+    api.respond = lambda request: (Response('{"errors":[{"code":"not_found"}]}', 404)
+                                   if request.path.endswith(f"/{resource}") else original(request))
 
-    def respond(request):
-        if request.path.endswith("/syncs"):
-            return Response('{"errors":[{"code":"not_found"}]}', 404)
-        return original(request)
 
-    api.respond = respond
+def test_an_optional_list_the_api_does_not_serve_is_no_records(api, tmp_path):
+    _not_found(api, "syncs")
     manifest = pull(api, tmp_path / "acme", resources=("flows", "syncs"))
     assert manifest["resources"]["syncs"]["records"] == 0
 
 
 def test_a_required_list_not_served_stops_the_pull(api, tmp_path):
-    original = api.respond
-
-    def respond(request):
-        if request.path.endswith("/exports"):
-            return Response('{"errors":[{"code":"not_found"}]}', 404)
-        return original(request)
-
-    api.respond = respond
+    _not_found(api, "exports")
     with pytest.raises(PullError, match="HTTP 404 where a list was expected"):
         pull(api, tmp_path / "acme", resources=("exports",))

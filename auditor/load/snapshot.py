@@ -25,10 +25,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from auditor.common.errors import AuditorError, InputError
 
+# apis, tools and syncs: what besides flows reaches connections (APIs built in integrator.io, tools
+# of MCP servers and AI agents, syncs from a source to a destination connection)
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "apis", "tools", "syncs")
-# what besides flows reaches connections: APIs built in integrator.io, tools (of MCP servers and AI
-# agents), and syncs (source and destination connections)
-REACHERS = ("apis", "tools", "syncs")
 # file suffix -> DuckDB read_json format; each may also be gzip-compressed (".gz")
 FORMATS = {".json": "array", ".ndjson": "newline_delimited", ".jsonl": "newline_delimited"}
 # integrator.io's "Download integration" (and a marketplace template): this file beside folders
@@ -246,7 +245,7 @@ def _download_source(folder: Path, display: str, env: str | None, archive: Path 
                 integration_id = record["_id"]
         elif kind == DIR and name.lower() in RESOURCES and name.lower() != "integrations":
             for entry, entry_kind in sorted(_listing(folder / name), key=lambda e: _natural_key(e[0])):
-                stem, fmt = _split_suffix(entry)
+                _, fmt = _split_suffix(entry)
                 shown = f"{display}/{name}/{entry}"
                 if fmt == "array" and entry_kind == OTHER:
                     raise _not_regular(shown)
@@ -383,19 +382,22 @@ def _unread(root: Path, display: str, used: set[Path], folders: set[Path], links
     return [{"file": f, "record": None, "id": None, "problem": p, "action": "not read"} for f, p in sorted(notes)]
 
 
-def _downloads(root: Path, display: str, stack: ExitStack | None) -> list[tuple[Path, str, Path | None]]:
-    """(folder, display, zip) of the integration downloads kept in an account folder: folders
-    holding an integration.json, and zips of such folders."""
-    found = []
+def _downloads(root: Path, display: str,
+               stack: ExitStack | None) -> tuple[list[tuple[Path, str, Path | None]], list[str]]:
+    """(folder, display, zip) of the integration downloads kept in an account folder (folders
+    holding an integration.json, and zips of such folders), and the links the zips held (never
+    unpacked, so listed as not read)."""
+    found, links = [], []
     for name, kind in _listing(root):
         path = root / name
         if kind == DIR and is_download(path):
             found.append((path, f"{display}/{name}", None))
         elif kind == FILE and name.lower().endswith(".zip") and stack is not None:
-            unpacked, _ = _open_zip(path, stack)
+            unpacked, held = _open_zip(path, stack)
             if is_download(unpacked):
                 found.append((unpacked, f"{display}/{name}", path))
-    return found
+                links += [f"{name}/{link}" for link in held]
+    return found, links
 
 
 def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[str] = (),
@@ -405,9 +407,9 @@ def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[s
     _check_manifest(root, display)
     if is_download(root):
         return _read_downloads(root, display, default_name, meta, account_file, [(root, display, None)], zip_links)
-    downloads = _downloads(root, display, stack) if account_file else []
+    downloads, links = _downloads(root, display, stack) if account_file else ([], [])
     if downloads:
-        return _read_downloads(root, display, default_name, meta, account_file, downloads, zip_links)
+        return _read_downloads(root, display, default_name, meta, account_file, downloads, [*zip_links, *links])
     env_dirs = _env_dirs(root)
     top_level = _has_resources(root)
     model = meta.licenseModel or ("multi-environment" if env_dirs and not top_level else "legacy")

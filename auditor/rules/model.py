@@ -1,12 +1,6 @@
-"""Rule packs: the rules as written (YAML files, validated with file:line errors) and the
-profiles that select and tune them. Evaluation is `auditor.rules.evaluate`.
-
-Each rule applies to one frame and gives every row in its scope a status: `skip` where a
-column it `requires` is unknown, `alarm` where its condition (`where`, and its Python `check`
-if it names one) holds, `ok` otherwise, `error` for every account when the rule itself fails.
-Alarm, skip and error rows become findings with a full-sentence reason; ok rows are only
-counted (listed only when asked for all rows), so the findings grow with what is wrong, not
-with the size of the account.
+"""Rule packs: the rules as written (YAML files, validated with file:line errors, each rule's
+columns checked against its frame's) and the profiles that select and tune them. Loading needs
+no pandas; evaluation is `auditor.rules.evaluate`.
 """
 
 from __future__ import annotations
