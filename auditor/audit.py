@@ -180,7 +180,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
         flows = con.execute("SELECT * FROM flows_out").df()
         references = con.execute(flow_sql.MISSING_SQL).df()
-        con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP TABLE flow_graph; DROP TABLE flow_overrides")  # the raw step arrays: the largest columns
+        con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP VIEW flow_graph; DROP TABLE flow_overrides")  # the raw step arrays: the largest columns
         con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
         con.execute("DROP TABLE steps; DROP TABLE flow_class; DROP TABLE reacher_steps; DROP TABLE import_links")  # tables go as soon as they are used up
         used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "

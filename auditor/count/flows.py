@@ -18,7 +18,7 @@ import pandas as pd
 
 # the graph each flow runs: its own, or an instance flow's abstract flow's
 GRAPH_SQL = """
-CREATE OR REPLACE TEMP TABLE flow_graph AS
+CREATE OR REPLACE TEMP VIEW flow_graph AS
 SELECT f.account_no, f.scope, f.id AS flow_id, a.id IS NOT NULL AS abstract_found,
        CASE WHEN f._abstractFlowId IS NULL THEN f.pageGenerators ELSE a.pageGenerators END AS pageGenerators,
        CASE WHEN f._abstractFlowId IS NULL THEN f.pageProcessors ELSE a.pageProcessors END AS pageProcessors,
