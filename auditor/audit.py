@@ -182,7 +182,9 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         references = con.execute(flow_sql.MISSING_SQL).df()
         con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP VIEW flow_graph; DROP TABLE flow_overrides")  # the raw step arrays: the largest columns
         con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
-        con.execute("DROP TABLE steps; DROP TABLE flow_class; DROP TABLE reacher_steps; DROP TABLE import_links")  # tables go as soon as they are used up
+        # tables go as soon as they are used up
+        for table in ("steps", "flow_class", "reacher_steps", "reacher_refs", "import_links"):
+            con.execute(f"DROP TABLE {table}")
         used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
                            "FROM usage GROUP BY ALL").df()
         con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})

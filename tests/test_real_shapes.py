@@ -240,3 +240,24 @@ def test_ai_agents_guardrails_and_tool_calls_reach_their_connections(tmp_path, r
     assert set(reached) == {"c-src", "c-llm", "c-mcp1", "c-mcp2", "c-mcp3", "c-tool"}
     assert reached["c-mcp2"] == ["f1"] and reached["c-tool"] == ["f1"]
     assert not [i for i in run.results["load_issues"] if i["action"] == "skipped"]
+
+
+def test_apis_tools_and_syncs_naming_what_is_not_there_are_missing_references(tmp_path, run_cli):
+    import json
+    conns = [{"_id": "c1", "type": "http", "http": {"baseURI": "https://a.example.com"}}]
+    snap = account(tmp_path, conns, [flow("f1", exports=["e-c1"])])
+    (snap / "apis.json").write_text(json.dumps([{"_id": "a1", "name": "API", "builder": {"routers": [
+        {"branches": [{"pageProcessors": [{"type": "import", "_importId": "i-gone"}]}]}]}}]))
+    (snap / "tools.json").write_text(json.dumps([{"_id": "t1", "name": "Tool", "disabled": True, "routers": [
+        {"branches": [{"pageProcessors": [{"type": "export", "_exportId": "e-gone"}]}]}]}]))
+    (snap / "syncs.json").write_text(json.dumps([{"_id": "s1", "name": "Sync", "source": {"_connectionId": "c1"},
+                                                  "destination": {"_connectionId": "c-gone"}}]))
+    run = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
+    reasons = sorted(f["reason"] for f in run.results["findings"] if f["rule"] == "missing-reference")
+    assert reasons == [
+        "api API (a1) refers to import i-gone through builder.routers, which is not in the snapshot",
+        "sync Sync (s1) refers to connection c-gone through source, destination, which is not in the snapshot",
+        "tool Tool (t1) refers to export e-gone through routers, which is not in the snapshot",
+    ]
+    by_key = {e["key"]: e for e in run.results["accounts"][0]["endpoints"]}
+    assert by_key["uri:https://a.example.com"]["reached_by"] == ["sync:s1"]

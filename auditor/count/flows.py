@@ -144,6 +144,8 @@ UNION ALL
 SELECT f.account_no, f.environment, 'flow', f.flow_id, f.name, 'flow', f.abstract_flow_id, '_abstractFlowId'
 FROM flow_facts f WHERE f.abstract_flow_id IS NOT NULL AND NOT f.abstract_found
 UNION ALL
+SELECT account_no, environment, rtype, id, name, kind, ref, via FROM reacher_refs WHERE NOT found
+UNION ALL
 SELECT x.account_no,
        CASE WHEN x.scope = '*' THEN CASE WHEN x.sandbox THEN 'sandbox' ELSE 'production' END ELSE x.scope END,
        x.kind, x.id, x.name, 'connection', x._connectionId, '_connectionId'
@@ -219,39 +221,51 @@ ORDER BY account_no, environment, id
 # what besides flows reaches a connection: an API's steps (builder.routers[]), a tool's (routers[]),
 # a sync's source and destination; each unless `disabled`, in the environment of its sandbox flag
 REACHERS_SQL = """
-CREATE OR REPLACE TEMP TABLE reacher_steps AS
+CREATE OR REPLACE TEMP TABLE reacher_refs AS
 WITH r AS (
-    SELECT account_no, scope, sandbox, 'api:' || id AS reacher,
+    SELECT account_no, scope, sandbox, disabled, 'api' AS rtype, id, name, 'builder.routers' AS via,
            coalesce(json_extract_string(builder, '$.routers[*].branches[*].pageProcessors[*]._exportId'), []) AS exports,
            coalesce(json_extract_string(builder, '$.routers[*].branches[*].pageProcessors[*]._importId'), []) AS imports,
            []::VARCHAR[] AS direct
-    FROM apis WHERE NOT coalesce(disabled, false)
+    FROM apis
     UNION ALL
-    SELECT account_no, scope, sandbox, 'tool:' || id,
+    SELECT account_no, scope, sandbox, disabled, 'tool', id, name, 'routers',
            coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._exportId'), []),
            coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._importId'), []), []
-    FROM tools WHERE NOT coalesce(disabled, false)
+    FROM tools
     UNION ALL
-    SELECT account_no, scope, sandbox, 'sync:' || id, [], [],
+    SELECT account_no, scope, sandbox, disabled, 'sync', id, name, 'source, destination', [], [],
            list_filter([source ->> '$._connectionId', destination ->> '$._connectionId'], lambda c: c IS NOT NULL)
-    FROM syncs WHERE NOT coalesce(disabled, false)
+    FROM syncs
 ), env AS (
-    SELECT *, CASE WHEN scope = '*' THEN CASE WHEN sandbox THEN 'sandbox' ELSE 'production' END ELSE scope END
-              AS environment FROM r
+    SELECT *, NOT coalesce(disabled, false) AS active,
+           CASE WHEN scope = '*' THEN CASE WHEN sandbox THEN 'sandbox' ELSE 'production' END ELSE scope END
+             AS environment FROM r
 )
-SELECT x.account_no, x.scope, x.environment, e._connectionId AS connection_id, x.reacher
+SELECT x.account_no, x.scope, x.environment, x.active, x.rtype, x.id, x.name, x.via, 'export' AS kind, x.ref,
+       e.id IS NOT NULL AS found, e._connectionId AS connection_id
 FROM (SELECT *, unnest(exports) AS ref FROM env) x
-JOIN exports e ON e.account_no = x.account_no AND e.scope = x.scope AND e.id = x.ref
+LEFT JOIN exports e ON e.account_no = x.account_no AND e.scope = x.scope AND e.id = x.ref
 UNION ALL
-SELECT x.account_no, x.scope, x.environment, i._connectionId, x.reacher
+SELECT x.account_no, x.scope, x.environment, x.active, x.rtype, x.id, x.name, x.via, 'import', x.ref,
+       i.id IS NOT NULL, i._connectionId
 FROM (SELECT *, unnest(imports) AS ref FROM env) x
-JOIN imports i ON i.account_no = x.account_no AND i.scope = x.scope AND i.id = x.ref
+LEFT JOIN imports i ON i.account_no = x.account_no AND i.scope = x.scope AND i.id = x.ref
 UNION ALL
-SELECT x.account_no, x.scope, x.environment, l.connection_id, x.reacher
-FROM (SELECT *, unnest(imports) AS ref FROM env) x
-JOIN import_links l ON l.account_no = x.account_no AND l.scope = x.scope AND l.import_id = x.ref
+SELECT x.account_no, x.scope, x.environment, x.active, x.rtype, x.id, x.name, x.via, 'connection', x.ref,
+       c.id IS NOT NULL, x.ref
+FROM (SELECT *, unnest(direct) AS ref FROM env) x
+LEFT JOIN connections c ON c.account_no = x.account_no AND c.scope = x.scope AND c.id = x.ref;
+
+-- what each active API, tool and sync reaches (an AI agent or tool call among its imports included)
+CREATE OR REPLACE TEMP TABLE reacher_steps AS
+SELECT account_no, scope, environment, connection_id, rtype || ':' || id AS reacher
+FROM reacher_refs WHERE active AND found AND connection_id IS NOT NULL
 UNION ALL
-SELECT account_no, scope, environment, unnest(direct), reacher FROM env
+SELECT r.account_no, r.scope, r.environment, l.connection_id, r.rtype || ':' || r.id
+FROM reacher_refs r
+JOIN import_links l ON l.account_no = r.account_no AND l.scope = r.scope AND l.import_id = r.ref
+WHERE r.active AND r.kind = 'import';
 """
 
 # connections reached by enabled flows (and by APIs, tools and syncs), in the environment of what
