@@ -21,6 +21,7 @@ from auditor.count import flows as flow_sql
 from auditor.count.endpoints import identities, key_connections
 from auditor.count.entitlements import (
     METRICS,
+    Entitlement,
     entitlements,
     plan_licenses,
     read_licenses,
@@ -99,7 +100,14 @@ def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
         plan = plan_rows[no]["plan_license"]
         for env in envs:
             pool = snap.pools.get(env)
-            ent = entitlements(plan, pool)
+            # "Your newly created environment will have the same license entitlements as your
+            # Production account" (help center 31566861433627); account.json can say otherwise
+            ent = entitlements(plan, pool or "production")
+            if pool is None:
+                pool = "production"
+                ent = {m: Entitlement(e.value, f"{e.source}; environment {env} is named by no license, so it has "
+                                      "production's entitlements (help center 31566861433627)")
+                       for m, e in ent.items()}
             row = {"account_no": no, "account": snap.account, "license_model": snap.license_model,
                    "environment": env, "pool": pool, "plan": plan_rows[no]["plan"]}
             for metric in METRICS:
@@ -163,7 +171,9 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         licenses = read_licenses([(s.account, s.license_files) for s in snapshots], as_of, license_issues)
         plans = _plans(snapshots, licenses, policy, as_of)
 
-        conns = key_connections(identities(con), policy)
+        # the trading-partner exemption exists on the endpoint plan only (help center 360060126192)
+        endpoint_plan = dict(zip(plans["account_no"], plans["plan"] == "endpoint"))
+        conns = key_connections(identities(con), policy, endpoint_plan)
         conn_keys = conns[["account_no", "scope", "id", "type", "role", "key", "endpoint_application", "category",
                            "resolved", "explain"]]
         con.register("conn_keys", conn_keys)

@@ -334,9 +334,12 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
                             "as2_uri", "aws_key_raw", "http_connector", "netsuite_environment"])
 
 
-def key_connections(df: pd.DataFrame, policy: Policy) -> pd.DataFrame:
+def key_connections(df: pd.DataFrame, policy: Policy, endpoint_plan: dict[int, bool] | None = None) -> pd.DataFrame:
     """Adds role (endpoint | not-endpoint | trading-partner), key, application, category,
-    resolved and explain to each connection."""
+    resolved and explain to each connection. `endpoint_plan` (account_no -> on the endpoint plan):
+    a trading-partner connection of an account on another plan is an ordinary endpoint, since the
+    exemption "applies to existing customers on the endpoint pricing model only" (help center
+    360060126192); without it every account is taken to be on the endpoint plan."""
     out = df.copy()
     out["role"] = "endpoint"
     out["key"] = None
@@ -348,7 +351,10 @@ def key_connections(df: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         hit = evaluate(rule.when, out) & (out["role"] == "endpoint")
         out.loc[hit, "role"] = "not-endpoint"
         out.loc[hit, "explain"] = rule.reason
-    tp = evaluate(policy.trading_partners.when, out) & (out["role"] == "endpoint")
+    marked = evaluate(policy.trading_partners.when, out) & (out["role"] == "endpoint")
+    exempt = out["account_no"].map(endpoint_plan).fillna(True).astype(bool) if endpoint_plan is not None else True
+    tp = marked & exempt
+    ordinary = marked & ~tp
     if tp.any():
         keys, complete = fill_keys(policy.trading_partners.key, out[tp])
         out.loc[tp, "role"] = "trading-partner"
@@ -378,4 +384,8 @@ def key_connections(df: pd.DataFrame, policy: Policy) -> pd.DataFrame:
         out.loc[rows, "category"] = rule.category
         out.loc[rows, "resolved"] = rule.resolved
         out.loc[rows, "explain"] = render(rule.explain, out.loc[rows]) if template_fields(rule.explain) else rule.explain
+    if ordinary.any():
+        out.loc[ordinary, "explain"] = (out.loc[ordinary, "explain"] + "; a trading-partner connection, but the "
+                                        "trading-partner exemption exists on the endpoint plan only, so it is an "
+                                        "ordinary endpoint here (help center 360060126192)")
     return out
