@@ -46,8 +46,8 @@ def test_nested_integrator_shape(tmp_path, run_cli):
     assert run.results["accounts"][0]["plan"] == "integrator"
 
 
-@pytest.mark.parametrize("tier,flows", [("none", 0), ("free", 1), ("limited", 3), ("standard", 8),
-                                        ("premium", 20), ("enterprise", 50)])
+@pytest.mark.parametrize("tier,flows", [("none", 0), ("free", 0), ("limited", 3), ("standard", 8),
+                                        ("premium", 20), ("enterprise", 50)])  # free: its flow goes with add-ons
 def test_integrator_tiers(tmp_path, run_cli, tier, flows):
     envs, _ = audit_with(tmp_path, run_cli, [{"_id": "l", "type": "integrator", "tier": tier, "numAddOnFlows": 2}])
     assert envs["production"]["flows"]["entitled"] == flows + 2

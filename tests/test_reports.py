@@ -161,7 +161,8 @@ def test_summary_sheet_numbers_totals_and_chart(sample_reports):
     globex = body[("Globex Corporation", "production")]
     assert (globex["endpoints used"], globex["endpoints entitled"], globex["endpoints status"]) == (6, 3, "over")
     assert globex["endpoints share"] == 2 and ws.cell(row=7, column=head.index("endpoints share") + 1).number_format == "0%"
-    assert body[("Initech", "sandbox")]["flows entitled"] is None  # unknown stays empty, not 0
+    assert body[("Initech", "sandbox")]["endpoints entitled"] is None  # unknown stays empty, not 0
+    assert body[("Initech", "sandbox")]["flows entitled"] == 0  # a known zero is a zero
     totals = [c.value for c in ws[16]]
     assert totals[0] == "Total (visible rows)"
     assert totals[head.index("endpoints used")] == "=SUBTOTAL(109,I5:I15)"  # live, and follows the filter

@@ -51,3 +51,31 @@ def test_the_trading_partner_exemption_is_on_the_endpoint_plan_only(tmp_path, ru
     else:
         assert tp["role"] == "endpoint" and tp["key"] == "ftp:edi.partner.example:22"
         assert "exemption exists on the endpoint plan only" in tp["explain"]
+
+
+@pytest.mark.parametrize("license_,production,sandbox", [
+    ({"tier": "free"}, 1, 0),  # the free tier's one flow
+    ({"tier": "free", "numAddOnFlows": 2}, 2, 0),  # the free flow goes with flow add-ons
+    ({"tier": "free", "sandbox": True}, 0, 1),  # ... or with a sandbox license
+    ({"tier": "free", "numSandboxAddOnFlows": 1}, 0, 1),  # ... or with sandbox add-ons
+    ({"tier": "standard", "numAddOnFlows": 2}, 10, 0),  # a sandbox gets tier flows only on a sandbox license
+    ({"tier": "standard", "sandbox": True, "numSandboxAddOnFlows": 1}, 8, 9),
+    ({"tier": "premium", "trialEndDate": "2026-12-31T00:00:00.000Z"}, 20, 0),  # a paid tier's trial is not unlimited
+    ({"tier": "free", "trialEndDate": "2026-12-31T00:00:00.000Z"}, None, None),  # a free trial is
+])
+def test_integrator_tiers_as_the_vendors_ui_works_them_out(tmp_path, run_cli, license_, production, sandbox):
+    conns = [{"_id": "c1", "type": "http", "http": {"baseURI": "https://a.example.com"}}]
+    snap = account(tmp_path, conns, [flow("f1", exports=["e-c1"])],
+                   licenses=[{"_id": "l1", "type": "integrator", **license_}])
+    results = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never").results
+    assert _env(results, "production")["flows"]["entitled"] == production
+    assert _env(results, "sandbox")["flows"]["entitled"] == sandbox
+
+
+def test_a_license_sandbox_flag_that_is_not_true_or_false_is_noted(tmp_path, run_cli):
+    conns = [{"_id": "c1", "type": "http", "http": {"baseURI": "https://a.example.com"}}]
+    snap = account(tmp_path, conns, [flow("f1", exports=["e-c1"])],
+                   licenses=[{"_id": "l1", "type": "integrator", "tier": "standard", "sandbox": "yes"}])
+    results = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never").results
+    assert _env(results, "sandbox")["flows"]["entitled"] == 0
+    assert any(i["problem"] == "license sandbox must be true or false; read as false" for i in results["load_issues"])

@@ -3,7 +3,8 @@
 Licenses are few (a handful per account), so they are read with orjson, not in bulk.
 Two shapes carry the numbers (see DOMAIN.md §1): flat (`numEndpoints`, `numAddOnEndpoints`,
 `numSandboxEndpoints`, ...) and nested (`endpoint.production.numEndpoints`, ...). Totals are
-base plus add-on. Older `integrator` licenses give flows by `tier`; a trial is unlimited.
+base plus add-on. Older `integrator` licenses give flows by `tier`, as the vendor's UI works them
+out; a trial is unlimited, but for an integrator license of a paid tier.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from auditor.load.tables import read_bytes, strict
 PLAN_TYPES = ("platform", "endpoint", "integrator")  # preference order when several are live
 METRICS = {"flows": "Flows", "endpoints": "Endpoints", "trading_partners": "TradingPartners", "agents": "Agents"}
 TIER_FLOWS = {"none": 0, "free": 1, "limited": 3, "standard": 8, "premium": 20, "enterprise": 50}
+PAID_TIERS = ("limited", "standard", "premium", "enterprise")
 
 
 @dataclass
@@ -147,17 +149,19 @@ def read_licenses(accounts: list[tuple[str, list[ResourceFile]]], as_of: date, i
                 if tier is not None and tier not in TIER_FLOWS:
                     note(f"license tier is not one of {', '.join(TIER_FLOWS)}; no flows are read from it")
                 expires, trial_end = (_date_text(lic.get(k), k, note) for k in ("expires", "trialEndDate"))
+                if lic.get("sandbox") is not None and not isinstance(lic.get("sandbox"), bool):
+                    note("license sandbox must be true or false; read as false")
                 rows.append({
                     "account": account, "license_id": lid, "type": lic["type"], "tier": tier,
                     "connector_id": _text(lic.get("_connectorId")), "edition": _text(opts.get("connectorEdition")),
                     "integration_id": _text(lic.get("_integrationId")),
                     "expires_raw": expires, "trial_end_raw": trial_end,
                     "production": _pool_numbers(lic, "production", note), "sandbox": _pool_numbers(lic, "sandbox", note),
-                    "file": f.display, "record": i,
+                    "sandbox_license": lic.get("sandbox") is True, "file": f.display, "record": i,
                 })
     frame = pd.DataFrame(rows, columns=[
         "account", "license_id", "type", "tier", "connector_id", "edition", "integration_id",
-        "expires_raw", "trial_end_raw", "production", "sandbox", "file", "record"])
+        "expires_raw", "trial_end_raw", "production", "sandbox", "sandbox_license", "file", "record"])
     day = pd.Timestamp(as_of)
     for col, field in (("expires", "expires"), ("trial_end", "trialEndDate")):
         raw = frame[f"{col}_raw"]
@@ -186,6 +190,21 @@ def plan_licenses(licenses: pd.DataFrame, as_of: date) -> dict[str, dict]:
     return {row["account"]: row for row in best.to_dict("records")}
 
 
+def _tier_flows(plan: dict, pool: str) -> tuple[int, str]:
+    """The flows an integrator license's tier gives one pool, as the vendor's UI works them out:
+    production, the tier's flows, but the free tier's one flow only for a license with no flow
+    add-ons that is no sandbox license and has no sandbox add-ons; sandbox, the tier's flows for a
+    sandbox license (`sandbox: true`), else none."""
+    tier, flows = plan["tier"], TIER_FLOWS[plan["tier"]]
+    if pool == "sandbox":
+        return (flows, "a sandbox license") if plan["sandbox_license"] else (0, "not a sandbox license")
+    if tier == "free":
+        if plan["production"]["flows"][1] or plan["sandbox_license"] or plan["sandbox"]["flows"][1]:
+            return 0, "the free flow goes with flow add-ons or a sandbox license"
+        return 1, "the free tier's one flow"
+    return flows, f"the {tier} tier"
+
+
 def entitlements(plan: dict | None, pool: str | None) -> dict[str, Entitlement]:
     """metric -> Entitlement for one environment drawing on `pool`."""
     if plan is None:
@@ -193,14 +212,17 @@ def entitlements(plan: dict | None, pool: str | None) -> dict[str, Entitlement]:
     what = f"{plan['type']} license {plan['license_id']}"
     if pool is None:
         return {m: Entitlement(None, f"{what} says nothing for this environment (see account.json `environments`)") for m in METRICS}
-    if plan["on_trial"]:
+    paid_tier = plan["type"] == "integrator" and plan["tier"] in PAID_TIERS
+    if plan["on_trial"] and not paid_tier:
         return {m: Entitlement(None, f"{what} is on trial until {plan['trial_end']:%Y-%m-%d}: unlimited") for m in METRICS}
+    trial = (f"; on trial until {plan['trial_end']:%Y-%m-%d}, which the vendor's UI does not count as unlimited "
+             "for a paid tier") if plan["on_trial"] else ""
     out = {}
     for metric in METRICS:
         base, addon = plan[pool][metric]
-        if plan["type"] == "integrator" and pool == "production" and metric == "flows" and base is None and plan["tier"] in TIER_FLOWS:
-            base = TIER_FLOWS[plan["tier"]]
-            source = f"{what}, tier {plan['tier']!r}: {base} flows plus {addon or 0} add-on"
+        if plan["type"] == "integrator" and metric == "flows" and base is None and plan["tier"] in TIER_FLOWS:
+            base, why = _tier_flows(plan, pool)
+            source = f"{what}, tier {plan['tier']!r}: {base} flows ({why}) plus {addon or 0} {pool} add-on{trial}"
         else:
             source = f"{what}, {pool}: {base or 0} plus {addon or 0} add-on"
         if base is None and addon is None:
