@@ -88,7 +88,7 @@ def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as
     return pd.DataFrame(rows, columns=["account_no", "account", "plan", "plan_from", "plan_license", "app_flows_billable"])
 
 
-def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
+def _environments(snapshots, plans, flows, endpoints, tps, agents) -> pd.DataFrame:
     """One row per account and environment: counts against entitlements."""
     rows = []
     plan_rows = plans.to_dict("records")
@@ -120,15 +120,16 @@ def _environments(snapshots, plans, flows, endpoints, tps) -> pd.DataFrame:
                                  flows_billable=("billable", "sum")).reset_index()
     ep = endpoints.groupby(keys).size().rename("endpoints_used").reset_index()
     tp = tps.groupby(keys).size().rename("trading_partners_used").reset_index()
-    for part in (fl, ep, tp):
+    for part in (fl, ep, tp, agents):
         env = env.merge(part, on=keys, how="left")
     # an environment with no flows or no endpoints counts zero of them
-    for col in ("flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used"):
+    for col in ("flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used",
+                "agents_used"):
         env[col] = env[col].fillna(0).astype(int)
     for metric in METRICS:
         env[f"{metric}_entitled"] = pd.to_numeric(env[f"{metric}_entitled"]).astype("Int64")
     for metric, used in (("flows", "flows_billable"), ("endpoints", "endpoints_used"),
-                         ("trading_partners", "trading_partners_used")):
+                         ("trading_partners", "trading_partners_used"), ("agents", "agents_used")):
         entitled = env[f"{metric}_entitled"].astype("Float64")
         env[f"{metric}_over"] = (env[used] - entitled).clip(lower=0).astype("Int64")
         share = env[used] / entitled.where(entitled > 0)
@@ -175,7 +176,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         endpoint_plan = dict(zip(plans["account_no"], plans["plan"] == "endpoint"))
         conns = key_connections(identities(con), policy, endpoint_plan)
         conn_keys = conns[["account_no", "scope", "id", "type", "role", "key", "endpoint_application", "category",
-                           "resolved", "explain"]]
+                           "resolved", "explain", "agent_id"]]
         con.register("conn_keys", conn_keys)
         # the connection blocks (and any credentials in them) are not needed past this point
         # (TEMP, as the table it replaces: a plain table of that name would leave the blocks in memory)
@@ -197,6 +198,10 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
             con.execute(f"DROP TABLE {table}")
         used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
                            "FROM usage GROUP BY ALL").df()
+        # on-premise agents in use: the distinct _agentId of the connections reached
+        agents = con.execute("SELECT u.account_no, u.environment, count(DISTINCT k.agent_id) AS agents_used "
+                             "FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope "
+                             "AND k.id = u.connection_id WHERE k.agent_id IS NOT NULL GROUP BY ALL").df()
         con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})
         con.execute(f"CREATE TEMP TABLE tps_out AS {ENDPOINTS_SQL}", {"role": "trading-partner"})
         con.execute("DROP TABLE usage")
@@ -229,7 +234,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
     connections["enabled_flows"] = connections["enabled_flows"].fillna(0).astype(int)
     for frame in (flows, references, endpoints, tps, connections):
         frame.insert(0, "account", frame["account_no"].map(names))
-    environments = _environments(snapshots, plans, flows, endpoints, tps)
+    environments = _environments(snapshots, plans, flows, endpoints, tps, agents)
 
     frames = {"environments": environments, "flows": flows, "connections": connections,
               "endpoints": endpoints, "licenses": licenses, "references": references}

@@ -36,9 +36,9 @@ mutes:
     assert not any(f["muted"] for f in over if f["account"] != "Globex Corporation")
     expired = findings_by(run, "license-expired")
     assert expired[0]["muted"] and expired[0]["status"] == "alarm"  # still an alarm, still listed
-    # two high alarms are left unmuted: Acme's trading partners, Initech's sandbox flows (a standard
-    # tier without a sandbox license gives its sandbox no flows)
-    assert run.exit_code == 1 and "2 unmuted alarms at or above high" in run.stderr
+    # three high alarms are left unmuted: Acme's trading partners, Initech's sandbox flows (a standard
+    # tier without a sandbox license gives its sandbox no flows) and Initech's on-premise agent
+    assert run.exit_code == 1 and "3 unmuted alarms at or above high" in run.stderr
     assert [m["status"] for m in run.results["mutes"]] == ["active", "active"]
     assert [m["matched"] for m in run.results["mutes"]] == [2, 1]
     assert "3 findings muted by 2 mutes." in run.stdout

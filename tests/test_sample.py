@@ -10,7 +10,7 @@ from auditor.rules.model import load_rules
 def test_sample_audit_summary_and_results(run_cli):
     run = run_cli("audit", "--sample", "--fail-on", "never")
     assert run.exit_code == 0, run.stderr
-    assert "policy default · profile default · 10 rules · as of 2026-11-30" in run.stdout
+    assert "policy default · profile default · 12 rules · as of 2026-11-30" in run.stdout
     rows = {" ".join(line.split()) for line in run.stdout.splitlines()}
     # account, environment, plan, billable flows, endpoints, trading partners, alarms by severity
     assert "Globex Corporation production endpoint 4 / 3 6 / 3 0 / - 0 2 0 2 0 1" in rows
@@ -55,7 +55,7 @@ def test_sample_results_are_byte_identical_run_to_run(run_cli, tmp_path):
 
 def test_fail_on_sets_the_exit_code(run_cli):
     default = run_cli("audit", "--sample")  # default: high
-    assert default.exit_code == 1 and "5 unmuted alarms at or above high" in default.stderr
+    assert default.exit_code == 1 and "6 unmuted alarms at or above high" in default.stderr
     assert default.results is not None  # the results are written all the same
     assert run_cli("audit", "--sample", "--fail-on", "critical").exit_code == 0
     assert run_cli("audit", "--sample", "--fail-on", "low").exit_code == 1

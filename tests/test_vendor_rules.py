@@ -79,3 +79,23 @@ def test_a_license_sandbox_flag_that_is_not_true_or_false_is_noted(tmp_path, run
     results = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never").results
     assert _env(results, "sandbox")["flows"]["entitled"] == 0
     assert any(i["problem"] == "license sandbox must be true or false; read as false" for i in results["load_issues"])
+
+
+def test_on_premise_agents_in_use_are_counted_per_environment(tmp_path, run_cli):
+    """numAgents + numAddOnAgents against the distinct _agentId of the connections reached."""
+    conns = [{"_id": "a1", "type": "filesystem", "_agentId": "agent-1"},
+             {"_id": "a2", "type": "ftp", "_agentId": "agent-1", "ftp": {"hostURI": "files.internal"}},  # same agent
+             {"_id": "a3", "type": "rdbms", "_agentId": "agent-2",
+              "rdbms": {"type": "mssql", "host": "db.internal", "database": "erp"}},
+             {"_id": "a4", "type": "filesystem", "_agentId": "agent-3"},  # reached by a disabled flow only
+             {"_id": "s1", "type": "filesystem", "_agentId": "agent-9", "sandbox": True}]
+    flows = [flow("f1", exports=["e-a1", "e-a2", "e-a3"]), flow("f-off", exports=["e-a4"], disabled=True),
+             flow("f-sb", exports=["e-s1"], sandbox=True)]
+    licenses = [{"_id": "l1", "type": "endpoint", "numEndpoints": 9, "numFlows": 9, "numAgents": 1, "numAddOnAgents": 0}]
+    results = run_cli("audit", account(tmp_path, conns, flows, licenses=licenses), "--as-of", "2026-11-30",
+                      "--fail-on", "never").results
+    prod, sandbox = _env(results, "production"), _env(results, "sandbox")
+    assert prod["agents"]["used"] == 2 and prod["agents"]["entitled"] == 1
+    assert sandbox["agents"]["used"] == 1
+    over = [f for f in results["findings"] if f["rule"] == "agents-over-entitlement" and f["status"] == "alarm"]
+    assert [f["reason"] for f in over] == ["production: 2 on-premise agents in use against 1 licensed"]

@@ -82,7 +82,8 @@ def build(audit: Audit) -> dict:
         usage = {}
         for metric, counts in (("flows", {"total": "flows_total", "enabled": "flows_enabled", "billable": "flows_billable"}),
                                ("endpoints", {"used": "endpoints_used"}),
-                               ("trading_partners", {"used": "trading_partners_used"})):
+                               ("trading_partners", {"used": "trading_partners_used"}),
+                               ("agents", {"used": "agents_used"})):
             usage[metric] = {**{k: row[v] for k, v in counts.items()},
                              "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
         envs[row["account_no"]].append({"environment": row["environment"], "pool": row["pool"], **usage})

@@ -30,6 +30,7 @@ class EnvironmentResult(BaseModel):
     flows: Usage
     endpoints: Usage
     trading_partners: Usage
+    agents: Usage | None = None  # on-premise agents in use (absent in results files of earlier versions)
 
 
 class EndpointResult(BaseModel):

@@ -49,10 +49,9 @@ FINDING_COLUMNS = ["id", "rule", "title", "severity", "status", "account", "envi
 _ACCOUNT = {"account", "environment"}
 FRAME_COLUMNS: dict[str, set[str]] = {
     "environments": _ACCOUNT | {"license_model", "pool", "plan"} | {
-        f"{m}_{x}" for m in ("flows", "endpoints", "trading_partners")
+        f"{m}_{x}" for m in ("flows", "endpoints", "trading_partners", "agents")
         for x in ("entitled", "entitled_from", "over", "share")} | {
-        "flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used",
-        "agents_entitled", "agents_entitled_from"},
+        "flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used", "agents_used"},
     "endpoints": _ACCOUNT | {"key", "application", "category", "resolved", "explain", "connections", "flows",
                              "reached_by", "connection_count", "flow_count"},
     "flows": _ACCOUNT | {"id", "name", "enabled", "billable", "reason_code", "reason"},
