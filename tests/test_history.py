@@ -50,6 +50,35 @@ def test_record_and_history(tmp_path, run_cli):
         assert con.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS)
 
 
+def test_agents_and_reached_by_survive_the_history(tmp_path, run_cli):
+    store = tmp_path / "h.sqlite"
+    results = audit(run_cli, "--sample", "2026-11-30", store, "--record").results
+    back = history.load(store, "2026-11-30")
+    for acct in results["accounts"]:
+        again = next(a for a in back["accounts"] if a["account"] == acct["account"])
+        assert [e["agents"] for e in again["environments"]] == [e["agents"] for e in acct["environments"]]
+        assert [e["reached_by"] for e in again["endpoints"]] == [e["reached_by"] for e in acct["endpoints"]]
+
+
+def test_a_history_of_the_first_schema_is_migrated_and_its_audits_still_load(tmp_path, run_cli):
+    store = tmp_path / "h.sqlite"
+    with sqlite3.connect(store) as con:  # what an auditor of history schema 1 wrote
+        con.executescript(history.MIGRATIONS[0])
+        con.execute("PRAGMA user_version = 1")
+        con.execute("INSERT INTO audits VALUES (1, 'Old Co', '2026-10-31', '2026-10-31T00:00:00+00:00', '0.1.0', "
+                    "'default', 'default', 'legacy', 'endpoint', 'x')")
+        con.execute("INSERT INTO environments VALUES (1, 'production', 'production', 1, 1, 1, 5, 'l', 1, 5, 'l', "
+                    "0, NULL, 'l')")
+        con.execute("INSERT INTO endpoints VALUES (1, 'endpoint', 'production', 'uri:https://a', 'http', "
+                    "'universal', 1, 'why', '[\"c1\"]', '[\"f1\"]')")
+    audit(run_cli, "--sample", "2026-11-30", store, "--record")
+    with sqlite3.connect(store) as con:
+        assert con.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS) == 2
+    old = history.load(store, "2026-10-31")["accounts"][0]
+    assert "agents" not in old["environments"][0]  # not counted then: absent, not zero
+    assert old["endpoints"][0]["reached_by"] == []
+
+
 def test_recording_the_same_date_twice_replaces_it(tmp_path, run_cli):
     store = tmp_path / "h.sqlite"
     audit(run_cli, "--sample", "2026-11-30", store, "--record")
@@ -278,3 +307,21 @@ def test_twelve_months_csv(year, run_cli, tmp_path):
         rows = list(csv.DictReader(handle))
     assert len(rows) == len(outs[-1]["trend"]["forecast"])
     assert (tmp_path / "csv" / "changes.csv").exists() and (tmp_path / "csv" / "trend.csv").exists()
+
+
+def test_diff_says_when_agents_in_use_change_and_ignores_files_without_them(tmp_path, run_cli):
+    old = run_cli("audit", "--sample", "-o", tmp_path / "old.json", "--fail-on", "never").results
+    new = json.loads(json.dumps(old))
+    hooli = next(a for a in new["accounts"] if a["account"] == "Hooli")
+    hooli["environments"][0]["agents"]["used"] = 2
+    (tmp_path / "new.json").write_text(json.dumps(new))
+    rows = json.loads(run_cli("diff", tmp_path / "old.json", tmp_path / "new.json", "--format", "json",
+                              output=False).stdout)
+    assert [r["detail"] for r in rows if r["id"] == "agents"] == ["agents in use 1 → 2 (+1) against 1 entitled"]
+    for acct in old["accounts"]:  # a file written before agents were counted
+        for env in acct["environments"]:
+            del env["agents"]
+    (tmp_path / "older.json").write_text(json.dumps(old))
+    rows = json.loads(run_cli("diff", tmp_path / "older.json", tmp_path / "new.json", "--format", "json",
+                              output=False).stdout)
+    assert not [r for r in rows if r["id"] == "agents"]

@@ -47,7 +47,10 @@ def _account_changes(name: str, old: dict, new: dict, old_day: str, new_day: str
         if o is None or n is None:
             add(env, "usage", "environment added" if o is None else "environment removed", env, env, "")
             continue
-        for metric, used in (("flows", "billable"), ("endpoints", "used"), ("trading_partners", "used")):
+        for metric, used in (("flows", "billable"), ("endpoints", "used"), ("trading_partners", "used"),
+                             ("agents", "used")):
+            if not (o.get(metric) and n.get(metric)):
+                continue  # agents: not counted by the auditor that wrote one of the two
             label = metric.replace("_", " ")
             if o[metric]["entitled"] != n[metric]["entitled"]:
                 add(env, "entitlement", "changed", metric, label,

@@ -56,11 +56,19 @@ MIGRATIONS = [
         PRIMARY KEY (audit_id, finding_id));
     CREATE INDEX findings_rule ON findings (rule, status);
     """,
+    # 2: on-premise agents per environment, and what besides flows reaches each endpoint
+    """
+    ALTER TABLE environments ADD COLUMN agents_used INTEGER;
+    ALTER TABLE environments ADD COLUMN agents_entitled INTEGER;
+    ALTER TABLE environments ADD COLUMN agents_entitled_from TEXT;
+    ALTER TABLE endpoints ADD COLUMN reached_by TEXT;
+    """,
 ]
 
 ENV_COLUMNS = ["environment", "pool", "flows_total", "flows_enabled", "flows_billable", "flows_entitled",
                "flows_entitled_from", "endpoints_used", "endpoints_entitled", "endpoints_entitled_from",
-               "trading_partners_used", "trading_partners_entitled", "trading_partners_entitled_from"]
+               "trading_partners_used", "trading_partners_entitled", "trading_partners_entitled_from",
+               "agents_used", "agents_entitled", "agents_entitled_from"]
 
 
 def default_path() -> Path:
@@ -105,7 +113,9 @@ def _env_rows(audit_id: int, acct: dict) -> list[tuple]:
                      env["flows"]["billable"], env["flows"]["entitled"], env["flows"]["entitled_from"],
                      env["endpoints"]["used"], env["endpoints"]["entitled"], env["endpoints"]["entitled_from"],
                      env["trading_partners"]["used"], env["trading_partners"]["entitled"],
-                     env["trading_partners"]["entitled_from"]))
+                     env["trading_partners"]["entitled_from"],
+                     *((agents["used"], agents["entitled"], agents["entitled_from"]) if (agents := env.get("agents"))
+                       else (None, None, None))))
     return rows
 
 
@@ -130,10 +140,11 @@ def record(path: Path, results: dict, *, fail_after: int | None = None) -> list[
                     (*key, datetime.now(UTC).isoformat(timespec="seconds"), results["tool_version"],
                      results["policy"], results.get("profile"), acct["license_model"], acct["plan"],
                      acct["plan_from"])).lastrowid
-                con.executemany(f"INSERT INTO environments VALUES ({', '.join('?' * 14)})", _env_rows(audit_id, acct))
-                con.executemany("INSERT INTO endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
+                con.executemany(f"INSERT INTO environments VALUES ({', '.join('?' * 17)})", _env_rows(audit_id, acct))
+                con.executemany("INSERT INTO endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                     (audit_id, kind, e["environment"], e["key"], e["application"], e["category"], e["resolved"],
-                     e["explain"], json.dumps(e["connections"]), json.dumps(e["flows"]))
+                     e["explain"], json.dumps(e["connections"]), json.dumps(e["flows"]),
+                     json.dumps(e.get("reached_by", [])))
                     for kind, items in (("endpoint", acct["endpoints"]), ("trading partner", acct["trading_partners"]))
                     for e in items])
                 con.executemany("INSERT INTO flows VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
@@ -217,7 +228,7 @@ def load(path: Path, as_of: str, account: str | None = None) -> dict:
         ids = [a["id"] for a in audits]
         envs = _grouped(con, "environments", ", ".join(ENV_COLUMNS), ids)
         eps = _grouped(con, "endpoints", "kind, environment, key, application, category, resolved, explain, "
-                                         "connections, flows", ids)
+                                         "connections, flows, reached_by", ids)
         flows = _grouped(con, "flows", "environment, id, name, enabled, billable, reason_code, reason", ids)
         conns = _grouped(con, "connections", "environment, id, name, type, application, role, key, explain, "
                                              "enabled_flows", ids)
@@ -238,7 +249,11 @@ def load(path: Path, as_of: str, account: str | None = None) -> dict:
                                             "entitled_from": e["endpoints_entitled_from"]},
                               "trading_partners": {"used": e["trading_partners_used"],
                                                    "entitled": e["trading_partners_entitled"],
-                                                   "entitled_from": e["trading_partners_entitled_from"]}}
+                                                   "entitled_from": e["trading_partners_entitled_from"]},
+                              # audits recorded before agents were counted have none
+                              **({"agents": {"used": e["agents_used"], "entitled": e["agents_entitled"],
+                                             "entitled_from": e["agents_entitled_from"]}}
+                                 if e["agents_entitled_from"] is not None else {})}
                              for e in envs[aid]],
             "endpoints": [], "trading_partners": [],
             "flows": [{**f, "enabled": bool(f["enabled"]), "billable": bool(f["billable"])} for f in flows[aid]],
@@ -249,7 +264,8 @@ def load(path: Path, as_of: str, account: str | None = None) -> dict:
             target = acct["endpoints"] if e["kind"] == "endpoint" else acct["trading_partners"]
             target.append({"environment": e["environment"], "key": e["key"], "application": e["application"],
                            "category": e["category"], "resolved": bool(e["resolved"]), "explain": e["explain"],
-                           "connections": json.loads(e["connections"]), "flows": json.loads(e["flows"])})
+                           "connections": json.loads(e["connections"]), "flows": json.loads(e["flows"]),
+                           "reached_by": json.loads(e["reached_by"] or "[]")})
         accounts.append(acct)
         findings += [{"id": f["finding_id"], "rule": f["rule"], "title": f["title"], "severity": f["severity"],
                       "status": f["status"], "account": a["account"], "environment": f["environment"],
