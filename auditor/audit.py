@@ -183,10 +183,11 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con.execute("CREATE OR REPLACE TEMP TABLE connections AS SELECT account_no, scope, id FROM connections")
 
         con.execute(flow_sql.GRAPH_SQL)
+        con.execute(flow_sql.REACHER_REFS_SQL)
         con.execute(flow_sql.IMPORT_LINKS_SQL)
         con.execute(flow_sql.FACTS_SQL)
         con.execute(flow_sql.STEPS_SQL)
-        con.execute(flow_sql.REACHERS_SQL)
+        con.execute(flow_sql.REACHER_STEPS_SQL)
         flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable"]], policy.trading_partner_flows_billable)
         con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
         flows = con.execute("SELECT * FROM flows_out").df()

@@ -155,3 +155,30 @@ def test_a_link_stored_in_a_zipped_download_is_listed_not_unpacked(tmp_path, run
     noted = {i["file"]: i["problem"] for i in results["load_issues"]}
     assert noted["acme/orders.zip/flows/evil.json"] == "not read: a symbolic link stored in the zip"
     assert _production(results, "acme")["flows"]["total"] == 1
+
+
+def test_an_integration_json_of_the_wrong_shape_is_listed_and_its_flows_stand_alone(tmp_path, run_cli):
+    folder = orders(tmp_path / "orders")
+    (folder / "integration.json").write_text(json.dumps({"_id": 42, "name": "Orders"}))
+    results = run_cli("audit", folder, "--as-of", "2026-11-30", "--fail-on", "never").results
+    assert any(i["file"] == "orders/integration.json" and i["action"] == "skipped" for i in results["load_issues"])
+    assert _production(results, "orders")["flows"]["billable"] == 1
+    assert not [f for f in results["findings"] if f["rule"] == "missing-reference"]
+    (folder / "integration.json").write_text("[]")
+    run = run_cli("audit", folder, "--as-of", "2026-11-30")
+    assert run.exit_code == 2 and "orders/integration.json: must hold one JSON object" in run.stderr
+
+
+def test_other_zips_beside_the_downloads_are_left_unopened_and_listed(tmp_path, run_cli):
+    import zipfile
+    acct = tmp_path / "acme"
+    orders(acct / "orders")
+    (acct / "account.json").write_text("{}")
+    with zipfile.ZipFile(acct / "backup.zip", "w") as archive:
+        archive.writestr("notes.txt", "not a download")
+    (acct / "broken.zip").write_bytes(b"PK\x03\x04 not really a zip")
+    run = run_cli("audit", acct, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    unread = {i["file"] for i in run.results["load_issues"] if i["action"] == "not read"}
+    assert {"acme/backup.zip", "acme/broken.zip"} <= unread
+    assert _production(run.results, "acme")["flows"]["billable"] == 1

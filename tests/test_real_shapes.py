@@ -261,3 +261,15 @@ def test_apis_tools_and_syncs_naming_what_is_not_there_are_missing_references(tm
     ]
     by_key = {e["key"]: e for e in run.results["accounts"][0]["endpoints"]}
     assert by_key["uri:https://a.example.com"]["reached_by"] == ["sync:s1"]
+
+
+@pytest.mark.parametrize("uri,settings", [
+    ("https://{{connection.settings.host}}/api", {"host": "app:SECRET@erp.example.com"}),  # user info filled in
+    ("https://{{connection.settings.host}}/api\u0000x", {"host": "erp.example.com"}),  # a control character after
+    ("https://{{connection.settings.host}}:99999/api", {"host": "erp.example.com"}),  # a port out of range
+])
+def test_what_handlebars_fill_goes_through_the_same_sanitiser(tmp_path, run_cli, uri, settings):
+    conn = {"_id": "c1", "type": "http", "settings": settings, "http": {"baseURI": uri}}
+    got, run = keys(tmp_path, run_cli, [conn])
+    assert "SECRET" not in run.out.read_text() and "\\u0000" not in got["c1"]
+    assert got["c1"] in ("uri:https://erp.example.com/api",) or got["c1"].startswith("uri:unreadable#")

@@ -302,10 +302,14 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     df["db_host"] = _map_distinct(df["db_host"], clean_host)
     df["mongo_hosts"] = _map_distinct(df["mongo_hosts"], lambda v: ",".join(sorted(clean_host(h) for h in v.split(","))))
     df["application"] = df["assistant"].fillna(df["http_connector"]).fillna(df["type"]).fillna("unknown")
-    filled = [_fill_handlebars(raw, context) if isinstance(context, str) else (raw, None)
-              for raw, context in zip(df["uri_raw"], df["uri_context"])]
-    df["uri_raw"] = pd.Series([f[0] for f in filled], index=df.index, dtype=object)
-    df["uri_resolved_from"] = pd.Series([f[1] for f in filled], index=df.index, dtype=object)
+    # only the few URIs with handlebars have a context to fill them from
+    templated = df["uri_context"].notna()
+    filled = [_fill_handlebars(raw, context) for raw, context in
+              zip(df.loc[templated, "uri_raw"], df.loc[templated, "uri_context"])]
+    df["uri_resolved_from"] = pd.Series(None, index=df.index, dtype=object)
+    if filled:
+        df.loc[templated, "uri_raw"] = [uri for uri, _ in filled]
+        df.loc[templated, "uri_resolved_from"] = [fields for _, fields in filled]
     uri = _per_distinct(df["uri_raw"], normalise_uri, ["uri", "uri_host", "readable"])
     df[["uri", "uri_host"]] = uri[["uri", "uri_host"]]
     df["uri_unreadable"] = uri["readable"].eq(False)

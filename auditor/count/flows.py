@@ -52,29 +52,19 @@ FROM entries WHERE json_type(e) = 'OBJECT';
 
 # what an import reaches besides its own connection: the MCP connections of an AI agent or a
 # guardrail (`_mcpConnectionId`, at whatever depth of the provider blocks), and, for a tool call
-# (`tool._toolId`), the connections of the tool's own steps
+# (`tool._toolId`), the connections of the tool's own steps (from reacher_refs, made before)
 IMPORT_LINKS_SQL = """
 CREATE OR REPLACE TEMP TABLE import_links AS
-WITH mcp AS (
+SELECT DISTINCT account_no, scope, import_id, unnest(ids) AS connection_id FROM (
     SELECT account_no, scope, id AS import_id,
            list_concat(coalesce(json_extract_string(aiAgent, '$.**._mcpConnectionId'), []),
                        coalesce(json_extract_string(guardrail, '$.**._mcpConnectionId'), [])) AS ids
-    FROM imports WHERE aiAgent IS NOT NULL OR guardrail IS NOT NULL
-), calls AS (
-    SELECT i.account_no, i.scope, i.id AS import_id, t.routers
-    FROM imports i JOIN tools t ON t.account_no = i.account_no AND t.scope = i.scope AND t.id = i.tool ->> '$._toolId'
-)
-SELECT DISTINCT account_no, scope, import_id, unnest(ids) AS connection_id FROM mcp
+    FROM imports WHERE aiAgent IS NOT NULL OR guardrail IS NOT NULL)
 UNION
-SELECT c.account_no, c.scope, c.import_id, e._connectionId
-FROM (SELECT *, unnest(coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._exportId'), [])) AS ref
-      FROM calls) c
-JOIN exports e ON e.account_no = c.account_no AND e.scope = c.scope AND e.id = c.ref
-UNION
-SELECT c.account_no, c.scope, c.import_id, i._connectionId
-FROM (SELECT *, unnest(coalesce(json_extract_string(routers, '$[*].branches[*].pageProcessors[*]._importId'), [])) AS ref
-      FROM calls) c
-JOIN imports i ON i.account_no = c.account_no AND i.scope = c.scope AND i.id = c.ref
+SELECT i.account_no, i.scope, i.id, r.connection_id
+FROM imports i JOIN reacher_refs r ON r.account_no = i.account_no AND r.scope = i.scope AND r.rtype = 'tool'
+                                  AND r.id = i.tool ->> '$._toolId'
+WHERE r.found
 """
 
 # every export and import a flow runs, one row each, with the connection it leads to
@@ -218,9 +208,10 @@ FROM flow_class
 ORDER BY account_no, environment, id
 """
 
-# what besides flows reaches a connection: an API's steps (builder.routers[]), a tool's (routers[]),
-# a sync's source and destination; each unless `disabled`, in the environment of its sandbox flag
-REACHERS_SQL = """
+# every reference of an API (its steps under builder.routers[]), a tool (routers[]) and a sync (its
+# source and destination connections), found or not, in the environment of its sandbox flag; one
+# that is `disabled` reaches nothing but its references are still checked
+REACHER_REFS_SQL = """
 CREATE OR REPLACE TEMP TABLE reacher_refs AS
 WITH r AS (
     SELECT account_no, scope, sandbox, disabled, 'api' AS rtype, id, name, 'builder.routers' AS via,
@@ -255,9 +246,11 @@ UNION ALL
 SELECT x.account_no, x.scope, x.environment, x.active, x.rtype, x.id, x.name, x.via, 'connection', x.ref,
        c.id IS NOT NULL, x.ref
 FROM (SELECT *, unnest(direct) AS ref FROM env) x
-LEFT JOIN connections c ON c.account_no = x.account_no AND c.scope = x.scope AND c.id = x.ref;
+LEFT JOIN connections c ON c.account_no = x.account_no AND c.scope = x.scope AND c.id = x.ref
+"""
 
--- what each active API, tool and sync reaches (an AI agent or tool call among its imports included)
+# what each active API, tool and sync reaches (an AI agent or tool call among its imports included)
+REACHER_STEPS_SQL = """
 CREATE OR REPLACE TEMP TABLE reacher_steps AS
 SELECT account_no, scope, environment, connection_id, rtype || ':' || id AS reacher
 FROM reacher_refs WHERE active AND found AND connection_id IS NOT NULL

@@ -49,10 +49,9 @@ class Source:
 
     env: str | None  # None: a legacy snapshot's top level, environment from each `sandbox` flag
     files: dict[str, list[ResourceFile]] = field(default_factory=dict)
-    # a download: the _id of the integration in its integration.json (its flows name none), and
-    # the zip it came in, when it came in one inside an account folder
+    # a download (its flows name no integration: they belong to the one in its integration.json),
+    # and the zip it came in, when it came in one inside an account folder
     download: bool = False
-    integration_id: str | None = None
     archive: Path | None = None
 
 
@@ -232,17 +231,9 @@ def _download_source(folder: Path, display: str, env: str | None, archive: Path 
     """A downloaded integration: integration.json, and each resource's folder of `<Name>-<_id>.json`
     files holding one object each. Other folders (scripts, file definitions, ...) are not read."""
     files: dict[str, list[ResourceFile]] = {r: [] for r in RESOURCES}
-    integration_id = None
     for name, kind in _listing(folder):
         if name.lower() == DOWNLOAD_MARK:
-            path = folder / name
-            files["integrations"].append(ResourceFile(path, "object", f"{display}/{name}"))
-            try:  # the flows belong to it; a file that does not read is reported by the ingest
-                record = orjson.loads(path.read_bytes())
-            except (OSError, orjson.JSONDecodeError):
-                record = None
-            if isinstance(record, dict) and isinstance(record.get("_id"), str) and record["_id"]:
-                integration_id = record["_id"]
+            files["integrations"].append(ResourceFile(folder / name, "object", f"{display}/{name}"))
         elif kind == DIR and name.lower() in RESOURCES and name.lower() != "integrations":
             for entry, entry_kind in sorted(_listing(folder / name), key=lambda e: _natural_key(e[0])):
                 _, fmt = _split_suffix(entry)
@@ -251,7 +242,7 @@ def _download_source(folder: Path, display: str, env: str | None, archive: Path 
                     raise _not_regular(shown)
                 if fmt == "array" and entry_kind == FILE:
                     files[name.lower()].append(ResourceFile(folder / name / entry, "object", shown))
-    return Source(env, files, download=True, integration_id=integration_id, archive=archive)
+    return Source(env, files, download=True, archive=archive)
 
 
 def is_snapshot(folder: Path) -> bool:
@@ -392,12 +383,23 @@ def _downloads(root: Path, display: str,
         path = root / name
         if kind == DIR and is_download(path):
             found.append((path, f"{display}/{name}", None))
-        elif kind == FILE and name.lower().endswith(".zip") and stack is not None:
-            unpacked, held = _open_zip(path, stack)
+        elif kind == FILE and name.lower().endswith(".zip") and stack is not None and _zip_is_download(path):
+            unpacked, held = _open_zip(path, stack)  # every check of a zip given on the command line
             if is_download(unpacked):
                 found.append((unpacked, f"{display}/{name}", path))
                 links += [f"{name}/{link}" for link in held]
     return found, links
+
+
+def _zip_is_download(path: Path) -> bool:
+    """Whether a zip names an integration.json at its top (or in its one folder), from its listing
+    alone: any other zip beside the account's files is left unopened and listed as not read."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n.lower() for n in archive.namelist()]
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return False
+    return any(n == DOWNLOAD_MARK or (n.count("/") == 1 and n.endswith("/" + DOWNLOAD_MARK)) for n in names)
 
 
 def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[str] = (),

@@ -381,24 +381,35 @@ def ingest(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
     )
 
     merge_sources = any(len(s.sources) > 1 for s in snapshots)
-    # a download's flows name no integration: they belong to the one in its integration.json
-    owners = [(no, source_no, src.integration_id) for no, snap in enumerate(snapshots)
-              for source_no, src in enumerate(snap.sources) if src.integration_id is not None]
+    downloads = [(no, source_no) for no, snap in enumerate(snapshots)
+                 for source_no, src in enumerate(snap.sources) if src.download]
+    # integrations first: a download's flows name no integration, they take its integration.json's
+    order = sorted(RESOURCES, key=lambda r: r != "integrations")
     with tempfile.TemporaryDirectory(prefix="auditor-", dir=_tmp_dir()) as tmp:
         empty: list[int] = []
-        for resource in RESOURCES:
+        for resource in order:
             con.execute(_table_sql(resource))
             _read_resource(con, resource, by_resource[resource], Path(tmp), empty)
             _drop_bad_records(con, resource)
+            if resource == "integrations" and downloads:
+                # each download's own integration, before sources are merged (two downloads of one
+                # integration hold it twice)
+                con.execute("""
+                    CREATE OR REPLACE TEMP TABLE download_owners AS
+                    SELECT i.account_no, i.source_no, min(i.id) AS integration
+                    FROM integrations i JOIN (SELECT unnest($a) AS account_no, unnest($s) AS source_no) d
+                      ON d.account_no = i.account_no AND d.source_no = i.source_no
+                    WHERE i.id <> '' GROUP BY ALL
+                """, {"a": [d[0] for d in downloads], "s": [d[1] for d in downloads]})
             if resource == "flows":
                 _note_bad_steps(con)
-                if owners:
+                if downloads:
                     con.execute("""
-                        UPDATE flows SET "_integrationId" = o.integration
-                        FROM (SELECT unnest($a) AS account_no, unnest($s) AS source_no, unnest($i) AS integration) o
+                        UPDATE flows SET "_integrationId" = o.integration FROM download_owners o
                         WHERE flows.account_no = o.account_no AND flows.source_no = o.source_no
-                          AND flows."_integrationId" IS NULL
-                    """, {"a": [o[0] for o in owners], "s": [o[1] for o in owners], "i": [o[2] for o in owners]})
+                          AND flows."_integrationId" IS NULL;
+                        DROP TABLE download_owners;
+                    """)
             if merge_sources:
                 _note_conflicts(con, resource)
                 # sources of one account share resources (legacy production/ and sandbox/ folders,
