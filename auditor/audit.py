@@ -188,7 +188,11 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con.execute(flow_sql.FACTS_SQL)
         con.execute(flow_sql.STEPS_SQL)
         con.execute(flow_sql.REACHER_STEPS_SQL)
-        flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable"]], policy.trading_partner_flows_billable)
+        # the platform plan counts flows run in the month, when the snapshot holds the run history
+        has_jobs = [any(src.files.get("jobs") for src in snap.sources) for snap in snapshots]
+        plans["counts_runs"] = (plans["plan"] == "platform") & pd.Series(has_jobs, index=plans.index, dtype=bool)
+        job_notes = flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable", "counts_runs"]],
+                                      policy.trading_partner_flows_billable, as_of)
         con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
         flows = con.execute("SELECT * FROM flows_out").df()
         references = con.execute(flow_sql.MISSING_SQL).df()
@@ -221,6 +225,14 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
                            + " is unknown; if in use it is counted as an endpoint of its own",
             })], ignore_index=True)
         notes = [{"account": snap.account, **note} for snap in snapshots for note in snap.notes]
+        job_notes["account"] = job_notes["account_no"].map(names)
+        notes += job_notes.drop(columns="account_no").to_dict("records")
+        notes += [{"account": names[no], "file": f"{snapshots[no].display}/", "record": None, "id": None,
+                   "action": "counted",
+                   "problem": "no run history (jobs.json): the platform plan counts the flows run in a month "
+                              "(help center 30722413400859), so every enabled flow is counted; the flows figure "
+                              "is an upper bound"}
+                  for no in plans.index[(plans["plan"] == "platform") & ~plans["counts_runs"]]]
         wrong = conns[conns["identity_problem"].notna()]
         notes += [{"account": names[no], "file": f, "record": r, "id": i, "action": "counted",
                    "problem": f"connection {p}; it is keyed by itself, flagged unresolved"}

@@ -22,7 +22,7 @@ import threading
 import time
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,8 @@ RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "lice
 OPTIONAL = ("apis", "tools", "syncs")
 # the plain flow list leaves out instance flows (of an abstract flow): they count as flows too
 QUERIES = {"flows": "?includeInstances=true"}
+# the vendor UI's own usage figures (not in the public /v1 reference: tried, and noted when not served)
+USAGE = "licenseEntitlementUsage"
 MASK = "******"
 # keys whose values are credentials, wherever they sit in a connection
 SECRET_KEY = re.compile(r"(?i)(pass(word|phrase)?|secret|token|private|credential|cookie|api[_-]?key|signature|"
@@ -135,6 +137,12 @@ class Pull:
     progress: bool | None = None  # None: a bar on a terminal, quiet otherwise
     transport: httpx.BaseTransport | None = None  # tests only
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    # the run history (flow jobs of the calendar month of `as_of`): True, False, or None for "when a
+    # platform license is pulled" (the platform plan counts flows run)
+    jobs: bool | None = None
+    as_of: date | None = None
+    usage: bool = True  # try the vendor's usage figures (usage.json)
+    not_served: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         self.out = Path(self.out)
@@ -267,6 +275,10 @@ class Pull:
                 futures = [pool.submit(self._resource, client, name, folder, state, bars[name])
                            for name, _, folder in jobs]
                 self._all(futures)
+                if self._want_jobs():
+                    self._jobs(client, state, bars)
+                if self.usage:
+                    self._usage(client, state)
                 if self.partner:
                     self._connector_details(client, state, bars)
                 for bar in bars.values():
@@ -302,6 +314,63 @@ class Pull:
 
     def _quiet(self) -> bool | None:
         return None if self.progress is None else not self.progress
+
+    def _want_jobs(self) -> bool:
+        if self.jobs is not None:
+            return self.jobs
+        if "licenses" not in self.resources:
+            return False
+        return any(isinstance(lic, dict) and lic.get("type") == "platform" for lic in _read_pages(self.work / "licenses"))
+
+    def as_of_day(self) -> date:
+        return self.as_of or datetime.now(UTC).date()
+
+    def jobs_url(self) -> str:
+        """The flow jobs created in the calendar month of `as_of` (UTC), as GET /v1/jobs filters them."""
+        day = self.as_of_day()
+        start = datetime(day.year, day.month, 1, tzinfo=UTC)
+        end = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC) - timedelta(milliseconds=1)
+        stamp = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
+        return (f"{self.base_url}/jobs?type=flow&createdAt_gte={start.strftime(stamp.format(ms=0))}"
+                f"&createdAt_lte={end.strftime(stamp.format(ms=999))}")
+
+    def _jobs(self, client: httpx.Client, state: dict, bars: dict) -> None:
+        self._plan(state, [("jobs", self.jobs_url(), self.work / "jobs")])
+        bar = tqdm(desc="jobs", unit=" records", position=len(bars), disable=self._quiet())
+        self._resource(client, "jobs", self.work / "jobs", state, bar)
+        bar.close()
+
+    def _usage(self, client: httpx.Client, state: dict) -> None:
+        """The vendor's usage figures into usage.json, when the API serves them to this token; a
+        refusal or a 404 here is noted, not an error (the call is not in the public reference)."""
+        mine = state.setdefault("usage", {"done": False})
+        if mine["done"]:
+            if mine.get("served") is False:
+                self.not_served.append(USAGE)
+            return
+        url = f"{self.base_url}/{USAGE}"
+        for attempt in Retrying(retry=retry_if_exception_type((Retryable, httpx.TransportError)),
+                                wait=self._wait, stop=stop_after_attempt(self.retries), reraise=True):
+            with attempt:
+                self.limiter.wait()
+                response = client.get(url)
+                if response.status_code == 429:
+                    raise Retryable(f"{url}: HTTP 429 (rate limited)", _retry_after(response.headers.get("Retry-After")))
+                if response.status_code >= 500:
+                    raise Retryable(f"{url}: HTTP {response.status_code}")
+        body = None
+        if response.status_code == 200:
+            try:
+                body = orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                body = None
+        if isinstance(body, dict):
+            _write_atomic(self.work / "usage.json", orjson.dumps(mask(body), option=orjson.OPT_INDENT_2))
+            mine.update(done=True, served=True)
+        else:
+            self.not_served.append(USAGE)
+            mine.update(done=True, served=False)
+        self._save_state(state)
 
     def _connector_details(self, client: httpx.Client, state: dict, bars: dict) -> None:
         """Per connector: its licenses and its install base, under connectors/<id>/."""
@@ -342,6 +411,7 @@ class Pull:
             "base_url": self.base_url,
             "resources": {name: {"records": r["records"], "pages": r["pages"]}
                           for name, r in sorted(state["resources"].items())},
+            **({"not_served": self.not_served} if self.not_served else {}),
             "files": [{"path": p.relative_to(self.work).as_posix(), "bytes": p.stat().st_size,
                        "sha256": hashlib.sha256(p.read_bytes()).hexdigest()} for p in files],
         }

@@ -99,3 +99,18 @@ def deadline():
     yield
     signal.alarm(0)
     signal.signal(signal.SIGALRM, old)
+
+
+def audited(*paths: Path, as_of: str = "2026-11-30", policy: str = "default") -> dict:
+    """The results of auditing `paths`, in-process (counting tests need no CLI)."""
+    from datetime import date
+
+    import orjson
+
+    from auditor.audit import run
+    from auditor.count.policy import load_policy
+    from auditor.results.build import build
+    from auditor.rules.model import load_rules
+
+    result = run(list(paths), load_policy(policy), load_rules(), date.fromisoformat(as_of))
+    return orjson.loads(orjson.dumps(build(result)))

@@ -336,3 +336,52 @@ def test_a_required_list_not_served_stops_the_pull(api, tmp_path):
     _not_found(api, "exports")
     with pytest.raises(PullError, match="HTTP 404 where a list was expected"):
         pull(api, tmp_path / "acme", resources=("exports",))
+
+
+def test_the_months_flow_jobs_are_pulled_for_a_platform_license(api, tmp_path, run_cli):
+    """The platform plan counts flows run in a month: with a platform license the pull asks for that
+    month's flow jobs (bounded by date, paged), and the audit counts the flows they ran."""
+    api.data["licenses"][0]["type"] = "platform"
+    api.data["jobs"] = [{"_id": f"j{i}", "type": "flow", "_flowId": "f-orders", "createdAt": "2026-11-0%dT00:00:00Z" % (i + 1)}
+                        for i in range(4)]  # two pages
+    from datetime import date
+    manifest = pull(api, tmp_path / "acme", as_of=date(2026, 11, 29))
+    asked = [r for r in api.requests if r.startswith("/v1/jobs")]
+    assert asked[0] == ("/v1/jobs?type=flow&createdAt_gte=2026-11-01T00:00:00.000Z"
+                        "&createdAt_lte=2026-11-30T23:59:59.999Z")
+    assert manifest["resources"]["jobs"]["records"] == 4 and manifest["resources"]["jobs"]["pages"] == 2
+    results = run_cli("audit", tmp_path / "acme", "--as-of", "2026-11-29", "--fail-on", "never").results
+    acct = results["accounts"][0]
+    assert acct["flows_counted"] == "run"
+    billable = [f["id"] for f in acct["flows"] if f["billable"]]
+    assert billable == ["f-orders"]
+
+
+@pytest.mark.parametrize("option,asked", [(None, False), (True, True), (False, False)])
+def test_jobs_are_pulled_when_asked_and_not_on_other_plans(api, tmp_path, option, asked):
+    pull(api, tmp_path / "acme", jobs=option)
+    assert any(r.startswith("/v1/jobs") for r in api.requests) == asked
+
+
+def test_a_december_month_ends_with_the_year(api, tmp_path):
+    from datetime import date
+    puller = Pull(tmp_path / "x", "https://api.example", TOKEN, as_of=date(2026, 12, 5))
+    assert puller.jobs_url().endswith("createdAt_gte=2026-12-01T00:00:00.000Z&createdAt_lte=2026-12-31T23:59:59.999Z")
+
+
+def test_the_vendors_usage_figures_are_saved_when_served_and_noted_when_not(api, tmp_path, run_cli, monkeypatch):
+    manifest = pull(api, tmp_path / "a")  # the fake API has none: 204
+    assert manifest["not_served"] == ["licenseEntitlementUsage"] and not (tmp_path / "a" / "usage.json").exists()
+    original = api.respond
+    body = {"production": {"flowUsage": {"numEnabled": 3}}}
+    api.respond = lambda request: (Response(json.dumps(body), 200, content_type="application/json")
+                                   if request.path.endswith("/licenseEntitlementUsage") else original(request))
+    manifest = pull(api, tmp_path / "b")
+    assert "not_served" not in manifest
+    assert json.loads((tmp_path / "b" / "usage.json").read_text()) == body
+    # and the command says when the figures were not served
+    api.respond = original
+    monkeypatch.setenv("INTEGRATOR_TOKEN", TOKEN)
+    run = run_cli("pull", "--out", tmp_path / "c", "--base-url", api.base, "--rate", "100")
+    assert run.exit_code == 0, run.stderr
+    assert "did not serve the vendor's usage figures" in run.stdout

@@ -34,14 +34,21 @@ if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: 
     from auditor.audit import Audit
 
 
-def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, concurrency, rate, retries) -> dict:
-    from auditor.pull import Pull, read_token
+def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, concurrency, rate, retries,
+          jobs=None, month=None) -> dict:
+    from auditor.pull import USAGE, Pull, read_token
     base = (base_url or REGIONS[region]).rstrip("/")
     puller = Pull(out, base, read_token(token_env, token_file), partner=partner, resume=resume,
-                  concurrency=concurrency, rate=rate, retries=retries)
+                  concurrency=concurrency, rate=rate, retries=retries, jobs=jobs, as_of=month)
     manifest = puller.run()
     counts = ", ".join(f"{r['records']} {name}" for name, r in manifest["resources"].items() if "/" not in name)
     echo(f"Pulled {counts} from {base} into {out} (manifest.json lists every file with its SHA-256).")
+    if "jobs" in manifest["resources"]:
+        echo(f"Jobs are the flow jobs created in {(month or puller.as_of_day()):%Y-%m}: audit with an --as-of "
+             "in that month to count the flows run.")
+    if USAGE in manifest.get("not_served", []):
+        echo("The API did not serve the vendor's usage figures (licenseEntitlementUsage) to this token; to "
+             "compare with them, save them from the browser as usage.json in the snapshot.")
     return manifest
 
 
@@ -116,7 +123,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     rules = [r for r in rules if r.frame in ACCOUNT_FRAMES]  # partner rules run in 'auditor licenses'
     if pull_into is not None:
         _pull(pull_into, region=region, base_url=None, token_env="INTEGRATOR_TOKEN", token_file=None, partner=False,
-              resume=False, concurrency=3, rate=5.0, retries=6)
+              resume=False, concurrency=3, rate=5.0, retries=6, month=as_of)
         paths = [*paths, pull_into]
     result = _audit(paths, policy, as_of, mutes, rules, all_rows)
     result.profile = ctx.params["profile"]
@@ -130,7 +137,9 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         results_io.write(results, output)
     echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
                f"{len(rules)} rules · as of {as_of}")
-    caveat = download_caveat([snap.account for snap in result.snapshots if snap.download])
+    caveat = download_caveat([snap.account for snap in result.snapshots if snap.download],
+                             [p["account"] for p in result.plans.to_dict("records")
+                              if p["plan"] == "platform" and not p["counts_runs"]])
     if caveat:
         echo(caveat)
     echo(summary_table(result).to_string(index=False))
@@ -238,7 +247,9 @@ def flows(paths, policy, as_of, account, env, fmt, billable):
 def pull(out, **options):
     """Pull a snapshot from the integrator.io API into DIR: connections, flows (instance flows
     included), exports, imports, integrations, licenses, APIs, tools and syncs (with --partner,
-    connectors with their licenses and install base).
+    connectors with their licenses and install base). On the platform plan (or with --jobs) also
+    the month's flow jobs, and, where the API serves them, the vendor's own usage figures
+    (usage.json, which the audit compares with its counts).
 
     The token comes from $INTEGRATOR_TOKEN (or --token-env / --token-file), never from the
     command line; it is not logged nor written. Credential fields of connections are masked

@@ -107,6 +107,15 @@ def report_outputs(html, xlsx, csv_dir, templates, extra=()) -> Outputs:
     return out
 
 
+def _month(value: str | None):
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: give a month as YYYY-MM") from None
+
+
 def pull_options(fn):
     """Where to pull from and with which token (never on the command line)."""
     for option in reversed((
@@ -120,6 +129,11 @@ def pull_options(fn):
         click.option("--partner", is_flag=True,
                      help="Also pull connectors with their licenses and install base (integration app partners)."),
         click.option("--resume", is_flag=True, help="Continue an interrupted pull into the same folder."),
+        click.option("--jobs/--no-jobs", default=None,
+                     help="Pull the flow jobs of the month (the run history the platform plan counts flows by). "
+                          "Default: when a platform license is pulled."),
+        click.option("--month", metavar="YYYY-MM", callback=lambda ctx, param, value: _month(value),
+                     help="The month whose jobs are pulled. Default: the current month (UTC)."),
         click.option("--concurrency", type=click.IntRange(1, 8), default=3, metavar="N", show_default=True,
                      help="Resources fetched at once."),
         click.option("--rate", type=click.FloatRange(0.1, 100), default=5.0, metavar="N", show_default=True,

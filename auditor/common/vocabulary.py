@@ -15,13 +15,20 @@ REGIONS = {"us": "https://api.integrator.io/v1", "eu": "https://api.eu.integrato
 
 
 
-def download_caveat(accounts: list[str]) -> str | None:
-    """The one sentence every output puts first when accounts were read from integration downloads."""
-    if not accounts:
-        return None
-    return (f"Counted from integration downloads ({', '.join(accounts)}): these counts are upper bounds, since a "
-            "download leaves out whether each flow is enabled and most connections' identity (NetSuite account, "
-            "Salesforce org, hosts); pull the account from the API (auditor pull) for exact ones.")
+def download_caveat(accounts: list[str], no_runs: list[str] = ()) -> str | None:
+    """What every output puts first when counts are upper bounds: accounts read from integration
+    downloads, and accounts on the platform plan (which counts flows run) without run history."""
+    said = []
+    if accounts:
+        said.append(f"Counted from integration downloads ({', '.join(accounts)}): these counts are upper bounds, "
+                    "since a download leaves out whether each flow is enabled and most connections' identity "
+                    "(NetSuite account, Salesforce org, hosts); pull the account from the API (auditor pull) for "
+                    "exact ones.")
+    if no_runs:
+        said.append(f"No run history for {', '.join(no_runs)}: the platform plan counts the flows run in a month, "
+                    "so every enabled flow is counted and the flows figure is an upper bound; pull with --jobs "
+                    "(or save GET /v1/jobs as jobs.json) for the exact one.")
+    return " ".join(said) or None
 
 
 def why_reached(explain: str, reached_by) -> str:

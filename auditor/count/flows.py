@@ -13,6 +13,8 @@ template that cannot run: it reaches nothing and is never billable.
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 import duckdb
 import pandas as pd
 
@@ -165,8 +167,58 @@ LEFT JOIN exports e ON e.account_no = f.account_no AND e.scope = f.scope
                    AND e.id = (g.pageGenerators ->> '$[0]._exportId')
 """
 
-# conn_keys(account_no, scope, id, role) and plans(account_no, plan, app_flows_billable) are
-# registered by the caller; `tp_flows_billable` is a policy switch.
+# the run history, on the platform plan ("distinct integration flows or flow instances that are run
+# count", help center 30722413400859): each job read, and what became of it; only flow jobs of the
+# audit month ($start to $end) whose flow the snapshot holds are runs
+JOBS_SQL = """
+CREATE OR REPLACE TEMP TABLE job_class AS
+WITH j AS (
+    SELECT j.*, coalesce(j.startedAt, j.createdAt) AS at_text,
+           TRY_CAST(coalesce(j.startedAt, j.createdAt) AS TIMESTAMPTZ) AS at
+    FROM jobs j
+)
+SELECT j.account_no, j.scope, j.file, j.record, j.id, j._flowId AS flow_id, j.type,
+  CASE
+    WHEN NOT p.counts_runs THEN 'unused'
+    WHEN coalesce(j.type, 'flow') <> 'flow' THEN 'not-flow'
+    WHEN j._flowId IS NULL THEN 'no-flow'
+    WHEN j.at_text IS NULL THEN 'no-time'
+    WHEN j.at IS NULL THEN 'bad-time'
+    WHEN j.at < $start OR j.at >= $end THEN 'other-month'
+    WHEN f.id IS NULL THEN 'unknown-flow'
+    ELSE 'run'
+  END AS status
+FROM j JOIN plans p ON p.account_no = j.account_no
+LEFT JOIN flows f ON f.account_no = j.account_no AND f.scope = j.scope AND f.id = j._flowId
+"""
+RUNS_SQL = """
+CREATE OR REPLACE TEMP TABLE flow_runs AS
+SELECT account_no, scope, flow_id, count(*) AS runs FROM job_class WHERE status = 'run' GROUP BY ALL
+"""
+
+# what the jobs that are not runs say, as load notes: one for each job skipped (the pull asks for the
+# flow jobs of the month only, so these are few), one for each file of a plan not counting runs
+JOB_NOTES_SQL = """
+SELECT account_no, file, NULL::BIGINT AS record, NULL AS id,
+       'the plan counts enabled flows, so the run history is not used' AS problem, 'not read' AS action
+FROM job_class WHERE status = 'unused' GROUP BY account_no, file
+UNION ALL
+SELECT account_no, file, record, id,
+       CASE status
+         WHEN 'not-flow' THEN 'job of a step (type ' || type || '), not counted: only flow jobs count as runs'
+         WHEN 'no-flow' THEN 'job names no _flowId, not counted'
+         WHEN 'no-time' THEN 'job has neither startedAt nor createdAt, not counted'
+         WHEN 'bad-time' THEN 'job startedAt (or createdAt) is not a date and time, not counted'
+         WHEN 'other-month' THEN 'job ran outside ' || $month || ', the month audited, not counted'
+         WHEN 'unknown-flow' THEN 'job ran a flow the snapshot does not hold (deleted since?), not counted: flow '
+                                  || flow_id
+       END, 'skipped'
+FROM job_class WHERE status NOT IN ('run', 'unused')
+"""
+
+# conn_keys(account_no, scope, id, role) and plans(account_no, plan, app_flows_billable,
+# counts_runs) are registered by the caller; `tp_flows_billable` is a policy switch. `active`: the
+# flow counts as reaching its connections (enabled; on a plan counting runs, run in the month)
 CLASSIFY_SQL = """
 CREATE OR REPLACE TEMP TABLE flow_class AS
 WITH tp AS (
@@ -175,10 +227,12 @@ WITH tp AS (
     WHERE c.role = 'trading-partner'
     GROUP BY ALL
 )
-SELECT f.*, p.plan, tp.tp_connection,
+SELECT f.*, p.plan, p.counts_runs, r.runs, $month AS run_month, tp.tp_connection,
+  NOT f.abstract AND CASE WHEN p.counts_runs THEN r.runs IS NOT NULL ELSE f.enabled END AS active,
   CASE
     WHEN f.abstract THEN 'abstract'
-    WHEN NOT f.enabled THEN 'disabled'
+    WHEN p.counts_runs AND r.runs IS NULL THEN CASE WHEN f.enabled THEN 'not-run' ELSE 'disabled' END
+    WHEN NOT f.enabled AND NOT p.counts_runs THEN 'disabled'
     WHEN f.data_loader THEN 'data-loader'
     WHEN f.free THEN 'free'
     WHEN f.connector_id IS NOT NULL AND NOT p.app_flows_billable THEN 'integration-app'
@@ -187,6 +241,7 @@ SELECT f.*, p.plan, tp.tp_connection,
   END AS reason_code
 FROM flow_facts f
 JOIN plans p ON p.account_no = f.account_no
+LEFT JOIN flow_runs r ON r.account_no = f.account_no AND r.scope = f.scope AND r.flow_id = f.flow_id
 LEFT JOIN tp ON tp.account_no = f.account_no AND tp.scope = f.scope AND tp.flow_id = f.flow_id
 """
 
@@ -194,15 +249,26 @@ FLOWS_OUT_SQL = """
 SELECT account_no, environment, flow_id AS id, name, enabled, reason_code = 'billable' AS billable, reason_code,
   CASE reason_code
     WHEN 'abstract' THEN 'abstract flow: a template that cannot run, not counted (its instance flows are)'
-    WHEN 'disabled' THEN 'disabled: not counted'
+    WHEN 'disabled' THEN CASE WHEN counts_runs THEN 'disabled, and did not run in ' || run_month || ': not counted'
+                         ELSE 'disabled: not counted' END
+    WHEN 'not-run' THEN 'did not run in ' || run_month || ': not counted (the platform plan counts flows run)'
     WHEN 'data-loader' THEN 'data-loader flow (first source ' || coalesce(first_export, 'a data loader') || '): not counted'
     WHEN 'free' THEN 'marked free: not counted'
     WHEN 'integration-app' THEN 'integration app flow (connector ' || connector_id || '): not counted on the ' || plan || ' plan'
     WHEN 'trading-partner' THEN 'uses trading-partner connection ' || tp_connection || ': not counted'
-    WHEN 'billable' THEN CASE WHEN connector_id IS NOT NULL
+    WHEN 'billable' THEN CASE
+        WHEN counts_runs THEN 'ran ' || runs || CASE WHEN runs = 1 THEN ' time' ELSE ' times' END || ' in ' || run_month
+            || CASE WHEN enabled THEN '' ELSE ' (disabled since)' END
+            || ': counted (the platform plan counts flows run)'
+            || CASE WHEN connector_id IS NOT NULL THEN '; integration app flow (connector ' || connector_id || ')'
+                    WHEN abstract_flow_id IS NOT NULL THEN '; instance of abstract flow ' || abstract_flow_id
+                    ELSE '' END
+        WHEN connector_id IS NOT NULL
         THEN 'enabled integration app flow (connector ' || connector_id || '): counted on the ' || plan || ' plan'
         WHEN abstract_flow_id IS NOT NULL THEN 'enabled instance of abstract flow ' || abstract_flow_id || ': counted'
         ELSE 'enabled: counted' END
+        || CASE WHEN plan = 'platform' AND NOT counts_runs
+                THEN ' (no run history: the platform plan counts flows run, so this is an upper bound)' ELSE '' END
   END AS reason
 FROM flow_class
 ORDER BY account_no, environment, id
@@ -261,13 +327,14 @@ JOIN import_links l ON l.account_no = r.account_no AND l.scope = r.scope AND l.i
 WHERE r.active AND r.kind = 'import';
 """
 
-# connections reached by enabled flows (and by APIs, tools and syncs), in the environment of what
+# connections reached by enabled flows (on a plan counting runs, flows run in the month: "the endpoints
+# used will be counted when flows are run", help center 8136520732059) (and by APIs, tools and syncs), in the environment of what
 # reaches them
 USAGE_SQL = """
 SELECT DISTINCT f.account_no, f.scope, f.environment, s.connection_id, f.flow_id, NULL::VARCHAR AS reacher
 FROM steps s JOIN flow_class f USING (account_no, scope, flow_id)
 JOIN conn_keys c ON c.account_no = s.account_no AND c.scope = s.scope AND c.id = s.connection_id
-WHERE f.enabled AND NOT f.abstract
+WHERE f.active
 UNION
 SELECT r.account_no, r.scope, r.environment, r.connection_id, NULL, r.reacher
 FROM reacher_steps r
@@ -275,6 +342,21 @@ JOIN conn_keys c ON c.account_no = r.account_no AND c.scope = r.scope AND c.id =
 """
 
 
-def classify(con: duckdb.DuckDBPyConnection, plans: pd.DataFrame, tp_flows_billable: bool) -> None:
+def month_bounds(as_of: date) -> tuple[datetime, datetime, str]:
+    """The calendar month of `as_of` in UTC: its first instant, the next month's, and 'YYYY-MM'."""
+    start = datetime(as_of.year, as_of.month, 1, tzinfo=UTC)
+    end = datetime(as_of.year + as_of.month // 12, as_of.month % 12 + 1, 1, tzinfo=UTC)
+    return start, end, f"{as_of:%Y-%m}"
+
+
+def classify(con: duckdb.DuckDBPyConnection, plans: pd.DataFrame, tp_flows_billable: bool,
+             as_of: date) -> pd.DataFrame:
+    """Flows classified into flow_class; returns the load notes of the jobs read."""
+    start, end, month = month_bounds(as_of)
     con.register("plans", plans)
-    con.execute(CLASSIFY_SQL, {"tp_flows_billable": tp_flows_billable})
+    con.execute(JOBS_SQL, {"start": start, "end": end})
+    con.execute(RUNS_SQL)
+    notes = con.execute(JOB_NOTES_SQL, {"month": month}).df()
+    con.execute(CLASSIFY_SQL, {"tp_flows_billable": tp_flows_billable, "month": month})
+    con.execute("DROP TABLE job_class; DROP TABLE jobs")
+    return notes

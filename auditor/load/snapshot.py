@@ -26,8 +26,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from auditor.common.errors import AuditorError, InputError
 
 # apis, tools and syncs: what besides flows reaches connections (APIs built in integrator.io, tools
-# of MCP servers and AI agents, syncs from a source to a destination connection)
-RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "apis", "tools", "syncs")
+# of MCP servers and AI agents, syncs from a source to a destination connection); jobs: the run
+# history (`GET /v1/jobs`), read on the platform plan, which counts flows run
+RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "apis", "tools", "syncs", "jobs")
 # file suffix -> DuckDB read_json format; each may also be gzip-compressed (".gz")
 FORMATS = {".json": "array", ".ndjson": "newline_delimited", ".jsonl": "newline_delimited"}
 # integrator.io's "Download integration" (and a marketplace template): this file beside folders

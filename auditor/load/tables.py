@@ -67,6 +67,8 @@ SPECS: dict[str, dict[str, str]] = {
               "disabled": "boolean", "routers": "array"},
     "syncs": {"_id": "string", "name": "string", "_integrationId": "string", "sandbox": "boolean",
               "disabled": "boolean", "source": "object", "destination": "object"},
+    # flow jobs: which flow ran, and when (startedAt, else createdAt)
+    "jobs": {"_id": "string", "type": "string", "_flowId": "string", "startedAt": "string", "createdAt": "string"},
     "connections": {
         "_id": "string", "name": "string", "type": "string", "sandbox": "boolean",
         "assistant": "string", "_connectorId": "string", "_integrationId": "string",

@@ -115,6 +115,9 @@ def build(audit: Audit) -> dict:
             "account": snap.account, "license_model": snap.license_model,
             "plan": plans[i]["plan"], "plan_from": plans[i]["plan_from"],
             **({"from_download": True} if snap.download else {}),
+            # on the platform plan: flows counted as run in the month, or as enabled (no run history)
+            **({"flows_counted": "run" if plans[i]["counts_runs"] else "enabled"}
+               if plans[i]["plan"] == "platform" else {}),
             "environments": envs[i], "endpoints": endpoints[i], "trading_partners": tps[i],
             "flows": flows[i], "connections": connections[i], "licenses": licenses[i],
         })

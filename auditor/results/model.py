@@ -84,6 +84,9 @@ class AccountResult(BaseModel):
     plan: str
     plan_from: str
     from_download: bool = False  # written only when true: read from integration downloads (upper bounds)
+    # on the platform plan only: "run" (flows run in the audit month, from jobs.json) or "enabled"
+    # (no run history: every enabled flow, an upper bound)
+    flows_counted: Literal["run", "enabled"] | None = None
     environments: list[EnvironmentResult]
     endpoints: list[EndpointResult]
     trading_partners: list[EndpointResult]
