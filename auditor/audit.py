@@ -27,6 +27,7 @@ from auditor.count.entitlements import (
     read_licenses,
 )
 from auditor.count.policy import Policy
+from auditor.count.vendor import compare, read_usage
 from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
 from auditor.rules.evaluate import evaluate_rules
@@ -73,6 +74,7 @@ class Audit:
     mutes: pd.DataFrame = field(default_factory=pd.DataFrame)  # each mute: status and findings matched
     inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # account, file, bytes, sha256 of what was read
     profile: str = "default"  # the rule profile that chose the rules (set by the caller)
+    vendor: pd.DataFrame = field(default_factory=pd.DataFrame)  # the vendor's figures against ours
 
 
 def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as_of: date) -> pd.DataFrame:
@@ -176,7 +178,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         endpoint_plan = dict(zip(plans["account_no"], plans["plan"] == "endpoint"))
         conns = key_connections(identities(con), policy, endpoint_plan)
         conn_keys = conns[["account_no", "scope", "id", "type", "role", "key", "endpoint_application", "category",
-                           "resolved", "explain", "agent_id"]]
+                           "resolved", "explain", "agent_id", "netsuite_account", "netsuite_sandbox"]]
         con.register("conn_keys", conn_keys)
         # the connection blocks (and any credentials in them) are not needed past this point
         # (TEMP, as the table it replaces: a plain table of that name would leave the blocks in memory)
@@ -248,9 +250,14 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
     for frame in (flows, references, endpoints, tps, connections):
         frame.insert(0, "account", frame["account_no"].map(names))
     environments = _environments(snapshots, plans, flows, endpoints, tps, agents)
+    vendor, usage_issues = _vendor(snapshots, environments, endpoints, tps, connections, flows)
+    if usage_issues:
+        load_issues = pd.concat([load_issues, pd.DataFrame(usage_issues).reindex(columns=load_issues.columns)],
+                                ignore_index=True)
+        load_issues = load_issues.sort_values(["account", "file", "record", "problem"]).reset_index(drop=True)
 
     frames = {"environments": environments, "flows": flows, "connections": connections,
-              "endpoints": endpoints, "licenses": licenses, "references": references}
+              "endpoints": endpoints, "licenses": licenses, "references": references, "vendor": vendor}
     findings, counts = evaluate_rules(rules, frames, as_of, all_rows)
     mutes = load_mutes(mutes_file) if mutes_file else []
     for snap in snapshots:
@@ -258,4 +265,25 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
             mutes += load_mutes(snap.mutes_file, account=snap.account)
     findings, mute_rows = apply_mutes(findings, mutes, as_of)
     return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
-                 references, findings, counts, load_issues, plans, rules, mutes=mute_rows, inputs=inputs, tables=tables)
+                 references, findings, counts, load_issues, plans, rules, mutes=mute_rows, inputs=inputs, tables=tables,
+                 vendor=vendor)
+
+
+def _vendor(snapshots, environments, endpoints, tps, connections, flows) -> tuple[pd.DataFrame, list[dict]]:
+    """The vendor's figures (usage.json) against ours, and the notes on the files; each
+    environment's figures also go into `environments` as vendor_<metric> (null: not given)."""
+    issues: list[dict] = []
+    usages = {}
+    for snap in snapshots:
+        if snap.usage_file is not None:
+            envs = list(environments.loc[environments["account"] == snap.account, "environment"])
+            usages[snap.account] = read_usage(snap.account, snap.usage_file, f"{snap.display}/usage.json", envs, issues)
+    for metric in METRICS:
+        environments[f"vendor_{metric}"] = pd.array([None] * len(environments), dtype="Int64")
+    environments["vendor_given"] = environments["account"].isin(usages)
+    for account, usage in usages.items():
+        for env, figures in usage.environments.items():
+            at = (environments["account"] == account) & (environments["environment"] == env)
+            for metric, fig in figures.items():
+                environments.loc[at, f"vendor_{metric}"] = fig.number
+    return compare(usages, environments, endpoints, tps, connections, flows), issues

@@ -30,7 +30,7 @@ def test_endpoints_json_lists_why(run_cli):
 def test_flows_csv_with_billable_filter(run_cli):
     out = run_cli("flows", "--sample", "--account", "Acme Retail", "--not-billable", "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(out)))
-    assert {r["id"] for r in rows} == {"f-app", "f-edi", "f-free", "f-loader", "f-report"}
+    assert {r["id"] for r in rows} == {"f-app", "f-app-test", "f-edi", "f-free", "f-loader", "f-report"}
     assert all(r["billable"] == "False" for r in rows)
     billable = run_cli("flows", "--sample", "--billable", "--format", "json").stdout
     assert all(r["billable"] for r in json.loads(billable)) and len(json.loads(billable)) == 8 + 6 + 2 + 4 + 3

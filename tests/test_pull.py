@@ -229,7 +229,7 @@ def test_the_cli_pull_then_audit(api, tmp_path, run_cli, monkeypatch):
     run = run_cli("pull", "--out", tmp_path / "acme", "--base-url", api.base, "--token-env", "MY_TOKEN", "--rate", "100",
                   output=False)
     assert run.exit_code == 0, run.stderr
-    assert "13 connections, 12 exports, 13 flows" in run.stdout and run.stderr == ""  # no progress bar off a terminal
+    assert "14 connections, 12 exports, 14 flows" in run.stdout and run.stderr == ""  # no progress bar off a terminal
     assert TOKEN not in run.stdout
     again = run_cli("pull", "--out", tmp_path / "acme", "--base-url", api.base, "--token-env", "MY_TOKEN",
                     output=False)

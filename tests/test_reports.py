@@ -81,7 +81,7 @@ def test_html_rules_table_and_embedded_tables_match_the_results(sample_reports):
     html = (out / "report.html").read_text()
     soup = BeautifulSoup(html, "html.parser")
     rule_rows = soup.find("section", id="rules").tbody.find_all("tr")
-    assert len(rule_rows) == len(results["rules"]) == 12
+    assert len(rule_rows) == len(results["rules"]) == 14
     first = rule_rows[0].find_all("td")
     assert first[0].get_text(strip=True) == "high"  # most severe first
     data = embedded(html)
@@ -135,8 +135,8 @@ def test_report_from_the_results_file_alone_is_the_same(sample_reports, tmp_path
 def test_workbook_sheets_headers_and_types(sample_reports):
     out, _ = sample_reports
     wb = book(out / "report.xlsx")
-    assert wb.sheetnames == ["Summary", "Chart data", "Findings", "Rules", "Endpoints", "Flows", "Licenses",
-                             "Load issues", "Mutes", "About"]
+    assert wb.sheetnames == ["Summary", "Chart data", "Celigo vs ours", "Findings", "Rules", "Endpoints", "Flows",
+                             "Licenses", "Load issues", "Mutes", "About"]
     assert wb["Chart data"].sheet_state == "hidden"
     for name in ("Findings", "Rules", "Endpoints", "Flows", "Licenses", "Load issues", "Mutes"):
         ws = wb[name]
@@ -172,7 +172,7 @@ def test_summary_sheet_numbers_totals_and_chart(sample_reports):
     # the value a viewer that does not recalculate shows
     assert cached.cell(row=16, column=head.index("endpoints used") + 1).value == sum(
         r["endpoints used"] for r in body.values())
-    assert ws.freeze_panes == "A5" and ws.auto_filter.ref == "A4:W15"
+    assert ws.freeze_panes == "A5" and ws.auto_filter.ref == "A4:Y15"
     chart, = ws._charts
     assert len(chart.series) == 4
     colours = [r for r in ws.conditional_formatting]

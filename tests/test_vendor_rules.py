@@ -99,3 +99,27 @@ def test_on_premise_agents_in_use_are_counted_per_environment(tmp_path, run_cli)
     assert sandbox["agents"]["used"] == 1
     over = [f for f in results["findings"] if f["rule"] == "agents-over-entitlement" and f["status"] == "alarm"]
     assert [f["reason"] for f in over] == ["production: 2 on-premise agents in use against 1 licensed"]
+
+
+def test_an_integration_app_in_production_on_a_netsuite_sandbox_is_said(tmp_path):
+    """Seed 000: allowed, but an integration app sandbox license is strongly recommended, and the
+    app must be uninstalled and reinstalled after testing."""
+    from conftest import audited
+    conns = [{"_id": "ns-sb", "type": "netsuite", "netsuite": {"account": "tstdrv_sb1", "environment": "production"}},
+             {"_id": "ns-beta", "type": "netsuite", "netsuite": {"account": "777", "environment": "beta"}},
+             {"_id": "ns-prod", "type": "netsuite", "netsuite": {"account": "777", "environment": "production"}},
+             {"_id": "ns-sb-sandbox", "type": "netsuite", "sandbox": True,
+              "netsuite": {"account": "777_SB2", "environment": "sandbox"}}]
+    integrations = [{"_id": "int-app", "_connectorId": "conn-1"}, {"_id": "int-own"}]
+    flows = [flow("f-app-sb", imports=["i-ns-sb", "i-ns-beta"], _integrationId="int-app", disabled=True),
+             flow("f-app-prod", imports=["i-ns-prod"], _integrationId="int-app"),
+             flow("f-own-sb", imports=["i-ns-sb"], _integrationId="int-own"),
+             flow("f-app-in-sandbox", imports=["i-ns-sb-sandbox"], _integrationId="int-app", sandbox=True)]
+    snap = account(tmp_path, conns, flows, integrations=integrations,
+                   licenses=[{"_id": "l1", "type": "endpoint", "numEndpoints": 9, "numFlows": 9}])
+    results = audited(snap)
+    found = [f for f in results["findings"] if f["rule"] == "integration-app-on-netsuite-sandbox"]
+    assert [(f["resource"]["id"], f["severity"]) for f in found] == [("f-app-sb", "low")]
+    assert ("reaches NetSuite sandbox connection ns-beta (NetSuite account 777), ns-sb (NetSuite account TSTDRV_SB1): "
+            "allowed, but Celigo strongly recommends an integration app sandbox license") in found[0]["reason"]
+    assert "uninstalled and reinstalled" in found[0]["reason"]

@@ -6,7 +6,7 @@ SEVERITIES = ("info", "low", "medium", "high", "critical")  # lowest first
 SEVERITIES_DOWN = tuple(reversed(SEVERITIES))  # highest first, as reports list them
 
 # which rule frames each run evaluates
-ACCOUNT_FRAMES = ("environments", "endpoints", "flows", "connections", "licenses", "references")
+ACCOUNT_FRAMES = ("environments", "endpoints", "flows", "connections", "licenses", "references", "vendor")
 PARTNER_FRAMES = ("connector_licenses", "reconciliation")
 NETSUITE_FRAMES = ("ns_records", "ns_links")  # `ns-records`
 

@@ -245,8 +245,10 @@ LEFT JOIN flow_runs r ON r.account_no = f.account_no AND r.scope = f.scope AND r
 LEFT JOIN tp ON tp.account_no = f.account_no AND tp.scope = f.scope AND tp.flow_id = f.flow_id
 """
 
+# integration_app and netsuite_sandboxes are for the rules only (the results list the rest): the
+# connector of an integration app flow, and the NetSuite sandbox connections its steps reach
 FLOWS_OUT_SQL = """
-SELECT account_no, environment, flow_id AS id, name, enabled, reason_code = 'billable' AS billable, reason_code,
+SELECT f.account_no, environment, f.flow_id AS id, name, enabled, reason_code = 'billable' AS billable, reason_code,
   CASE reason_code
     WHEN 'abstract' THEN 'abstract flow: a template that cannot run, not counted (its instance flows are)'
     WHEN 'disabled' THEN CASE WHEN counts_runs THEN 'disabled, and did not run in ' || run_month || ': not counted'
@@ -269,9 +271,18 @@ SELECT account_no, environment, flow_id AS id, name, enabled, reason_code = 'bil
         ELSE 'enabled: counted' END
         || CASE WHEN plan = 'platform' AND NOT counts_runs
                 THEN ' (no run history: the platform plan counts flows run, so this is an upper bound)' ELSE '' END
-  END AS reason
-FROM flow_class
-ORDER BY account_no, environment, id
+  END AS reason,
+  connector_id AS integration_app, n.netsuite_sandboxes
+FROM flow_class f
+LEFT JOIN (
+    SELECT s.account_no, s.scope, s.flow_id,
+           string_agg(DISTINCT c.id || ' (NetSuite account ' || coalesce(c.netsuite_account, '?') || ')', ', '
+                      ORDER BY c.id || ' (NetSuite account ' || coalesce(c.netsuite_account, '?') || ')')
+             AS netsuite_sandboxes
+    FROM steps s JOIN conn_keys c ON c.account_no = s.account_no AND c.scope = s.scope AND c.id = s.connection_id
+    WHERE c.netsuite_sandbox GROUP BY ALL
+) n ON n.account_no = f.account_no AND n.scope = f.scope AND n.flow_id = f.flow_id
+ORDER BY f.account_no, environment, id
 """
 
 # every reference of an API (its steps under builder.routers[]), a tool (routers[]) and a sync (its

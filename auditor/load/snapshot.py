@@ -67,6 +67,7 @@ class Snapshot:
     pools: dict[str, str]  # environment -> entitlement pool ("production" | "sandbox")
     mutes_file: Path | None = None  # mutes.yaml beside the exports: mutes for this account
     archive: Path | None = None  # the .zip it was read from
+    usage_file: Path | None = None  # usage.json: the vendor's own usage figures, to compare with
     notes: list[dict] = field(default_factory=list)  # load notes: files not read, empty environments
 
     @property
@@ -84,7 +85,7 @@ class Snapshot:
                  for group in src.files.values() for f in group]
         files += sorted({(f"{self.display}/{src.archive.name}", src.archive) for src in self.sources if src.archive})
         files += [(f.display, f.path) for f in self.license_files]
-        for extra in (self.root / "account.json", self.mutes_file):
+        for extra in (self.root / "account.json", self.mutes_file, self.usage_file):
             if extra is not None and extra.is_file():
                 files.append((f"{self.display}/{extra.name}", extra))
         return sorted(files)
@@ -443,13 +444,14 @@ def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[s
             license_files += _resource_files(d, "licenses", f"{display}/{d.name}")
     pools = {"production": "production", "sandbox": "sandbox", **meta.environments}
     mutes = _named_file(root, "mutes.yaml", display)
+    usage = _named_file(root, "usage.json", display)
     used = {f.path for src in sources for group in src.files.values() for f in group}
     used |= {f.path for f in license_files}
-    used |= {p for p in (account_file, mutes, root / "manifest.json") if p is not None}
+    used |= {p for p in (account_file, mutes, usage, root / "manifest.json") if p is not None}
     folders = {root, *env_dirs} | {p.parent for p in used}
     notes += _unread(root, display, used, folders, list(zip_links))
     return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools, mutes,
-                    notes=notes)
+                    notes=notes, usage_file=usage)
 
 
 def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFile, account_file: Path | None,
@@ -467,10 +469,11 @@ def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFi
                                   "keep downloads and snapshot folders apart")
     sources = [_download_source(folder, shown, env, archive) for folder, shown, archive in downloads]
     mutes = _named_file(root, "mutes.yaml", display)
+    usage = _named_file(root, "usage.json", display)
     license_files = _resource_files(root, "licenses", display)
     used = {f.path for src in sources for group in src.files.values() for f in group}
     used |= {f.path for f in license_files}
-    used |= {p for p in (account_file, mutes) if p is not None}
+    used |= {p for p in (account_file, mutes, usage) if p is not None}
     used |= {archive for _, _, archive in downloads if archive is not None}
     folders = {root} | {folder for folder, _, archive in downloads if archive is None}
     folders |= {p.parent for p in used}
@@ -480,7 +483,7 @@ def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFi
             notes += _unread(folder, shown, used, folders | {p.parent for p in used}, [])
     pools = {"production": "production", "sandbox": "sandbox", **meta.environments}
     return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools, mutes,
-                    notes=notes)
+                    notes=notes, usage_file=usage)
 
 
 def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:

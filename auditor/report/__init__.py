@@ -35,6 +35,8 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
         names.append("changes")
     if report.results.get("trend"):
         names += ["trend", "forecast"]
+    if not report.vendor.empty:
+        names.append("vendor")
     for name in names:
         path = folder / f"{name}.csv"
         frame = getattr(report, name)

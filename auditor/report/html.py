@@ -202,7 +202,8 @@ def render_html(report: Report, templates: Path | None = None) -> str:
                                has_licenses=report.results.get("connector_licenses") is not None,
                                extras=[(title, "extra-" + str(n)) for n, title in enumerate(report.extras)],
                                recon_totals=report.reconciliation_totals().to_dict("records"),
-                               connector_licenses=len(report.connector_licenses))
+                               connector_licenses=len(report.connector_licenses),
+                               vendor=report.vendor.to_dict("records"))
     except jinja2.TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "filename", None) else ""
         raise AuditorError(f"{where}template error: {exc.message}") from None

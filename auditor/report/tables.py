@@ -36,6 +36,7 @@ COLUMN_TYPES = {
     "live": "bool", "installed": "bool", "trial": "bool", "pending": "bool", "global": "bool",
     "stores": "int", "stores installed": "int", "days left": "int", "license stores": "int",
     "billed quantity": "int", "amount": "money", "at stake": "money", "billed": "money",
+    "Celigo says": "int", "we count": "int", "agents used": "int", "agents entitled": "int",
 }
 
 
@@ -61,6 +62,7 @@ class Report:
     results: dict  # the results file itself, for what the HTML page embeds
 
     extras: dict[str, pd.DataFrame] = None  # other runs' tables by title (NetSuite records, ...)
+    vendor: pd.DataFrame = None  # Celigo says / we count / why, for accounts with usage.json
 
     @property
     def no_accounts(self) -> bool:
@@ -111,12 +113,15 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
                 "endpoints used": env["endpoints"]["used"], "endpoints entitled": env["endpoints"]["entitled"],
                 "trading partners used": env["trading_partners"]["used"],
                 "trading partners entitled": env["trading_partners"]["entitled"],
+                "agents used": (env.get("agents") or {}).get("used"),
+                "agents entitled": (env.get("agents") or {}).get("entitled"),
                 "flows entitled from": env["flows"]["entitled_from"],
                 "endpoints entitled from": env["endpoints"]["entitled_from"],
             })
     cols = ["account", "environment", "plan", "license model", "billable flows", "flows entitled", "flows share",
             "flows status", "endpoints used", "endpoints entitled", "endpoints share", "endpoints status",
-            "trading partners used", "trading partners entitled", *SEVERITIES, "account-wide", "muted alarms",
+            "trading partners used", "trading partners entitled", "agents used", "agents entitled",
+            *SEVERITIES, "account-wide", "muted alarms",
             "flows entitled from", "endpoints entitled from"]
     table = pd.DataFrame(rows)
     if table.empty:
@@ -126,7 +131,8 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
         table[f"{metric} entitled"] = entitled
         table[f"{metric} share"] = _share(table[used], entitled)
         table[f"{metric} status"] = _status(table[used], entitled)
-    table["trading partners entitled"] = pd.to_numeric(table["trading partners entitled"]).astype("Int64")
+    for col in ("trading partners entitled", "agents used", "agents entitled"):
+        table[col] = pd.to_numeric(table[col]).astype("Int64")
     # unmuted alarms by severity per environment, as the terminal summary counts them; alarms
     # of no environment (licenses) under account-wide, on the account's first row
     alarms = findings[findings["status"] == "alarm"]
@@ -267,6 +273,41 @@ def _reconciliation(results: dict) -> pd.DataFrame:
 EXTRA_SECTIONS = {"ns_records": "NetSuite records", "ns_links": "NetSuite connections"}
 
 
+METRIC_WORDS = {"flows": "billable flows", "endpoints": "endpoints", "trading_partners": "trading partners",
+                "agents": "on-premise agents"}
+OURS = {"flows": "billable", "endpoints": "used", "trading_partners": "used", "agents": "used"}
+
+
+def _vendor(results: dict) -> pd.DataFrame:
+    """Per account, environment and metric the vendor's usage figures give: what Celigo says, what
+    we count, and why they differ (each difference, with the rule of ours behind it)."""
+    rows = []
+    for acct in results["accounts"]:
+        diffs = acct.get("vendor_differences") or []
+        for env in acct["environments"]:
+            says = env.get("vendor")
+            if says is None:
+                continue
+            for metric, words in METRIC_WORDS.items():
+                items = [d["detail"] for d in diffs if d["environment"] == env["environment"]
+                         and d["metric"] == metric and d["kind"] != "figure"]
+                ours = (env.get(metric) or {}).get(OURS[metric])
+                if says.get(metric) is None and not items:
+                    continue
+                if items:
+                    why = "\n".join(items)  # one difference a line
+                elif says.get(metric) == ours:
+                    why = "the same"
+                else:
+                    why = "usage.json does not list them, so the difference cannot be traced item by item"
+                rows.append({"account": acct["account"], "environment": env["environment"], "metric": words,
+                             "Celigo says": says.get(metric), "we count": ours, "why": why})
+    table = pd.DataFrame(rows, columns=["account", "environment", "metric", "Celigo says", "we count", "why"])
+    for col in ("Celigo says", "we count"):
+        table[col] = pd.to_numeric(table[col]).astype("Int64")
+    return table
+
+
 def _extras(results: dict) -> dict[str, pd.DataFrame]:
     """Sections of other runs, as tables with their own column names (dates typed)."""
     out = {}
@@ -322,4 +363,5 @@ def build_report(results: dict) -> Report:
         extras=_extras(results),
         reconciliation=_reconciliation(results),
         results=results,
+        vendor=_vendor(results),
     )

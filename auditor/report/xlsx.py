@@ -259,11 +259,14 @@ def write_xlsx(report: Report, path: Path) -> dict:
     if meta.get("caveat"):
         w.text(summary, 2, 0, meta["caveat"], "Summary")
     totals = ("billable flows", "flows entitled", "endpoints used", "endpoints entitled", "trading partners used",
-              "trading partners entitled", *SEVERITIES, "account-wide", "muted alarms")
+              "trading partners entitled", "agents used", "agents entitled", *SEVERITIES, "account-wide",
+              "muted alarms")
     w.table("Summary", report.summary, sheet=summary, first_row=3, totals=totals,
             widths={"flows entitled from": 50, "endpoints entitled from": 50})
     _chart(w, report.summary, summary, 3 + max(len(report.summary), 1) + 3)
 
+    if not report.vendor.empty:
+        w.table("Celigo vs ours", report.vendor, widths={"why": 120})
     if "changes" in report.results:
         w.table("Changes", report.changes, widths={"detail": 90, "name": 40})
     if not report.forecast.empty:

@@ -86,6 +86,8 @@ def build(audit: Audit) -> dict:
                                ("agents", {"used": "agents_used"})):
             usage[metric] = {**{k: row[v] for k, v in counts.items()},
                              "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
+        if row["vendor_given"]:
+            usage["vendor"] = {m: row[f"vendor_{m}"] for m in ("flows", "endpoints", "trading_partners", "agents")}
         envs[row["account_no"]].append({"environment": row["environment"], "pool": row["pool"], **usage})
 
     # the big lists are serialised by DuckDB from the audit's tables, never becoming Python objects
@@ -108,6 +110,11 @@ def build(audit: Audit) -> dict:
         licenses = _json_lists(con, lic, {"id": "license_id", **{k: k for k in (
             "type", "tier", "connector_id", "edition", "expires", "trial_end", "plan")}}, "license_id", n)
 
+    differences: dict[str, list[dict]] = {}
+    vendor = audit.vendor[audit.vendor["differs"]] if not audit.vendor.empty else audit.vendor
+    for row in _records(vendor, {c: c for c in ("account", "environment", "metric", "kind", "resource_type",
+                                                 "resource_id", "detail")}):
+        differences.setdefault(row.pop("account"), []).append(row)
     accounts = []
     plans = audit.plans.to_dict("records")
     for i, snap in enumerate(audit.snapshots):
@@ -120,6 +127,7 @@ def build(audit: Audit) -> dict:
                if plans[i]["plan"] == "platform" else {}),
             "environments": envs[i], "endpoints": endpoints[i], "trading_partners": tps[i],
             "flows": flows[i], "connections": connections[i], "licenses": licenses[i],
+            **({"vendor_differences": differences.get(snap.account, [])} if snap.usage_file is not None else {}),
         })
     accounts.sort(key=lambda a: a["account"])
 

@@ -24,6 +24,26 @@ class Usage(BaseModel):
     entitled_from: str
 
 
+class VendorFigures(BaseModel):
+    """What the vendor's usage figures (usage.json) say; None where they say nothing."""
+
+    flows: int | None = None
+    endpoints: int | None = None
+    trading_partners: int | None = None
+    agents: int | None = None
+
+
+class VendorDifference(BaseModel):
+    """One way the vendor's usage figures differ from our count, and why we count as we do."""
+
+    environment: str
+    metric: Literal["flows", "endpoints", "trading_partners", "agents"]
+    kind: Literal["figure", "split", "merged", "only-vendor", "only-ours"]
+    resource_type: str
+    resource_id: str
+    detail: str
+
+
 class EnvironmentResult(BaseModel):
     environment: str
     pool: str | None
@@ -31,6 +51,7 @@ class EnvironmentResult(BaseModel):
     endpoints: Usage
     trading_partners: Usage
     agents: Usage | None = None  # on-premise agents in use (absent in results files of earlier versions)
+    vendor: VendorFigures | None = None  # written only for an account with usage.json
 
 
 class EndpointResult(BaseModel):
@@ -87,6 +108,8 @@ class AccountResult(BaseModel):
     # on the platform plan only: "run" (flows run in the audit month, from jobs.json) or "enabled"
     # (no run history: every enabled flow, an upper bound)
     flows_counted: Literal["run", "enabled"] | None = None
+    # written only for an account with usage.json: each way the vendor's figures differ from ours
+    vendor_differences: list[VendorDifference] | None = None
     environments: list[EnvironmentResult]
     endpoints: list[EndpointResult]
     trading_partners: list[EndpointResult]

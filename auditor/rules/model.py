@@ -35,6 +35,7 @@ FRAMES: dict[str, tuple[str, str, str]] = {
     "connections": ("connection", "id", "name"),
     "licenses": ("license", "license_id", "type"),
     "references": ("@resource_type", "resource_id", "resource_name"),
+    "vendor": ("@resource_type", "resource_id", "resource_name"),
     "connector_licenses": ("connector license", "license_id", "email"),
     "reconciliation": ("reconciliation", "key", "customer"),
     "ns_records": ("integration record", "record_key", "name"),
@@ -54,7 +55,8 @@ FRAME_COLUMNS: dict[str, set[str]] = {
         "flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used", "agents_used"},
     "endpoints": _ACCOUNT | {"key", "application", "category", "resolved", "explain", "connections", "flows",
                              "reached_by", "connection_count", "flow_count"},
-    "flows": _ACCOUNT | {"id", "name", "enabled", "billable", "reason_code", "reason"},
+    "flows": _ACCOUNT | {"id", "name", "enabled", "billable", "reason_code", "reason", "integration_app",
+                         "netsuite_sandboxes"},
     "connections": _ACCOUNT | {"id", "name", "type", "assistant", "application", "role", "key", "category",
                                "resolved", "explain", "enabled_flows", "endpoint_application",
                                "netsuite_account", "netsuite_sandbox", "uri", "uri_host", "uri_templated", "uri_resolved_from",
@@ -66,6 +68,9 @@ FRAME_COLUMNS: dict[str, set[str]] = {
     "licenses": {"account", "license_id", "type", "tier", "connector_id", "edition", "integration_id", "expires",
                  "trial_end", "on_trial", "days_left", "days_ago"},
     "references": _ACCOUNT | {"resource_type", "resource_id", "resource_name", "missing_type", "missing_id", "via"},
+    # the vendor's usage figures (usage.json) against ours: a row per figure, and one per difference
+    "vendor": _ACCOUNT | {"metric", "kind", "vendor", "ours", "differs", "resource_type", "resource_id",
+                          "resource_name", "detail"},
     "connector_licenses": {"account", "license_id", "connector_id", "connector", "source", "email", "user_id",
                            "user_name", "account_id", "integration_id", "edition", "editions_offered",
                            "edition_offered", "created", "expires", "expires_from", "global", "trial", "installed",
@@ -107,7 +112,7 @@ class Rule(BaseModel):
     references: list[str] = []
     tags: list[str] = []
     parameters: dict[str, Any] = {}
-    frame: Literal["environments", "endpoints", "flows", "connections", "licenses", "references",
+    frame: Literal["environments", "endpoints", "flows", "connections", "licenses", "references", "vendor",
                    "connector_licenses", "reconciliation", "ns_records", "ns_links"]
     scope: dict = Field(default_factory=dict)  # rows outside it get no status at all
     requires: list[str] = []
