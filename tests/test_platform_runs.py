@@ -103,3 +103,17 @@ def test_the_upper_bound_is_said_first_in_the_terminal_and_the_reports(tmp_path,
     assert "No run history for acct" in out.read_text()
     from openpyxl import load_workbook
     assert load_workbook(tmp_path / "r.xlsx")["Summary"]["A3"].value.startswith("No run history for acct")
+
+
+def test_the_samples_platform_account_counts_the_flows_run_in_november():
+    from auditor.common.paths import sample_dir
+    results = audited(sample_dir(), as_of="2026-11-30")
+    umbrella = next(a for a in results["accounts"] if a["account"] == "Umbrella Health")
+    assert (umbrella["plan"], umbrella["flows_counted"]) == ("platform", "run")
+    flows = {f["id"]: (f["billable"], f["reason_code"]) for f in umbrella["flows"]}
+    assert flows == {"u-f1": (True, "billable"), "u-f2": (False, "not-run"), "u-f3": (True, "billable"),
+                     "u-f4": (True, "billable")}
+    # in December nothing of the sample ran: no flow counts
+    december = audited(sample_dir() / "umbrella-health", as_of="2026-12-01")
+    assert not any(f["billable"] for f in december["accounts"][0]["flows"])
+    assert sum("outside 2026-12" in i["problem"] for i in december["load_issues"]) == 5
