@@ -123,3 +123,17 @@ def test_an_integration_app_in_production_on_a_netsuite_sandbox_is_said(tmp_path
     assert ("reaches NetSuite sandbox connection ns-beta (NetSuite account 777), ns-sb (NetSuite account TSTDRV_SB1): "
             "allowed, but Celigo strongly recommends an integration app sandbox license") in found[0]["reason"]
     assert "uninstalled and reinstalled" in found[0]["reason"]
+
+
+def test_agents_are_in_the_summary_and_an_environment_over_on_agents_is_over():
+    from conftest import audited
+
+    from auditor.common.paths import sample_dir
+    from auditor.report.html import render_html
+    from auditor.report.tables import build_report
+    report = build_report(audited(sample_dir(), as_of="2026-11-30"))
+    initech = report.summary.set_index(["account", "environment"]).loc[("Initech", "production")]
+    assert (initech["agents used"], initech["agents entitled"]) == (1, 0)
+    over = report.summary[(report.summary["flows status"] == "over") | (report.summary["endpoints status"] == "over")]
+    assert ("Initech", "production") not in set(zip(over["account"], over["environment"]))  # over on agents only
+    assert 'data-count="over">4</span> environments over a limit' in render_html(report)

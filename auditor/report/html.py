@@ -184,7 +184,8 @@ def render_html(report: Report, templates: Path | None = None) -> str:
         "accounts": len(report.results["accounts"]), "environments": environments,
         "over": int(((report.summary["flows status"] == "over") | (report.summary["endpoints status"] == "over")
                      | (report.summary["trading partners used"] > report.summary["trading partners entitled"]
-                        ).fillna(False)).sum()),
+                        ).fillna(False)
+                     | (report.summary["agents used"] > report.summary["agents entitled"]).fillna(False)).sum()),
         "alarms": len(alarms), "muted": int((findings["muted"]).sum()),
         "skips": int((findings["status"] == "skip").sum()), "errors": int((findings["status"] == "error").sum()),
         "load_issues": len(report.load_issues),
