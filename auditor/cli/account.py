@@ -26,7 +26,8 @@ from auditor.cli.render import (
     skipped_summary,
     summary_table,
 )
-from auditor.common.vocabulary import ACCOUNT_FRAMES, REGIONS, SEVERITIES, download_caveat, why_reached
+from auditor.common.errors import AuditorError
+from auditor.common.vocabulary import REGIONS, SEVERITIES, download_caveat, why_reached
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -60,7 +61,16 @@ def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = Non
     return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes, all_rows)
 
 
-def _filter(frame: pd.DataFrame, account: str | None, env: str | None) -> pd.DataFrame:
+def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | None, env: str | None) -> pd.DataFrame:
+    """Rows of one account and/or environment; a name the audit does not have is an error that
+    lists those it has (`places`: every (account, environment) audited)."""
+    if account is not None and account not in {a for a, _ in places}:
+        names = ", ".join(sorted({a for a, _ in places}))
+        raise AuditorError(f"--account {account!r}: no such account in this audit (accounts: {names})")
+    if env is not None and env not in {e for a, e in places if account in (None, a)}:
+        names = ", ".join(sorted({e for a, e in places if account in (None, a)}))
+        raise AuditorError(f"--env {env!r}: no such environment{' in ' + account if account else ''} "
+                           f"(environments: {names})")
     if frame.empty:
         return frame
     if account is not None:
@@ -120,7 +130,6 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     record = record or config.history.record
     history_on = record or history_path is not None or config.history.path is not None
     store = history_path or config.history.path or history.default_path()
-    rules = [r for r in rules if r.frame in ACCOUNT_FRAMES]  # partner rules run in 'auditor licenses'
     if pull_into is not None:
         _pull(pull_into, region=region, base_url=None, token_env="INTEGRATOR_TOKEN", token_file=None, partner=False,
               resume=False, concurrency=3, rate=5.0, retries=6, month=as_of)
@@ -189,17 +198,23 @@ def _add_history(results: dict, store: Path) -> bool:
     return bool(pairs or section)
 
 
-def _rows(paths: list[Path], policy: str, as_of: date, section: str) -> pd.DataFrame:
-    """The endpoints or flows of an audit: run on SNAPSHOTS, or read from one results file
-    (then --policy and --as-of are those the file was made with)."""
+def _rows(paths: list[Path], policy: str, as_of: date, section: str, account: str | None,
+          env: str | None) -> pd.DataFrame:
+    """The endpoints or flows of an audit, of one account or environment when asked: run on
+    SNAPSHOTS, or read from one results file (then --policy and --as-of are those the file was
+    made with)."""
     import pandas as pd
 
     from auditor.results import io as results_io
     if len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() == ".json":
         results = results_io.load_json(paths[0])
         frame = pd.DataFrame([{"account": a["account"], **row} for a in results["accounts"] for row in a[section]])
+        places = [(a["account"], e["environment"]) for a in results["accounts"] for e in a["environments"]]
     else:
-        frame = getattr(_audit(paths, policy, as_of), section)
+        audit = _audit(paths, policy, as_of)
+        frame = getattr(audit, section)
+        places = list(zip(audit.environments["account"], audit.environments["environment"]))
+    frame = _filter(frame, places, account, env)
     if frame.empty:
         return frame
     # production first, then sandbox, then the other environments by name; as in the results file
@@ -214,7 +229,7 @@ def _rows(paths: list[Path], policy: str, as_of: date, section: str) -> pd.DataF
 def endpoints(paths, policy, as_of, account, env, fmt):
     """List the endpoints counted in SNAPSHOTS (or in a results file): key, application,
     category, and the connections and flows that make each one count."""
-    frame = _filter(_rows(paths, policy, as_of, "endpoints"), account, env)
+    frame = _rows(paths, policy, as_of, "endpoints", account, env)
     if frame.empty:
         return emit(frame, fmt)
     reached = frame["reached_by"] if "reached_by" in frame else [None] * len(frame)
@@ -232,7 +247,7 @@ def endpoints(paths, policy, as_of, account, env, fmt):
 @click.option("--billable/--not-billable", default=None, help="Only flows that count, or only those that do not.")
 def flows(paths, policy, as_of, account, env, fmt, billable):
     """List the flows in SNAPSHOTS (or in a results file) with whether each counts and why."""
-    frame = _filter(_rows(paths, policy, as_of, "flows"), account, env)
+    frame = _rows(paths, policy, as_of, "flows", account, env)
     if frame.empty:
         return emit(frame, fmt)
     if billable is not None:

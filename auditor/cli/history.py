@@ -33,6 +33,13 @@ def history_cmd(ctx, history_path, account, env, fmt):
     store = _store(ctx, history_path)
     if not store.exists():
         raise AuditorError(f"{store}: no history yet (record an audit with 'auditor audit --record')")
+    known = history.places(store)
+    if account is not None and account not in {a for a, _ in known}:
+        raise AuditorError(f"--account {account!r}: no audit of it recorded in {store} "
+                           f"(accounts: {', '.join(sorted({a for a, _ in known}))})")
+    envs = sorted({e for a, e in known if account in (None, a)})
+    if env is not None and env not in envs:
+        raise AuditorError(f"--env {env!r}: no such environment recorded (environments: {', '.join(envs)})")
     frame = history.summary(store, account, env)
     if frame.empty:
         return emit(frame, fmt)
@@ -63,8 +70,9 @@ def _document(ctx, which: str, account: str | None, history_path: Path | None) -
             raise AuditorError(f"{store}: no history to take {which} from")
         doc = history.load(store, day.isoformat(), account)
     if account is not None:
-        if account not in {a["account"] for a in doc["accounts"]}:
-            raise AuditorError(f"{which}: no account {account!r} in it")
+        names = sorted(a["account"] for a in doc["accounts"])
+        if account not in names:
+            raise AuditorError(f"{which}: no account {account!r} in it (accounts: {', '.join(names)})")
         doc = subset(doc, account)
     return doc
 

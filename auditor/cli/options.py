@@ -11,7 +11,7 @@ import click
 
 from auditor.common.paths import sample_dir
 from auditor.common.terminal import printable
-from auditor.common.vocabulary import REGIONS, SEVERITIES
+from auditor.common.vocabulary import ACCOUNT_FRAMES, NETSUITE_FRAMES, PARTNER_FRAMES, REGIONS, SEVERITIES
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     from auditor.report import Outputs
@@ -58,6 +58,10 @@ def snapshot_options(fn):
     return wrapper
 
 
+# the rules each command runs, by their frame (`rules list` / `show` see all of them)
+COMMAND_FRAMES = {"audit": ACCOUNT_FRAMES, "licenses": PARTNER_FRAMES, "ns-records": NETSUITE_FRAMES}
+
+
 def rule_options(fn):
     """Which rules run: a profile, the user's own rule folders, and --only / --skip."""
 
@@ -70,7 +74,8 @@ def rule_options(fn):
     @functools.wraps(fn)
     def wrapper(*args, profile, rule_dirs, only, skip, **kwargs):
         from auditor.rules.model import load_profile, load_rules, select_rules
-        rules = select_rules(load_rules(list(rule_dirs)), load_profile(profile), list(only), list(skip))
+        frames = COMMAND_FRAMES.get(click.get_current_context().info_name)
+        rules = select_rules(load_rules(list(rule_dirs)), load_profile(profile), list(only), list(skip), frames)
         return fn(*args, rules=rules, **kwargs)
 
     return wrapper

@@ -18,7 +18,7 @@ from auditor.cli.options import (
 )
 from auditor.cli.render import finish_run, reconciliation_totals
 from auditor.common.paths import netsuite_sample_dir, partner_sample_dir, sample_dir
-from auditor.common.vocabulary import DEFAULT_APPLICATION, NETSUITE_FRAMES, PARTNER_FRAMES
+from auditor.common.vocabulary import DEFAULT_APPLICATION
 
 
 @cli.command()
@@ -46,7 +46,6 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     import pandas as pd
 
     from auditor.partner.licenses import audit_partner
-    rules = [r for r in rules if r.frame in PARTNER_FRAMES]
     if sample:
         root = partner_sample_dir()
         partner_snapshot = root
@@ -97,7 +96,6 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
     import pandas as pd
 
     from auditor.netsuite.records import audit_netsuite
-    rules = [r for r in rules if r.frame in NETSUITE_FRAMES]
     if sample:
         root = netsuite_sample_dir()
         sandbox_list, production_list = root / "sandbox.json", root / "production.json"

@@ -194,6 +194,13 @@ def summary(path: Path, account: str | None = None, env: str | None = None) -> p
     return frame[last].reset_index(drop=True)
 
 
+def places(path: Path) -> list[tuple[str, str]]:
+    """Every (account, environment) recorded."""
+    with closing(connect(path)) as con:
+        return con.execute("SELECT DISTINCT a.account, e.environment FROM audits a "
+                           "JOIN environments e ON e.audit_id = a.id ORDER BY 1, 2").fetchall()
+
+
 def dates(path: Path, account: str | None = None) -> pd.DataFrame:
     with closing(connect(path)) as con:
         return _frame(con, "SELECT account, as_of FROM audits WHERE (? IS NULL OR account = ?) ORDER BY account, as_of",
@@ -224,7 +231,10 @@ def load(path: Path, as_of: str, account: str | None = None) -> dict:
         con.row_factory = None
         if not audits:
             who = f"account {account!r}" if account else "any account"
-            raise AuditorError(f"{path}: no audit of {who} recorded for {as_of}")
+            recorded = [r[0] for r in con.execute(
+                "SELECT DISTINCT as_of FROM audits WHERE (? IS NULL OR account = ?) ORDER BY 1", (account, account))]
+            said = f"recorded: {', '.join(recorded)}" if recorded else "none recorded"
+            raise AuditorError(f"{path}: no audit of {who} recorded for {as_of} ({said})")
         ids = [a["id"] for a in audits]
         envs = _grouped(con, "environments", ", ".join(ENV_COLUMNS), ids)
         eps = _grouped(con, "endpoints", "kind, environment, key, application, category, resolved, explain, "

@@ -283,9 +283,21 @@ def load_profile(name_or_file: str) -> Profile:
     return profile
 
 
-def select_rules(rules: list[Rule], profile: Profile, only: list[str] = (), skip: list[str] = ()) -> list[Rule]:
+def _check_selectors(rules: list[Rule], option: str, selectors: list[str]) -> None:
+    """A selector that matches none of `rules` is a mistake (a typo would run nothing, or all):
+    the error lists what it could be."""
+    for sel in selectors:
+        if not any(_selected(rule, [sel]) for rule in rules):
+            ids = ", ".join(sorted(r.id for r in rules))
+            tags = ", ".join(sorted({t for r in rules for t in r.tags}))
+            raise AuditorError(f"{option} {sel!r}: no rule this command runs has that id or tag. "
+                               f"Rules: {ids}. Tags: {tags}")
+
+
+def select_rules(rules: list[Rule], profile: Profile, only: list[str] = (), skip: list[str] = (),
+                 frames: tuple[str, ...] | None = None) -> list[Rule]:
     """The rules a run evaluates, with the profile's overrides applied. `only` / `skip`: rule ids
-    or tags, after the profile."""
+    or tags, after the profile; each must name a rule of `frames` (the command's frames; None: all)."""
     known = {r.id for r in rules}
     for rid, override in profile.overrides.items():
         if rid not in known:
@@ -300,6 +312,10 @@ def select_rules(rules: list[Rule], profile: Profile, only: list[str] = (), skip
                 raise profile.problem(("overrides", rid, "parameters", name),
                                       f"rule {rid} parameter {name} must be {_type_name(rule.parameters[name])} "
                                       f"like its default, not {_type_name(value)}")
+    if frames is not None:
+        rules = [r for r in rules if r.frame in frames]
+    _check_selectors(rules, "--only", list(only))
+    _check_selectors(rules, "--skip", list(skip))
     chosen = []
     for rule in rules:
         if not _selected(rule, profile.include) or _selected(rule, profile.exclude):

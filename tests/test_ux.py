@@ -1,0 +1,49 @@
+"""The product as a user meets it at the shell (issue 16): mistakes are errors that list what
+would have been right, never a quiet run of nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+ACCOUNTS = "Acme Retail, Globex Corporation, Hooli, Initech, Umbrella Health"
+
+
+@pytest.mark.parametrize("args,message", [
+    (("audit", "--sample", "--only", "nope"), "--only 'nope': no rule this command runs has that id or tag."),
+    (("audit", "--sample", "--skip", "tag:nope"), "--skip 'tag:nope': no rule this command runs"),
+    (("audit", "--sample", "--only", "connector-license-expiring"), "--only 'connector-license-expiring': no rule"),
+    (("licenses", "--sample", "--only", "license-expired"), "--only 'license-expired': no rule this command runs"),
+    (("ns-records", "--sample", "--skip", "endpoints"), "--skip 'endpoints': no rule this command runs"),
+])
+def test_a_rule_selector_that_matches_nothing_is_an_error_listing_the_rules(run_cli, args, message):
+    run = run_cli(*args)
+    assert run.exit_code == 2 and message in run.stderr, run.stderr
+    assert "Rules: " in run.stderr and "Tags: " in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_rule_selector_of_the_command_still_selects(run_cli):
+    run = run_cli("audit", "--sample", "--only", "tag:agents", "--fail-on", "never")
+    assert run.exit_code == 0 and "· 2 rules ·" in run.stdout
+
+
+@pytest.mark.parametrize("command", ["endpoints", "flows"])
+def test_an_unknown_account_or_environment_lists_the_known_ones(run_cli, command):
+    run = run_cli(command, "--sample", "--account", "Acme")
+    assert run.exit_code == 2
+    assert run.stderr.strip() == f"Error: --account 'Acme': no such account in this audit (accounts: {ACCOUNTS})"
+    run = run_cli(command, "--sample", "--account", "Initech", "--env", "staging")
+    assert run.stderr.strip() == "Error: --env 'staging': no such environment in Initech (environments: production, sandbox)"
+    assert run_cli(command, "--sample", "--env", "staging").exit_code == 0  # Globex has one
+
+
+def test_history_and_diff_name_what_is_recorded(run_cli, tmp_path):
+    store = tmp_path / "h.sqlite"
+    run_cli("audit", "--sample", "--record", "--history", store, "--fail-on", "never", "-o", tmp_path / "r.json")
+    run = run_cli("history", "--history", store, "--account", "acme")
+    assert run.exit_code == 2 and f"(accounts: {ACCOUNTS})" in run.stderr
+    run = run_cli("history", "--history", store, "--env", "prod")
+    assert run.exit_code == 2 and "(environments: production, sandbox, staging)" in run.stderr
+    run = run_cli("diff", "2026-10-31", "2026-11-30", "--history", store)
+    assert run.exit_code == 2 and "no audit of any account recorded for 2026-10-31 (recorded: 2026-11-30)" in run.stderr
+    run = run_cli("diff", tmp_path / "r.json", tmp_path / "r.json", "--account", "acme")
+    assert run.exit_code == 2 and f"no account 'acme' in it (accounts: {ACCOUNTS})" in run.stderr
