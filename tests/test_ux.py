@@ -47,3 +47,26 @@ def test_history_and_diff_name_what_is_recorded(run_cli, tmp_path):
     assert run.exit_code == 2 and "no audit of any account recorded for 2026-10-31 (recorded: 2026-11-30)" in run.stderr
     run = run_cli("diff", tmp_path / "r.json", tmp_path / "r.json", "--account", "acme")
     assert run.exit_code == 2 and f"no account 'acme' in it (accounts: {ACCOUNTS})" in run.stderr
+
+
+@pytest.mark.parametrize("command", ["audit", "licenses", "ns-records"])
+def test_dash_output_writes_the_results_to_standard_output_and_says_the_rest_on_standard_error(run_cli, command):
+    import json
+    run = run_cli(command, "--sample", "-o", "-", "--fail-on", "never", output=False)
+    assert run.exit_code == 0, run.stderr
+    results = json.loads(run.stdout)  # nothing else on standard output
+    assert results["schema_version"] == 1 and "Results written to standard output" in run.stderr
+
+
+def test_dash_input_reads_a_results_file_from_standard_input(run_cli, tmp_path):
+    from click.testing import CliRunner
+
+    from auditor.cli import cli
+    results = run_cli("audit", "--sample", "-o", "-", "--fail-on", "never", output=False).stdout
+    run = CliRunner().invoke(cli, ["report", "-", str(tmp_path / "r.html")], input=results)
+    assert run.exit_code == 0 and (tmp_path / "r.html").exists(), run.output
+    run = CliRunner().invoke(cli, ["report", "-", str(tmp_path / "r.html")], input="not json")
+    assert run.exit_code == 2 and "standard input: not valid JSON at line 1" in run.stderr
+    (tmp_path / "a.json").write_text(results)
+    run = CliRunner().invoke(cli, ["diff", str(tmp_path / "a.json"), "-", "--format", "csv"], input=results)
+    assert run.exit_code == 0 and run.stdout.startswith("account,environment,kind,change")

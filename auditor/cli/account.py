@@ -11,6 +11,7 @@ import click
 from auditor import __version__
 from auditor.cli.app import cli
 from auditor.cli.options import (
+    claim_stdout,
     echo,
     pull_options,
     query_options,
@@ -82,8 +83,9 @@ def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | N
 
 @cli.command()
 @snapshot_options
-@click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True,
-              help="Where to write the results file (JSON).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True), default="results.json",
+              show_default=True,
+              help="Where to write the results file (JSON); - writes it to standard output.")
 @click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
               help="Exit 1 when an unmuted alarm of this severity or higher is found; never: only 0, 2 or 3.")
 @click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -122,10 +124,13 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
       3  a rule could not be evaluated (the results are written, with status
        error), or an internal error (AUDITOR_DEBUG=1 shows the traceback)
     """
+    import orjson
+
     from auditor.history import store as history
     from auditor.report import write_reports
     from auditor.results import build as results_build
     from auditor.results import io as results_io
+    claim_stdout(output)
     config = ctx.obj  # read before anything is done: a bad configuration stops the run first
     record = record or config.history.record
     history_on = record or history_path is not None or config.history.path is not None
@@ -138,12 +143,14 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     result.profile = ctx.params["profile"]
     f = result.findings  # the exit code is decided on every finding, before --min-severity
     result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
-    results_io.write(results_build.build(result), output)
+    data = results_io.dumps(results_build.build(result))
     reports = report_outputs(html, xlsx, csv_dir, templates)
     # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
-    results = results_io.load_json(output, validate=False) if history_on or reports.any() else {}
+    results = orjson.loads(data) if history_on or reports.any() else {}
     if history_on and _add_history(results, store):
-        results_io.write(results, output)
+        data = results_io.dumps(results)
+    results_io.write_bytes(data, output)
+    del data
     echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
                f"{len(rules)} rules · as of {as_of}")
     caveat = download_caveat([snap.account for snap in result.snapshots if snap.download],
@@ -155,7 +162,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     echo(skipped_summary(result))
     if not result.mutes.empty:
         echo(mutes_summary(result))
-    echo(f"Results written to {output}")
+    echo(f"Results written to {results_io.shown(output)}")
     if "changes" in results:
         since = ", ".join(sorted(set(results["changes"]["since"].values())))
         echo(f"{len(results['changes']['rows'])} changes since the last recorded audit ({since}).")
@@ -278,7 +285,7 @@ def pull(out, **options):
 
 
 @cli.command()
-@click.argument("results_file", metavar="RESULTS", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("results_file", metavar="RESULTS", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
 @click.argument("outputs", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
 @report_options
 def report(results_file, outputs, html, xlsx, csv_dir, templates):

@@ -58,7 +58,7 @@ def _document(ctx, which: str, account: str | None, history_path: Path | None) -
     from auditor.history.diff import subset
     from auditor.results import io as results_io
     path = Path(which)
-    if path.is_file():
+    if which == "-" or path.is_file():  # "-": read from standard input
         doc = results_io.load_json(path)
     else:
         try:

@@ -21,9 +21,19 @@ if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: 
 SAMPLE_AS_OF = date(2026, 11, 30)
 
 
-def echo(message="", **kwargs) -> None:
-    """Everything printed: control characters from the data shown escaped, never acted on."""
-    click.echo(printable(str(message)), **kwargs)
+def echo(message="", err: bool | None = None, **kwargs) -> None:
+    """Everything printed: control characters from the data shown escaped, never acted on. What
+    is said goes to standard error when standard output carries data (`-o -`)."""
+    if err is None:
+        ctx = click.get_current_context(silent=True)
+        err = bool(ctx and ctx.meta.get("data_on_stdout"))
+    click.echo(printable(str(message)), err=err, **kwargs)
+
+
+def claim_stdout(output: Path) -> None:
+    """`-o -`: the results file goes to standard output, so everything said goes to standard error."""
+    if str(output) == "-":
+        click.get_current_context().meta["data_on_stdout"] = True
 
 
 def parse_day(value: str | None) -> date | None:
@@ -156,7 +166,8 @@ def run_options(fn):
     for option in reversed((
         click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
                      help=f"Audit date. Default: today (UTC); with --sample, {SAMPLE_AS_OF}."),
-        click.option("-o", "--output", type=click.Path(path_type=Path), default="results.json", show_default=True),
+        click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True), default="results.json",
+                     show_default=True, help="The results file; - writes it to standard output."),
         click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
                      help="Exit 1 when an unmuted alarm of this severity or higher is found."),
         click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),

@@ -11,6 +11,7 @@ from auditor import __version__
 from auditor.cli.app import cli
 from auditor.cli.options import (
     SAMPLE_AS_OF,
+    claim_stdout,
     echo,
     parse_day,
     report_outputs,
@@ -46,6 +47,7 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     import pandas as pd
 
     from auditor.partner.licenses import audit_partner
+    claim_stdout(output)
     if sample:
         root = partner_sample_dir()
         partner_snapshot = root
@@ -96,6 +98,7 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
     import pandas as pd
 
     from auditor.netsuite.records import audit_netsuite
+    claim_stdout(output)
     if sample:
         root = netsuite_sample_dir()
         sandbox_list, production_list = root / "sandbox.json", root / "production.json"

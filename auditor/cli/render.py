@@ -25,7 +25,7 @@ def finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> N
     line = f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read."
     echo(line + (f" {notes} read with a note (see load_issues)." if notes else ""))
     results_io.write(results, output)
-    echo(f"Results written to {output}")
+    echo(f"Results written to {results_io.shown(output)}")
     if reports.any():
         for line in write_reports(results, reports):
             echo(line)

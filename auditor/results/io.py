@@ -3,6 +3,7 @@ outside (`report`, `endpoints`, `flows`, `diff`)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import orjson
@@ -17,8 +18,27 @@ def dumps(results: dict) -> bytes:
     return orjson.dumps(results, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
 
 
+STD = "-"  # a path of "-": standard output when written, standard input when read
+
+
+def shown(path: Path, reading: bool = False) -> str:
+    """How messages name a results file."""
+    if str(path) == STD:
+        return "standard input" if reading else "standard output"
+    return str(path)
+
+
 def write(results: dict, path: Path) -> None:
-    data = dumps(results)
+    write_bytes(dumps(results), path)
+
+
+def write_bytes(data: bytes, path: Path) -> None:
+    """The results file, atomically; "-" writes it to standard output."""
+    if str(path) == STD:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+        return
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_bytes(data)
@@ -39,18 +59,19 @@ def load_json(path: Path, validate: bool = True) -> dict:
     """A results file as plain data, checked for its schema version and, unless the caller has
     just written it (`validate=False`), against the `Results` model: a file from elsewhere with
     a missing key or a wrong shape is refused naming the first problem, never rendered wrong."""
+    where = shown(path, reading=True)
     try:
-        data = orjson.loads(path.read_bytes())
+        data = orjson.loads(sys.stdin.buffer.read() if str(path) == STD else path.read_bytes())
     except OSError as exc:
-        raise AuditorError(f"{path}: cannot read ({exc.strerror})") from None
+        raise AuditorError(f"{where}: cannot read ({exc.strerror})") from None
     except orjson.JSONDecodeError as exc:
-        raise AuditorError(f"{path}: not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+        raise AuditorError(f"{where}: not valid JSON at line {exc.lineno}, column {exc.colno}") from None
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or "accounts" not in data:
-        raise AuditorError(f"{path}: not a results file of schema version {SCHEMA_VERSION}")
+        raise AuditorError(f"{where}: not a results file of schema version {SCHEMA_VERSION}")
     if validate:
         try:
             Results.model_validate(data, strict=True)
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise AuditorError(f"{path}: not a sound results file: {_where(err['loc'])}: {err['msg']}") from None
+            raise AuditorError(f"{where}: not a sound results file: {_where(err['loc'])}: {err['msg']}") from None
     return data
