@@ -70,3 +70,28 @@ def test_dash_input_reads_a_results_file_from_standard_input(run_cli, tmp_path):
     (tmp_path / "a.json").write_text(results)
     run = CliRunner().invoke(cli, ["diff", str(tmp_path / "a.json"), "-", "--format", "csv"], input=results)
     assert run.exit_code == 0 and run.stdout.startswith("account,environment,kind,change")
+
+
+def test_findings_still_open_are_not_counted_as_changes(run_cli, tmp_path):
+    store = tmp_path / "h.sqlite"
+    run_cli("audit", "--sample", "--as-of", "2026-11-29", "--record", "--history", store, "--fail-on", "never")
+    run = run_cli("audit", "--sample", "--history", store, "--fail-on", "never", "--html", tmp_path / "r.html")
+    assert "0 changes since the last recorded audit (2026-11-29); 35 findings still open." in run.stdout
+    assert "0 changes since the previous audit (and 35 findings still open, listed too)" in (tmp_path / "r.html").read_text()
+
+
+def test_history_as_csv_and_json_holds_numbers_not_fractions(run_cli, tmp_path):
+    import csv
+    import io
+    import json
+    store = tmp_path / "h.sqlite"
+    run_cli("audit", "--sample", "--record", "--history", store, "--fail-on", "never")
+    rows = list(csv.DictReader(io.StringIO(run_cli("history", "--history", store, "--format", "csv").stdout)))
+    globex = next(r for r in rows if r["account"] == "Globex Corporation" and r["environment"] == "production")
+    assert (globex["billable flows"], globex["flows entitled"], globex["endpoints used"],
+            globex["endpoints entitled"]) == ("4", "3", "6", "3")
+    initech = next(r for r in json.loads(run_cli("history", "--history", store, "--format", "json").stdout)
+                   if r["account"] == "Initech" and r["environment"] == "production")
+    assert (initech["billable flows"], initech["endpoints entitled"]) == (3, None)
+    table = run_cli("history", "--history", store).stdout
+    assert "4 / 3" in table and "3 / -" in table

@@ -28,7 +28,7 @@ from auditor.cli.render import (
     summary_table,
 )
 from auditor.common.errors import AuditorError
-from auditor.common.vocabulary import REGIONS, SEVERITIES, download_caveat, why_reached
+from auditor.common.vocabulary import REGIONS, SEVERITIES, change_counts, download_caveat, why_reached
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -165,7 +165,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     echo(f"Results written to {results_io.shown(output)}")
     if "changes" in results:
         since = ", ".join(sorted(set(results["changes"]["since"].values())))
-        echo(f"{len(results['changes']['rows'])} changes since the last recorded audit ({since}).")
+        changed, still = change_counts(results["changes"]["rows"])
+        echo(f"{changed} changes since the last recorded audit ({since}); {still} findings still open.")
     if record:
         done = history.record(store, results)
         echo(f"Recorded {len(done)} accounts as of {as_of} in {store}")

@@ -45,10 +45,16 @@ def history_cmd(ctx, history_path, account, env, fmt):
         return emit(frame, fmt)
     table = pd.DataFrame({
         "account": frame["account"], "month": frame["month"], "audit date": frame["as_of"],
-        "environment": frame["environment"],
-        "billable flows": [fraction(u, e) for u, e in zip(frame["flows_billable"], frame["flows_entitled"])],
-        "endpoints": [fraction(u, e) for u, e in zip(frame["endpoints_used"], frame["endpoints_entitled"])],
-        "alarms": frame["alarms"], "audits in month": frame["audits_in_month"]})
+        "environment": frame["environment"]})
+    if fmt == "table":  # "6 / 10" reads well; a CSV or JSON consumer gets the numbers apart
+        table["billable flows"] = [fraction(u, e) for u, e in zip(frame["flows_billable"], frame["flows_entitled"])]
+        table["endpoints"] = [fraction(u, e) for u, e in zip(frame["endpoints_used"], frame["endpoints_entitled"])]
+    else:
+        for col, source in (("billable flows", "flows_billable"), ("flows entitled", "flows_entitled"),
+                            ("endpoints used", "endpoints_used"), ("endpoints entitled", "endpoints_entitled")):
+            table[col] = pd.to_numeric(frame[source]).astype("Int64")
+    table["alarms"] = frame["alarms"]
+    table["audits in month"] = frame["audits_in_month"]
     emit(table, fmt)
 
 

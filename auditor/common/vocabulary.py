@@ -39,3 +39,10 @@ def why_reached(explain: str, reached_by) -> str:
 
 # what names an integrator.io record in NetSuite's Manage Integrations, by default
 DEFAULT_APPLICATION = r"(?i)celigo|integrator\.io"
+
+
+def change_counts(rows: list[dict]) -> tuple[int, int]:
+    """(changes, findings still open) among the rows of a `changes` section: a finding open before
+    and after is listed beside the changes but is not one."""
+    still = sum(r["kind"] == "finding" and r["change"] == "still open" for r in rows)
+    return len(rows) - still, still

@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
+from auditor.common.vocabulary import change_counts
 from auditor.report.tables import SEVERITIES, Report
 
 CHART_ROWS = 50
@@ -196,7 +197,8 @@ def render_html(report: Report, templates: Path | None = None) -> str:
                                chart=chart, chart_limit=CHART_ROWS, rules=report.rules.to_dict("records"),
                                inputs=report.inputs.to_dict("records"), data_json=_data_json(report),
                                has_changes="changes" in report.results, since=report.since,
-                               changes=len(report.changes), trend=report.results.get("trend"),
+                               changes=change_counts((report.results.get("changes") or {}).get("rows", [])),
+                               trend=report.results.get("trend"),
                                trend_charts=_trend_charts(report), trend_limit=TREND_CHARTS,
                                no_accounts=report.no_accounts,
                                has_reconciliation=bool(report.results.get("reconciliation")),
