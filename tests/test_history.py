@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sqlite3
 import warnings
@@ -325,3 +326,25 @@ def test_diff_says_when_agents_in_use_change_and_ignores_files_without_them(tmp_
     rows = json.loads(run_cli("diff", tmp_path / "older.json", tmp_path / "new.json", "--format", "json",
                               output=False).stdout)
     assert not [r for r in rows if r["id"] == "agents"]
+
+
+def test_the_charts_top_tick_is_exact_and_the_limit_is_labelled(year):
+    folder, outs = year
+    soup = BeautifulSoup((folder / "report.html").read_text(), "html.parser")
+    svg = soup.find("section", id="trend").find("figure").find("svg")
+    points = [p for p in outs[-1]["trend"]["points"] if p["environment"] == "production"]
+    highest = max(max(p["endpoints_used"] for p in points), max(p["endpoints_entitled"] for p in points))
+    ticks = [t.get_text() for t in svg.find_all("text", class_="tick")]
+    assert ticks[0] == str(math.ceil(highest * 1.15))  # the value at the top of the plot, not a rounded one
+    assert svg.find("text", class_="limit-label").get_text() == str(points[-1]["endpoints_entitled"])
+
+
+def test_a_flat_pace_is_said_as_zero_never_minus_zero():
+    import pandas as pd
+
+    from auditor.history.trend import forecast
+    points = pd.DataFrame({"account": "a", "environment": "production", "month": ["2026-01", "2026-02", "2026-03"],
+                           "endpoints_used": [5, 5, 5], "endpoints_entitled": [10, 10, 10],
+                           "flows_billable": [4.0, 4.0, 3.999], "flows_entitled": [10, 10, 10]})
+    verdicts = forecast(points)["verdict"].tolist()
+    assert verdicts == ["not rising (+0.00 a month); no crossing in sight"] * 2

@@ -96,14 +96,14 @@ def test_entitlement_rules_over_near_and_not(tmp_path, run_cli):
     flows = [flow(f"f{i}", exports=["e-ns"]) for i in range(9)]
     _, run = audit_with(tmp_path, run_cli, [{"_id": "l", "type": "endpoint", "numFlows": 10, "numEndpoints": 1}], flows)
     rules = {f["rule"]: f for f in run.results["findings"] if f["environment"] == "production"}
-    assert rules["flows-near-entitlement"]["reason"] == "production: 9 of 10 licensed flows enabled (90%)"
+    assert rules["flows-near-entitlement"]["reason"] == "production: 9 of 10 licensed flows billable (90%)"
     assert rules["endpoints-near-entitlement"]["status"] == "alarm"
     assert "flows-over-entitlement" not in rules
 
     flows = [flow(f"f{i}", exports=["e-ns"]) for i in range(12)]
     _, run = audit_with(tmp_path, run_cli, [{"_id": "l", "type": "endpoint", "numFlows": 10, "numEndpoints": 0}], flows)
     rules = {f["rule"]: f for f in run.results["findings"] if f["environment"] == "production"}
-    assert rules["flows-over-entitlement"]["reason"] == "production: 12 billable flows enabled against 10 licensed, 2 over"
+    assert rules["flows-over-entitlement"]["reason"] == "production: 12 billable flows against 10 licensed, 2 over"
     assert rules["endpoints-over-entitlement"]["severity"] == "high"
     assert "flows-near-entitlement" not in rules  # over is not also "near"
 

@@ -95,3 +95,11 @@ def test_history_as_csv_and_json_holds_numbers_not_fractions(run_cli, tmp_path):
     assert (initech["billable flows"], initech["endpoints entitled"]) == (3, None)
     table = run_cli("history", "--history", store).stdout
     assert "4 / 3" in table and "3 / -" in table
+
+
+def test_counts_in_sentences_agree_with_their_number():
+    import pandas as pd
+
+    from auditor.common.conditions import render
+    frame = pd.DataFrame({"n": [1, 16, 0, 1.0]})
+    assert render("in {n:@day}", frame).tolist() == ["in 1 day", "in 16 days", "in 0 days", "in 1 day"]

@@ -153,6 +153,9 @@ def _format_value(value: Any, spec: str) -> str:
         return "unknown"
     if isinstance(value, pd.Timestamp | date):
         return value.strftime("%Y-%m-%d")
+    if spec.startswith("@"):  # {days_left:@day}: "1 day", "16 days"
+        number = int(value) if isinstance(value, float) and value.is_integer() else value
+        return f"{number} {spec[1:]}{'' if number == 1 else 's'}"
     if isinstance(value, float) and value.is_integer() and not spec:
         return str(int(value))
     return format(value, spec)

@@ -49,6 +49,8 @@ def forecast(points: pd.DataFrame) -> pd.DataFrame:
             used = recent[used_col].astype(float).to_numpy()
             entitled = recent[ent_col].iloc[-1]
             slope, intercept = np.polyfit(x, used, 1)
+            if abs(slope) < 0.005:  # flat: said as 0.00, never -0.00
+                slope = 0.0
             row = {"account": account, "environment": env, "metric": metric, "months": len(recent),
                    "first": recent["month"].iloc[0], "last": recent["month"].iloc[-1],
                    "used": int(used[-1]), "entitled": None if pd.isna(entitled) else int(entitled),

@@ -9,6 +9,7 @@ template can be replaced, or extended through its `builtin/` name.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import jinja2
@@ -154,7 +155,8 @@ def _trend_charts(report: Report) -> list[dict]:
                 cy, cm = (int(x) for x in crosses.split("-"))
                 extra = (cy - last_y) * 12 + cm - last_m
             n = len(months) + extra
-            top = max(used + [e for e in ent if e is not None] + [1]) * 1.15
+            # a whole number, so that the top tick says the value at the top of the plot exactly
+            top = math.ceil(max(used + [e for e in ent if e is not None] + [1]) * 1.15)
             def x(i: int, n: int = n) -> float:  # a 300 x 120 view box; plot area from 30 to 290
                 return round(30 + 260 * i / max(n - 1, 1), 1)
 
@@ -165,7 +167,9 @@ def _trend_charts(report: Report) -> list[dict]:
                      "used": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(used)),
                      "entitled": " ".join(f"{x(i)},{y(v)}" for i, v in enumerate(ent) if v is not None),
                      "dots": [{"x": x(i), "y": y(v), "label": f"{months[i]}: {v}"} for i, v in enumerate(used)],
-                     "first": months[0], "last": crosses or months[-1], "top": int(top),
+                     "first": months[0], "last": crosses or months[-1], "top": top,
+                     # the last entitlement, labelled where its line ends
+                     "limit": None if ent[-1] is None else {"y": y(ent[-1]), "label": ent[-1]},
                      "fit": None}
             if extra:
                 # the fitted line from the last audit to the crossing, at the fitted pace
