@@ -103,3 +103,18 @@ def test_counts_in_sentences_agree_with_their_number():
     from auditor.common.conditions import render
     frame = pd.DataFrame({"n": [1, 16, 0, 1.0]})
     assert render("in {n:@day}", frame).tolist() == ["in 1 day", "in 16 days", "in 0 days", "in 1 day"]
+
+
+@pytest.mark.parametrize("command,tables", [
+    ("licenses", {"connector_licenses", "reconciliation", "reconciliation_totals", "findings", "rules", "load_issues",
+                  "mutes"}),
+    ("ns-records", {"ns_records", "ns_links", "findings", "rules", "load_issues", "mutes"}),
+])
+def test_partner_and_netsuite_csv_hold_their_own_tables(run_cli, tmp_path, command, tables):
+    import csv
+    run = run_cli(command, "--sample", "--csv", tmp_path / "csv", "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    assert {p.stem for p in (tmp_path / "csv").iterdir()} == tables  # no empty account tables
+    main = "connector_licenses" if command == "licenses" else "ns_records"
+    rows = list(csv.DictReader((tmp_path / "csv" / f"{main}.csv").open(encoding="utf-8")))
+    assert len(rows) == len(run.results[main])

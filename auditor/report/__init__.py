@@ -7,7 +7,7 @@ from pathlib import Path
 
 from auditor.common.errors import AuditorError
 from auditor.common.safe import csv_safe
-from auditor.report.tables import Report, build_report
+from auditor.report.tables import EXTRA_SECTIONS, Report, build_report
 
 CSV_TABLES = ("summary", "findings", "rules", "endpoints", "flows", "licenses", "load_issues", "mutes", "inputs")
 
@@ -30,16 +30,27 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
     except OSError as exc:
         raise AuditorError(f"{folder}: cannot create the CSV folder ({exc.strerror})") from None
     paths = []
-    names = list(CSV_TABLES)
-    if "changes" in report.results:
-        names.append("changes")
-    if report.results.get("trend"):
-        names += ["trend", "forecast"]
-    if not report.vendor.empty:
-        names.append("vendor")
-    for name in names:
+    if report.no_accounts:  # a partner's licenses, NetSuite records: their own tables, not empty account ones
+        tables = {"findings": report.findings, "rules": report.rules, "load_issues": report.load_issues,
+                  "mutes": report.mutes}
+        if report.results.get("connector_licenses") is not None:
+            tables["connector_licenses"] = report.connector_licenses
+        if report.results.get("reconciliation") is not None:
+            tables["reconciliation"] = report.reconciliation
+            tables["reconciliation_totals"] = report.reconciliation_totals()
+        for key, title in EXTRA_SECTIONS.items():
+            if title in report.extras:
+                tables[key] = report.extras[title]
+    else:
+        tables = {name: getattr(report, name) for name in CSV_TABLES}
+        if "changes" in report.results:
+            tables["changes"] = report.changes
+        if report.results.get("trend"):
+            tables.update(trend=report.trend, forecast=report.forecast)
+        if not report.vendor.empty:
+            tables["vendor"] = report.vendor
+    for name, frame in tables.items():
         path = folder / f"{name}.csv"
-        frame = getattr(report, name)
         for col in frame.columns:
             if frame[col].dtype.kind == "M":
                 frame = frame.assign(**{col: frame[col].dt.strftime("%Y-%m-%d")})
