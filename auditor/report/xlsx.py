@@ -42,7 +42,7 @@ COLOURED = {"severity", "status", "flows status", "endpoints status", "action"}
 
 
 class _Writer:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, as_of: str | None = None):
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
         self.book = xlsxwriter.Workbook(str(self.tmp), {
@@ -50,6 +50,9 @@ class _Writer:
             "strings_to_numbers": False, "remove_timezone": True,
         })
         b = self.book
+        # stamped with the audit date, not the time of writing: the same results give the same bytes
+        if as_of:
+            b.set_properties({"created": datetime.fromisoformat(as_of)})
         self.fmt = {
             "text": None, "quoted": b.add_format({"quote_prefix": True}),
             "date": b.add_format({"num_format": "yyyy-mm-dd"}), "share": b.add_format({"num_format": "0%"}),
@@ -249,8 +252,8 @@ def _trend_sheet(w: _Writer, report: Report) -> None:
 
 def write_xlsx(report: Report, path: Path) -> dict:
     """Write the workbook; returns what was cut ({"cells": [...], "sheets": [...]})."""
-    w = _Writer(path)
     meta = report.meta
+    w = _Writer(path, meta.get("as_of"))
     if report.no_accounts:
         return _sections_book(w, report)
     summary = w.book.add_worksheet("Summary")
