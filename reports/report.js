@@ -4,6 +4,18 @@
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("report-data").textContent);
+  // vocabularies shown in their own order (most severe first), not alphabetically
+  var RANK = { "severity": ["critical", "high", "medium", "low", "info"], "status": ["error", "alarm", "skip", "ok"],
+               "flows status": ["over", "at limit", "within", "unknown"],
+               "endpoints status": ["over", "at limit", "within", "unknown"] };
+  function ranked(c) {
+    var r = RANK[c];
+    return function (a, b) {
+      var ia = r ? r.indexOf(a) : -1, ib = r ? r.indexOf(b) : -1;
+      if (ia >= 0 || ib >= 0) return (ia < 0 ? 99 : ia) - (ib < 0 ? 99 : ib);
+      return a < b ? -1 : (a > b ? 1 : 0);
+    };
+  }
   var BADGE = { "severity": "sev-", "status": "st-", "flows status": "st-", "endpoints status": "st-", "action": "st-" };
   var PAGE_SIZES = [25, 50, 100, 500];
   var grids = [];
@@ -103,7 +115,7 @@
     controls.appendChild(lab);
     filters.forEach(function (c) {
       var i = cols.indexOf(c);
-      var values = Array.from(new Set(set.rows.map(function (r) { return show(r[i], c); }))).sort();
+      var values = Array.from(new Set(set.rows.map(function (r) { return show(r[i], c); }))).sort(ranked(c));
       var select = el("select", { "data-filter": c });
       select.appendChild(el("option", { value: "" }, "all"));
       values.forEach(function (v) { select.appendChild(el("option", { value: v }, v === "" ? "(none)" : v)); });
@@ -174,6 +186,7 @@
           if (x === null) return 1;
           if (y === null) return -1;
           if (typeof x === "number" && typeof y === "number") return sign * (x - y);
+          if (RANK[cols[s]]) return sign * ranked(cols[s])(x, y) || a - b;
           x = String(x).toLowerCase(); y = String(y).toLowerCase();
           return x === y ? a - b : (x < y ? -sign : sign);
         });

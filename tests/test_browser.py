@@ -128,3 +128,17 @@ def test_hostile_names_stay_text_in_the_browser(browser, tmp_path, run_cli):
     assert dialogs == [] and problems == [] and len(requests) == 1
     assert page.locator("img").count() == 0
     page.close()
+
+
+def test_severities_and_statuses_are_listed_and_sorted_most_severe_first(browser, sample):
+    page, problems, _, _ = open_report(browser, sample / "report.html")
+    grid = page.locator('.grid[data-dataset="findings"]')
+    options = grid.locator('select[data-filter="severity"] option').all_inner_texts()
+    order = ["critical", "high", "medium", "low", "info"]
+    assert options[0] == "all" and options[1:] == sorted(options[1:], key=order.index)
+    assert grid.locator('select[data-filter="status"] option').all_inner_texts()[1:3] == ["alarm", "skip"]
+    grid.locator("th button", has_text="severity").click()
+    shown = grid.locator("tbody tr td:first-child").all_inner_texts()
+    assert shown == sorted(shown, key=order.index) and shown[0] == "high"
+    assert problems == []
+    page.close()
