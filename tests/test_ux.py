@@ -129,3 +129,21 @@ def test_report_rebuilds_the_workbook_byte_for_byte(run_cli, tmp_path):
     assert run.exit_code == 0
     assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
     assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+
+
+@pytest.mark.parametrize("command,heading,meta", [
+    ("audit", "License audit", "Policy default · profile default · 5 accounts · 11 environments"),
+    ("licenses", "Integration app licenses", "Profile default · 15 integration app licenses · 15 reconciliation rows"),
+    ("ns-records", "NetSuite integration records", "Profile default · 13 NetSuite records · 8 NetSuite connections"),
+])
+def test_every_report_says_what_it_is_and_its_links_lead_somewhere(run_cli, tmp_path, command, heading, meta):
+    from bs4 import BeautifulSoup
+    run_cli(command, "--sample", "--fail-on", "never", "--html", tmp_path / "r.html")
+    soup = BeautifulSoup((tmp_path / "r.html").read_text(), "html.parser")
+    assert soup.h1.get_text(" ", strip=True) == f"{heading} as of 2026-11-30"
+    assert soup.title.get_text() == f"{heading} as of 2026-11-30"
+    assert " ".join(soup.find("p", class_="meta").get_text(" ", strip=True).split()).startswith(meta)
+    links = [a["href"][1:] for a in soup.find("nav").find_all("a")]
+    assert links and all(soup.find(id=target) for target in links), [t for t in links if not soup.find(id=target)]
+    if command != "audit":
+        assert "endpoints" not in links and "0 accounts" not in soup.get_text()

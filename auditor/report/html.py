@@ -179,6 +179,15 @@ def _trend_charts(report: Report) -> list[dict]:
     return charts
 
 
+def _heading(report: Report) -> str:
+    """What the page is about: an account audit, a partner's licenses, or NetSuite records."""
+    if not report.no_accounts:
+        return "License audit"
+    if report.results.get("connector_licenses") is not None:
+        return "Integration app licenses"
+    return "NetSuite integration records"
+
+
 def render_html(report: Report, templates: Path | None = None) -> str:
     env = _environment(templates)
     findings = report.findings
@@ -207,7 +216,9 @@ def render_html(report: Report, templates: Path | None = None) -> str:
                                no_accounts=report.no_accounts,
                                has_reconciliation=bool(report.results.get("reconciliation")),
                                has_licenses=report.results.get("connector_licenses") is not None,
-                               extras=[(title, "extra-" + str(n)) for n, title in enumerate(report.extras)],
+                               extras=[(title, "extra-" + str(n), len(frame))
+                                       for n, (title, frame) in enumerate(report.extras.items())],
+                               heading=_heading(report), recon_rows=len(report.reconciliation),
                                recon_totals=report.reconciliation_totals().to_dict("records"),
                                connector_licenses=len(report.connector_licenses),
                                vendor=report.vendor.to_dict("records"))
