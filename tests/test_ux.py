@@ -147,3 +147,19 @@ def test_every_report_says_what_it_is_and_its_links_lead_somewhere(run_cli, tmp_
     assert links and all(soup.find(id=target) for target in links), [t for t in links if not soup.find(id=target)]
     if command != "audit":
         assert "endpoints" not in links and "0 accounts" not in soup.get_text()
+
+
+def test_the_overview_shows_every_metric_in_use_and_labels_at_limit(tmp_path):
+    from bs4 import BeautifulSoup
+    from conftest import audited
+
+    from auditor.common.paths import sample_dir
+    from auditor.report.html import render_html
+    from auditor.report.tables import build_report
+    soup = BeautifulSoup(render_html(build_report(audited(sample_dir()))), "html.parser")
+    chart = soup.find("table", id="chart")
+    assert [th.get_text() for th in chart.thead.find_all("th")] == [
+        "Account", "Environment", "Plan", "Billable flows", "Endpoints", "Trading partners", "On-premise agents"]
+    acme = chart.tbody.find("tr")
+    figs = [" ".join(f.get_text(" ", strip=True).split()) for f in acme.find_all("span", class_="fig")]
+    assert figs == ["6 / 10", "5 / 5 at limit", "1 / 0 over", "0 / 1"]

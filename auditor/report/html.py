@@ -106,8 +106,19 @@ def _data_json(report: Report) -> Markup:
     return Markup(text.translate(_JS_ESCAPES))  # escaped for a script element above
 
 
-def _chart_rows(summary: pd.DataFrame) -> tuple[list[dict], int]:
-    """The environments the overview chart shows: all, or the most used when there are many."""
+# the overview's bars: (label, used column, entitled column); trading partners and agents only when
+# some environment uses or is entitled to them
+CHART_METRICS = (("billable flows", "billable flows", "flows entitled"), ("endpoints", "endpoints used", "endpoints entitled"),
+                 ("trading partners", "trading partners used", "trading partners entitled"),
+                 ("on-premise agents", "agents used", "agents entitled"))
+
+
+def _chart_rows(summary: pd.DataFrame) -> tuple[list[dict], int, list[str]]:
+    """The environments the overview chart shows (all, or the most used when there are many),
+    and the metrics it shows."""
+    metrics = [m for m in CHART_METRICS[:2]] + [
+        m for m in CHART_METRICS[2:]
+        if (pd.to_numeric(summary[m[1]]).fillna(0) > 0).any() or (pd.to_numeric(summary[m[2]]).fillna(0) > 0).any()]
     rows = summary
     if len(rows) > CHART_ROWS:
         share = rows[["endpoints share", "flows share"]].astype("Float64").max(axis=1).fillna(-1)
@@ -115,16 +126,17 @@ def _chart_rows(summary: pd.DataFrame) -> tuple[list[dict], int]:
     out = []
     for r in rows.to_dict("records"):
         bars = []
-        for label, used, entitled in (("billable flows", r["billable flows"], r["flows entitled"]),
-                                      ("endpoints", r["endpoints used"], r["endpoints entitled"])):
-            ent = None if pd.isna(entitled) else int(entitled)
-            top = max(int(used), ent or 0, 1)
-            bars.append({"label": label, "used": int(used), "entitled": ent,
-                         "used_w": round(100 * int(used) / top, 1),
+        for label, used_col, ent_col in metrics:
+            used = 0 if pd.isna(r[used_col]) else int(r[used_col])
+            ent = None if pd.isna(r[ent_col]) else int(r[ent_col])
+            top = max(used, ent or 0, 1)
+            state = "unknown" if ent is None else ("over" if used > ent else ("at limit" if used == ent and used else ""))
+            bars.append({"label": label, "used": used, "entitled": ent,
+                         "used_w": round(100 * used / top, 1),
                          "ent_x": None if ent is None else round(100 * ent / top, 1),
-                         "over": ent is not None and int(used) > ent, "unknown": ent is None})
+                         "over": state == "over", "unknown": ent is None, "state": state})
         out.append({"account": r["account"], "environment": r["environment"], "plan": r["plan"], "bars": bars})
-    return out, len(summary)
+    return out, len(summary), [m[0] for m in metrics]
 
 
 TREND_CHARTS = 12
@@ -193,7 +205,7 @@ def render_html(report: Report, templates: Path | None = None) -> str:
     findings = report.findings
     alarms = findings[(findings["status"] == "alarm") & ~findings["muted"]]
     by_severity = {s: int((alarms["severity"] == s).sum()) for s in SEVERITIES}
-    chart, environments = _chart_rows(report.summary)
+    chart, environments, chart_metrics = _chart_rows(report.summary)
     counts = {
         "accounts": len(report.results["accounts"]), "environments": environments,
         "over": int(((report.summary["flows status"] == "over") | (report.summary["endpoints status"] == "over")
@@ -207,7 +219,7 @@ def render_html(report: Report, templates: Path | None = None) -> str:
     try:
         template = env.get_template("report.html.j2")
         return template.render(meta=report.meta, counts=counts, by_severity=by_severity, severities=SEVERITIES,
-                               chart=chart, chart_limit=CHART_ROWS, rules=report.rules.to_dict("records"),
+                               chart=chart, chart_limit=CHART_ROWS, chart_metrics=chart_metrics, rules=report.rules.to_dict("records"),
                                inputs=report.inputs.to_dict("records"), data_json=_data_json(report),
                                has_changes="changes" in report.results, since=report.since,
                                changes=change_counts((report.results.get("changes") or {}).get("rows", [])),
