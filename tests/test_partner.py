@@ -103,8 +103,19 @@ def test_the_workbook_reconciles_with_live_formulas(sample):
     n = len(results["reconciliation"])
     head = [c.value for c in ws[1]]
     assert head[:3] == ["category", "status", "customer"]
-    assert ws.cell(row=n + 2, column=1).value == "Total (visible rows)"
-    title_row = next(r for r in range(n + 2, ws.max_row + 1) if str(ws.cell(row=r, column=1).value).startswith("Totals"))
+    # EUR and USD do not add up: no single total, one per currency instead
+    assert ws.cell(row=n + 2, column=1).value == ("No single total: the amounts are in EUR, USD; the totals per "
+                                                  "currency are below")
+    assert not any(str(ws.cell(row=n + 2, column=c).value).startswith("=") for c in range(1, len(head) + 1))
+    per = next(r for r in range(n + 2, ws.max_row + 1) if ws.cell(row=r, column=1).value == "Totals per currency "
+               "(formulas over the table above)")
+    by_currency = {v[0]: v[1:4] for v in cached["Reconciliation"].iter_rows(min_row=per + 2, max_row=per + 3,
+                                                                               max_col=4, values_only=True)}
+    for cur in ("EUR", "USD"):
+        mine = [r for r in results["reconciliation"] if r["currency"] == cur]
+        assert by_currency[cur] == (len(mine), sum(r["amount"] or 0 for r in mine), sum(r["at_stake"] or 0 for r in mine))
+    title_row = next(r for r in range(n + 2, ws.max_row + 1)
+                     if str(ws.cell(row=r, column=1).value).startswith("Totals by category"))
     totals = list(ws.iter_rows(min_row=title_row + 2, max_row=ws.max_row, max_col=6, values_only=True))
     values = list(cached["Reconciliation"].iter_rows(min_row=title_row + 2, max_row=ws.max_row, max_col=6,
                                                      values_only=True))

@@ -197,7 +197,7 @@ def test_endpoints_sheet_has_a_row_per_endpoint_and_per_connection(sample_report
     endpoints = [d for d in data if d["row"] in ("endpoint", "trading partner")]
     members = [d for d in data if d["row"] == "connection"]
     acme = next(a for a in results["accounts"] if a["account"] == "Acme Retail")
-    assert sum(d["counted"] for d in data if d["account"] == "Acme Retail" and d["kind"] == "endpoint") == len(acme["endpoints"])
+    assert sum(d["endpoints"] or 0 for d in data if d["account"] == "Acme Retail" and d["kind"] == "endpoint") == len(acme["endpoints"])
     shop = [d["connection id"] for d in members if d["key"] == "uri:https://acme-us.myshopify.com/admin/api/2024-01"]
     assert shop == ["c-shop-us", "c-shop-us-rest"]
     assert len(endpoints) == sum(len(a["endpoints"]) + len(a["trading_partners"]) for a in results["accounts"])

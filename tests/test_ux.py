@@ -144,7 +144,7 @@ def test_every_report_says_what_it_is_and_its_links_lead_somewhere(run_cli, tmp_
     assert soup.title.get_text() == f"{heading} as of 2026-11-30"
     assert " ".join(soup.find("p", class_="meta").get_text(" ", strip=True).split()).startswith(meta)
     links = [a["href"][1:] for a in soup.find("nav").find_all("a")]
-    assert links and all(soup.find(id=target) for target in links), [t for t in links if not soup.find(id=target)]
+    assert links and all(soup.find(id=target) for target in links), [t for t in links if not soup.find(id=t)]
     if command != "audit":
         assert "endpoints" not in links and "0 accounts" not in soup.get_text()
 
@@ -163,3 +163,40 @@ def test_the_overview_shows_every_metric_in_use_and_labels_at_limit(tmp_path):
     acme = chart.tbody.find("tr")
     figs = [" ".join(f.get_text(" ", strip=True).split()) for f in acme.find_all("span", class_="fig")]
     assert figs == ["6 / 10", "5 / 5 at limit", "1 / 0 over", "0 / 1"]
+
+
+def test_the_workbook_totals_only_what_adds_up_and_prints_readably(run_cli, tmp_path):
+    import warnings
+
+    import openpyxl
+    run_cli("audit", "--sample", "--fail-on", "never", "--xlsx", tmp_path / "r.xlsx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(tmp_path / "r.xlsx")
+    ws = wb["Summary"]
+    head = [c.value for c in ws[4]]
+    total_row = next(r for r in range(5, ws.max_row + 1) if ws.cell(row=r, column=1).value == "Total (visible rows)")
+    totals = dict(zip(head, [c.value for c in ws[total_row]]))
+    assert str(totals["endpoints used"]).startswith("=SUBTOTAL(109,")
+    # Globex's staging and sandbox draw on one sandbox pool: entitlements do not add up
+    assert totals["endpoints entitled"] is None and totals["flows entitled"] is None
+    # printed: landscape, one page wide, without the long 'entitled from' texts
+    last_printed = openpyxl.utils.get_column_letter(head.index("muted alarms") + 1)
+    assert ws.print_area == f"'Summary'!$A$1:${last_printed}${total_row}"
+    def one_page_wide(sheet):  # fit to pages, 1 wide (the default, left out of the file), as many long as need be
+        return (sheet.page_setup.orientation == "landscape" and sheet.sheet_properties.pageSetUpPr.fitToPage
+                and sheet.page_setup.fitToWidth in (None, 1) and sheet.page_setup.fitToHeight in (0, "0"))
+    assert one_page_wide(ws)
+    about = wb["About"]
+    assert one_page_wide(about)
+    written = next(r[1] for r in about.iter_rows(values_only=True) if r[0] == "Workbook written by")
+    assert written.endswith("from the results of the audit of 2026-11-30")  # no wall-clock time
+    # booleans are booleans, counts are counts
+    rules = wb["Rules"]
+    rhead = [c.value for c in rules[1]]
+    assert all(isinstance(r[rhead.index("muted alarms")], int) for r in rules.iter_rows(min_row=2, values_only=True))
+    eps = wb["Endpoints"]
+    ehead = [c.value for c in eps[1]]
+    for row in eps.iter_rows(min_row=2, values_only=True):
+        assert row[ehead.index("endpoints")] == (1 if row[ehead.index("row")] != "connection" else None)
+        assert isinstance(row[ehead.index("resolved")], bool)

@@ -24,7 +24,7 @@ COLUMN_TYPES = {
     "endpoints used": "int", "endpoints entitled": "int", "endpoints share": "share",
     "trading partners used": "int", "trading partners entitled": "int",
     **{sev: "int" for sev in SEVERITIES}, "muted": "bool", "muted alarms": "int",
-    "account-wide": "int", "connections": "int", "flows": "int", "enabled flows": "int", "counted": "int",
+    "account-wide": "int", "connections": "int", "flows": "int", "enabled flows": "int", "endpoints": "int",
     "enabled": "bool", "billable": "bool", "resolved": "bool", "plan license": "bool",
     "expires": "date", "trial ends": "date", "record": "int", "matched": "int", "bytes": "int",
     "months": "int", "used": "int",
@@ -183,14 +183,14 @@ def _rules(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
     for rule in results.get("rules", []):
         t = totals.loc[rule["id"]] if rule["id"] in totals.index else {"ok": 0, "alarm": 0, "skip": 0}
         rows.append({"rule": rule["id"], "severity": rule["severity"], "title": rule["title"],
-                     "alarm": int(t["alarm"]), "muted": int(muted.get(rule["id"], 0)), "skip": int(t["skip"]),
+                     "alarm": int(t["alarm"]), "muted alarms": int(muted.get(rule["id"], 0)), "skip": int(t["skip"]),
                      "error": int(errors.get(rule["id"], 0)), "ok": int(t["ok"]),
                      "description": rule["description"], "remediation": rule["remediation"],
                      "parameters": ", ".join(f"{k}={v}" for k, v in rule["parameters"].items())})
-    cols = ["rule", "severity", "title", "alarm", "muted", "skip", "error", "ok", "description", "remediation",
+    cols = ["rule", "severity", "title", "alarm", "muted alarms", "skip", "error", "ok", "description", "remediation",
             "parameters"]
     table = pd.DataFrame(rows, columns=cols)
-    key = pd.DataFrame({"a": -(table["alarm"] - table["muted"] + table["error"]),
+    key = pd.DataFrame({"a": -(table["alarm"] - table["muted alarms"] + table["error"]),
                         "sev": table["severity"].map(SEVERITIES.index)})
     return table.loc[key.sort_values(["sev", "a"], kind="stable").index].reset_index(drop=True)
 
@@ -203,17 +203,17 @@ def _endpoints(results: dict) -> pd.DataFrame:
             for ep in items:
                 base = {"account": acct["account"], "environment": ep["environment"], "kind": kind, "key": ep["key"],
                         "application": ep["application"], "category": ep["category"], "resolved": ep["resolved"]}
-                rows.append({**base, "row": kind, "counted": 1, "connections": len(ep["connections"]),
+                rows.append({**base, "row": kind, "endpoints": 1, "connections": len(ep["connections"]),
                              "flows": len(ep["flows"]), "connection id": None, "connection name": None,
                              "connection type": None, "enabled flows": None,
                              "why": why_reached(ep["explain"], ep.get("reached_by"))})
                 for cid in ep["connections"]:
                     c = conns.get((ep["environment"], cid), {})
-                    rows.append({**base, "row": "connection", "counted": 0, "connections": None, "flows": None,
+                    rows.append({**base, "row": "connection", "endpoints": None, "connections": None, "flows": None,
                                  "connection id": cid, "connection name": c.get("name"),
                                  "connection type": c.get("type"), "enabled flows": c.get("enabled_flows"),
                                  "why": None})
-    cols = ["account", "environment", "kind", "key", "application", "category", "resolved", "row", "counted",
+    cols = ["account", "environment", "kind", "key", "application", "category", "resolved", "row", "endpoints",
             "connections", "flows", "connection id", "connection name", "connection type", "enabled flows", "why"]
     table = pd.DataFrame(rows, columns=cols)
     for col in ("connections", "flows", "enabled flows"):

@@ -261,11 +261,17 @@ def write_xlsx(report: Report, path: Path) -> dict:
     summary.write_string(1, 0, f"policy {meta['policy']} · profile {meta['profile']} · auditor {meta['tool_version']}")
     if meta.get("caveat"):
         w.text(summary, 2, 0, meta["caveat"], "Summary")
-    totals = ("billable flows", "flows entitled", "endpoints used", "endpoints entitled", "trading partners used",
-              "trading partners entitled", "agents used", "agents entitled", *SEVERITIES, "account-wide",
-              "muted alarms")
+    # what is used adds up across environments; what is entitled does not (environments may draw on
+    # one license pool, as a staging environment on sandbox's): entitlements get no total
+    totals = ("billable flows", "endpoints used", "trading partners used", "agents used", *SEVERITIES,
+              "account-wide", "muted alarms")
     w.table("Summary", report.summary, sheet=summary, first_row=3, totals=totals,
             widths={"flows entitled from": 50, "endpoints entitled from": 50})
+    # printed without the long 'entitled from' texts (they are in the sheet, and in the results)
+    cols = list(report.summary.columns)
+    printed = [i for i, c in enumerate(cols) if not c.endswith("entitled from")]
+    summary.print_area(0, 0, 3 + max(len(report.summary), 1) + 1, max(printed))
+    summary.repeat_columns(0, 1)
     _chart(w, report.summary, summary, 3 + max(len(report.summary), 1) + 3)
 
     if not report.vendor.empty:
@@ -289,12 +295,31 @@ def _reconciliation_sheet(w: _Writer, report: Report) -> None:
     """The reconciliation table, a filter-following total under it, and totals by category,
     status and currency as SUMIFS over the table, so they follow any edit of it."""
     recon = report.reconciliation
-    sheet = w.table("Reconciliation", recon, totals=("amount", "at stake"), widths={"detail": 90, "customer": 28})
+    currencies = sorted(set(recon["currency"]) - {"-"}) if not recon.empty else []
+    # amounts in several currencies do not add up: then the totals are per currency, below
+    sheet = w.table("Reconciliation", recon, totals=("amount", "at stake") if len(currencies) <= 1 else (),
+                    widths={"detail": 90, "customer": 28})
     cols = list(recon.columns)
     first, last = 1, max(len(recon), 1)
     ref = {c: xlsxwriter.utility.xl_range_abs(first, cols.index(c), last, cols.index(c))
            for c in ("category", "status", "currency", "amount", "at stake")}
     top = last + 3
+    if len(currencies) > 1:
+        sheet.write_string(last + 1, 0, f"No single total: the amounts are in {', '.join(currencies)}; "
+                                        "the totals per currency are below", w.fmt["total_label"])
+        sheet.write_string(top, 0, "Totals per currency (formulas over the table above)", w.fmt["bold"])
+        for col, head in enumerate(("currency", "rows", "billed", "at stake")):
+            sheet.write_string(top + 1, col, head, w.fmt["header"])
+        for i, cur in enumerate(currencies, top + 2):
+            mine = recon[recon["currency"] == cur]
+            cell = xlsxwriter.utility.xl_rowcol_to_cell(i, 0, col_abs=True)
+            w.text(sheet, i, 0, cur, "Reconciliation")
+            sheet.write_formula(i, 1, f"=COUNTIFS({ref['currency']},{cell})", w.fmt["int"], len(mine))
+            sheet.write_formula(i, 2, f"=SUMIFS({ref['amount']},{ref['currency']},{cell})", w.fmt["money"],
+                                float(mine["amount"].sum()))
+            sheet.write_formula(i, 3, f"=SUMIFS({ref['at stake']},{ref['currency']},{cell})", w.fmt["money"],
+                                float(mine["at stake"].sum()))
+        top += len(currencies) + 3
     sheet.write_string(top, 0, "Totals by category, status and currency (formulas over the table above)",
                        w.fmt["bold"])
     totals = report.reconciliation_totals()
@@ -329,11 +354,14 @@ def _about(w: _Writer, report: Report) -> dict:
     meta = report.meta
     about = w.book.add_worksheet("About")
     about.set_column(0, 0, 28)
-    about.set_column(1, 1, 90)
+    about.set_column(1, 1, 90, w.fmt["wrap"])
+    # printed: landscape and one page wide, as the other sheets
+    about.set_landscape()
+    about.fit_to_pages(1, 0)
     rows = [*([("Upper bounds", meta["caveat"])] if meta.get("caveat") else []),
             ("Audit date", meta["as_of"]), ("Policy", meta["policy"]), ("Profile", meta["profile"]),
             ("Results written by", f"auditor {meta['tool_version']} (results schema {meta['schema_version']})"),
-            ("Workbook written by", f"auditor {__version__}, {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"),
+            ("Workbook written by", f"auditor {__version__}, from the results of the audit of {meta['as_of']}"),
             ("Rules run", ", ".join(report.rules["rule"]) or "none"),
             ("Input files", f"{len(report.inputs):,} (listed below with their SHA-256)")]
     for cut in w.capped:
