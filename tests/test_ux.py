@@ -200,3 +200,29 @@ def test_the_workbook_totals_only_what_adds_up_and_prints_readably(run_cli, tmp_
     for row in eps.iter_rows(min_row=2, values_only=True):
         assert row[ehead.index("endpoints")] == (1 if row[ehead.index("row")] != "connection" else None)
         assert isinstance(row[ehead.index("resolved")], bool)
+
+
+def test_defaults_come_from_the_config_file_then_the_environment_then_the_command_line(run_cli, tmp_path,
+                                                                                       monkeypatch):
+    config = tmp_path / "auditor.yaml"
+    config.write_text(f"defaults:\n  fail_on: never\n  profile: finance\n  policy: community\n"
+                      f"history:\n  path: {tmp_path / 'h.sqlite'}\n")
+    run = run_cli("--config", config, "audit", "--sample")
+    assert run.exit_code == 0 and "policy community · profile finance" in run.stdout  # the file
+    monkeypatch.setenv("AUDITOR_FAIL_ON", "high")
+    monkeypatch.setenv("AUDITOR_POLICY", "default")
+    run = run_cli("--config", config, "audit", "--sample")
+    assert run.exit_code == 1 and "policy default · profile finance" in run.stdout  # the environment wins
+    assert run_cli("--config", config, "audit", "--sample", "--fail-on", "never").exit_code == 0  # the option wins
+    # history.path is the default of --history for every command that has it
+    run_cli("--config", config, "audit", "--sample", "--record", "--fail-on", "never")
+    assert run_cli("--config", config, "history").stdout.count("Acme Retail") == 2
+
+
+def test_a_bad_default_in_the_config_file_is_one_line_naming_it(run_cli, tmp_path):
+    config = tmp_path / "auditor.yaml"
+    config.write_text("defaults:\n  fail_on: sometimes\n")
+    run = run_cli("--config", config, "audit", "--sample")
+    assert run.exit_code == 2 and run.stderr.startswith(f"Error: {config}: defaults.fail_on: Input should be")
+    config.write_text("defaults:\n  colour: blue\n")
+    assert "defaults.colour: unknown setting" in run_cli("--config", config, "audit", "--sample").stderr

@@ -13,6 +13,8 @@ from auditor.cli.app import cli
 from auditor.cli.options import (
     claim_stdout,
     echo,
+    fail_on_option,
+    history_option,
     pull_options,
     query_options,
     report_options,
@@ -86,11 +88,11 @@ def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | N
 @click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True), default="results.json",
               show_default=True,
               help="Where to write the results file (JSON); - writes it to standard output.")
-@click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
-              help="Exit 1 when an unmuted alarm of this severity or higher is found; never: only 0, 2 or 3.")
-@click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
+@fail_on_option
+@click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False), envvar="AUDITOR_MUTES",
+              show_envvar=True, help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
+              envvar="AUDITOR_MIN_SEVERITY", show_envvar=True,
               help="Show (and write) only findings of this severity or higher.")
 @click.option("--pull", "pull_into", type=click.Path(path_type=Path, file_okay=False), metavar="DIR",
               help="First pull a snapshot from the API into DIR (see 'auditor pull'; $INTEGRATOR_TOKEN, "
@@ -99,10 +101,7 @@ def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | N
               help="With --pull: the integrator.io region.")
 @click.option("--record", is_flag=True,
               help="Record this audit in the history database (or set history.record in the config).")
-@click.option("--history", "history_path", type=click.Path(path_type=Path, dir_okay=False), metavar="PATH",
-              help="The history database (SQLite). Default: history.path in the config, else "
-                   "history.sqlite in the user data folder. With history on, the results and reports "
-                   "show the changes since each account's last recorded audit, and the trend.")
+@history_option
 @click.option("--all-rows", is_flag=True,
               help="Write every row each rule looked at as a finding, ok ones too (by default ok rows are only counted).")
 @rule_options

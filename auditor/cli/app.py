@@ -10,6 +10,7 @@ import click
 
 from auditor import __version__
 from auditor.common.errors import AuditorError
+from auditor.common.paths import config_path
 from auditor.common.terminal import printable
 
 
@@ -46,14 +47,28 @@ def cli(ctx, config_file):
     """Where an integrator.io account stands against its licenses: billable flows and
     distinct endpoints per environment, every count explained."""
     ctx.obj = _Config(config_file)
+    if ctx.obj.found():  # option defaults from the file: read before the command parses its options
+        ctx.default_map = ctx.obj.default_map(_params(ctx.command))
+
+
+def _params(group: click.Group) -> dict[str, set[str]]:
+    """Command name (as click names sub-contexts) -> its parameter names, groups walked through."""
+    out: dict[str, set[str]] = {}
+    for name, command in group.commands.items():
+        out[name] = {p.name for p in command.params}
+    return out
 
 
 class _Config:
-    """The configuration, read when a command first asks for it (never for `--help`)."""
+    """The configuration, read when a command first asks for it (never for `--help` unless there
+    is a configuration file to read option defaults from)."""
 
     def __init__(self, path: Path | None):
         self.path = path
         self.loaded = None
+
+    def found(self) -> bool:
+        return config_path(self.path) is not None
 
     def __getattr__(self, name):
         if self.loaded is None:

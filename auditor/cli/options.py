@@ -50,7 +50,8 @@ def snapshot_options(fn):
 
     @click.argument("snapshots", nargs=-1, type=click.Path(path_type=Path))
     @click.option("--sample", is_flag=True, help="Audit the sample accounts bundled with auditor.")
-    @click.option("--policy", default="default", show_default=True, metavar="NAME|FILE",
+    @click.option("--policy", default="default", show_default=True, metavar="NAME|FILE", envvar="AUDITOR_POLICY",
+                  show_envvar=True,
                   help="Endpoint-counting policy: a built-in name (default, community) or a YAML file.")
     @click.option("--as-of", "as_of", metavar="YYYY-MM-DD",
                   help="Audit date, for expiry checks and the results file. Default: today (UTC); "
@@ -75,7 +76,8 @@ COMMAND_FRAMES = {"audit": ACCOUNT_FRAMES, "licenses": PARTNER_FRAMES, "ns-recor
 def rule_options(fn):
     """Which rules run: a profile, the user's own rule folders, and --only / --skip."""
 
-    @click.option("--profile", default="default", show_default=True, metavar="NAME|FILE",
+    @click.option("--profile", default="default", show_default=True, metavar="NAME|FILE", envvar="AUDITOR_PROFILE",
+                  show_envvar=True,
                   help="Rule profile: which rules run and their severity and parameters (default, finance).")
     @click.option("--rules", "rule_dirs", multiple=True, type=click.Path(path_type=Path), metavar="DIR",
                   help="A folder (or file) of your own rules, added to the built-in ones. Repeatable.")
@@ -168,10 +170,8 @@ def run_options(fn):
                      help=f"Audit date. Default: today (UTC); with --sample, {SAMPLE_AS_OF}."),
         click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True), default="results.json",
                      show_default=True, help="The results file; - writes it to standard output."),
-        click.option("--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
-                     help="Exit 1 when an unmuted alarm of this severity or higher is found."),
-        click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                     help="YAML file of accepted findings."),
+        fail_on_option, click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                                     envvar="AUDITOR_MUTES", show_envvar=True, help="YAML file of accepted findings."),
         rule_options, report_options,
     )):
         fn = option(fn)
@@ -190,6 +190,13 @@ def query_options(fn):
 
 def history_option(fn):
     return click.option("--history", "history_path", type=click.Path(path_type=Path, dir_okay=False),
-                        metavar="PATH", help="The history database (default: history.path in the config, "
-                                             "else history.sqlite in the user data folder).")(fn)
+                        metavar="PATH", envvar="AUDITOR_HISTORY", show_envvar=True,
+                        help="The history database (SQLite). Default: history.path in the config, else "
+                             "history.sqlite in the user data folder.")(fn)
+
+
+fail_on_option = click.option(
+    "--fail-on", type=click.Choice(SEVERITIES + ("never",)), default="high", show_default=True,
+    envvar="AUDITOR_FAIL_ON", show_envvar=True,
+    help="Exit 1 when an unmuted alarm of this severity or higher is found; never: only 0, 2 or 3.")
 

@@ -6,15 +6,25 @@ there is one. Options on the command line win over it.
     history:
       record: true                 # record every audit (as --record does)
       path: /srv/audits/history.sqlite
+    defaults:                      # option defaults, for every command that has the option
+      fail_on: medium              # --fail-on
+      policy: community            # --policy
+      profile: finance             # --profile
+      mutes: accepted.yaml         # --mutes
+      min_severity: low            # --min-severity
+
+Environment variables sit between the two: AUDITOR_FAIL_ON, AUDITOR_POLICY, AUDITOR_PROFILE,
+AUDITOR_MUTES, AUDITOR_MIN_SEVERITY and AUDITOR_HISTORY win over the file, options over them.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from auditor.common.paths import config_path
 from auditor.common.yamlfile import load_model
 
 
@@ -24,15 +34,35 @@ class HistoryConfig(BaseModel):
     path: Path | None = None
 
 
+Severity = Literal["info", "low", "medium", "high", "critical"]
+
+
+class Defaults(BaseModel):
+    """Defaults of options (named as their parameters) for every command that has them."""
+
+    model_config = ConfigDict(extra="forbid")
+    fail_on: Literal[Severity, "never"] | None = None
+    policy: str | None = None
+    profile: str | None = None
+    mutes: Path | None = None
+    min_severity: Severity | None = None
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     history: HistoryConfig = HistoryConfig()
+    defaults: Defaults = Defaults()
+
+    def default_map(self, commands: dict[str, set[str]]) -> dict[str, dict]:
+        """click's default_map: for each command, the defaults of the options it has."""
+        given = self.defaults.model_dump(exclude_none=True)
+        if self.history.path is not None:
+            given["history_path"] = self.history.path
+        return {name: {k: v for k, v in given.items() if k in params} for name, params in commands.items()}
 
 
 def load_config(explicit: Path | None) -> Config:
-    path = explicit or (Path(os.environ["AUDITOR_CONFIG"]) if os.environ.get("AUDITOR_CONFIG") else None)
+    path = config_path(explicit)
     if path is None:
-        path = Path("auditor.yaml")
-        if not path.is_file():
-            return Config()
+        return Config()
     return load_model(path, Config, "the configuration", unknown="unknown setting")

@@ -4,6 +4,7 @@ In a wheel, `rules/` is copied to `auditor/_data/rules` (see pyproject.toml); in
 checkout or an editable install it is the top-level `rules/` folder beside the package.
 """
 
+import os
 import re
 from pathlib import Path
 
@@ -37,3 +38,11 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 def safe_id(value) -> str | None:
     """`value` if it is an id that can be used as a file or folder name as it is, else None."""
     return value if isinstance(value, str) and _SAFE_ID.fullmatch(value) else None
+
+
+def config_path(explicit: Path | None) -> Path | None:
+    """The configuration file in force, if any: --config, $AUDITOR_CONFIG, ./auditor.yaml."""
+    path = explicit or (Path(os.environ["AUDITOR_CONFIG"]) if os.environ.get("AUDITOR_CONFIG") else None)
+    if path is None and Path("auditor.yaml").is_file():
+        path = Path("auditor.yaml")
+    return path
