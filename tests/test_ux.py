@@ -226,3 +226,15 @@ def test_a_bad_default_in_the_config_file_is_one_line_naming_it(run_cli, tmp_pat
     assert run.exit_code == 2 and run.stderr.startswith(f"Error: {config}: defaults.fail_on: Input should be")
     config.write_text("defaults:\n  colour: blue\n")
     assert "defaults.colour: unknown setting" in run_cli("--config", config, "audit", "--sample").stderr
+
+
+def test_every_command_shows_examples_and_the_group_shows_completion(run_cli):
+    from auditor.cli import cli
+    names = [[n] for n in cli.commands if n != "rules"] + [["rules", n] for n in cli.commands["rules"].commands]
+    for name in names:
+        help_text = run_cli(*name, "--help").stdout
+        shown = help_text.split("  Examples:\n", 1)[-1] if "  Examples:\n" in help_text else ""
+        assert "auditor " + " ".join(name) in shown or (
+            name == ["report"] and "auditor report results.json" in help_text), name
+    top = run_cli("--help").stdout
+    assert 'eval "$(_AUDITOR_COMPLETE=bash_source auditor)"' in top

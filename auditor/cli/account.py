@@ -13,6 +13,7 @@ from auditor.cli.app import cli
 from auditor.cli.options import (
     claim_stdout,
     echo,
+    examples,
     fail_on_option,
     history_option,
     pull_options,
@@ -83,6 +84,7 @@ def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | N
     return frame
 
 
+@examples('auditor audit --sample --fail-on never --html report.html --xlsx report.xlsx', 'auditor audit acme-2026-11/ globex.zip --as-of 2026-11-30 -o results.json', 'auditor audit exports/ --only tag:finance --skip endpoints-split-by-uri', "auditor audit acme/ -o - | jq '.accounts[0].environments'")
 @cli.command()
 @snapshot_options
 @click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True), default="results.json",
@@ -230,6 +232,7 @@ def _rows(paths: list[Path], policy: str, as_of: date, section: str, account: st
     return frame.assign(_o=order).sort_values(["account", "_o", key]).drop(columns="_o")
 
 
+@examples('auditor endpoints --sample --account "Acme Retail" --env production', 'auditor endpoints results.json --format csv > endpoints.csv')
 @cli.command()
 @snapshot_options
 @query_options
@@ -248,6 +251,7 @@ def endpoints(paths, policy, as_of, account, env, fmt):
     emit(frame[list(cols)].rename(columns=cols), fmt)
 
 
+@examples('auditor flows --sample --not-billable', 'auditor flows acme/ --env sandbox --format json')
 @cli.command()
 @snapshot_options
 @query_options
@@ -262,6 +266,7 @@ def flows(paths, policy, as_of, account, env, fmt, billable):
     emit(frame[["account", "environment", "id", "name", "enabled", "billable", "reason"]], fmt)
 
 
+@examples('INTEGRATOR_TOKEN=... auditor pull --out acme-2026-11', 'auditor pull --out acme-eu --region eu --token-file ~/.integrator-token --jobs --month 2026-11', 'auditor pull --out acme-2026-11 --resume')
 @cli.command()
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True, metavar="DIR",
               help="The snapshot folder to create (it must not exist yet).")

@@ -45,7 +45,13 @@ class AuditorGroup(click.Group):
 @click.pass_context
 def cli(ctx, config_file):
     """Where an integrator.io account stands against its licenses: billable flows and
-    distinct endpoints per environment, every count explained."""
+    distinct endpoints per environment, every count explained.
+
+    \b
+    Start with:  auditor audit --sample --fail-on never --html report.html
+    Completion:  eval "$(_AUDITOR_COMPLETE=bash_source auditor)"   in ~/.bashrc
+                 (zsh_source in ~/.zshrc; fish: _AUDITOR_COMPLETE=fish_source auditor | source)
+    """
     ctx.obj = _Config(config_file)
     if ctx.obj.found():  # option defaults from the file: read before the command parses its options
         ctx.default_map = ctx.obj.default_map(_params(ctx.command))

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.app import cli
-from auditor.cli.options import echo, history_option, report_options, report_outputs
+from auditor.cli.options import echo, examples, history_option, report_options, report_outputs
 from auditor.cli.render import emit, fraction
 from auditor.common.errors import AuditorError
 
@@ -18,6 +18,7 @@ def _store(ctx, history_path: Path | None) -> Path:
     return history_path or ctx.obj.history.path or history.default_path()
 
 
+@examples('auditor history', 'auditor history --account "Acme Retail" --format csv')
 @cli.command("history")
 @history_option
 @click.option("--account", metavar="NAME", help="Only this account.")
@@ -83,6 +84,7 @@ def _document(ctx, which: str, account: str | None, history_path: Path | None) -
     return doc
 
 
+@examples('auditor diff 2026-10-31 2026-11-30 --account "Acme Retail"', 'auditor diff october.json november.json --html changes.html')
 @cli.command("diff")
 @click.argument("old")
 @click.argument("new")

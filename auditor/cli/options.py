@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +29,15 @@ def echo(message="", err: bool | None = None, **kwargs) -> None:
         ctx = click.get_current_context(silent=True)
         err = bool(ctx and ctx.meta.get("data_on_stdout"))
     click.echo(printable(str(message)), err=err, **kwargs)
+
+
+def examples(*lines: str):
+    """Put above @cli.command(): the command's --help ends with these example command lines."""
+    def add(command: click.Command) -> click.Command:
+        shown = "\n".join(f"  {line}" for line in lines)
+        command.help = f"{inspect.cleandoc(command.help or '')}\n\n\b\nExamples:\n{shown}"
+        return command
+    return add
 
 
 def claim_stdout(output: Path) -> None:

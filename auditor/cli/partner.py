@@ -13,6 +13,7 @@ from auditor.cli.options import (
     SAMPLE_AS_OF,
     claim_stdout,
     echo,
+    examples,
     parse_day,
     report_outputs,
     run_options,
@@ -22,6 +23,7 @@ from auditor.common.paths import netsuite_sample_dir, partner_sample_dir, sample
 from auditor.common.vocabulary import DEFAULT_APPLICATION
 
 
+@examples('auditor licenses --sample --fail-on never --xlsx partner.xlsx', 'auditor licenses partner-snapshot/ --billing billing.csv --billing-map map.yaml')
 @cli.command()
 @click.argument("partner_snapshot", required=False, type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.option("--sample", is_flag=True, help="The bundled sample partner, with its billing export, map and license list.")
@@ -70,6 +72,7 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     finish_run(results, output, fail_on, report_outputs(html, xlsx, csv_dir, templates))
 
 
+@examples('auditor ns-records --sample --fail-on never --html ns.html', 'auditor ns-records sandbox.csv production.csv --snapshot acme/ --map map.yaml')
 @cli.command("ns-records")
 @click.argument("sandbox_list", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.argument("production_list", required=False, type=click.Path(path_type=Path, dir_okay=False, exists=True))

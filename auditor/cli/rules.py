@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.app import cli
-from auditor.cli.options import echo, rule_options
+from auditor.cli.options import echo, examples, rule_options
 from auditor.cli.render import emit_rows
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
@@ -19,6 +19,7 @@ def rules():
     """List, show and check rules."""
 
 
+@examples('auditor rules list', 'auditor rules list --profile finance --format csv')
 @rules.command("list")
 @rule_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
@@ -29,6 +30,7 @@ def rules_list(rules, fmt):
     emit_rows(rows, ["id", "severity", "frame", "title", "tags"], fmt)
 
 
+@examples('auditor rules show license-expiring --profile finance')
 @rules.command("show")
 @click.argument("rule_id")
 @rule_options
@@ -41,6 +43,7 @@ def rules_show(rule_id, rules):
     echo(yaml.safe_dump(rule.model_dump(exclude_defaults=False), sort_keys=False, allow_unicode=True).rstrip())
 
 
+@examples('auditor rules validate', 'auditor rules validate my-rules/')
 @rules.command("validate")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path, exists=True))
 def rules_validate(paths):
@@ -51,6 +54,7 @@ def rules_validate(paths):
     echo(f"{total - len(load_rules()) if paths else total} rules valid.")
 
 
+@examples('auditor rules test', 'auditor rules test my-rules/')
 @rules.command("test")
 @click.argument("dirs", nargs=-1, type=click.Path(path_type=Path, exists=True, file_okay=False))
 def rules_test(dirs):
