@@ -12,9 +12,9 @@ def test_sample_audit_summary_and_results(run_cli):
     assert run.exit_code == 0, run.stderr
     assert "policy default · profile default · 14 rules · as of 2026-11-30" in run.stdout
     rows = {" ".join(line.split()) for line in run.stdout.splitlines()}
-    # account, environment, plan, billable flows, endpoints, trading partners, alarms by severity
-    assert "Globex Corporation production endpoint 4 / 3 6 / 3 0 / - 0 2 0 2 0 1" in rows
-    assert "Acme Retail production endpoint 6 / 10 5 / 5 1 / 0 0 1 13 2 0 2" in rows  # 10 medium: Celigo differs
+    # account, environment, plan, billable flows, endpoints, trading partners, agents, alarms by severity
+    assert "Globex Corporation production endpoint 4 / 3 6 / 3 0 / - 0 / - 0 2 0 2 0 1" in rows
+    assert "Acme Retail production endpoint 6 / 10 5 / 5 1 / 0 0 / 1 0 1 13 2 0 2" in rows  # 10 medium: Celigo differs
     assert "3 records skipped" in run.stdout
     results = Results.model_validate(run.results)  # the file matches the published contract
     by_name = {a.account: a for a in results.accounts}

@@ -238,3 +238,30 @@ def test_every_command_shows_examples_and_the_group_shows_completion(run_cli):
             name == ["report"] and "auditor report results.json" in help_text), name
     top = run_cli("--help").stdout
     assert 'eval "$(_AUDITOR_COMPLETE=bash_source auditor)"' in top
+
+
+def test_tables_wrap_to_the_terminal_and_cut_nothing():
+    from auditor.cli.render import text_table
+    reason = "integration app flow (connector conn-shopify-app): not counted on the endpoint plan"
+    rows = [["Acme Retail", True, 12, reason], ["Globex", False, None, "enabled: counted"]]
+    table = text_table(["account", "billable", "flows", "reason"], rows, width=60, numeric={2})
+    lines = table.splitlines()
+    assert all(len(line) <= 60 for line in lines)
+    assert " ".join(" ".join(lines).split()).count("not counted on the endpoint plan") == 1  # wrapped, whole
+    assert lines[1].startswith("Acme Retail  yes") and "  12  " in lines[1] and lines[-1].split()[1:4] == ["no", "-", "enabled:"]
+    wide = text_table(["reason"], [[reason * 3]])  # not a terminal: one line, in full
+    assert wide.splitlines()[1] == reason * 3 and "..." not in wide
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_audit_summary_as_csv_or_json_is_alone_on_standard_output(run_cli, fmt):
+    import csv
+    import io
+    import json
+    run = run_cli("audit", "--sample", "--fail-on", "never", "--format", fmt)
+    assert run.exit_code == 0 and "Results written to" in run.stderr
+    rows = json.loads(run.stdout) if fmt == "json" else list(csv.DictReader(io.StringIO(run.stdout)))
+    globex = next(r for r in rows if r["account"] == "Globex Corporation" and r["environment"] == "production")
+    wanted = {"billable flows": 4, "flows entitled": 3, "endpoints used": 6, "endpoints entitled": 3, "high": 2}
+    assert {k: int(globex[k]) for k in wanted} == wanted
+    assert run_cli("audit", "--sample", "-o", "-", "--format", fmt, output=False).exit_code == 2

@@ -104,13 +104,16 @@ def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | N
 @click.option("--record", is_flag=True,
               help="Record this audit in the history database (or set history.record in the config).")
 @history_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="The summary as a table, or as CSV or JSON on standard output (then everything else is "
+                   "said on standard error).")
 @click.option("--all-rows", is_flag=True,
               help="Write every row each rule looked at as a finding, ok ones too (by default ok rows are only counted).")
 @rule_options
 @report_options
 @click.pass_context
 def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_into, region, record, history_path,
-          all_rows, rules, html, xlsx, csv_dir, templates):
+          fmt, all_rows, rules, html, xlsx, csv_dir, templates):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
     Prints a summary per account and environment (billable flows, endpoints and trading
@@ -131,7 +134,9 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     from auditor.report import write_reports
     from auditor.results import build as results_build
     from auditor.results import io as results_io
-    claim_stdout(output)
+    if fmt != "table" and str(output) == "-":
+        raise click.UsageError("-o - and --format csv|json both want standard output: choose one")
+    claim_stdout("-" if fmt != "table" else output)  # machine-readable output alone on standard output
     config = ctx.obj  # read before anything is done: a bad configuration stops the run first
     record = record or config.history.record
     history_on = record or history_path is not None or config.history.path is not None
@@ -159,7 +164,10 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
                               if p["plan"] == "platform" and not p["counts_runs"]])
     if caveat:
         echo(caveat)
-    echo(summary_table(result).to_string(index=False))
+    if fmt == "table":
+        emit(summary_table(result), fmt)
+    else:
+        emit(summary_table(result, numbers=True), fmt, err=False)
     echo(skipped_summary(result))
     if not result.mutes.empty:
         echo(mutes_summary(result))

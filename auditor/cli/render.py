@@ -32,17 +32,64 @@ def finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> N
     exit_for(results["findings"], fail_on)
 
 
-def emit(frame: pd.DataFrame, fmt: str) -> None:
+def _cell(value) -> str:
+    """A value as a table shows it: yes/no, '-' for nothing, whole numbers without '.0'."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "-"
+    if isinstance(value, bool) or type(value).__name__ == "bool_":
+        return "yes" if value else "no"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value)
+    return "-" if text in ("<NA>", "NaT", "nan", "None") else text
+
+
+def text_table(columns: list[str], rows: list[list], width: int | None = None, numeric: set[int] = frozenset()) -> str:
+    """Columns aligned with two spaces between; numbers right-aligned. With `width` (a terminal's),
+    the widest text columns are wrapped onto more lines until the table fits: nothing is cut."""
+    import textwrap
+    cells = [[_cell(v) for v in row] for row in rows]
+    natural = [max([len(c)] + [len(line) for r in cells for line in r[i].splitlines() or [""]])
+               for i, c in enumerate(columns)]
+    widths = list(natural)
+    if width:
+        floor = [max(len(c), 8) if i not in numeric else natural[i] for i, c in enumerate(columns)]
+        while sum(widths) + 2 * (len(widths) - 1) > width:
+            i = max(range(len(widths)), key=lambda k: widths[k] - floor[k])
+            if widths[i] <= floor[i]:
+                break  # cannot narrow further: the terminal wraps what is left
+            widths[i] -= 1
+    out = []
+    for row in [columns] + cells:
+        parts = [textwrap.wrap(v, widths[i], break_long_words=True, break_on_hyphens=False) or [""]
+                 if len(v) > widths[i] else [v] for i, v in enumerate(row)]
+        for n in range(max(len(p) for p in parts)):
+            line = [(p[n] if n < len(p) else "") for p in parts]
+            out.append("  ".join(t.rjust(widths[i]) if i in numeric else t.ljust(widths[i])
+                                 for i, t in enumerate(line)).rstrip())
+    return "\n".join(out)
+
+
+def terminal_width() -> int | None:
+    """The terminal's width when standard output is one; None (no wrapping) otherwise."""
+    import shutil
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def emit(frame: pd.DataFrame, fmt: str, err: bool | None = None) -> None:
     from auditor.common.safe import csv_safe
     if fmt == "csv":
         # CRLF as RFC 4180 says; it also makes the writer quote a field holding a lone \r
-        echo(csv_safe(frame).to_csv(index=False, lineterminator="\r\n"), nl=False)
+        echo(csv_safe(frame).to_csv(index=False, lineterminator="\r\n"), nl=False, err=err)
     elif fmt == "json":
-        echo(frame.to_json(orient="records", indent=2, force_ascii=False))
+        echo(frame.to_json(orient="records", indent=2, force_ascii=False), err=err)
     elif frame.empty:
-        echo("(none)")
+        echo("(none)", err=err)
     else:
-        echo(frame.to_string(index=False, na_rep="-", max_colwidth=80))
+        numeric = {i for i, c in enumerate(frame.columns)
+                   if frame[c].dtype.kind in "iuf" or str(frame[c].dtype) in ("Int64", "Float64")}
+        rows = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+        echo(text_table([str(c) for c in frame.columns], rows, terminal_width(), numeric), err=err)
 
 
 def emit_rows(rows: list[dict], columns: list[str], fmt: str) -> None:
@@ -64,10 +111,7 @@ def emit_rows(rows: list[dict], columns: list[str], fmt: str) -> None:
     elif not rows:
         echo("(none)")
     else:
-        cells = [columns] + [["-" if row[c] is None else str(row[c]) for c in columns] for row in rows]
-        widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
-        for line in cells:
-            echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        echo(text_table(columns, [[row[c] for c in columns] for row in rows], terminal_width()))
 
 
 def fraction(used, entitled) -> str:
@@ -75,15 +119,21 @@ def fraction(used, entitled) -> str:
     return f"{used} / {'-' if pd.isna(entitled) else int(entitled)}"
 
 
-def summary_table(audit: Audit) -> pd.DataFrame:
+def summary_table(audit: Audit, numbers: bool = False) -> pd.DataFrame:
+    """One row per account and environment: used against entitled ("6 / 10"; with `numbers`, in
+    columns of their own, for CSV and JSON) and the unmuted alarms by severity."""
     import pandas as pd
     env = audit.environments
-    table = pd.DataFrame({
-        "account": env["account"], "environment": env["environment"], "plan": env["plan"],
-        "billable flows": [fraction(u, e) for u, e in zip(env["flows_billable"], env["flows_entitled"])],
-        "endpoints": [fraction(u, e) for u, e in zip(env["endpoints_used"], env["endpoints_entitled"])],
-        "trading partners": [fraction(u, e) for u, e in zip(env["trading_partners_used"], env["trading_partners_entitled"])],
-    })
+    table = pd.DataFrame({"account": env["account"], "environment": env["environment"], "plan": env["plan"]})
+    for label, used, entitled in (("billable flows", "flows_billable", "flows_entitled"),
+                                  ("endpoints", "endpoints_used", "endpoints_entitled"),
+                                  ("trading partners", "trading_partners_used", "trading_partners_entitled"),
+                                  ("agents", "agents_used", "agents_entitled")):
+        if numbers:
+            table[label if label == "billable flows" else f"{label} used"] = env[used].astype("Int64")
+            table[f"{label.replace('billable ', '')} entitled"] = pd.to_numeric(env[entitled]).astype("Int64")
+        elif label != "agents" or (env[used] > 0).any() or env[entitled].fillna(0).gt(0).any():
+            table[label] = [fraction(u, e) for u, e in zip(env[used], env[entitled])]
     alarms = audit.findings[(audit.findings["status"] == "alarm") & ~audit.findings["muted"].astype(bool)]
     # one grouping, aligned on the table's rows (no lookups row by row: partners have thousands)
     rows = pd.MultiIndex.from_arrays([env["account"], env["environment"]])
