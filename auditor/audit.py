@@ -158,16 +158,21 @@ def _checksums(snapshots: list[Snapshot]) -> pd.DataFrame:
 
 
 def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes_file: Path | None = None,
-        all_rows: bool = False) -> Audit:
-    """Audit the snapshots at `paths`. `all_rows`: ok rows of every rule become findings too."""
+        all_rows: bool = False, progress=None) -> Audit:
+    """Audit the snapshots at `paths`. `all_rows`: ok rows of every rule become findings too.
+    `progress(message)` hears of each stage, where a caller wants it said."""
+    say = progress or (lambda message: None)
     with ExitStack() as stack:
         snapshots = discover(paths, stack)
+        say(f"reading {len(snapshots):,} account{'s' if len(snapshots) != 1 else ''}")
         # hashing releases the GIL: the checksums are worked out while DuckDB reads the same files
         pool = stack.enter_context(ThreadPoolExecutor(1))
         checksums = pool.submit(_checksums, snapshots)
         con = duckdb.connect()
         stack.callback(con.close)  # closed as soon as the counting is done: its memory goes with it
         ingest(con, snapshots)
+        say("read {:,} flows and {:,} connections; counting".format(
+            *con.execute("SELECT (SELECT count(*) FROM flows), (SELECT count(*) FROM connections)").fetchone()))
         names = pd.Series({no: s.account for no, s in enumerate(snapshots)}, name="account")
 
         license_issues: list[dict] = []
@@ -256,6 +261,8 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
                                 ignore_index=True)
         load_issues = load_issues.sort_values(["account", "file", "record", "problem"]).reset_index(drop=True)
 
+    say(f"counted {len(endpoints):,} endpoints and {int(flows['billable'].sum()):,} billable flows; "
+        f"evaluating {len(rules)} rules")
     frames = {"environments": environments, "flows": flows, "connections": connections,
               "endpoints": endpoints, "licenses": licenses, "references": references, "vendor": vendor}
     findings, counts = evaluate_rules(rules, frames, as_of, all_rows)

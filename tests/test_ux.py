@@ -265,3 +265,17 @@ def test_audit_summary_as_csv_or_json_is_alone_on_standard_output(run_cli, fmt):
     wanted = {"billable flows": 4, "flows entitled": 3, "endpoints used": 6, "endpoints entitled": 3, "high": 2}
     assert {k: int(globex[k]) for k in wanted} == wanted
     assert run_cli("audit", "--sample", "-o", "-", "--format", fmt, output=False).exit_code == 2
+
+
+def test_quiet_says_nothing_and_verbose_says_what_a_long_run_does(run_cli, tmp_path):
+    run = run_cli("-q", "audit", "--sample", "--fail-on", "never", "--xlsx", tmp_path / "r.xlsx")
+    assert run.exit_code == 0 and run.stdout == "" and run.stderr == "" and (tmp_path / "r.xlsx").exists()
+    assert run_cli("-q", "audit", "--sample").stderr.strip() == "6 unmuted alarms at or above high."  # the exit's why
+    run = run_cli("-v", "audit", "--sample", "--fail-on", "never", "--xlsx", tmp_path / "r.xlsx")
+    steps = [line.split("] ", 1)[1] for line in run.stderr.splitlines()]
+    assert steps[0] == "reading 5 accounts" and steps[1] == "read 30 flows and 31 connections; counting"
+    assert any(s.startswith("writing the workbook to") for s in steps)
+    assert "reading 5 accounts" not in run.stdout  # progress never on standard output
+    # not a terminal, not verbose: no progress at all
+    assert "reading" not in run_cli("audit", "--sample", "--fail-on", "never").stderr
+    assert run_cli("-q", "licenses", "--sample", "--fail-on", "never").stdout == ""

@@ -11,8 +11,8 @@ import click
 from auditor import __version__
 from auditor.cli.app import cli
 from auditor.cli.options import (
+    Progress,
     claim_stdout,
-    echo,
     examples,
     fail_on_option,
     history_option,
@@ -21,6 +21,7 @@ from auditor.cli.options import (
     report_options,
     report_outputs,
     rule_options,
+    say,
     snapshot_options,
 )
 from auditor.cli.render import (
@@ -47,22 +48,23 @@ def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, c
                   concurrency=concurrency, rate=rate, retries=retries, jobs=jobs, as_of=month)
     manifest = puller.run()
     counts = ", ".join(f"{r['records']} {name}" for name, r in manifest["resources"].items() if "/" not in name)
-    echo(f"Pulled {counts} from {base} into {out} (manifest.json lists every file with its SHA-256).")
+    say(f"Pulled {counts} from {base} into {out} (manifest.json lists every file with its SHA-256).")
     if "jobs" in manifest["resources"]:
-        echo(f"Jobs are the flow jobs created in {(month or puller.as_of_day()):%Y-%m}: audit with an --as-of "
+        say(f"Jobs are the flow jobs created in {(month or puller.as_of_day()):%Y-%m}: audit with an --as-of "
              "in that month to count the flows run.")
     if USAGE in manifest.get("not_served", []):
-        echo("The API did not serve the vendor's usage figures (licenseEntitlementUsage) to this token; to "
+        say("The API did not serve the vendor's usage figures (licenseEntitlementUsage) to this token; to "
              "compare with them, save them from the browser as usage.json in the snapshot.")
     return manifest
 
 
 def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None, rules=None,
-           all_rows: bool = False) -> Audit:
+           all_rows: bool = False, progress=None) -> Audit:
     from auditor.audit import run
     from auditor.count.policy import load_policy
     from auditor.rules.model import load_rules
-    return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes, all_rows)
+    return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes, all_rows,
+               progress)
 
 
 def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | None, env: str | None) -> pd.DataFrame:
@@ -145,7 +147,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         _pull(pull_into, region=region, base_url=None, token_env="INTEGRATOR_TOKEN", token_file=None, partner=False,
               resume=False, concurrency=3, rate=5.0, retries=6, month=as_of)
         paths = [*paths, pull_into]
-    result = _audit(paths, policy, as_of, mutes, rules, all_rows)
+    progress = Progress()
+    result = _audit(paths, policy, as_of, mutes, rules, all_rows, progress)
     result.profile = ctx.params["profile"]
     f = result.findings  # the exit code is decided on every finding, before --min-severity
     result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
@@ -157,32 +160,33 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         data = results_io.dumps(results)
     results_io.write_bytes(data, output)
     del data
-    echo(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
+    say(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
                f"{len(rules)} rules · as of {as_of}")
     caveat = download_caveat([snap.account for snap in result.snapshots if snap.download],
                              [p["account"] for p in result.plans.to_dict("records")
                               if p["plan"] == "platform" and not p["counts_runs"]])
     if caveat:
-        echo(caveat)
+        say(caveat)
     if fmt == "table":
-        emit(summary_table(result), fmt)
+        if not ctx.meta.get("quiet"):
+            emit(summary_table(result), fmt)
     else:
         emit(summary_table(result, numbers=True), fmt, err=False)
-    echo(skipped_summary(result))
+    say(skipped_summary(result))
     if not result.mutes.empty:
-        echo(mutes_summary(result))
-    echo(f"Results written to {results_io.shown(output)}")
+        say(mutes_summary(result))
+    say(f"Results written to {results_io.shown(output)}")
     if "changes" in results:
         since = ", ".join(sorted(set(results["changes"]["since"].values())))
         changed, still = change_counts(results["changes"]["rows"])
-        echo(f"{changed} changes since the last recorded audit ({since}); {still} findings still open.")
+        say(f"{changed} changes since the last recorded audit ({since}); {still} findings still open.")
     if record:
         done = history.record(store, results)
-        echo(f"Recorded {len(done)} accounts as of {as_of} in {store}")
+        say(f"Recorded {len(done)} accounts as of {as_of} in {store}")
     if reports.any():
         # rendered from the results file, exactly as 'auditor report' does
-        for line in write_reports(results, reports):
-            echo(line)
+        for line in write_reports(results, reports, progress):
+            say(line)
     exit_for(f, fail_on)
 
 
@@ -313,6 +317,6 @@ def report(results_file, outputs, html, xlsx, csv_dir, templates):
     out = report_outputs(html, xlsx, csv_dir, templates, outputs)
     if not out.any():
         raise click.UsageError("say what to write: --html FILE, --xlsx FILE, --csv DIR, or a .html / .xlsx name")
-    for line in write_reports(results_io.load_json(results_file), out):
-        echo(line)
+    for line in write_reports(results_io.load_json(results_file), out, Progress()):
+        say(line)
 

@@ -42,8 +42,10 @@ class AuditorGroup(click.Group):
 @click.version_option(__version__, prog_name="auditor")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True), metavar="FILE",
               help="Configuration file (default: $AUDITOR_CONFIG, else ./auditor.yaml when present).")
+@click.option("-q", "--quiet", is_flag=True, help="Say nothing but errors and the data asked for (tables, CSV, JSON).")
+@click.option("-v", "--verbose", is_flag=True, help="Say what a long run is doing even when standard error is no terminal.")
 @click.pass_context
-def cli(ctx, config_file):
+def cli(ctx, config_file, quiet, verbose):
     """Where an integrator.io account stands against its licenses: billable flows and
     distinct endpoints per environment, every count explained.
 
@@ -53,6 +55,7 @@ def cli(ctx, config_file):
                  (zsh_source in ~/.zshrc; fish: _AUDITOR_COMPLETE=fish_source auditor | source)
     """
     ctx.obj = _Config(config_file)
+    ctx.meta.update(quiet=quiet, verbose=verbose and not quiet)
     if ctx.obj.found():  # option defaults from the file: read before the command parses its options
         ctx.default_map = ctx.obj.default_map(_params(ctx.command))
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +31,31 @@ def echo(message="", err: bool | None = None, **kwargs) -> None:
         ctx = click.get_current_context(silent=True)
         err = bool(ctx and ctx.meta.get("data_on_stdout"))
     click.echo(printable(str(message)), err=err, **kwargs)
+
+
+def _meta() -> dict:
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta if ctx is not None else {}
+
+
+def say(message="") -> None:
+    """An informational line (summaries, what was written): left out with --quiet."""
+    if not _meta().get("quiet"):
+        echo(message)
+
+
+class Progress:
+    """What a long run is doing, on standard error: when it is a terminal (or with --verbose),
+    never with --quiet, never on standard output. Each line says the seconds since the start."""
+
+    def __init__(self):
+        meta = _meta()
+        self.on = not meta.get("quiet") and (meta.get("verbose") or sys.stderr.isatty())
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if self.on:
+            click.echo(printable(f"[{time.perf_counter() - self.start:5.1f} s] {message}"), err=True)
 
 
 def examples(*lines: str):

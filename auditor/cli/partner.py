@@ -12,11 +12,11 @@ from auditor.cli.app import cli
 from auditor.cli.options import (
     SAMPLE_AS_OF,
     claim_stdout,
-    echo,
     examples,
     parse_day,
     report_outputs,
     run_options,
+    say,
 )
 from auditor.cli.render import finish_run, reconciliation_totals
 from auditor.common.paths import netsuite_sample_dir, partner_sample_dir, sample_dir
@@ -62,13 +62,13 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
                             license_list=license_list, license_map=license_map, mutes_file=mutes)
     results["profile"] = ctx.params["profile"]
     lic = pd.DataFrame(results["connector_licenses"])
-    echo(f"auditor {__version__} · partner {partner_snapshot.resolve().name} · {len(rules)} rules · as of {day}")
+    say(f"auditor {__version__} · partner {partner_snapshot.resolve().name} · {len(rules)} rules · as of {day}")
     if not lic.empty:
         state = lic.assign(state=lic["live"].map({True: "live", False: "expired"}))
-        echo(state.groupby(["connector", "state"]).size().unstack(fill_value=0).to_string())
+        say(state.groupby(["connector", "state"]).size().unstack(fill_value=0).to_string())
     if results["reconciliation"] is not None:
         recon = pd.DataFrame(results["reconciliation"])
-        echo(reconciliation_totals(recon).to_string(index=False))
+        say(reconciliation_totals(recon).to_string(index=False))
     finish_run(results, output, fail_on, report_outputs(html, xlsx, csv_dir, templates))
 
 
@@ -113,10 +113,10 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
                              refreshed_on=parse_day(refreshed_on), application=application, mutes_file=mutes)
     results["profile"] = ctx.params["profile"]
     recs = pd.DataFrame(results["ns_records"])
-    echo(f"auditor {__version__} · NetSuite integration records · {len(rules)} rules · as of {day}"
+    say(f"auditor {__version__} · NetSuite integration records · {len(rules)} rules · as of {day}"
                + (f" · sandboxes refreshed on {results['ns_refreshed_on']}" if results["ns_refreshed_on"] else ""))
     if not recs.empty:
-        echo(recs.groupby(["account", "environment"]).agg(records=("name", "size"), enabled=("enabled", "sum"))
+        say(recs.groupby(["account", "environment"]).agg(records=("name", "size"), enabled=("enabled", "sum"))
                    .reset_index().to_string(index=False))
     finish_run(results, output, fail_on, report_outputs(html, xlsx, csv_dir, templates))
 

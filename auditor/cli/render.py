@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor.cli.options import echo
+from auditor.cli.options import Progress, echo, say
 from auditor.common.vocabulary import SEVERITIES
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
@@ -23,12 +23,12 @@ def finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> N
     skipped = sum(i["action"] != "counted" for i in results["load_issues"])
     notes = len(results["load_issues"]) - skipped
     line = f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read."
-    echo(line + (f" {notes} read with a note (see load_issues)." if notes else ""))
+    say(line + (f" {notes} read with a note (see load_issues)." if notes else ""))
     results_io.write(results, output)
-    echo(f"Results written to {results_io.shown(output)}")
+    say(f"Results written to {results_io.shown(output)}")
     if reports.any():
-        for line in write_reports(results, reports):
-            echo(line)
+        for line in write_reports(results, reports, Progress()):
+            say(line)
     exit_for(results["findings"], fail_on)
 
 

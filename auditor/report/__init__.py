@@ -62,20 +62,26 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
     return paths
 
 
-def write_reports(results: dict, out: Outputs) -> list[str]:
-    """Write the reports asked for; returns a line per file written, for the terminal."""
+def write_reports(results: dict, out: Outputs, progress=None) -> list[str]:
+    """Write the reports asked for; returns a line per file written, for the terminal.
+    `progress(message)` hears of each step, where a caller wants it said."""
     from auditor.report.html import write_html
     from auditor.report.xlsx import write_xlsx
 
+    say = progress or (lambda message: None)
     report = build_report(results)
     lines = []
     if out.html:
+        say(f"writing the HTML report to {out.html}")
         write_html(report, out.html, out.templates)
         lines.append(f"HTML report written to {out.html}")
     if out.xlsx:
+        cells = sum(frame.size for frame in (report.summary, report.findings, report.endpoints, report.flows))
+        say(f"writing the workbook to {out.xlsx} (about {cells:,} cells)")
         cuts = write_xlsx(report, out.xlsx)
         lines.append(f"Workbook written to {out.xlsx}")
         lines += [f"  cut: {c}" for c in cuts["cells"] + cuts["sheets"]]
     if out.csv:
+        say(f"writing the CSV files to {out.csv}/")
         lines.append(f"CSV files written to {out.csv}/ ({len(write_csv(report, out.csv))} tables)")
     return lines
