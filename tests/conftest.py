@@ -40,7 +40,12 @@ def run_cli(tmp_path):
     def run(*args: str | Path, output: bool = True) -> Run:
         argv = [str(a) for a in args]
         out = None
-        if argv and argv[0] in ("audit", "licenses", "ns-records") and "-o" not in argv and output:
+        # the command comes after the group's own options (-q, -v, --config FILE)
+        at = 0
+        while at < len(argv) and argv[at].startswith("-"):
+            at += 2 if argv[at] == "--config" else 1
+        command = argv[at] if at < len(argv) else None
+        if command in ("audit", "licenses", "ns-records") and "-o" not in argv and output:
             out = tmp_path / f"results-{len(list(tmp_path.glob('results-*')))}.json"
             argv += ["-o", str(out)]
         elif "-o" in argv:
