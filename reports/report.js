@@ -48,6 +48,9 @@
     } else {
       td.textContent = text;
       if (typeof value === "number") td.className = "num";
+      // a long unbroken token (a URI, a key) may break anywhere; ordinary words never do
+      else if (text.length > 60) td.className = "prose";  // a sentence: room to read it, few lines
+      else if (/\S{16,}/.test(text)) td.className = "long";
     }
     return td;
   }

@@ -142,3 +142,32 @@ def test_severities_and_statuses_are_listed_and_sorted_most_severe_first(browser
     assert shown == sorted(shown, key=order.index) and shown[0] == "high"
     assert problems == []
     page.close()
+
+
+@pytest.mark.parametrize("width,media", [(1280, "screen"), (1366, "screen"), (1030, "print"), (718, "print")])
+def test_the_page_reads_at_laptop_width_and_on_paper(browser, sample, width, media):
+    """No table runs past the right edge (1030 px: A4 landscape, the page's own @page size, at
+    96 dpi; 718 px: A4 portrait), every reason and why is there, and endpoint rows stay short."""
+    page = browser.new_page(viewport={"width": width, "height": 1000})
+    page.goto((sample / "report.html").as_uri())
+    page.wait_for_selector("html[data-ready=true]")
+    page.emulate_media(media=media)
+    if media == "print":
+        page.evaluate("window.dispatchEvent(new Event('beforeprint'))")
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for grid in ("findings", "environments", "endpoints", "flows", "load-issues"):
+        box = page.locator(f"#{grid} .grid")
+        assert box.evaluate("g => g.scrollWidth <= g.clientWidth"), grid
+    for grid, column in (("findings", "reason"), ("endpoints", "why"), ("flows", "reason")):
+        heads = page.locator(f"#{grid} thead th").all_inner_texts()
+        at = heads.index(column) + 1
+        cells = page.locator(f"#{grid} tbody tr:not(.detail) td:nth-child({at})")
+        first = cells.first
+        assert first.is_visible() and len(first.inner_text()) > 10, (grid, column)
+        right = first.evaluate("c => c.getBoundingClientRect().right")
+        assert right <= width, (grid, column, right)
+    if media == "screen":
+        heights = page.evaluate("Array.from(document.querySelectorAll('#endpoints tbody tr')).map("
+                                "r => r.getBoundingClientRect().height)")
+        assert max(heights) < 130, heights  # were 141 px and more, mostly white
+    page.close()

@@ -67,6 +67,26 @@ def _findings(findings: pd.DataFrame) -> dict:
     return _dataset(table)
 
 
+def _environments(summary: pd.DataFrame) -> dict:
+    """Fewer, wider columns than the workbook's Summary, so that the table reads at a laptop's
+    width and on paper: used against entitled in one cell, the unmuted alarms in one."""
+    def frac(used, entitled):
+        return [None if pd.isna(u) else f"{int(u)} / {'-' if pd.isna(e) else int(e)}" for u, e in zip(used, entitled)]
+
+    alarms = [", ".join(f"{int(row[s])} {s}" for s in SEVERITIES if row[s]) or "none"
+              for row in summary[list(SEVERITIES)].to_dict("records")]
+    table = pd.DataFrame({
+        "account": summary["account"], "environment": summary["environment"], "plan": summary["plan"],
+        "billable flows": frac(summary["billable flows"], summary["flows entitled"]),
+        "flows status": summary["flows status"],
+        "endpoints": frac(summary["endpoints used"], summary["endpoints entitled"]),
+        "endpoints status": summary["endpoints status"],
+        "trading partners": frac(summary["trading partners used"], summary["trading partners entitled"]),
+        "agents": frac(summary["agents used"], summary["agents entitled"]),
+        "alarms": alarms, "account-wide": summary["account-wide"], "muted alarms": summary["muted alarms"]})
+    return _dataset(table)
+
+
 def _endpoint_rows(results: dict) -> dict:
     rows = []
     for acct in results["accounts"]:
@@ -89,7 +109,7 @@ def _lookup(results: dict) -> dict:
 
 def _data_json(report: Report) -> Markup:
     data = {
-        "environments": _dataset(report.summary.drop(columns=["flows entitled from", "endpoints entitled from"])),
+        "environments": _environments(report.summary),
         "findings": _findings(report.findings),
         "endpoints": _endpoint_rows(report.results),
         "flows": _dataset(report.flows),
