@@ -110,7 +110,7 @@ def test_figures_without_lists_compare_the_numbers_only(tmp_path):
     ({"production": []}, "production must be an object; not compared"),
     ({"production": {"flowUsage": "7"}}, "production.flowUsage must be an object; not compared"),
     ({"production": {"flowUsage": {"numEnabled": -1}}},
-     "license production.flowUsage.numEnabled is negative; read as not given"),
+     "usage production.flowUsage.numEnabled is negative; read as not given"),
     ({"production": {"flowUsage": {"flows": {"_id": "f1"}}}},
      "production.flowUsage.flows must be an array; its items are not compared"),
     ({"production": {"flowUsage": {"flows": [{"id": "f1"}]}}},

@@ -54,24 +54,25 @@ def _read_records(account: str, f: ResourceFile, issues: list[dict]) -> list[tup
 MAX_NUMBER = 10**9  # no license gives a billion of anything: a larger number is a mistake
 
 
-def _number(value, field: str, note) -> int | None:
-    """A license number: a whole number from 0 to MAX_NUMBER; anything else is noted and read
-    as not given (so the entitlement it feeds is unknown, never a wrong figure)."""
+def number(value, field: str, note, what: str = "license") -> int | None:
+    """A license number (or another count, `what` names whose): a whole number from 0 to
+    MAX_NUMBER; anything else is noted and read as not given (so the entitlement it feeds is
+    unknown, never a wrong figure)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         kind = {"str": "a string", "bool": "true or false", "list": "an array", "dict": "an object"}.get(
             type(value).__name__, "not a number")
-        note(f"license {field} must be a whole number, not {kind}; read as not given")
+        note(f"{what} {field} must be a whole number, not {kind}; read as not given")
         return None
     if value != value or value in (float("inf"), float("-inf")) or abs(value) > MAX_NUMBER:
-        note(f"license {field} is too large (over {MAX_NUMBER:,}); read as not given")
+        note(f"{what} {field} is too large (over {MAX_NUMBER:,}); read as not given")
         return None
     if value < 0:
-        note(f"license {field} is negative; read as not given")
+        note(f"{what} {field} is negative; read as not given")
         return None
     if value != int(value):
-        note(f"license {field} is not a whole number; read as not given")
+        note(f"{what} {field} is not a whole number; read as not given")
         return None
     return int(value)
 
@@ -93,10 +94,10 @@ def _pool_numbers(lic: dict, pool: str, note) -> dict[str, tuple[int | None, int
             flat = {"base": f"numSandbox{word}", "addon": addon}
         got = {}
         for part, field in flat.items():
-            value = _number(lic.get(field), field, note)
+            value = number(lic.get(field), field, note)
             for where, block in blocks:
                 nested_field = f"num{word}" if part == "base" else f"numAddOn{word}"
-                other = _number(block.get(nested_field), f"{where}.{nested_field}", note)
+                other = number(block.get(nested_field), f"{where}.{nested_field}", note)
                 if other is None:
                     continue
                 if value is None:

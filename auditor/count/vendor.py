@@ -21,7 +21,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
-from auditor.count.entitlements import _number
+from auditor.count.entitlements import number
 from auditor.load.snapshot import ResourceFile
 from auditor.load.tables import read_bytes, strict
 
@@ -40,14 +40,14 @@ class Figure:
     """One metric of one environment as the vendor gives it."""
 
     number: int | None
-    items: list | None = None  # ids; for endpoints, (type, [connection ids]) per endpoint
-    listed: bool = False  # the file lists the items (else only the number can be compared)
+    # ids; for endpoints, (type, [connection ids]) per endpoint; None: not listed, so only the
+    # number can be compared
+    items: list | None = None
 
 
 @dataclass
 class Usage:
-    file: str
-    environments: dict[str, dict[str, Figure]] = field(default_factory=dict)
+    environments: dict[str, dict[str, Figure]] = field(default_factory=dict)  # environment -> metric -> figure
 
 
 def _ids(values, where: str, note) -> list[str] | None:
@@ -70,12 +70,12 @@ def read_usage(account: str, path: Path, display: str, environments: list[str], 
     noted (and left out of the comparison), never guessed."""
     f = ResourceFile(path, "object", display)
 
-    def note(problem: str, action: str = "skipped") -> None:
+    def note(problem: str) -> None:
         issues.append({"account": account, "file": display, "record": None, "id": None, "problem": problem,
-                       "action": action})
+                       "action": "skipped"})
 
     data = read_bytes(f)
-    usage = Usage(display)
+    usage = Usage()
     if not data.strip():
         note("the file is empty; there are no vendor figures to compare")
         return usage
@@ -97,17 +97,15 @@ def read_usage(account: str, path: Path, display: str, environments: list[str], 
             if not isinstance(part, dict):
                 note(f"{where} must be an object; not compared")
                 continue
-            number = _number(part.get(number_key), f"{where}.{number_key}", note)
-            items, listed = None, list_key in part
-            if listed and metric == "endpoints":
-                items = _endpoints(part[list_key], f"{where}.{list_key}", note)
-            elif listed:
-                items = _ids(part[list_key], f"{where}.{list_key}", note)
-            listed = items is not None
-            if number is None and listed:
-                number = len(items)
-            if number is not None or listed:
-                figures[metric] = Figure(number, items, listed)
+            count = number(part.get(number_key), f"{where}.{number_key}", note, what="usage")
+            items = None
+            if list_key in part:
+                read = _endpoints if metric == "endpoints" else _ids
+                items = read(part[list_key], f"{where}.{list_key}", note)
+            if count is None and items is not None:
+                count = len(items)
+            if count is not None or items is not None:
+                figures[metric] = Figure(count, items)
         usage.environments[env] = figures
     return usage
 
@@ -118,11 +116,12 @@ def _endpoints(values, where: str, note) -> list[tuple[str, list[str]]] | None:
         return None
     out = []
     for i, v in enumerate(values):
-        conns = _ids(v.get("connections"), f"{where}[{i}].connections", note) if isinstance(v, dict) else None
-        if conns is None:
-            note(f"{where}[{i}] lists no connections; left out of the comparison")
+        if not isinstance(v, dict):
+            note(f"{where}[{i}] must be an object; left out of the comparison")
             continue
-        out.append((v.get("type") if isinstance(v.get("type"), str) else "", conns))
+        conns = _ids(v.get("connections"), f"{where}[{i}].connections", note)
+        if conns is not None:
+            out.append((v.get("type") if isinstance(v.get("type"), str) else "", conns))
     return out
 
 
@@ -169,7 +168,7 @@ def compare(usages: dict[str, Usage], environments: pd.DataFrame, endpoints: pd.
                     row(metric, "figure", "usage figure", metric, WORDS[metric],
                         f"Celigo says {fig.number} {WORDS[metric]}, we count {ours}", fig.number, ours,
                         fig.number != ours)
-                if not fig.listed:
+                if fig.items is None:
                     continue
                 if metric == "endpoints":
                     mine = endpoints[(endpoints["account"] == account) & (endpoints["environment"] == env)]
