@@ -156,7 +156,7 @@ def test_summary_sheet_numbers_totals_and_chart(sample_reports):
     ws = book(out / "report.xlsx")["Summary"]
     assert ws["A1"].value == "License audit as of 2026-11-30"
     head = [c.value for c in ws[4]]
-    assert head[:4] == ["account", "environment", "plan", "license model"]
+    assert head[:4] == ["account", "environment", "plan", "billable flows"]
     body = {(r[0], r[1]): dict(zip(head, r)) for r in ws.iter_rows(min_row=5, max_row=15, values_only=True)}
     globex = body[("Globex Corporation", "production")]
     assert (globex["endpoints used"], globex["endpoints entitled"], globex["endpoints status"]) == (6, 3, "over")
@@ -165,7 +165,7 @@ def test_summary_sheet_numbers_totals_and_chart(sample_reports):
     assert body[("Initech", "sandbox")]["flows entitled"] == 0  # a known zero is a zero
     totals = [c.value for c in ws[16]]
     assert totals[0] == "Total (visible rows)"
-    assert totals[head.index("endpoints used")] == "=SUBTOTAL(109,I5:I15)"  # live, and follows the filter
+    assert totals[head.index("endpoints used")] == "=SUBTOTAL(109,G5:G15)"  # live, and follows the filter
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cached = openpyxl.load_workbook(out / "report.xlsx", data_only=True)["Summary"]

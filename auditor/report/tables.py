@@ -118,10 +118,11 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
                 "flows entitled from": env["flows"]["entitled_from"],
                 "endpoints entitled from": env["endpoints"]["entitled_from"],
             })
-    cols = ["account", "environment", "plan", "license model", "billable flows", "flows entitled", "flows share",
-            "flows status", "endpoints used", "endpoints entitled", "endpoints share", "endpoints status",
+    # what a printed page needs first; shares, the license model and the long texts after
+    cols = ["account", "environment", "plan", "billable flows", "flows entitled", "flows status",
+            "endpoints used", "endpoints entitled", "endpoints status",
             "trading partners used", "trading partners entitled", "agents used", "agents entitled",
-            *SEVERITIES, "account-wide", "muted alarms",
+            *SEVERITIES, "account-wide", "muted alarms", "flows share", "endpoints share", "license model",
             "flows entitled from", "endpoints entitled from"]
     table = pd.DataFrame(rows)
     if table.empty:

@@ -89,6 +89,11 @@ class _Writer:
         columns = list(frame.columns)
         kinds = [COLUMN_TYPES.get(c, "text") for c in columns]
         last = first_row + max(len(frame), 1)
+        sizes = [(widths or {}).get(c, _width(c, frame.get(c))) for c in columns]
+        # headers wrap in narrow columns: a header row tall enough to show them whole (set before
+        # the row is written: constant memory writes rows in order)
+        lines = max([1] + [-(-len(c) // max(w - 1, 1)) for c, w in zip(columns, sizes)])
+        sheet.set_row(first_row, 15 * min(lines, 4))
         for col, column in enumerate(columns):
             sheet.write_string(first_row, col, column, self.fmt["header"])
         sheet.autofilter(first_row, 0, last, len(columns) - 1)
@@ -108,7 +113,7 @@ class _Writer:
                 sheet.conditional_format(first_row + 1, col, last, col, {
                     "type": "data_bar", "bar_color": "#F4B183", "bar_solid": True, "min_type": "num",
                     "min_value": 0, "max_type": "num", "max_value": 1})
-            sheet.set_column(col, col, (widths or {}).get(column, _width(column, frame.get(column))))
+            sheet.set_column(col, col, sizes[col])
         if totals:
             label_done = False
             for col, column in enumerate(columns):
@@ -163,17 +168,19 @@ class _Writer:
 
 
 def _width(header: str, values: pd.Series | None) -> int:
-    """Wide enough for the header and most values (the 95th percentile of a sample), at most 60."""
+    """Wide enough for the header's longest word (headers wrap) and most values (the 95th
+    percentile of a sample), at most 60: narrow number columns keep a sheet printable."""
+    word = max(len(w) for w in header.split()) if header.strip() else 0
     kind = COLUMN_TYPES.get(header)
     if kind in ("int", "share", "bool", "money"):
-        return max(len(header) + 2, 9)
+        return max(word + 2, 9 if kind != "money" else 12)
     if kind == "date":
-        return max(len(header) + 2, 12)
+        return max(word + 2, 12)
     longest = 0
     if values is not None and len(values):
         sample = values.iloc[:2000].dropna().astype(str).str.len()
         longest = int(sample.quantile(0.95)) if len(sample) else 0
-    return max(8, min(60, max(len(header), longest) + 2))
+    return max(8, min(60, max(word, longest) + 2))
 
 
 def _chart(w: _Writer, summary: pd.DataFrame, sheet, anchor_row: int) -> None:
@@ -267,10 +274,10 @@ def write_xlsx(report: Report, path: Path) -> dict:
               "account-wide", "muted alarms")
     w.table("Summary", report.summary, sheet=summary, first_row=3, totals=totals,
             widths={"flows entitled from": 50, "endpoints entitled from": 50})
-    # printed without the long 'entitled from' texts (they are in the sheet, and in the results)
+    # printed: the columns up to the alarms (shares, license model and the long 'entitled from'
+    # texts are in the sheet, and in the results)
     cols = list(report.summary.columns)
-    printed = [i for i, c in enumerate(cols) if not c.endswith("entitled from")]
-    summary.print_area(0, 0, 3 + max(len(report.summary), 1) + 1, max(printed))
+    summary.print_area(0, 0, 3 + max(len(report.summary), 1) + 1, cols.index("muted alarms"))
     summary.repeat_columns(0, 1)
     _chart(w, report.summary, summary, 3 + max(len(report.summary), 1) + 3)
 
