@@ -143,8 +143,12 @@ def compare(usages: dict[str, Usage], environments: pd.DataFrame, endpoints: pd.
     figures (differs when they do), then one for each thing only one side counts or groups
     otherwise (differs)."""
     rows: list[dict] = []
-    conn_of = {(a, e, i): r for a, e, i, r in zip(connections["account"], connections["environment"],
-                                                   connections["id"], connections.to_dict("records"))}
+    if not usages:
+        return pd.DataFrame(rows, columns=VENDOR_COLUMNS)
+    # the connections of the accounts with vendor figures only (a partner's thousands have none)
+    mine = connections[connections["account"].isin(list(usages))]
+    conn_of = {(a, e, i): r for a, e, i, r in zip(mine["account"], mine["environment"], mine["id"],
+                                                   mine.to_dict("records"))}
     for account, usage in usages.items():
         for env, figures in usage.environments.items():
             ours_env = environments[(environments["account"] == account) & (environments["environment"] == env)]
