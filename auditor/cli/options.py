@@ -28,12 +28,12 @@ def echo(message="", err: bool | None = None, **kwargs) -> None:
     """Everything printed: control characters from the data shown escaped, never acted on. What
     is said goes to standard error when standard output carries data (`-o -`)."""
     if err is None:
-        ctx = click.get_current_context(silent=True)
-        err = bool(ctx and ctx.meta.get("data_on_stdout"))
+        err = bool(_meta().get("data_on_stdout"))
     click.echo(printable(str(message)), err=err, **kwargs)
 
 
 def _meta() -> dict:
+    """What this invocation's options decided (-q, -v, -o -): shared by its contexts."""
     ctx = click.get_current_context(silent=True)
     return ctx.meta if ctx is not None else {}
 
@@ -70,7 +70,7 @@ def examples(*lines: str):
 def claim_stdout(output: Path) -> None:
     """`-o -`: the results file goes to standard output, so everything said goes to standard error."""
     if str(output) == "-":
-        click.get_current_context().meta["data_on_stdout"] = True
+        _meta()["data_on_stdout"] = True
 
 
 def parse_day(value: str | None) -> date | None:
