@@ -171,8 +171,9 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con = duckdb.connect()
         stack.callback(con.close)  # closed as soon as the counting is done: its memory goes with it
         ingest(con, snapshots)
-        say("read {:,} flows and {:,} connections; counting".format(
-            *con.execute("SELECT (SELECT count(*) FROM flows), (SELECT count(*) FROM connections)").fetchone()))
+        if progress:  # counted only to be said
+            say("read {:,} flows and {:,} connections; counting".format(
+                *con.execute("SELECT (SELECT count(*) FROM flows), (SELECT count(*) FROM connections)").fetchone()))
         names = pd.Series({no: s.account for no, s in enumerate(snapshots)}, name="account")
 
         license_issues: list[dict] = []
@@ -203,7 +204,8 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
         flows = con.execute("SELECT * FROM flows_out").df()
         references = con.execute(flow_sql.MISSING_SQL).df()
-        con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP VIEW flow_graph; DROP TABLE flow_overrides")  # the raw step arrays: the largest columns
+        # the raw step arrays: the largest columns
+        con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP VIEW flow_graph; DROP TABLE flow_overrides")
         con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
         # tables go as soon as they are used up
         for table in ("steps", "flow_class", "reacher_steps", "reacher_refs", "import_links"):

@@ -41,6 +41,7 @@ from tqdm import tqdm
 from auditor import __version__
 from auditor.common.errors import AuditorError
 from auditor.common.paths import safe_id
+from auditor.common.vocabulary import month_bounds
 
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses", "apis", "tools", "syncs")
 # lists an account may not have (a feature it does not use): HTTP 404 is no records, not a failure
@@ -165,16 +166,21 @@ class Pull:
             return exc.retry_after
         return wait_exponential_jitter(multiplier=self.backoff, max=60, jitter=self.backoff)(state)
 
-    def _page(self, client: httpx.Client, url: str) -> tuple[list, str | None]:
-        """One page: its records and the next page's URL (None at the end)."""
+    def _retrying(self, call):
+        """`call()`, within the rate limit, asked again on a Retryable answer or a dropped
+        connection, a bounded number of times."""
         for attempt in Retrying(retry=retry_if_exception_type((Retryable, httpx.TransportError)),
                                 wait=self._wait, stop=stop_after_attempt(self.retries), reraise=True):
             with attempt:
                 if self.stop.is_set():
                     raise Stopped("stopped")
                 self.limiter.wait()
-                return self._fetch(client, url)
+                return call()
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _page(self, client: httpx.Client, url: str) -> tuple[list, str | None]:
+        """One page: its records and the next page's URL (None at the end)."""
+        return self._retrying(lambda: self._fetch(client, url))
 
     def _fetch(self, client: httpx.Client, url: str) -> tuple[list, str | None]:
         response = client.get(url)
@@ -182,10 +188,7 @@ class Pull:
         if response.status_code in (401, 403):
             raise PullError(f"{where}: HTTP {response.status_code}: the token was refused. Check the token, and "
                             "that it belongs to this region (a US token does not work against --region eu).")
-        if response.status_code == 429:
-            raise Retryable(f"{where}: HTTP 429 (rate limited)", _retry_after(response.headers.get("Retry-After")))
-        if response.status_code >= 500:
-            raise Retryable(f"{where}: HTTP {response.status_code}")
+        _transient(response, where)
         if response.status_code == 204:
             return [], None
         if response.status_code == 404 and httpx.URL(url).path.rsplit("/", 1)[-1] in OPTIONAL:
@@ -327,12 +330,13 @@ class Pull:
 
     def jobs_url(self) -> str:
         """The flow jobs created in the calendar month of `as_of` (UTC), as GET /v1/jobs filters them."""
-        day = self.as_of_day()
-        start = datetime(day.year, day.month, 1, tzinfo=UTC)
-        end = datetime(day.year + day.month // 12, day.month % 12 + 1, 1, tzinfo=UTC) - timedelta(milliseconds=1)
-        stamp = "%Y-%m-%dT%H:%M:%S.{ms:03d}Z"
-        return (f"{self.base_url}/jobs?type=flow&createdAt_gte={start.strftime(stamp.format(ms=0))}"
-                f"&createdAt_lte={end.strftime(stamp.format(ms=999))}")
+        start, end, _ = month_bounds(self.as_of_day())
+
+        def stamp(t: datetime) -> str:
+            return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+        return (f"{self.base_url}/jobs?type=flow&createdAt_gte={stamp(start)}"
+                f"&createdAt_lte={stamp(end - timedelta(milliseconds=1))}")
 
     def _jobs(self, client: httpx.Client, state: dict, bars: dict) -> None:
         self._plan(state, [("jobs", self.jobs_url(), self.work / "jobs")])
@@ -349,15 +353,13 @@ class Pull:
                 self.not_served.append(USAGE)
             return
         url = f"{self.base_url}/{USAGE}"
-        for attempt in Retrying(retry=retry_if_exception_type((Retryable, httpx.TransportError)),
-                                wait=self._wait, stop=stop_after_attempt(self.retries), reraise=True):
-            with attempt:
-                self.limiter.wait()
-                response = client.get(url)
-                if response.status_code == 429:
-                    raise Retryable(f"{url}: HTTP 429 (rate limited)", _retry_after(response.headers.get("Retry-After")))
-                if response.status_code >= 500:
-                    raise Retryable(f"{url}: HTTP {response.status_code}")
+
+        def get() -> httpx.Response:
+            response = client.get(url)
+            _transient(response, url)
+            return response
+
+        response = self._retrying(get)
         body = None
         if response.status_code == 200:
             try:
@@ -418,6 +420,14 @@ class Pull:
         _write_atomic(self.work / "manifest.json", orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
         os.replace(self.work, self.out)
         return manifest
+
+
+def _transient(response: httpx.Response, where) -> None:
+    """Raise Retryable for an answer worth asking again for: 429 (after its Retry-After), 5xx."""
+    if response.status_code == 429:
+        raise Retryable(f"{where}: HTTP 429 (rate limited)", _retry_after(response.headers.get("Retry-After")))
+    if response.status_code >= 500:
+        raise Retryable(f"{where}: HTTP {response.status_code}")
 
 
 def _read_pages(folder: Path) -> list:

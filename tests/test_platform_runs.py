@@ -117,3 +117,16 @@ def test_the_samples_platform_account_counts_the_flows_run_in_november():
     december = audited(sample_dir() / "umbrella-health", as_of="2026-12-01")
     assert not any(f["billable"] for f in december["accounts"][0]["flows"])
     assert sum("outside 2026-12" in i["problem"] for i in december["load_issues"]) == 5
+
+
+def test_a_job_given_twice_is_one_run_and_the_copy_is_said(tmp_path):
+    results = audited(_snap(tmp_path, jobs=[_job("j1", "f-ran"), _job("j1", "f-ran"), _job("j2", "f-ran")]),
+                      as_of="2026-11-29")
+    assert _flows(results)["f-ran"]["reason"].startswith("ran 2 times in 2026-11")
+    assert [i["id"] for i in results["load_issues"] if "same _id" in i["problem"]] == ["j1"]
+
+
+def test_an_empty_run_history_means_no_flow_ran(tmp_path):
+    results = audited(_snap(tmp_path, jobs=[]), as_of="2026-11-29")
+    assert results["accounts"][0]["flows_counted"] == "run"
+    assert not any(f["billable"] for f in results["accounts"][0]["flows"])

@@ -166,3 +166,12 @@ def test_the_sample_shows_every_way_the_figures_can_differ():
             ("endpoints", "only-ours"), ("flows", "only-vendor"), ("flows", "only-ours"), ("flows", "figure")} <= kinds
     others = [a for a in results["accounts"] if a["account"] != "Acme Retail"]
     assert all("vendor_differences" not in a and all("vendor" not in e for e in a["environments"]) for a in others)
+
+
+def test_an_empty_usage_file_is_said_and_compares_nothing(tmp_path):
+    results = _audit(tmp_path, "  \n")
+    acct = results["accounts"][0]
+    assert acct["vendor_differences"] == [] and all(e["vendor"] == {
+        "flows": None, "endpoints": None, "trading_partners": None, "agents": None} for e in acct["environments"])
+    assert [i["problem"] for i in results["load_issues"] if i["file"].endswith("usage.json")] == [
+        "the file is empty; there are no vendor figures to compare"]

@@ -61,11 +61,8 @@ def cli(ctx, config_file, quiet, verbose):
 
 
 def _params(group: click.Group) -> dict[str, set[str]]:
-    """Command name (as click names sub-contexts) -> its parameter names, groups walked through."""
-    out: dict[str, set[str]] = {}
-    for name, command in group.commands.items():
-        out[name] = {p.name for p in command.params}
-    return out
+    """Command name (as click names sub-contexts) -> its parameter names."""
+    return {name: {p.name for p in command.params} for name, command in group.commands.items()}
 
 
 class _Config:

@@ -9,7 +9,7 @@ import click
 
 from auditor.cli.app import cli
 from auditor.cli.options import echo, examples, history_option, report_options, report_outputs
-from auditor.cli.render import emit, fraction
+from auditor.cli.render import emit
 from auditor.common.errors import AuditorError
 
 
@@ -31,6 +31,7 @@ def history_cmd(ctx, history_path, account, env, fmt):
     import pandas as pd
 
     from auditor.history import store as history
+    from auditor.report.tables import fraction
     store = _store(ctx, history_path)
     if not store.exists():
         raise AuditorError(f"{store}: no history yet (record an audit with 'auditor audit --record')")

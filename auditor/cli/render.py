@@ -114,15 +114,12 @@ def emit_rows(rows: list[dict], columns: list[str], fmt: str) -> None:
         echo(text_table(columns, [[row[c] for c in columns] for row in rows], terminal_width()))
 
 
-def fraction(used, entitled) -> str:
-    import pandas as pd
-    return f"{used} / {'-' if pd.isna(entitled) else int(entitled)}"
-
-
 def summary_table(audit: Audit, numbers: bool = False) -> pd.DataFrame:
     """One row per account and environment: used against entitled ("6 / 10"; with `numbers`, in
     columns of their own, for CSV and JSON) and the unmuted alarms by severity."""
     import pandas as pd
+
+    from auditor.report.tables import fraction
     env = audit.environments
     table = pd.DataFrame({"account": env["account"], "environment": env["environment"], "plan": env["plan"]})
     for label, used, entitled in (("billable flows", "flows_billable", "flows_entitled"),

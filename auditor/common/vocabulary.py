@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+
 SEVERITIES = ("info", "low", "medium", "high", "critical")  # lowest first
 SEVERITIES_DOWN = tuple(reversed(SEVERITIES))  # highest first, as reports list them
 
@@ -13,6 +15,13 @@ NETSUITE_FRAMES = ("ns_records", "ns_links")  # `ns-records`
 # integrator.io API regions
 REGIONS = {"us": "https://api.integrator.io/v1", "eu": "https://api.eu.integrator.io/v1"}
 
+
+def month_bounds(as_of: date) -> tuple[datetime, datetime, str]:
+    """The audit month, the calendar month of `as_of` in UTC: its first instant, the next month's
+    first instant, and 'YYYY-MM' (the platform plan counts the flows run in it)."""
+    start = datetime(as_of.year, as_of.month, 1, tzinfo=UTC)
+    end = datetime(as_of.year + as_of.month // 12, as_of.month % 12 + 1, 1, tzinfo=UTC)
+    return start, end, f"{as_of:%Y-%m}"
 
 
 def download_caveat(accounts: list[str], no_runs: list[str] = ()) -> str | None:

@@ -13,10 +13,12 @@ template that cannot run: it reaches nothing and is never billable.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date
 
 import duckdb
 import pandas as pd
+
+from auditor.common.vocabulary import month_bounds
 
 # the graph each flow runs: its own, or an instance flow's abstract flow's
 GRAPH_SQL = """
@@ -275,12 +277,12 @@ SELECT f.account_no, environment, f.flow_id AS id, name, enabled, reason_code = 
   connector_id AS integration_app, n.netsuite_sandboxes
 FROM flow_class f
 LEFT JOIN (
-    SELECT s.account_no, s.scope, s.flow_id,
-           string_agg(DISTINCT c.id || ' (NetSuite account ' || coalesce(c.netsuite_account, '?') || ')', ', '
-                      ORDER BY c.id || ' (NetSuite account ' || coalesce(c.netsuite_account, '?') || ')')
-             AS netsuite_sandboxes
-    FROM steps s JOIN conn_keys c ON c.account_no = s.account_no AND c.scope = s.scope AND c.id = s.connection_id
-    WHERE c.netsuite_sandbox GROUP BY ALL
+    SELECT account_no, scope, flow_id, string_agg(DISTINCT label, ', ' ORDER BY label) AS netsuite_sandboxes
+    FROM (SELECT s.account_no, s.scope, s.flow_id,
+                 c.id || ' (NetSuite account ' || coalesce(c.netsuite_account, '?') || ')' AS label
+          FROM steps s JOIN conn_keys c ON c.account_no = s.account_no AND c.scope = s.scope AND c.id = s.connection_id
+          WHERE c.netsuite_sandbox)
+    GROUP BY ALL
 ) n ON n.account_no = f.account_no AND n.scope = f.scope AND n.flow_id = f.flow_id
 ORDER BY f.account_no, environment, id
 """
@@ -338,9 +340,9 @@ JOIN import_links l ON l.account_no = r.account_no AND l.scope = r.scope AND l.i
 WHERE r.active AND r.kind = 'import';
 """
 
-# connections reached by enabled flows (on a plan counting runs, flows run in the month: "the endpoints
-# used will be counted when flows are run", help center 8136520732059) (and by APIs, tools and syncs), in the environment of what
-# reaches them
+# connections reached by active flows (enabled; on a plan counting runs, run in the month: "the
+# endpoints used will be counted when flows are run", help center 8136520732059) and by APIs, tools
+# and syncs, in the environment of what reaches them
 USAGE_SQL = """
 SELECT DISTINCT f.account_no, f.scope, f.environment, s.connection_id, f.flow_id, NULL::VARCHAR AS reacher
 FROM steps s JOIN flow_class f USING (account_no, scope, flow_id)
@@ -351,13 +353,6 @@ SELECT r.account_no, r.scope, r.environment, r.connection_id, NULL, r.reacher
 FROM reacher_steps r
 JOIN conn_keys c ON c.account_no = r.account_no AND c.scope = r.scope AND c.id = r.connection_id
 """
-
-
-def month_bounds(as_of: date) -> tuple[datetime, datetime, str]:
-    """The calendar month of `as_of` in UTC: its first instant, the next month's, and 'YYYY-MM'."""
-    start = datetime(as_of.year, as_of.month, 1, tzinfo=UTC)
-    end = datetime(as_of.year + as_of.month // 12, as_of.month % 12 + 1, 1, tzinfo=UTC)
-    return start, end, f"{as_of:%Y-%m}"
 
 
 def classify(con: duckdb.DuckDBPyConnection, plans: pd.DataFrame, tp_flows_billable: bool,

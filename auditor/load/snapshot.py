@@ -442,16 +442,26 @@ def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[s
     if not license_files:
         for d in env_dirs:
             license_files += _resource_files(d, "licenses", f"{display}/{d.name}")
-    pools = {"production": "production", "sandbox": "sandbox", **meta.environments}
-    mutes = _named_file(root, "mutes.yaml", display)
-    usage = _named_file(root, "usage.json", display)
+    mutes, usage, named = _beside(root, display, account_file)
     used = {f.path for src in sources for group in src.files.values() for f in group}
-    used |= {f.path for f in license_files}
-    used |= {p for p in (account_file, mutes, usage, root / "manifest.json") if p is not None}
+    used |= {f.path for f in license_files} | named | {root / "manifest.json"}
     folders = {root, *env_dirs} | {p.parent for p in used}
     notes += _unread(root, display, used, folders, list(zip_links))
-    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools, mutes,
+    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, _pools(meta), mutes,
                     notes=notes, usage_file=usage)
+
+
+def _beside(root: Path, display: str, account_file: Path | None) -> tuple[Path | None, Path | None, set[Path]]:
+    """The account's own files beside its resources: mutes.yaml, usage.json, and every one of them
+    there is (account.json too), as files the audit reads."""
+    mutes = _named_file(root, "mutes.yaml", display)
+    usage = _named_file(root, "usage.json", display)
+    return mutes, usage, {p for p in (account_file, mutes, usage) if p is not None}
+
+
+def _pools(meta: AccountFile) -> dict[str, str]:
+    """Environment -> the entitlements it draws on: its own name, unless account.json says."""
+    return {"production": "production", "sandbox": "sandbox", **meta.environments}
 
 
 def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFile, account_file: Path | None,
@@ -468,12 +478,10 @@ def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFi
         raise InputError(display, f"holds integration downloads and resources of another form ({where}); "
                                   "keep downloads and snapshot folders apart")
     sources = [_download_source(folder, shown, env, archive) for folder, shown, archive in downloads]
-    mutes = _named_file(root, "mutes.yaml", display)
-    usage = _named_file(root, "usage.json", display)
+    mutes, usage, named = _beside(root, display, account_file)
     license_files = _resource_files(root, "licenses", display)
     used = {f.path for src in sources for group in src.files.values() for f in group}
-    used |= {f.path for f in license_files}
-    used |= {p for p in (account_file, mutes, usage) if p is not None}
+    used |= {f.path for f in license_files} | named
     used |= {archive for _, _, archive in downloads if archive is not None}
     folders = {root} | {folder for folder, _, archive in downloads if archive is None}
     folders |= {p.parent for p in used}
@@ -481,8 +489,7 @@ def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFi
     for folder, shown, archive in downloads:
         if archive is not None:  # what a zipped download holds besides what is read
             notes += _unread(folder, shown, used, folders | {p.parent for p in used}, [])
-    pools = {"production": "production", "sandbox": "sandbox", **meta.environments}
-    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, pools, mutes,
+    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, _pools(meta), mutes,
                     notes=notes, usage_file=usage)
 
 

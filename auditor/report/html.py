@@ -20,7 +20,7 @@ from markupsafe import Markup
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
 from auditor.common.vocabulary import change_counts
-from auditor.report.tables import SEVERITIES, Report
+from auditor.report.tables import SEVERITIES, Report, fraction
 
 CHART_ROWS = 50
 _JS_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
@@ -71,7 +71,7 @@ def _environments(summary: pd.DataFrame) -> dict:
     """Fewer, wider columns than the workbook's Summary, so that the table reads at a laptop's
     width and on paper: used against entitled in one cell, the unmuted alarms in one."""
     def frac(used, entitled):
-        return [None if pd.isna(u) else f"{int(u)} / {'-' if pd.isna(e) else int(e)}" for u, e in zip(used, entitled)]
+        return [fraction(u, e) for u, e in zip(used, entitled)]
 
     alarms = [", ".join(f"{int(row[s])} {s}" for s in SEVERITIES if row[s]) or "none"
               for row in summary[list(SEVERITIES)].to_dict("records")]
@@ -136,7 +136,7 @@ CHART_METRICS = (("billable flows", "billable flows", "flows entitled"), ("endpo
 def _chart_rows(summary: pd.DataFrame) -> tuple[list[dict], int, list[str]]:
     """The environments the overview chart shows (all, or the most used when there are many),
     and the metrics it shows."""
-    metrics = [m for m in CHART_METRICS[:2]] + [
+    metrics = list(CHART_METRICS[:2]) + [
         m for m in CHART_METRICS[2:]
         if (pd.to_numeric(summary[m[1]]).fillna(0) > 0).any() or (pd.to_numeric(summary[m[2]]).fillna(0) > 0).any()]
     rows = summary

@@ -87,6 +87,14 @@ class Report:
         return days[0] if len(days) == 1 else ", ".join(f"{a} {d}" for a, d in sorted(since.items()))
 
 
+def fraction(used, entitled) -> str | None:
+    """Used against entitled as people read it: '6 / 10', '6 / -' when the entitlement is not known;
+    None when what is used is not known either."""
+    if pd.isna(used):
+        return None
+    return f"{int(used)} / {'-' if pd.isna(entitled) else int(entitled)}"
+
+
 def _status(used: pd.Series, entitled: pd.Series) -> pd.Series:
     ent = entitled.astype("Float64")
     out = pd.Series("within", index=used.index, dtype=object)
