@@ -315,3 +315,84 @@ def test_a_results_file_from_before_rules_and_inputs_were_recorded(sample_report
     assert run.exit_code == 0, run.stderr
     about = [r for r in book(tmp_path / "r.xlsx")["About"].iter_rows(values_only=True)]
     assert ("Rules run", "none") in [r[:2] for r in about]
+
+
+# --- the workbook's cells, written as sheet XML ---------------------------------------------------
+
+XML_HOSTILE = ["<r><t>rich?</t></r>", "</t></is></c></row><row r=\"9\">", "a & b <c>", "bell\x07 and nul\x00",
+               "_x0041_ looks escaped", "  padded  ", "\ttab first", "line\nbreak",
+               "non-character \ufffe", "ünïcødé ✓", "=1+1", "-3", "", "x" * 40_000]
+
+
+def test_workbook_cells_read_back_as_xlsxwriter_would_write_them(tmp_path):
+    """Every kind of value through the sheet-XML writer reads back as the same value, type and
+    format as XlsxWriter's own writers give it; text XlsxWriter itself would corrupt (a value
+    shaped like rich text) is kept as text."""
+    import datetime as dt
+    import math
+
+    import pandas as pd
+    import xlsxwriter
+
+    from auditor.report import xlsx
+
+    columns = {
+        "name": XML_HOSTILE + [None, 7],
+        "flows entitled": [1, 0, -5, 2**60, 3.5, float("nan"), None, True, float("inf"), "n/a", pd.NA, 10**17],
+        "flows share": [0.5, 1.0, 0.0, None, float("nan"), 2.25, 1e-9, 1],
+        "expires": [dt.date(2026, 11, 30), "2026-02-28", None, dt.date(1900, 3, 1), pd.Timestamp("2027-01-05 12:00")],
+        "enabled": [True, False, None, 1, 0, "yes"],
+        "muted": [["a", "b"], {"k": 1}, 2.5, -0.0, 12, None, "", "x"],
+    }  # kinds: text, int, share, date, bool, text
+    n = max(map(len, columns.values()))
+    values = {name: column + [None] * (n - len(column)) for name, column in columns.items()}
+    frame = pd.DataFrame(values)
+    ours = tmp_path / "ours.xlsx"
+    w = xlsx._Writer(ours)
+    w.table("T", frame)
+    w.close()
+
+    theirs = tmp_path / "theirs.xlsx"  # XlsxWriter's own writers, cell by cell, as the workbook used them
+    book_ = xlsxwriter.Workbook(str(theirs), {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                                              "strings_to_numbers": False, "nan_inf_to_errors": True})
+    sheet = book_.add_worksheet("T")
+    quoted, fmt = book_.add_format({"quote_prefix": True}), {
+        "int": book_.add_format({"num_format": "#,##0"}), "share": book_.add_format({"num_format": "0%"}),
+        "date": book_.add_format({"num_format": "yyyy-mm-dd"})}
+    kinds = [xlsx.COLUMN_TYPES.get(column, "text") for column in frame.columns]
+    for col, column in enumerate(frame.columns):
+        sheet.write_string(0, col, column)
+    for row, record in enumerate(frame.itertuples(index=False, name=None), 1):  # in order: constant memory
+        for col, (kind, value) in enumerate(zip(kinds, record)):
+            if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+                continue
+            if kind in fmt and kind != "date" and isinstance(value, int | float) and math.isfinite(value):
+                sheet.write_number(row, col, value, fmt[kind])
+            elif kind == "date":
+                sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), fmt["date"])
+            elif kind == "bool" or isinstance(value, bool):
+                sheet.write_boolean(row, col, bool(value))
+            elif isinstance(value, int | float) and math.isfinite(value):
+                sheet.write_number(row, col, value)
+            else:
+                text = str(value)[:xlsx.MAX_CELL].replace("\ufffe", "")  # XlsxWriter would write XML that fails
+                sheet.write_string(row, col, text, quoted if text.startswith(("=", "+", "-", "@", "\t", "\r")) else None)
+    book_.close()
+
+    def cells(path):
+        ws = book(path)["T"]
+        return [[(c.value, c.data_type, c.number_format, bool(c.quotePrefix)) for c in row] for row in ws.iter_rows()]
+
+    got, want = cells(ours), cells(theirs)
+    # where XlsxWriter's XML would be wrong: a text shaped like rich text is written by it as raw XML,
+    # a non-character as it is (which XML refuses); both are text here, the second as Excel's escape
+    for text, read in (("<r><t>rich?</t></r>", "<r><t>rich?</t></r>"), ("non-character \ufffe", "non-character _xFFFE_")):
+        row = XML_HOSTILE.index(text) + 1
+        assert got[row][0][0] == read
+        got[row][0] = want[row][0]
+    assert got == want
+    names = [row[0][0] for row in got[1:]]
+    # read back as the file holds them (openpyxl leaves Excel's _xHHHH_ escapes as they are)
+    assert {"</t></is></c></row><row r=\"9\">", "bell_x0007_ and nul_x0000_", "  padded  ", "a & b <c>"} <= set(names)
+    long = XML_HOSTILE.index("x" * 40_000) + 2
+    assert w.cuts == [f"T!A{long}: 40,000 characters cut to 32,767"]

@@ -149,15 +149,15 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
     first = ~table.duplicated("account")
 
     def per_env(rows: pd.DataFrame) -> list[int]:
-        counts = rows.groupby(["account", "environment"]).size()
+        counts = rows.groupby(["account", "environment"]).size().to_dict()  # a dict: MultiIndex lookups cost 40 µs
         return [int(counts.get((a, e), 0)) for a, e in zip(table["account"], table["environment"])]
 
     for sev in SEVERITIES:
         table[sev] = per_env(live[live["severity"] == sev])
-    wide = live[live["environment"].isna()].groupby("account").size()
+    wide = live[live["environment"].isna()].groupby("account").size().to_dict()
     table["account-wide"] = [int(wide.get(a, 0)) if f else 0 for a, f in zip(table["account"], first)]
     muted = alarms[alarms["muted"]]
-    wide = muted[muted["environment"].isna()].groupby("account").size()
+    wide = muted[muted["environment"].isna()].groupby("account").size().to_dict()
     table["muted alarms"] = [n + (int(wide.get(a, 0)) if f else 0)
                              for n, a, f in zip(per_env(muted), table["account"], first)]
     return table[cols]

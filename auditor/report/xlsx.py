@@ -11,9 +11,13 @@ quote prefix, and text longer than a cell holds is cut, each cut listed on the A
 from __future__ import annotations
 
 import math
+import re
+import tempfile
+import zipfile
 from datetime import datetime
 from numbers import Number
 from pathlib import Path
+from typing import IO
 
 import pandas as pd
 import xlsxwriter
@@ -69,6 +73,8 @@ class _Writer:
         self.colour = {k: b.add_format({"font_color": f, "bg_color": g}) for k, (f, g) in COLOURS.items()}
         self.cuts: list[str] = []  # "Sheet!A1: 40,000 characters cut to 32,767"
         self.capped: list[str] = []
+        # sheet number -> (header row, last row, file of the rows' XML) of each table on it
+        self.splices: dict[int, list[tuple[int, int, IO[bytes]]]] = {}
 
     def text(self, sheet, row: int, col: int, value: str, name: str) -> None:
         if len(value) > MAX_CELL:
@@ -130,41 +136,155 @@ class _Writer:
         return sheet
 
     def _rows(self, sheet, frame: pd.DataFrame, kinds: list[str], first_row: int, name: str) -> None:
-        """The cells, row by row (constant memory writes rows in order). Columns become lists
-        once (iterating a frame's rows cost more than writing them); text, the common case,
-        takes the short path, everything else the general one."""
-        write_string, write_number, write_bool = sheet.write_string, sheet.write_number, sheet.write_boolean
-        quoted, nums = self.fmt["quoted"], {"int": self.fmt["int"], "share": self.fmt["share"], "money": self.fmt["money"]}
-        plain = [kind not in ("bool", "date") for kind in kinds]
+        """The cells, as the sheet's XML rows, into a temporary file that `close` splices in after
+        the header row: XlsxWriter took ~7 µs a cell (2.5M cells at 1,000 accounts x 200 flows);
+        this takes well under a quarter of that. The XML is what XlsxWriter writes in constant
+        memory (inline strings, `_xHHHH_` for control characters), but every text is escaped:
+        XlsxWriter writes one that starts with `<r>` and ends with `</r>` unescaped, as rich text,
+        so data could break the sheet's XML."""
+        if frame.empty:
+            return
+        cells = [_Cells(xlsxwriter.utility.xl_col_to_name(col), kind, self, name) for col, kind in enumerate(kinds)]
+        out = tempfile.TemporaryFile()
+        self.splices.setdefault(self.book.worksheets().index(sheet), []).append((first_row + 1, first_row + len(frame) + 1, out))
         columns = [frame[c].tolist() for c in frame.columns]
-        for row, values in enumerate(zip(*columns), first_row + 1):
-            for col, value in enumerate(values):
-                if type(value) is str and plain[col] and len(value) <= MAX_CELL:
-                    write_string(row, col, value, quoted if value.startswith(FORMULA_STARTS) else None)
-                    continue
-                kind = kinds[col]
-                if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-                    continue  # a blank cell without a format is not written at all
-                if kind in nums and isinstance(value, Number):
-                    write_number(row, col, value, nums[kind])
-                elif kind == "bool":
-                    write_bool(row, col, bool(value))
-                elif kind == "date":
-                    sheet.write_datetime(row, col, pd.Timestamp(value).to_pydatetime(), self.fmt["date"])
-                elif isinstance(value, bool):
-                    write_bool(row, col, value)
-                elif isinstance(value, int | float):
-                    write_number(row, col, value)
-                else:
-                    self.text(sheet, row, col, str(value), name)
+        for start in range(0, len(frame), ROWS_A_BATCH):
+            rows = range(first_row + 2 + start, first_row + 2 + min(start + ROWS_A_BATCH, len(frame)))
+            parts = [cell.xml(rows, values[start:start + len(rows)]) for cell, values in zip(cells, columns)]
+            out.write("".join(f'<row r="{r}">{"".join(row)}</row>' for r, row in zip(rows, zip(*parts)))
+                      .encode())
 
     def close(self) -> None:
+        spliced = self.path.with_name(self.path.name + ".rows.tmp")
         try:
             self.book.close()
-            self.tmp.replace(self.path)
+            if self.splices:
+                _splice(self.tmp, spliced, self.splices)
+                self.tmp.unlink()
+                spliced.replace(self.path)
+            else:
+                self.tmp.replace(self.path)
         except (OSError, xlsxwriter.exceptions.FileCreateError) as exc:
             self.tmp.unlink(missing_ok=True)
+            spliced.unlink(missing_ok=True)
             raise AuditorError(f"{self.path}: cannot write the workbook ({exc})") from None
+        finally:
+            for tables in self.splices.values():
+                for *_, rows in tables:
+                    rows.close()
+
+
+def _splice(book: Path, out: Path, splices: dict[int, list[tuple[int, int, IO[bytes]]]]) -> None:
+    """Copy the workbook XlsxWriter wrote into `out`, each table's rows put in after its header
+    row and the sheet's dimension stretched over them. Entries keep their names, order and dates."""
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(out, "w") as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            # deflate level 3, not 6: a third of the time (0.56 s against 1.48 s for 1,000 accounts x
+            # 200 flows), a file 9% larger (11.7 MB against 10.8 MB). (ZipInfo.compress_level from
+            # Python 3.13, which keeps this name)
+            info._compresslevel = 3
+            number = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
+            tables = splices.get(int(number.group(1)) - 1) if number else None
+            if not tables:
+                dst.writestr(info, data)
+                continue
+            last = max(end for _, end, _ in tables)
+            dim = re.search(rb'<dimension ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"/>', data)
+            first_col, first_row, last_col, last_row = dim.groups()
+            ref = b'<dimension ref="%s%s:%s%d"/>' % (first_col, first_row, last_col or first_col,
+                                                     max(int(last_row or first_row), last))
+            data = data[:dim.start()] + ref + data[dim.end():]
+            info.file_size = len(data) + sum(_size(rows) for *_, rows in tables)
+            with dst.open(info, "w") as entry:
+                done = 0
+                for header, _, rows in tables:
+                    start = re.compile(rb'<row r="%d"[ >]' % header).search(data, done).start()
+                    at = data.index(b"</row>", start) + len(b"</row>")
+                    entry.write(data[done:at])
+                    done = at
+                    rows.seek(0)
+                    while chunk := rows.read(1 << 20):
+                        entry.write(chunk)
+                entry.write(data[done:])
+
+
+def _size(handle: IO[bytes]) -> int:
+    here = handle.tell()
+    size = handle.seek(0, 2)
+    handle.seek(here)
+    return size
+
+
+ROWS_A_BATCH = 20_000
+# what a cell's text cannot hold in the sheet's XML as it is: XML's specials (escaped), control
+# characters and the two non-characters XML refuses (as Excel's _xHHHH_), text that looks like
+# such an escape (its underscore escaped), and space at either end (kept by xml:space)
+_UNPLAIN = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|^\s|\s$")
+# the same over a column's texts joined by \x7f, with the starts of formulas: one search a column
+_RISKY = re.compile(r"[&<>\x00-\x08\x0b-\x1f\ufffe\uffff]|_x[0-9a-fA-F]{4}_|\s(?:\x7f|$)|(?:^|\x7f)(?:\s|"
+                    + "|".join(map(re.escape, FORMULA_STARTS)) + ")")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+_ESCAPE_LIKE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
+_EPOCH = datetime(1899, 12, 31)
+
+
+class _Cells:
+    """One column's cells as XML, in the branches `_Writer.text` and XlsxWriter's writers took."""
+
+    def __init__(self, letter: str, kind: str, writer: _Writer, sheet: str):
+        self.letter, self.kind, self.writer, self.sheet = letter, kind, writer, sheet
+        self.plain = kind not in ("bool", "date")
+        self.number = kind in ("int", "share", "money")
+
+    def style(self, name: str) -> str:
+        """The cell's style attribute; a format gets its number in the workbook when first used."""
+        return f' s="{self.writer.fmt[name]._get_xf_index()}"'
+
+    def xml(self, rows: range, values: list) -> list[str]:
+        ref, other = self.letter, self.other
+        if self.number:  # the common numbers the short way
+            style = self.style(self.kind)
+            return [f'<c r="{ref}{r}"{style}><v>{v:.16G}</v></c>' if type(v) is int else other(f"{ref}{r}", v)
+                    for r, v in zip(rows, values)]
+        if not self.plain:
+            return [other(f"{ref}{r}", v) for r, v in zip(rows, values)]
+        texts = [v for v in values if type(v) is str]
+        if texts and (max(map(len, texts)) > MAX_CELL or _RISKY.search("\x7f".join(texts))):
+            text = self.text  # some text to escape, quote or cut: each looked at
+            return [text(f"{ref}{r}", v) if type(v) is str and len(v) <= MAX_CELL else other(f"{ref}{r}", v)
+                    for r, v in zip(rows, values)]
+        return [f'<c r="{ref}{r}" t="inlineStr"><is><t>{v}</t></is></c>' if type(v) is str else other(f"{ref}{r}", v)
+                for r, v in zip(rows, values)]
+
+    def text(self, ref: str, value: str) -> str:
+        style = self.style("quoted") if value.startswith(FORMULA_STARTS) else ""
+        space = ""
+        if _UNPLAIN.search(value):
+            value = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", _ESCAPE_LIKE.sub(r"_x005F\1", value))
+            if value[:1].isspace() or value[-1:].isspace():
+                space = ' xml:space="preserve"'
+            value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
+
+    def other(self, ref: str, value) -> str:
+        if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+            return ""  # a blank cell without a format is not written at all
+        if self.number and isinstance(value, Number) and math.isfinite(value):
+            return f"<c r=\"{ref}\"{self.style(self.kind)}><v>{value:.16G}</v></c>"
+        if self.kind == "bool" or isinstance(value, bool):
+            return f'<c r="{ref}" t="b"><v>{int(bool(value))}</v></c>'
+        if self.kind == "date":
+            delta = pd.Timestamp(value).to_pydatetime().replace(tzinfo=None) - _EPOCH
+            serial = delta.days + (delta.seconds + delta.microseconds / 1e6) / 86400
+            return f'<c r="{ref}"{self.style("date")}><v>{serial + (serial > 59):.16G}</v></c>'
+        if isinstance(value, int | float) and math.isfinite(value):
+            return f"<c r=\"{ref}\"><v>{value:.16G}</v></c>"
+        value = str(value)
+        if len(value) > MAX_CELL:
+            self.writer.cuts.append(f"{self.sheet}!{ref}: {len(value):,} characters cut to {MAX_CELL:,}")
+            value = value[:MAX_CELL]
+        return self.text(ref, value)
 
 
 def _width(header: str, values: pd.Series | None) -> int:
