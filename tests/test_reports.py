@@ -396,3 +396,14 @@ def test_workbook_cells_read_back_as_xlsxwriter_would_write_them(tmp_path):
     assert {"</t></is></c></row><row r=\"9\">", "bell_x0007_ and nul_x0000_", "  padded  ", "a & b <c>"} <= set(names)
     long = XML_HOSTILE.index("x" * 40_000) + 2
     assert w.cuts == [f"T!A{long}: 40,000 characters cut to 32,767"]
+
+
+@pytest.mark.parametrize("value", [v for v in XML_HOSTILE if v not in ("", "ünïcødé ✓", "line\nbreak")]
+                         + ["trailing ", "\u00a0nbsp first", "+1", "@x", "\rcr", "a_x00FF_b"])
+def test_one_risky_text_sends_its_column_the_careful_way(value):
+    """A column is written the short way only when none of its texts needs escaping, the quote
+    prefix or cutting: each kind of such text, alone among plain ones, is noticed."""
+    from auditor.report.xlsx import _risky
+
+    assert _risky(["plain", value, "also plain"]) and _risky([value])
+    assert not _risky(["plain", "also plain", "", "ünïcødé ✓", "line\nbreak", "under_score_x12", "a-b", "a=b"])
