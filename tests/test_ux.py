@@ -4,6 +4,7 @@ would have been right, never a quiet run of nothing."""
 from __future__ import annotations
 
 import pytest
+from conftest import flow, write_snapshot
 
 ACCOUNTS = "Acme Retail, Globex Corporation, Hooli, Initech, Umbrella Health"
 
@@ -279,3 +280,25 @@ def test_quiet_says_nothing_and_verbose_says_what_a_long_run_does(run_cli, tmp_p
     # not a terminal, not verbose: no progress at all
     assert "reading" not in run_cli("audit", "--sample", "--fail-on", "never").stderr
     assert run_cli("-q", "licenses", "--sample", "--fail-on", "never").stdout == ""
+
+
+def test_a_partner_scale_summary_shows_the_totals_and_what_is_over_or_at_a_limit(tmp_path, run_cli):
+    """Past 20 environments the summary lists only those over or at a limit, then the totals of
+    all; --format table still lists every one."""
+    root = tmp_path / "accounts"
+    for i in range(12):  # legacy accounts: production and sandbox, 24 environments
+        write_snapshot(root / f"acct{i:02d}",
+                       connections=[{"_id": "c", "type": "http", "http": {"baseURI": f"https://h{i}.example"}}],
+                       exports=[{"_id": "e", "_connectionId": "c"}], flows=[flow("f", exports=["e"])],
+                       licenses=[{"_id": "l", "type": "endpoint", "numFlows": 10,
+                                  "numEndpoints": {0: 1, 1: 0}.get(i, 5)}])  # 00 at its limit, 01 over it
+    run = run_cli("audit", root, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    said = run.stdout + run.stderr
+    rows = [line.split()[:2] for line in said.splitlines() if line.startswith("acct")]
+    assert rows == [["acct00", "production"], ["acct01", "production"]]
+    assert ("12 accounts, 24 environments: 12 billable flows, 12 endpoints, 0 trading partners, 0 agents" in said)
+    assert "Shown: the 2 environments over or at a limit; the other 22 are within their limits" in said
+    full = run_cli("audit", root, "--as-of", "2026-11-30", "--fail-on", "never", "--format", "table")
+    assert len([line for line in full.stdout.splitlines() if line.startswith("acct")]) == 24
+    assert "environments over or at a limit" not in full.stdout + full.stderr

@@ -25,11 +25,14 @@ from auditor.cli.options import (
     snapshot_options,
 )
 from auditor.cli.render import (
+    SUMMARY_ROWS,
+    attention,
     emit,
     exit_for,
     mutes_summary,
     skipped_summary,
     summary_table,
+    totals_lines,
 )
 from auditor.common.errors import AuditorError
 from auditor.common.vocabulary import REGIONS, SEVERITIES, change_counts, download_caveat, why_reached
@@ -106,9 +109,11 @@ def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | N
 @click.option("--record", is_flag=True,
               help="Record this audit in the history database (or set history.record in the config).")
 @history_option
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
-              help="The summary as a table, or as CSV or JSON on standard output (then everything else is "
-                   "said on standard error).")
+@click.option("--format", "fmt", type=click.Choice(["summary", "table", "csv", "json"]), default="summary",
+              show_default=True,
+              help=f"summary: every environment as a table, or past {SUMMARY_ROWS} of them those over or at a "
+                   "limit and the totals; table: every environment; csv, json: every environment as data on "
+                   "standard output (then everything else is said on standard error).")
 @click.option("--all-rows", is_flag=True,
               help="Write every row each rule looked at as a finding, ok ones too (by default ok rows are only counted).")
 @rule_options
@@ -136,9 +141,9 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     from auditor.report import write_reports
     from auditor.results import build as results_build
     from auditor.results import io as results_io
-    if fmt != "table" and str(output) == "-":
+    if fmt in ("csv", "json") and str(output) == "-":
         raise click.UsageError("-o - and --format csv|json both want standard output: choose one")
-    claim_stdout("-" if fmt != "table" else output)  # machine-readable output alone on standard output
+    claim_stdout("-" if fmt in ("csv", "json") else output)  # machine-readable output alone on standard output
     config = ctx.obj  # read before anything is done: a bad configuration stops the run first
     record = record or config.history.record
     history_on = record or history_path is not None or config.history.path is not None
@@ -167,9 +172,16 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
                               if p["plan"] == "platform" and not p["counts_runs"]])
     if caveat:
         say(caveat)
-    if fmt == "table":
-        if not ctx.meta.get("quiet"):
-            emit(summary_table(result), fmt)
+    if fmt in ("summary", "table"):
+        table = summary_table(result)
+        if fmt == "summary" and len(table) > SUMMARY_ROWS:  # a partner's thousands: what needs a look
+            hit = attention(result).to_numpy()
+            if hit.any() and not ctx.meta.get("quiet"):
+                emit(table[hit], "table")
+            for line in totals_lines(result, int(hit.sum())):
+                say(line)
+        elif not ctx.meta.get("quiet"):
+            emit(table, "table")
     else:
         emit(summary_table(result, numbers=True), fmt, err=False)
     say(skipped_summary(result))

@@ -145,6 +145,40 @@ def summary_table(audit: Audit, numbers: bool = False) -> pd.DataFrame:
     return table
 
 
+SUMMARY_ROWS = 20  # environments the summary lists in full; past that, those over or at a limit
+
+
+def attention(audit: Audit) -> pd.Series:
+    """Per environment row: over or at a limit in any metric (more used than entitled, or as many
+    and some), as the overview chart of the HTML report marks them."""
+    import pandas as pd
+
+    env = audit.environments
+    hit = pd.Series(False, index=env.index)
+    for used, entitled in (("flows_billable", "flows_entitled"), ("endpoints_used", "endpoints_entitled"),
+                           ("trading_partners_used", "trading_partners_entitled"), ("agents_used", "agents_entitled")):
+        hit |= ((env[used] >= env[entitled].astype("Float64")) & (env[used] > 0)).fillna(False).astype(bool)
+    return hit
+
+
+def totals_lines(audit: Audit, shown: int) -> list[str]:
+    """What a summary of many environments says under the rows it shows: the totals of all of
+    them, and how to see the rest."""
+    env, f = audit.environments, audit.findings
+    alarms = f[(f["status"] == "alarm") & ~f["muted"].astype(bool)]["severity"].value_counts()
+    by = ", ".join(f"{int(alarms.get(s, 0)):,} {s}" for s in reversed(SEVERITIES))
+    accounts, rows = env["account"].nunique(), len(env)
+    shown_words = (f"Shown: the {shown:,} environments over or at a limit; the other {rows - shown:,} are within "
+                   "their limits or have none known." if shown else
+                   "No environment is over or at a limit it is known to have.")
+    return [
+        f"{accounts:,} accounts, {rows:,} environments: {int(env['flows_billable'].sum()):,} billable flows, "
+        f"{int(env['endpoints_used'].sum()):,} endpoints, {int(env['trading_partners_used'].sum()):,} trading "
+        f"partners, {int(env['agents_used'].sum()):,} agents; {int(alarms.sum()):,} unmuted alarms ({by}).",
+        f"{shown_words} --format table lists every environment (--format csv|json as data).",
+    ]
+
+
 def skipped_summary(audit: Audit) -> str:
     issues = audit.load_issues
     skipped = issues[issues["action"] == "skipped"]
