@@ -407,3 +407,16 @@ def test_one_risky_text_sends_its_column_the_careful_way(value):
 
     assert _risky(["plain", value, "also plain"]) and _risky([value])
     assert not _risky(["plain", "also plain", "", "ünïcødé ✓", "line\nbreak", "under_score_x12", "a-b", "a=b"])
+
+
+def test_a_text_shaped_like_rich_text_outside_a_table_is_kept_as_text(tmp_path):
+    """Cells written one by one (titles, the About sheet, chart labels) escape such a text too."""
+    from auditor.report import xlsx
+
+    w = xlsx._Writer(tmp_path / "t.xlsx")
+    sheet = w.book.add_worksheet("S")
+    w.text(sheet, 0, 0, "<r><t>x & y</t></r>", "S")
+    w.text(sheet, 1, 0, "=1+1", "S")
+    w.close()
+    ws = book(tmp_path / "t.xlsx")["S"]
+    assert ws["A1"].value == "<r><t>x & y</t></r>" and ws["A2"].value == "=1+1" and ws["A2"].quotePrefix

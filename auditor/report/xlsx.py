@@ -1,4 +1,6 @@
-"""The Excel workbook: one sheet per table, written row by row in constant memory (xlsxwriter).
+"""The Excel workbook: one sheet per table. XlsxWriter (in constant memory) writes the workbook,
+the headers, formats, totals and charts; each table's rows are made into sheet XML here, a batch
+of rows at a time into a temporary file, and spliced into the sheet after its header row.
 
 Every sheet has a bold frozen header with filter buttons (Excel tables cannot be streamed, so
 autofilter it is), numbers as numbers,
@@ -81,6 +83,10 @@ class _Writer:
             self.cuts.append(f"{name}!{xlsxwriter.utility.xl_rowcol_to_cell(row, col)}: "
                              f"{len(value):,} characters cut to {MAX_CELL:,}")
             value = value[:MAX_CELL]
+        if value.startswith("<r>") and value.endswith("</r>"):
+            # XlsxWriter writes such a text as raw XML (as rich text); as three plain runs it is escaped
+            sheet.write_rich_string(row, col, value[:1], value[1:2], value[2:])
+            return
         fmt = self.fmt["quoted"] if value.startswith(FORMULA_STARTS) else None
         sheet.write_string(row, col, value, fmt)
 
@@ -216,7 +222,9 @@ def _size(handle: IO[bytes]) -> int:
     return size
 
 
-ROWS_A_BATCH = 20_000
+ROWS_A_BATCH = 20_000  # rows made into XML at once: bounds the memory a big sheet takes
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
+_ESCAPE_LIKE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
 # what a cell's text cannot hold in the sheet's XML as it is: XML's specials (escaped), control
 # characters and the two non-characters XML refuses (as Excel's _xHHHH_), text that looks like
 # such an escape (its underscore escaped), and space at either end (kept by xml:space)
@@ -235,8 +243,6 @@ def _risky(texts: list[str]) -> bool:
                 or _ENDS.search(joined) or ("_x" in joined and _ESCAPE_LIKE.search(joined)))
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\ufffe\uffff]")
-_ESCAPE_LIKE = re.compile(r"(_x[0-9a-fA-F]{4}_)")
 _EPOCH = datetime(1899, 12, 31)
 
 
