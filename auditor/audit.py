@@ -222,7 +222,11 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         job_notes = flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable", "counts_runs"]],
                                       policy.trading_partner_flows_billable, as_of)
         con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
-        flows = con.execute("SELECT * FROM flows_out").df()
+        # one fetch for the results file (Arrow) and the rules (pandas): converting the Arrow table
+        # costs a quarter of a second fetch as a frame; every text column is a string column, even
+        # one with no value at all (a frame fetched from DuckDB made that one an object column)
+        flows_out = con.table("flows_out").to_arrow_table()
+        flows = flows_out.to_pandas()
         references = con.execute(flow_sql.MISSING_SQL).df()
         # the raw step arrays: the largest columns
         con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP VIEW flow_graph; DROP TABLE flow_overrides")
@@ -241,7 +245,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con.execute("DROP TABLE usage")
         endpoints = con.execute("SELECT * FROM endpoints_out").df()
         tps = con.execute("SELECT * FROM tps_out").df()
-        tables = {name: con.table(name).to_arrow_table() for name in ("flows_out", "endpoints_out", "tps_out")}
+        tables = {"flows_out": flows_out, **{name: con.table(name).to_arrow_table() for name in ("endpoints_out", "tps_out")}}
         load_issues = con.execute("SELECT * FROM load_issues").df()
         load_issues["account"] = load_issues["account_no"].map(names)
 
