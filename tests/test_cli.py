@@ -82,3 +82,26 @@ def test_queries_reject_a_file_that_is_not_results(run_cli, tmp_path):
     assert run.exit_code == 2 and "not a results file" in run.stderr
     run = run_cli("endpoints", tmp_path / "r.json")
     assert run.exit_code == 2 and "no such file" in run.stderr
+
+
+@pytest.mark.parametrize("args,code,out,err", [
+    (["audit", "--sample", "--fail-on", "never", "--format", "csv", "-o", "{tmp}/r.json"], 0,
+     "Acme Retail,production,endpoint,6,10,5,5,", ""),
+    (["audit", "--sample", "-o", "{tmp}/r.json"], 1, "Acme Retail", "unmuted alarms at or above high"),
+    (["audit", "{tmp}/nothing-here"], 2, "", "no such file or folder"),
+    (["--version"], 0, "auditor, version", ""),
+])
+def test_the_command_ends_with_its_exit_code_and_everything_said(tmp_path, args, code, out, err):
+    """The `auditor` process (which ends without tearing the interpreter down) exits with the
+    command's code, after all its output is written, even to a pipe."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    run = subprocess.run([sys.executable, "-m", "auditor", *[a.replace("{tmp}", str(tmp_path)) for a in args]],
+                         capture_output=True, text=True, cwd=Path(__file__).parents[1])
+    assert run.returncode == code, run.stderr
+    assert out in run.stdout and err in run.stdout + run.stderr
+    if "--format" in args:  # the whole table reached the pipe: a header and one row per environment
+        results = json.loads((tmp_path / "r.json").read_text())
+        assert len(run.stdout.strip().splitlines()) == 1 + sum(len(a["environments"]) for a in results["accounts"])

@@ -37,8 +37,8 @@ def test_ruff_finds_nothing():
 
 def _modules_after(args: list[str], env: dict | None = None) -> set[str]:
     """The top-level modules imported once `auditor ARGS` has run (in a fresh interpreter)."""
-    code = ("import sys, json\nfrom auditor.cli import main\n"
-            f"try:\n    main({args!r}, prog_name='auditor')\nexcept SystemExit:\n    pass\n"
+    code = ("import sys, json\nfrom auditor.cli import cli\n"
+            f"try:\n    cli({args!r}, prog_name='auditor')\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write('\\nMODULES ' + json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, **(env or {})})

@@ -8,7 +8,30 @@ modules (pandas, DuckDB, the reports) are imported inside the commands that use 
 `--help` and shell completion import only click and this package.
 """
 
+import os
+import sys
+
 from auditor.cli import account, history, partner, rules  # noqa: F401 - each registers its commands
 from auditor.cli.app import cli
 
-main = cli
+
+def main() -> None:
+    """The `auditor` command. Once it has said all it has to say, the process ends without
+    tearing the interpreter down: freeing the audit's objects one by one took 0.2 s of a 1,000
+    account audit, for nothing. (Everything the command opens is closed by then; tests call
+    `cli` itself.)"""
+    try:
+        cli()
+        code = 0
+    except SystemExit as done:
+        code = done.code
+    if not isinstance(code, int):  # sys.exit("text") says the text, and fails
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader gone away (`| head`), or a stream already closed
+            pass
+    os._exit(code)
