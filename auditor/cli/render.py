@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.cli.options import Progress, echo, say
-from auditor.common.vocabulary import SEVERITIES
+from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -137,7 +137,7 @@ def summary_table(audit: Audit, numbers: bool = False) -> pd.DataFrame:
     per = (alarms.groupby(["account", "environment", "severity"]).size().unstack("severity")
            if not alarms.empty else pd.DataFrame())
     per = per.reindex(index=rows, columns=list(SEVERITIES)).fillna(0).astype(int)
-    for sev in reversed(SEVERITIES):
+    for sev in SEVERITIES_DOWN:
         table[sev] = per[sev].to_numpy()
     acct = alarms[alarms["environment"].isna()].groupby("account").size()
     first = env.groupby("account").cumcount().to_numpy() == 0
@@ -166,7 +166,7 @@ def totals_lines(audit: Audit, shown: int) -> list[str]:
     them, and how to see the rest."""
     env, f = audit.environments, audit.findings
     alarms = f[(f["status"] == "alarm") & ~f["muted"].astype(bool)]["severity"].value_counts()
-    by = ", ".join(f"{int(alarms.get(s, 0)):,} {s}" for s in reversed(SEVERITIES))
+    by = ", ".join(f"{int(alarms.get(s, 0)):,} {s}" for s in SEVERITIES_DOWN)
     accounts, rows = env["account"].nunique(), len(env)
     shown_words = (f"Shown: the {shown:,} environments over or at a limit; the other {rows - shown:,} are within "
                    "their limits or have none known." if shown else

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from auditor.common.vocabulary import SEVERITIES_DOWN
+
 COLUMNS = ["account", "environment", "kind", "change", "id", "name", "detail"]
 # the order a reader wants: what costs money first
 KIND_ORDER = ["account", "entitlement", "usage", "endpoint", "trading partner", "flow", "license", "finding"]
@@ -109,11 +111,10 @@ def _findings(old: dict, new: dict, accounts: set[str]) -> list[dict]:
 
     o, n = live(old), live(new)
     rows = []
-    severity = ["critical", "high", "medium", "low", "info"]
 
     def order(fid: str) -> tuple:
         f = n.get(fid) or o[fid]
-        return (fid in o, fid in n, severity.index(f["severity"]), f["rule"], fid)  # new, resolved, open
+        return (fid in o, fid in n, SEVERITIES_DOWN.index(f["severity"]), f["rule"], fid)  # new, resolved, open
 
     for fid in sorted(n.keys() | o.keys(), key=order):
         f = n.get(fid) or o[fid]
