@@ -267,8 +267,9 @@ def _fill_handlebars(raw: str, context: str) -> tuple[str, str | None]:
 
 
 def _map_distinct(series: pd.Series, fn) -> pd.Series:
-    """`fn` (value -> value) applied once per distinct non-null value of `series`."""
-    return _per_distinct(series, lambda v: (fn(v),), ["value"])["value"]
+    """`fn` (value -> value) applied once per distinct non-null value of `series` (as an object
+    column, missing values NaN)."""
+    return series.map({v: fn(v) for v in series.dropna().unique()}).astype(object)
 
 
 def _per_distinct(series: pd.Series, fn, columns: list[str]) -> pd.DataFrame:
@@ -295,8 +296,9 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     a connection block goes through a sanitiser (URIs, hosts, ids) before it can become a key."""
     df = con.execute(_IDENTITY_SQL.format(problem=_identity_problem_sql(), uri_raw=_URI_RAW)).df()
     bad = df["identity_problem"].notna()
-    df.loc[bad, RAW_IDENTITY] = None
-    df.loc[bad, "trading_partner"] = False
+    if bad.any():
+        df.loc[bad, RAW_IDENTITY] = None
+        df.loc[bad, "trading_partner"] = False
     for col in ID_COLUMNS:
         df[col] = _map_distinct(df[col], clean_id)
     df["db_host"] = _map_distinct(df["db_host"], clean_host)
