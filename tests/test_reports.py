@@ -420,3 +420,29 @@ def test_a_text_shaped_like_rich_text_outside_a_table_is_kept_as_text(tmp_path):
     w.close()
     ws = book(tmp_path / "t.xlsx")["S"]
     assert ws["A1"].value == "<r><t>x & y</t></r>" and ws["A2"].value == "=1+1" and ws["A2"].quotePrefix
+
+
+def test_two_tables_on_one_sheet_keep_their_rows_titles_and_totals_in_place(tmp_path):
+    """Tables spliced into a sheet land after their own header rows, between what XlsxWriter
+    wrote around them (a title above, a totals row under the first, a caption between)."""
+    import pandas as pd
+
+    from auditor.report import xlsx
+
+    w = xlsx._Writer(tmp_path / "t.xlsx")
+    sheet = w.book.add_worksheet("S")
+    sheet.write_string(0, 0, "Title")
+    first = pd.DataFrame({"account": ["a", "b", "c"], "billable flows": [1, 2, 3]})
+    w.table("First", first, sheet=sheet, first_row=2, totals=("billable flows",), freeze=False)
+    sheet.write_string(8, 0, "Between")
+    second = pd.DataFrame({"account": [f"x{i}" for i in range(30_000)], "endpoints used": list(range(30_000))})
+    w.table("Second", second, sheet=sheet, first_row=9, freeze=False)  # more than one batch of rows
+    w.close()
+    ws = book(tmp_path / "t.xlsx")["S"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][0] == "Title" and rows[2] == ("account", "billable flows")
+    assert rows[3:6] == [("a", 1), ("b", 2), ("c", 3)]
+    assert ws.cell(row=7, column=2).value == "=SUBTOTAL(109,B4:B6)" and rows[6][0] == "Total (visible rows)"
+    assert rows[8][0] == "Between" and rows[9] == ("account", "endpoints used")
+    assert rows[10] == ("x0", 0) and rows[10 + 29_999] == ("x29999", 29_999) and len(rows) == 10 + 30_000
+    assert ws.dimensions == "A1:B30010"
