@@ -446,3 +446,14 @@ def test_two_tables_on_one_sheet_keep_their_rows_titles_and_totals_in_place(tmp_
     assert rows[8][0] == "Between" and rows[9] == ("account", "endpoints used")
     assert rows[10] == ("x0", 0) and rows[10 + 29_999] == ("x29999", 29_999) and len(rows) == 10 + 30_000
     assert ws.dimensions == "A1:B30010"
+
+
+def test_nothing_used_of_nothing_entitled_is_within_not_at_limit():
+    """The Summary's status says "at limit" only when something is used, as the rules, the
+    overview chart and the terminal summary do."""
+    import pandas as pd
+
+    from auditor.report.tables import _status
+
+    used, entitled = pd.Series([0, 3, 3, 4, 0, 2]), pd.Series([0, 3, 5, 3, None, None], dtype="Int64")
+    assert list(_status(used, entitled)) == ["within", "at limit", "within", "over", "unknown", "unknown"]

@@ -96,9 +96,11 @@ def fraction(used, entitled) -> str | None:
 
 
 def _status(used: pd.Series, entitled: pd.Series) -> pd.Series:
+    """over, at limit (as many used as entitled, and some: 0 of 0 is within, as the rules, the
+    chart and the terminal have it), within, or unknown (no entitlement known)."""
     ent = entitled.astype("Float64")
     out = pd.Series("within", index=used.index, dtype=object)
-    out[used == ent] = "at limit"
+    out[(used == ent) & (used > 0)] = "at limit"
     out[used > ent] = "over"
     out[ent.isna()] = "unknown"
     return out
