@@ -149,16 +149,12 @@ SUMMARY_ROWS = 20  # environments the summary lists in full; past that, those ov
 
 
 def attention(audit: Audit) -> pd.Series:
-    """Per environment row: over or at a limit in any metric (more used than entitled, or as many
-    and some), as the overview chart of the HTML report marks them."""
-    import pandas as pd
+    """Per environment row: over or at a limit in any metric (a share of what is entitled of 1 or
+    more; 0 of 0 is a share of 0), as the overview chart of the HTML report marks them."""
+    from auditor.count.entitlements import METRICS
 
-    env = audit.environments
-    hit = pd.Series(False, index=env.index)
-    for used, entitled in (("flows_billable", "flows_entitled"), ("endpoints_used", "endpoints_entitled"),
-                           ("trading_partners_used", "trading_partners_entitled"), ("agents_used", "agents_entitled")):
-        hit |= ((env[used] >= env[entitled].astype("Float64")) & (env[used] > 0)).fillna(False).astype(bool)
-    return hit
+    shares = audit.environments[[f"{metric}_share" for metric in METRICS]]
+    return (shares >= 1).fillna(False).astype(bool).any(axis=1)
 
 
 def totals_lines(audit: Audit, shown: int) -> list[str]:

@@ -78,11 +78,15 @@ class _Writer:
         # sheet number -> (header row, last row, file of the rows' XML) of each table on it
         self.splices: dict[int, list[tuple[int, int, IO[bytes]]]] = {}
 
+    def cut(self, value: str, where: str) -> str:
+        """A text as long as a cell holds; each cut listed (for the About sheet)."""
+        if len(value) <= MAX_CELL:
+            return value
+        self.cuts.append(f"{where}: {len(value):,} characters cut to {MAX_CELL:,}")
+        return value[:MAX_CELL]
+
     def text(self, sheet, row: int, col: int, value: str, name: str) -> None:
-        if len(value) > MAX_CELL:
-            self.cuts.append(f"{name}!{xlsxwriter.utility.xl_rowcol_to_cell(row, col)}: "
-                             f"{len(value):,} characters cut to {MAX_CELL:,}")
-            value = value[:MAX_CELL]
+        value = self.cut(value, f"{name}!{xlsxwriter.utility.xl_rowcol_to_cell(row, col)}")
         if value.startswith("<r>") and value.endswith("</r>"):
             # XlsxWriter writes such a text as raw XML (as rich text); as three plain runs it is escaped
             sheet.write_rich_string(row, col, value[:1], value[1:2], value[2:])
@@ -297,11 +301,7 @@ class _Cells:
             return f'<c r="{ref}"{self.style("date")}><v>{serial + (serial > 59):.16G}</v></c>'
         if isinstance(value, int | float) and math.isfinite(value):
             return f"<c r=\"{ref}\"><v>{value:.16G}</v></c>"
-        value = str(value)
-        if len(value) > MAX_CELL:
-            self.writer.cuts.append(f"{self.sheet}!{ref}: {len(value):,} characters cut to {MAX_CELL:,}")
-            value = value[:MAX_CELL]
-        return self.text(ref, value)
+        return self.text(ref, self.writer.cut(str(value), f"{self.sheet}!{ref}"))
 
 
 def _width(header: str, values: pd.Series | None) -> int:
