@@ -17,6 +17,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
+from auditor.common.vocabulary import COUNT_COLUMNS, USED
 from auditor.count import flows as flow_sql
 from auditor.count.endpoints import identities, key_connections
 from auditor.count.entitlements import (
@@ -141,13 +142,11 @@ def _environments(snapshots, plans, flows, endpoints, tps, agents) -> pd.DataFra
     for part in (fl, ep, tp, agents):
         env = env.merge(part, on=keys, how="left")
     # an environment with no flows or no endpoints counts zero of them
-    for col in ("flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used",
-                "agents_used"):
+    for col in COUNT_COLUMNS:
         env[col] = env[col].fillna(0).astype(int)
     for metric in METRICS:
         env[f"{metric}_entitled"] = pd.to_numeric(env[f"{metric}_entitled"]).astype("Int64")
-    for metric, used in (("flows", "flows_billable"), ("endpoints", "endpoints_used"),
-                         ("trading_partners", "trading_partners_used"), ("agents", "agents_used")):
+    for metric, used in USED.items():
         entitled = env[f"{metric}_entitled"].astype("Float64")
         env[f"{metric}_over"] = (env[used] - entitled).clip(lower=0).astype("Int64")
         share = env[used] / entitled.where(entitled > 0)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.cli.options import Progress, echo, say
-from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN
+from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN, USED
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -114,6 +114,10 @@ def emit_rows(rows: list[dict], columns: list[str], fmt: str) -> None:
         echo(text_table(columns, [[row[c] for c in columns] for row in rows], terminal_width()))
 
 
+LABELS = {"flows": "billable flows", "endpoints": "endpoints", "trading_partners": "trading partners",
+          "agents": "agents"}  # what the terminal calls what each metric's entitlement limits
+
+
 def summary_table(audit: Audit, numbers: bool = False) -> pd.DataFrame:
     """One row per account and environment: used against entitled ("6 / 10"; with `numbers`, in
     columns of their own, for CSV and JSON) and the unmuted alarms by severity."""
@@ -122,14 +126,12 @@ def summary_table(audit: Audit, numbers: bool = False) -> pd.DataFrame:
     from auditor.report.tables import fraction
     env = audit.environments
     table = pd.DataFrame({"account": env["account"], "environment": env["environment"], "plan": env["plan"]})
-    for label, used, entitled in (("billable flows", "flows_billable", "flows_entitled"),
-                                  ("endpoints", "endpoints_used", "endpoints_entitled"),
-                                  ("trading partners", "trading_partners_used", "trading_partners_entitled"),
-                                  ("agents", "agents_used", "agents_entitled")):
+    for metric, used in USED.items():
+        label, entitled = LABELS[metric], f"{metric}_entitled"
         if numbers:
-            table[label if label == "billable flows" else f"{label} used"] = env[used].astype("Int64")
+            table[label if metric == "flows" else f"{label} used"] = env[used].astype("Int64")
             table[f"{label.replace('billable ', '')} entitled"] = pd.to_numeric(env[entitled]).astype("Int64")
-        elif label != "agents" or (env[used] > 0).any() or env[entitled].fillna(0).gt(0).any():
+        elif metric != "agents" or (env[used] > 0).any() or env[entitled].fillna(0).gt(0).any():
             table[label] = [fraction(u, e) for u, e in zip(env[used], env[entitled])]
     alarms = audit.findings[(audit.findings["status"] == "alarm") & ~audit.findings["muted"].astype(bool)]
     # one grouping, aligned on the table's rows (no lookups row by row: partners have thousands)
@@ -151,9 +153,7 @@ SUMMARY_ROWS = 20  # environments the summary lists in full; past that, those ov
 def attention(audit: Audit) -> pd.Series:
     """Per environment row: over or at a limit in any metric (a share of what is entitled of 1 or
     more; 0 of 0 is a share of 0), as the overview chart of the HTML report marks them."""
-    from auditor.count.entitlements import METRICS
-
-    shares = audit.environments[[f"{metric}_share" for metric in METRICS]]
+    shares = audit.environments[[f"{metric}_share" for metric in USED]]
     return (shares >= 1).fillna(False).astype(bool).any(axis=1)
 
 
@@ -167,10 +167,9 @@ def totals_lines(audit: Audit, shown: int) -> list[str]:
     shown_words = (f"Shown: the {shown:,} environments over or at a limit; the other {rows - shown:,} are within "
                    "their limits or have none known." if shown else
                    "No environment is over or at a limit it is known to have.")
+    used = ", ".join(f"{int(env[column].sum()):,} {LABELS[metric]}" for metric, column in USED.items())
     return [
-        f"{accounts:,} accounts, {rows:,} environments: {int(env['flows_billable'].sum()):,} billable flows, "
-        f"{int(env['endpoints_used'].sum()):,} endpoints, {int(env['trading_partners_used'].sum()):,} trading "
-        f"partners, {int(env['agents_used'].sum()):,} agents; {int(alarms.sum()):,} unmuted alarms ({by}).",
+        f"{accounts:,} accounts, {rows:,} environments: {used}; {int(alarms.sum()):,} unmuted alarms ({by}).",
         f"{shown_words} --format table lists every environment (--format csv|json as data).",
     ]
 

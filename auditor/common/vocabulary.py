@@ -7,6 +7,18 @@ from datetime import UTC, date, datetime
 SEVERITIES = ("info", "low", "medium", "high", "critical")  # lowest first
 SEVERITIES_DOWN = tuple(reversed(SEVERITIES))  # highest first, as reports list them
 
+# What a results file says of each environment's usage, per metric in this order: its counts (the
+# name in the results file -> the environments frame's column), then `entitled` and
+# `entitled_from`. USED: the count a metric's entitlement limits (flows: the billable ones).
+USAGE = {
+    "flows": {"total": "flows_total", "enabled": "flows_enabled", "billable": "flows_billable"},
+    "endpoints": {"used": "endpoints_used"},
+    "trading_partners": {"used": "trading_partners_used"},
+    "agents": {"used": "agents_used"},
+}
+USED = {metric: list(counts.values())[-1] for metric, counts in USAGE.items()}
+COUNT_COLUMNS = [column for counts in USAGE.values() for column in counts.values()]
+
 # which rule frames each run evaluates
 ACCOUNT_FRAMES = ("environments", "endpoints", "flows", "connections", "licenses", "references", "vendor")
 PARTNER_FRAMES = ("connector_licenses", "reconciliation")

@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 import pandas as pd
 
+from auditor.common.vocabulary import USED
 from auditor.count.entitlements import number
 from auditor.load.snapshot import ResourceFile
 from auditor.load.tables import read_bytes, strict
@@ -155,8 +156,7 @@ def compare(usages: dict[str, Usage], environments: pd.DataFrame, endpoints: pd.
             if ours_env.empty:
                 continue
             here = ours_env.iloc[0]
-            ours_numbers = {"flows": here["flows_billable"], "endpoints": here["endpoints_used"],
-                            "trading_partners": here["trading_partners_used"], "agents": here["agents_used"]}
+            ours_numbers = {metric: here[column] for metric, column in USED.items()}
 
             def row(metric, kind, rtype, rid, rname, detail, vendor=None, ours=None, differs=True):
                 rows.append({"account": account, "environment": env, "metric": metric, "kind": kind,

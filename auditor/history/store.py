@@ -19,6 +19,7 @@ import pandas as pd
 import platformdirs
 
 from auditor.common.errors import AuditorError
+from auditor.common.vocabulary import USAGE
 
 MIGRATIONS = [
     # 1: the first schema
@@ -65,10 +66,14 @@ MIGRATIONS = [
     """,
 ]
 
-ENV_COLUMNS = ["environment", "pool", "flows_total", "flows_enabled", "flows_billable", "flows_entitled",
-               "flows_entitled_from", "endpoints_used", "endpoints_entitled", "endpoints_entitled_from",
-               "trading_partners_used", "trading_partners_entitled", "trading_partners_entitled_from",
-               "agents_used", "agents_entitled", "agents_entitled_from"]
+
+
+def _usage_fields(metric: str) -> list[tuple[str, str]]:
+    """(name in the results file, column here) of what an environment's usage says of `metric`."""
+    return [*USAGE[metric].items(), ("entitled", f"{metric}_entitled"), ("entitled_from", f"{metric}_entitled_from")]
+
+
+ENV_COLUMNS = ["environment", "pool", *(column for metric in USAGE for _, column in _usage_fields(metric))]
 
 
 def default_path() -> Path:
@@ -109,14 +114,21 @@ def _statements(script: str) -> list[str]:
 def _env_rows(audit_id: int, acct: dict) -> list[tuple]:
     rows = []
     for env in acct["environments"]:
-        rows.append((audit_id, env["environment"], env["pool"], env["flows"]["total"], env["flows"]["enabled"],
-                     env["flows"]["billable"], env["flows"]["entitled"], env["flows"]["entitled_from"],
-                     env["endpoints"]["used"], env["endpoints"]["entitled"], env["endpoints"]["entitled_from"],
-                     env["trading_partners"]["used"], env["trading_partners"]["entitled"],
-                     env["trading_partners"]["entitled_from"],
-                     *((agents["used"], agents["entitled"], agents["entitled_from"]) if (agents := env.get("agents"))
-                       else (None, None, None))))
+        values = []
+        for metric in USAGE:
+            # results files written before agents were counted have none
+            usage = (env.get(metric) or {}) if metric == "agents" else env[metric]
+            values += [usage.get(name) for name, _ in _usage_fields(metric)]
+        rows.append((audit_id, env["environment"], env["pool"], *values))
     return rows
+
+
+def _usage(row: dict) -> dict:
+    """An environment as the results file gives it, from its row; audits recorded before agents
+    were counted have none."""
+    return {"environment": row["environment"], "pool": row["pool"],
+            **{metric: {name: row[column] for name, column in _usage_fields(metric)}
+               for metric in USAGE if metric != "agents" or row["agents_entitled_from"] is not None}}
 
 
 def record(path: Path, results: dict, *, fail_after: int | None = None) -> list[tuple[str, str]]:
@@ -140,7 +152,8 @@ def record(path: Path, results: dict, *, fail_after: int | None = None) -> list[
                     (*key, datetime.now(UTC).isoformat(timespec="seconds"), results["tool_version"],
                      results["policy"], results.get("profile"), acct["license_model"], acct["plan"],
                      acct["plan_from"])).lastrowid
-                con.executemany(f"INSERT INTO environments VALUES ({', '.join('?' * 17)})", _env_rows(audit_id, acct))
+                con.executemany(f"INSERT INTO environments (audit_id, {', '.join(ENV_COLUMNS)}) "
+                                f"VALUES ({', '.join('?' * (1 + len(ENV_COLUMNS)))})", _env_rows(audit_id, acct))
                 con.executemany("INSERT INTO endpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", [
                     (audit_id, kind, e["environment"], e["key"], e["application"], e["category"], e["resolved"],
                      e["explain"], json.dumps(e["connections"]), json.dumps(e["flows"]),
@@ -251,20 +264,7 @@ def load(path: Path, as_of: str, account: str | None = None) -> dict:
         acct = {
             "account": a["account"], "license_model": a["license_model"], "plan": a["plan"],
             "plan_from": a["plan_from"],
-            "environments": [{"environment": e["environment"], "pool": e["pool"],
-                              "flows": {"total": e["flows_total"], "enabled": e["flows_enabled"],
-                                        "billable": e["flows_billable"], "entitled": e["flows_entitled"],
-                                        "entitled_from": e["flows_entitled_from"]},
-                              "endpoints": {"used": e["endpoints_used"], "entitled": e["endpoints_entitled"],
-                                            "entitled_from": e["endpoints_entitled_from"]},
-                              "trading_partners": {"used": e["trading_partners_used"],
-                                                   "entitled": e["trading_partners_entitled"],
-                                                   "entitled_from": e["trading_partners_entitled_from"]},
-                              # audits recorded before agents were counted have none
-                              **({"agents": {"used": e["agents_used"], "entitled": e["agents_entitled"],
-                                             "entitled_from": e["agents_entitled_from"]}}
-                                 if e["agents_entitled_from"] is not None else {})}
-                             for e in envs[aid]],
+            "environments": [_usage(e) for e in envs[aid]],
             "endpoints": [], "trading_partners": [],
             "flows": [{**f, "enabled": bool(f["enabled"]), "billable": bool(f["billable"])} for f in flows[aid]],
             "connections": conns[aid],

@@ -10,6 +10,7 @@ import pandas as pd
 
 from auditor import __version__
 from auditor.audit import Audit
+from auditor.common.vocabulary import USAGE
 from auditor.results.model import SCHEMA_VERSION, RuleRun
 from auditor.results.serialise import (
     ENDPOINT_FIELDS,
@@ -81,13 +82,9 @@ def build(audit: Audit) -> dict:
     n = len(audit.snapshots)
     envs: list[list[dict]] = [[] for _ in range(n)]
     for row in _records(audit.environments, {c: c for c in audit.environments.columns}):
-        usage = {}
-        for metric, counts in (("flows", {"total": "flows_total", "enabled": "flows_enabled", "billable": "flows_billable"}),
-                               ("endpoints", {"used": "endpoints_used"}),
-                               ("trading_partners", {"used": "trading_partners_used"}),
-                               ("agents", {"used": "agents_used"})):
-            usage[metric] = {**{k: row[v] for k, v in counts.items()},
-                             "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
+        usage = {metric: {**{name: row[column] for name, column in counts.items()},
+                          "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
+                 for metric, counts in USAGE.items()}
         if row["vendor_given"]:
             usage["vendor"] = {m: row[f"vendor_{m}"] for m in ("flows", "endpoints", "trading_partners", "agents")}
         envs[row["account_no"]].append({"environment": row["environment"], "pool": row["pool"], **usage})

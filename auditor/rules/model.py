@@ -22,6 +22,7 @@ from pydantic import (
 from auditor.common.conditions import ConditionError, columns_of, template_fields
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
+from auditor.common.vocabulary import COUNT_COLUMNS, USAGE
 from auditor.common.yamlfile import read_yaml
 from auditor.rules.checks import CHECKS, forget_user_checks, import_checks
 
@@ -49,10 +50,8 @@ FINDING_COLUMNS = ["id", "rule", "title", "severity", "status", "account", "envi
 # The columns each frame offers to rules (a test checks that the frames have them all).
 _ACCOUNT = {"account", "environment"}
 FRAME_COLUMNS: dict[str, set[str]] = {
-    "environments": _ACCOUNT | {"license_model", "pool", "plan"} | {
-        f"{m}_{x}" for m in ("flows", "endpoints", "trading_partners", "agents")
-        for x in ("entitled", "entitled_from", "over", "share")} | {
-        "flows_total", "flows_enabled", "flows_billable", "endpoints_used", "trading_partners_used", "agents_used"},
+    "environments": _ACCOUNT | {"license_model", "pool", "plan"} | set(COUNT_COLUMNS) | {
+        f"{m}_{x}" for m in USAGE for x in ("entitled", "entitled_from", "over", "share")},
     "endpoints": _ACCOUNT | {"key", "application", "category", "resolved", "explain", "connections", "flows",
                              "reached_by", "connection_count", "flow_count"},
     "flows": _ACCOUNT | {"id", "name", "enabled", "billable", "reason_code", "reason", "integration_app",
