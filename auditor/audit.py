@@ -242,9 +242,9 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})
         con.execute(f"CREATE TEMP TABLE tps_out AS {ENDPOINTS_SQL}", {"role": "trading-partner"})
         con.execute("DROP TABLE usage")
-        endpoints = con.execute("SELECT * FROM endpoints_out").df()
-        tps = con.execute("SELECT * FROM tps_out").df()
+        # fetched once each, as for flows_out
         tables = {"flows_out": flows_out, **{name: con.table(name).to_arrow_table() for name in ("endpoints_out", "tps_out")}}
+        endpoints, tps = tables["endpoints_out"].to_pandas(), tables["tps_out"].to_pandas()
         load_issues = con.execute("SELECT * FROM load_issues").df()
         load_issues["account"] = load_issues["account_no"].map(names)
 
