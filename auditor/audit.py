@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from auditor.common.vocabulary import COUNT_COLUMNS, USED
+from auditor.common.vocabulary import COUNT_COLUMNS, FIRST_ENVIRONMENTS, USED, environment_order
 from auditor.count import flows as flow_sql
 from auditor.count.endpoints import identities, key_connections
 from auditor.count.entitlements import (
@@ -113,9 +113,9 @@ def _environments(snapshots, plans, flows, endpoints, tps, agents) -> pd.DataFra
     plan_rows = plans.to_dict("records")
     for no, snap in enumerate(snapshots):
         if snap.license_model == "legacy":
-            envs = ["production", "sandbox"]
+            envs = list(FIRST_ENVIRONMENTS)
         else:
-            envs = sorted({s.env for s in snap.sources}, key=lambda e: (e != "production", e != "sandbox", e))
+            envs = sorted({s.env for s in snap.sources}, key=environment_order)
         plan = plan_rows[no]["plan_license"]
         for env in envs:
             pool = snap.pools.get(env)

@@ -25,6 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from auditor.common.paths import config_path
+from auditor.common.vocabulary import Severity
 from auditor.common.yamlfile import load_model
 
 
@@ -34,7 +35,6 @@ class HistoryConfig(BaseModel):
     path: Path | None = None
 
 
-Severity = Literal["info", "low", "medium", "high", "critical"]
 
 
 class Defaults(BaseModel):

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Literal
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")  # lowest first
 SEVERITIES_DOWN = tuple(reversed(SEVERITIES))  # highest first, as reports list them
+Severity = Literal[SEVERITIES]  # a field of the models that holds one
+
+# environments are listed production first, then sandbox, then the others by name
+FIRST_ENVIRONMENTS = ("production", "sandbox")
+
+
+def environment_order(name: str) -> tuple:
+    """A sort key putting environments in the order every output lists them."""
+    return (FIRST_ENVIRONMENTS.index(name) if name in FIRST_ENVIRONMENTS else len(FIRST_ENVIRONMENTS), name)
+
+
+# the same order in SQL, for a column named `environment`
+ENVIRONMENT_ORDER_SQL = ("CASE environment "
+                         + " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(FIRST_ENVIRONMENTS))
+                         + f" ELSE {len(FIRST_ENVIRONMENTS)} END, environment")
 
 # What a results file says of each environment's usage, per metric in this order: its counts (the
 # name in the results file -> the environments frame's column), then `entitled` and

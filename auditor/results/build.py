@@ -10,12 +10,11 @@ import pandas as pd
 
 from auditor import __version__
 from auditor.audit import Audit
-from auditor.common.vocabulary import USAGE
+from auditor.common.vocabulary import ENVIRONMENT_ORDER_SQL, USAGE
 from auditor.results.model import SCHEMA_VERSION, RuleRun
 from auditor.results.serialise import (
     ENDPOINT_FIELDS,
-    ENV_ORDER,
-    FLOW_FIELDS,
+        FLOW_FIELDS,
     json_lists,
 )
 
@@ -94,12 +93,12 @@ def build(audit: Audit) -> dict:
     with duckdb.connect() as con:
         for name, table in audit.tables.items():
             con.register(name, table)
-        flows = json_lists(con, "flows_out", {k: k for k in FLOW_FIELDS}, f"{ENV_ORDER}, id", n)
-        endpoints = json_lists(con, "endpoints_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT)
-        tps = json_lists(con, "tps_out", endpoint_fields, f"{ENV_ORDER}, key", n, LIST_WEIGHT)
+        flows = json_lists(con, "flows_out", {k: k for k in FLOW_FIELDS}, f"{ENVIRONMENT_ORDER_SQL}, id", n)
+        endpoints = json_lists(con, "endpoints_out", endpoint_fields, f"{ENVIRONMENT_ORDER_SQL}, key", n, LIST_WEIGHT)
+        tps = json_lists(con, "tps_out", endpoint_fields, f"{ENVIRONMENT_ORDER_SQL}, key", n, LIST_WEIGHT)
         connections = _json_lists(con, audit.connections, {k: k for k in (
             "environment", "id", "name", "type", "application", "role", "key", "explain", "enabled_flows")},
-            f"{ENV_ORDER}, id", n)
+            f"{ENVIRONMENT_ORDER_SQL}, id", n)
         names = {s.account: i for i, s in enumerate(audit.snapshots)}
         plan_ids = {p["license_id"] for p in audit.plans["plan_license"] if p is not None}
         lic = audit.licenses.assign(account_no=audit.licenses["account"].map(names),

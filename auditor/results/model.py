@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from auditor.common.vocabulary import USAGE, Severity
+
 SCHEMA_VERSION = 1
 
 
@@ -37,7 +39,7 @@ class VendorDifference(BaseModel):
     """One way the vendor's usage figures differ from our count, and why we count as we do."""
 
     environment: str
-    metric: Literal["flows", "endpoints", "trading_partners", "agents"]
+    metric: Literal[tuple(USAGE)]
     kind: Literal["figure", "split", "merged", "only-vendor", "only-ours"]
     resource_type: str
     resource_id: str
@@ -128,7 +130,7 @@ class Finding(BaseModel):
     id: str
     rule: str
     title: str
-    severity: Literal["info", "low", "medium", "high", "critical"]
+    severity: Severity
     status: Literal["ok", "alarm", "skip", "error"]
     account: str
     environment: str | None
@@ -173,7 +175,7 @@ class RuleRun(BaseModel):
 
     id: str
     title: str
-    severity: Literal["info", "low", "medium", "high", "critical"]
+    severity: Severity
     frame: str
     description: str
     remediation: str

@@ -9,7 +9,6 @@ from __future__ import annotations
 import duckdb
 import orjson
 
-ENV_ORDER = "CASE environment WHEN 'production' THEN 0 WHEN 'sandbox' THEN 1 ELSE 2 END, environment"
 ENDPOINT_FIELDS = ("environment", "key", "application", "category", "resolved", "explain", "connections", "flows",
                    "reached_by")
 FLOW_FIELDS = ("environment", "id", "name", "enabled", "billable", "reason_code", "reason")

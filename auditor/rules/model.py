@@ -22,11 +22,9 @@ from pydantic import (
 from auditor.common.conditions import ConditionError, columns_of, template_fields
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
-from auditor.common.vocabulary import COUNT_COLUMNS, USAGE
+from auditor.common.vocabulary import COUNT_COLUMNS, USAGE, Severity
 from auditor.common.yamlfile import read_yaml
 from auditor.rules.checks import CHECKS, forget_user_checks, import_checks
-
-Severity = Literal["info", "low", "medium", "high", "critical"]
 
 # frame -> (resource type, id column, name column); a type starting with "@" is read from a column
 FRAMES: dict[str, tuple[str, str, str]] = {
@@ -111,8 +109,7 @@ class Rule(BaseModel):
     references: list[str] = []
     tags: list[str] = []
     parameters: dict[str, Any] = {}
-    frame: Literal["environments", "endpoints", "flows", "connections", "licenses", "references", "vendor",
-                   "connector_licenses", "reconciliation", "ns_records", "ns_links"]
+    frame: Literal[tuple(FRAMES)]
     scope: dict = Field(default_factory=dict)  # rows outside it get no status at all
     requires: list[str] = []
     where: dict = Field(default_factory=dict)
