@@ -302,3 +302,9 @@ def test_a_partner_scale_summary_shows_the_totals_and_what_is_over_or_at_a_limit
     full = run_cli("audit", root, "--as-of", "2026-11-30", "--fail-on", "never", "--format", "table")
     assert len([line for line in full.stdout.splitlines() if line.startswith("acct")]) == 24
     assert "environments over or at a limit" not in full.stdout + full.stderr
+    # --quiet: no summary at all, short or full; data asked for on standard output still comes
+    for fmt in ("summary", "table"):
+        quiet = run_cli("-q", "audit", root, "--as-of", "2026-11-30", "--fail-on", "never", "--format", fmt)
+        assert quiet.exit_code == 0 and quiet.stdout == "" and quiet.stderr == ""
+    data = run_cli("-q", "audit", root, "--as-of", "2026-11-30", "--fail-on", "never", "--format", "csv")
+    assert len(data.stdout.splitlines()) == 1 + 24 and data.stderr == ""

@@ -172,18 +172,18 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
                               if p["plan"] == "platform" and not p["counts_runs"]])
     if caveat:
         say(caveat)
-    if fmt in ("summary", "table"):
+    if fmt in ("csv", "json"):
+        emit(summary_table(result, numbers=True), fmt, err=False)
+    elif not ctx.meta.get("quiet"):  # the summary is for a person: --quiet leaves it out
         table = summary_table(result)
         if fmt == "summary" and len(table) > SUMMARY_ROWS:  # a partner's thousands: what needs a look
             hit = attention(result).to_numpy()
-            if hit.any() and not ctx.meta.get("quiet"):
+            if hit.any():
                 emit(table[hit], "table")
             for line in totals_lines(result, int(hit.sum())):
                 say(line)
-        elif not ctx.meta.get("quiet"):
+        else:
             emit(table, "table")
-    else:
-        emit(summary_table(result, numbers=True), fmt, err=False)
     say(skipped_summary(result))
     if not result.mutes.empty:
         say(mutes_summary(result))
