@@ -14,6 +14,7 @@ from bs4 import BeautifulSoup
 
 from auditor.common.paths import sample_dir
 from auditor.history import store as history
+from auditor.history.diff import subset
 from auditor.synth import monthly
 
 
@@ -61,6 +62,62 @@ def test_agents_and_reached_by_survive_the_history(tmp_path, run_cli):
         assert [e["reached_by"] for e in again["endpoints"]] == [e["reached_by"] for e in acct["endpoints"]]
 
 
+def written(results: dict) -> dict:
+    """A results file as the history keeps it: the changes and trend are worked out when asked."""
+    return {k: v for k, v in results.items() if k not in ("changes", "trend")}
+
+
+def test_the_history_keeps_all_that_the_results_file_says(tmp_path, run_cli):
+    """What a day's audits load back from the history is the results file as written, so reports
+    rendered from it say all that the audit's own did: download caveats, vendor figures, load
+    issues, rules and their counts, mutes, inputs."""
+    store = tmp_path / "h.sqlite"
+    mutes = tmp_path / "mutes.yaml"
+    mutes.write_text('mutes:\n  - rule: "*-over-entitlement"\n    account: Globex*\n    reason: PO 4711\n'
+                     '  - rule: license-expired\n    reason: renewal signed\n'
+                     '  - rule: flows-over-entitlement\n    account: Nobody Inc\n    reason: a typo\n')
+    results = audit(run_cli, "--sample", "2026-11-30", store, "--record", "--mutes", mutes).results
+    # what a history of counts alone would lose is in this audit
+    assert any(a.get("from_download") for a in results["accounts"])
+    assert any(a.get("flows_counted") for a in results["accounts"])
+    assert any(a.get("vendor_differences") for a in results["accounts"])
+    assert results["load_issues"] and results["rule_counts"] and results["rules"] and results["inputs"]
+    assert {m["status"] for m in results["mutes"]} == {"active", "unused"}
+    assert history.load(store, "2026-11-30") == written(results)
+    # one account: its own rows, and the mutes that could apply to it (the unused one too, for *)
+    hooli = history.load(store, "2026-11-30", "Hooli")
+    assert hooli == written(subset(results, "Hooli"))
+    assert {i["account"] for i in hooli["load_issues"]} == {"Hooli"}
+    assert {r["account"] for r in hooli["rule_counts"]} == {"Hooli"}
+    assert [m["reason"] for m in hooli["mutes"]] == ["renewal signed"]
+    assert [m["reason"] for m in history.load(store, "2026-11-30", "Globex Corporation")["mutes"]] == \
+        ["PO 4711", "renewal signed"]
+
+
+def test_reports_from_recorded_dates_are_the_audits_own(tmp_path, run_cli):
+    """diff's reports of NEW from the history are byte for byte those the audit wrote with history
+    on (the same changes since the same recorded audit)."""
+    store = tmp_path / "h.sqlite"
+    audit(run_cli, "--sample", "2026-10-31", store, "--record")
+    audit(run_cli, "--sample", "2026-11-30", store, "--record", "--html", tmp_path / "own.html")
+    run = run_cli("diff", "2026-10-31", "2026-11-30", "--history", store, "--html", tmp_path / "d.html",
+                  output=False)
+    assert run.exit_code == 0, run.stderr
+    page = (tmp_path / "d.html").read_text()
+    assert page == (tmp_path / "own.html").read_text()
+    assert "Counted from integration downloads (Hooli)" in page and "Celigo says" in page
+
+
+def test_audits_recorded_before_their_results_were_kept_are_rebuilt_from_the_tables(tmp_path, run_cli):
+    store = tmp_path / "h.sqlite"
+    results = audit(run_cli, "--sample", "2026-11-30", store, "--record").results
+    with sqlite3.connect(store) as con:
+        con.execute("DELETE FROM documents")  # as an auditor of history schema 2 left it
+    back = history.load(store, "2026-11-30")
+    assert [a["account"] for a in back["accounts"]] == [a["account"] for a in results["accounts"]]
+    assert back["findings"] and back["load_issues"] == []  # counts, endpoints, flows, findings: no more
+
+
 def test_a_history_of_the_first_schema_is_migrated_and_its_audits_still_load(tmp_path, run_cli):
     store = tmp_path / "h.sqlite"
     with sqlite3.connect(store) as con:  # what an auditor of history schema 1 wrote
@@ -74,7 +131,7 @@ def test_a_history_of_the_first_schema_is_migrated_and_its_audits_still_load(tmp
                     "'universal', 1, 'why', '[\"c1\"]', '[\"f1\"]')")
     audit(run_cli, "--sample", "2026-11-30", store, "--record")
     with sqlite3.connect(store) as con:
-        assert con.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS) == 2
+        assert con.execute("PRAGMA user_version").fetchone()[0] == len(history.MIGRATIONS) == 3
     old = history.load(store, "2026-10-31")["accounts"][0]
     assert "agents" not in old["environments"][0]  # not counted then: absent, not zero
     assert old["endpoints"][0]["reached_by"] == []
@@ -348,3 +405,17 @@ def test_a_flat_pace_is_said_as_zero_never_minus_zero():
                            "flows_billable": [4.0, 4.0, 3.999], "flows_entitled": [10, 10, 10]})
     verdicts = forecast(points)["verdict"].tolist()
     assert verdicts == ["not rising (+0.00 a month); no crossing in sight"] * 2
+
+
+def test_one_accounts_part_of_a_results_file():
+    """`diff --account` and the history take an account's part: its own rows of every list, and
+    the mutes whose account pattern takes it in."""
+    doc = {"as_of": "2026-11-30", "accounts": [{"account": "A"}, {"account": "B"}],
+           **{key: [{"account": "A", "n": 1}, {"account": "B", "n": 2}]
+              for key in ("findings", "load_issues", "rule_counts", "inputs")},
+           "mutes": [{"account": "*", "rule": "x"}, {"account": "B*", "rule": "y"}, {"account": "A", "rule": "z"}]}
+    part = subset(doc, "B")
+    assert part["as_of"] == "2026-11-30" and part["accounts"] == [{"account": "B"}]
+    assert all(part[key] == [{"account": "B", "n": 2}] for key in ("findings", "load_issues", "rule_counts", "inputs"))
+    assert [m["rule"] for m in part["mutes"]] == ["x", "y"]
+    assert "mutes" not in subset({"accounts": [], "findings": []}, "B")  # a list the document lacks stays absent

@@ -7,6 +7,8 @@ became billable or stopped, usage and entitlement changes, findings new, resolve
 
 from __future__ import annotations
 
+import fnmatch
+
 import pandas as pd
 
 from auditor.common.vocabulary import SEVERITIES_DOWN
@@ -147,9 +149,16 @@ def diff(old: dict, new: dict) -> pd.DataFrame:
 
 
 def subset(doc: dict, account: str) -> dict:
-    """The part of a results document about one account."""
-    return {**doc, "accounts": [a for a in doc["accounts"] if a["account"] == account],
-            "findings": [f for f in doc["findings"] if f["account"] == account]}
+    """The part of a results document about one account: its block, findings, load issues, rule
+    counts and inputs, and the mutes whose account pattern takes it in (with the whole run's
+    match counts: a finding does not say which mute muted it)."""
+    out = {**doc, "accounts": [a for a in doc["accounts"] if a["account"] == account]}
+    for key in ("findings", "load_issues", "rule_counts", "inputs"):
+        if key in doc:
+            out[key] = [row for row in doc[key] if row["account"] == account]
+    if "mutes" in doc:
+        out["mutes"] = [m for m in doc["mutes"] if fnmatch.fnmatchcase(account, m["account"])]
+    return out
 
 
 def changes_section(pairs: list[tuple[dict, dict]]) -> dict:
