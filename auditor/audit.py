@@ -285,6 +285,9 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         load_issues = pd.concat([load_issues, pd.DataFrame(usage_issues).reindex(columns=load_issues.columns)],
                                 ignore_index=True)
         load_issues = load_issues.sort_values(["account", "file", "record", "problem"]).reset_index(drop=True)
+    # a record's position is a whole number, or none: a column of them with a gap became floats,
+    # written as 3.0, which the results model (and so 'auditor report') refuses
+    load_issues["record"] = load_issues["record"].astype("Int64")
 
     say(f"counted {len(endpoints):,} endpoints and {int(flows['billable'].sum()):,} billable flows; "
         f"evaluating {len(rules)} rules")
