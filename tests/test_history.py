@@ -7,6 +7,7 @@ import math
 import shutil
 import sqlite3
 import warnings
+import zlib
 
 import openpyxl
 import pytest
@@ -419,3 +420,17 @@ def test_one_accounts_part_of_a_results_file():
     assert all(part[key] == [{"account": "B", "n": 2}] for key in ("findings", "load_issues", "rule_counts", "inputs"))
     assert [m["rule"] for m in part["mutes"]] == ["x", "y"]
     assert "mutes" not in subset({"accounts": [], "findings": []}, "B")  # a list the document lacks stays absent
+
+
+@pytest.mark.parametrize("body,needle", [
+    (b"not zlib", "the results recorded for 2026-11-30 are damaged and cannot be read; record those audits again"),
+    (zlib.compress(b'{"results": {"schema_version": 1, "accounts": [{"account": 7}]}, "positions": {}}'),
+     ", the audits recorded for 2026-11-30: not a sound results file: "),
+])
+def test_a_damaged_history_is_one_line_naming_it(tmp_path, run_cli, body, needle):
+    store = tmp_path / "h.sqlite"
+    audit(run_cli, "--sample", "2026-11-30", store, "--record")
+    with sqlite3.connect(store) as con:
+        con.execute("UPDATE documents SET body = ?", (body,))
+    run = run_cli("diff", "2026-11-30", "2026-11-30", "--history", store, output=False)
+    assert run.exit_code == 2 and needle in run.stderr and len(run.stderr.strip().splitlines()) == 1

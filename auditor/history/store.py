@@ -24,6 +24,7 @@ import platformdirs
 from auditor.common.errors import AuditorError
 from auditor.common.vocabulary import USAGE
 from auditor.history.diff import subset
+from auditor.results.io import check
 
 MIGRATIONS = [
     # 1: the first schema
@@ -310,17 +311,28 @@ def load(path: Path, as_of: str, account: str | None = None) -> dict:
         ids = [a["id"] for a in audits]
         docs = _grouped(con, "documents", "body", ids)
         if all(docs[i] for i in ids):
-            doc = _from_documents([docs[i][0]["body"] for i in ids])
-            return subset(doc, account) if account else doc
-        envs = _grouped(con, "environments", ", ".join(ENV_COLUMNS), ids)
-        eps = _grouped(con, "endpoints", "kind, environment, key, application, category, resolved, explain, "
-                                         "connections, flows, reached_by", ids)
-        flows = _grouped(con, "flows", "environment, id, name, enabled, billable, reason_code, reason", ids)
-        conns = _grouped(con, "connections", "environment, id, name, type, application, role, key, explain, "
-                                             "enabled_flows", ids)
-        lics = _grouped(con, "licenses", "id, type, tier, connector_id, edition, expires, trial_end, plan", ids)
-        finds = _grouped(con, "findings", "finding_id, rule, title, severity, status, environment, resource_type, "
-                                          "resource_id, resource_name, reason, muted, mute_reason", ids)
+            try:
+                doc = _from_documents([docs[i][0]["body"] for i in ids])
+            except (zlib.error, orjson.JSONDecodeError, KeyError, TypeError, IndexError, AttributeError):
+                raise AuditorError(f"{path}: the results recorded for {as_of} are damaged and cannot be read; "
+                                   "record those audits again") from None
+        else:
+            doc = _rebuilt(con, audits, as_of)
+    return check(subset(doc, account) if account else doc, f"{path}, the audits recorded for {as_of}")
+
+
+def _rebuilt(con: sqlite3.Connection, audits: list[dict], as_of: str) -> dict:
+    """The results document of audits recorded before their results were kept, from the tables."""
+    ids = [a["id"] for a in audits]
+    envs = _grouped(con, "environments", ", ".join(ENV_COLUMNS), ids)
+    eps = _grouped(con, "endpoints", "kind, environment, key, application, category, resolved, explain, "
+                                     "connections, flows, reached_by", ids)
+    flows = _grouped(con, "flows", "environment, id, name, enabled, billable, reason_code, reason", ids)
+    conns = _grouped(con, "connections", "environment, id, name, type, application, role, key, explain, "
+                                         "enabled_flows", ids)
+    lics = _grouped(con, "licenses", "id, type, tier, connector_id, edition, expires, trial_end, plan", ids)
+    finds = _grouped(con, "findings", "finding_id, rule, title, severity, status, environment, resource_type, "
+                                      "resource_id, resource_name, reason, muted, mute_reason", ids)
     accounts, findings = [], []
     for a in audits:
         aid = a["id"]

@@ -66,6 +66,12 @@ def load_json(path: Path, validate: bool = True) -> dict:
         raise AuditorError(f"{where}: cannot read ({exc.strerror})") from None
     except orjson.JSONDecodeError as exc:
         raise AuditorError(f"{where}: not valid JSON at line {exc.lineno}, column {exc.colno}") from None
+    return check(data, where, validate)
+
+
+def check(data, where: str, validate: bool = True) -> dict:
+    """`data` if it is a results document of this schema version and (with `validate`) sound by
+    the `Results` model; else an error naming `where` and the first problem."""
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or "accounts" not in data:
         raise AuditorError(f"{where}: not a results file of schema version {SCHEMA_VERSION}")
     if validate:
