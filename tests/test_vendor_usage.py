@@ -117,6 +117,12 @@ def test_figures_without_lists_compare_the_numbers_only(tmp_path):
      "production.flowUsage.flows[0] names no _id; left out of the comparison"),
     ({"production": {"endpointUsage": {"endpoints": [{"type": "http"}]}}},
      "production.endpointUsage.endpoints[0].connections must be an array; its items are not compared"),
+    ({"production": {"flowUsage": {"flows": [{"_id": "f1"}, {"_id": "f2"}, {"_id": "f1"}]}}},
+     "production.flowUsage.flows[2] names the same _id as production.flowUsage.flows[0]; compared once"),
+    ({"production": {"endpointUsage": {"endpoints": [{"type": "http", "connections": [{"_id": "c1"}]},
+                                                     {"type": "ftp", "connections": [{"_id": "c2"}, {"_id": "c1"}]}]}}},
+     "production.endpointUsage.endpoints[1].connections names a connection that "
+     "production.endpointUsage.endpoints[0] names too; compared under the first"),
 ])
 def test_parts_of_the_file_that_cannot_be_read_are_noted_not_guessed(tmp_path, usage, problem):
     results = _audit(tmp_path, usage)
@@ -175,3 +181,17 @@ def test_an_empty_usage_file_is_said_and_compares_nothing(tmp_path):
         "flows": None, "endpoints": None, "trading_partners": None, "agents": None} for e in acct["environments"])
     assert [i["problem"] for i in results["load_issues"] if i["file"].endswith("usage.json")] == [
         "the file is empty; there are no vendor figures to compare"]
+
+
+def test_an_item_listed_twice_is_compared_once(tmp_path):
+    """With no number given, the figure is worked out from the list: an id listed twice counts once,
+    and a connection under two endpoints is compared under the first (never split or merged twice)."""
+    usage = {"production": {
+        "flowUsage": {"flows": [{"_id": "f1"}, {"_id": "f2"}, {"_id": "f1"}]},
+        "endpointUsage": {"endpoints": [{"type": "http", "connections": [{"_id": "c-b"}]},
+                                        {"type": "http", "connections": [{"_id": "c-c"}, {"_id": "c-b"}]}]}}}
+    results = _audit(tmp_path, usage)
+    env = results["accounts"][0]["environments"][0]
+    assert env["vendor"]["flows"] == 2 and env["vendor"]["endpoints"] == 2
+    diffs = results["accounts"][0]["vendor_differences"]
+    assert not [d for d in diffs if d["kind"] in ("split", "merged")]  # b and c: one each, as we count them

@@ -52,18 +52,20 @@ class Usage:
 
 
 def _ids(values, where: str, note) -> list[str] | None:
-    """[{_id}] or ["id"] -> ids; anything else is noted and read as not listed."""
+    """[{_id}] or ["id"] -> ids, each once; anything else is noted and read as not listed."""
     if not isinstance(values, list):
         note(f"{where} must be an array; its items are not compared")
         return None
-    out = []
+    first: dict[str, int] = {}
     for i, v in enumerate(values):
         vid = v.get("_id") if isinstance(v, dict) else v
-        if isinstance(vid, str) and vid:
-            out.append(vid)
-        else:
+        if not isinstance(vid, str) or not vid:
             note(f"{where}[{i}] names no _id; left out of the comparison")
-    return out
+        elif vid in first:  # a number worked out from the list would count it twice
+            note(f"{where}[{i}] names the same _id as {where}[{first[vid]}]; compared once")
+        else:
+            first[vid] = i
+    return list(first)
 
 
 def read_usage(account: str, path: Path, display: str, environments: list[str], issues: list[dict]) -> Usage:
@@ -116,13 +118,20 @@ def _endpoints(values, where: str, note) -> list[tuple[str, list[str]]] | None:
         note(f"{where} must be an array; its endpoints are not compared")
         return None
     out = []
+    owner: dict[str, int] = {}  # connection -> the endpoint that lists it first
     for i, v in enumerate(values):
         if not isinstance(v, dict):
             note(f"{where}[{i}] must be an object; left out of the comparison")
             continue
         conns = _ids(v.get("connections"), f"{where}[{i}].connections", note)
-        if conns is not None:
-            out.append((v.get("type") if isinstance(v.get("type"), str) else "", conns))
+        if conns is None:
+            continue
+        for cid in conns:
+            if cid in owner:  # grouped twice: which endpoint the vendor counts it under is unknown
+                note(f"{where}[{i}].connections names a connection that {where}[{owner[cid]}] names too; "
+                     "compared under the first")
+        out.append((v.get("type") if isinstance(v.get("type"), str) else "",
+                    [cid for cid in conns if owner.setdefault(cid, i) == i]))
     return out
 
 
