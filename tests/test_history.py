@@ -426,6 +426,8 @@ def test_one_accounts_part_of_a_results_file():
     (b"not zlib", "the results recorded for 2026-11-30 are damaged and cannot be read; record those audits again"),
     (zlib.compress(b'{"results": {"schema_version": 1, "accounts": [{"account": 7}]}, "positions": {}}'),
      ", the audits recorded for 2026-11-30: not a sound results file: "),
+    (zlib.compress(b'{"results": {"accounts": [' + b" " * 20_000_000 + b"]}}", 9), "are damaged and cannot be read"),
+    (zlib.compress(b'{"results": {}}')[:-4], "are damaged and cannot be read"),  # cut short
 ])
 def test_a_damaged_history_is_one_line_naming_it(tmp_path, run_cli, body, needle):
     store = tmp_path / "h.sqlite"

@@ -167,10 +167,25 @@ def _documents(results: dict) -> dict[str, bytes]:
     return out
 
 
+# a stored part grows 4 to 9 times when inflated (the sample, gen 250x200); deflate can reach about
+# 1,000 times, on nothing but repeats: a zlib bomb
+INFLATE_RATIO = 200
+
+
+def _inflate(body: bytes) -> bytes:
+    """A stored part inflated, refused (as damaged) when it would grow past INFLATE_RATIO times
+    its size: a history from elsewhere must not fill the memory."""
+    inflater = zlib.decompressobj()
+    data = inflater.decompress(body, INFLATE_RATIO * len(body))
+    if inflater.unconsumed_tail or not inflater.eof:
+        raise zlib.error("inflates too far, or is cut short")
+    return data
+
+
 def _from_documents(bodies: list[bytes]) -> dict:
     """The results document of some audits of one date, from their stored parts: accounts in the
     order given, rows in the order they held in their run, mutes and rules once each."""
-    parts = [orjson.loads(zlib.decompress(body)) for body in bodies]
+    parts = [orjson.loads(_inflate(body)) for body in bodies]
     doc = {**parts[0]["results"], "accounts": [a for p in parts for a in p["results"]["accounts"]]}
     for key in ROW_LISTS:
         placed = sorted(((pos, n, i) for n, p in enumerate(parts)
