@@ -35,8 +35,6 @@ class HistoryConfig(BaseModel):
     path: Path | None = None
 
 
-
-
 class Defaults(BaseModel):
     """Defaults of options (named as their parameters) for every command that has them."""
 

@@ -82,7 +82,6 @@ MIGRATIONS = [
 ROW_LISTS = ("findings", "load_issues", "rule_counts", "inputs")
 
 
-
 def _usage_fields(metric: str) -> list[tuple[str, str]]:
     """(name in the results file, column here) of what an environment's usage says of `metric`."""
     return [*USAGE[metric].items(), ("entitled", f"{metric}_entitled"), ("entitled_from", f"{metric}_entitled_from")]

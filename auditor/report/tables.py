@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.common.vocabulary import SEVERITIES_DOWN as SEVERITIES  # highest first
-from auditor.common.vocabulary import download_caveat, why_reached
+from auditor.common.vocabulary import USAGE, download_caveat, why_reached
 
 STATUS_ORDER = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
 
@@ -286,7 +286,7 @@ EXTRA_SECTIONS = {"ns_records": "NetSuite records", "ns_links": "NetSuite connec
 
 METRIC_WORDS = {"flows": "billable flows", "endpoints": "endpoints", "trading_partners": "trading partners",
                 "agents": "on-premise agents"}
-OURS = {"flows": "billable", "endpoints": "used", "trading_partners": "used", "agents": "used"}
+OURS = {metric: list(counts)[-1] for metric, counts in USAGE.items()}  # the count each entitlement limits
 
 
 def _vendor(results: dict) -> pd.DataFrame:
