@@ -12,11 +12,7 @@ from auditor import __version__
 from auditor.audit import Audit
 from auditor.common.vocabulary import ENVIRONMENT_ORDER_SQL, USAGE
 from auditor.results.model import SCHEMA_VERSION, RuleRun
-from auditor.results.serialise import (
-    ENDPOINT_FIELDS,
-        FLOW_FIELDS,
-    json_lists,
-)
+from auditor.results.serialise import ENDPOINT_FIELDS, FLOW_FIELDS, json_lists
 
 
 def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
@@ -85,7 +81,7 @@ def build(audit: Audit) -> dict:
                           "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
                  for metric, counts in USAGE.items()}
         if row["vendor_given"]:
-            usage["vendor"] = {m: row[f"vendor_{m}"] for m in ("flows", "endpoints", "trading_partners", "agents")}
+            usage["vendor"] = {metric: row[f"vendor_{metric}"] for metric in USAGE}
         envs[row["account_no"]].append({"environment": row["environment"], "pool": row["pool"], **usage})
 
     # the big lists are serialised by DuckDB from the audit's tables, never becoming Python objects
