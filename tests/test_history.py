@@ -436,3 +436,19 @@ def test_a_damaged_history_is_one_line_naming_it(tmp_path, run_cli, body, needle
         con.execute("UPDATE documents SET body = ?", (body,))
     run = run_cli("diff", "2026-11-30", "2026-11-30", "--history", store, output=False)
     assert run.exit_code == 2 and needle in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_recorded_date_renders_the_reports_its_results_file_did(tmp_path, run_cli):
+    """'auditor report DATE' renders the audits recorded that day as 'auditor report' renders the
+    results file they came from; --account, one account's part, as 'diff --account' takes it."""
+    store = tmp_path / "h.sqlite"
+    audit(run_cli, "--sample", "2026-11-30", store, "--record", "-o", tmp_path / "r.json")
+    for args in ([], ["--account", "Hooli"]):
+        from_file = run_cli("report", tmp_path / "r.json", tmp_path / "file.html", *args, output=False)
+        recorded = run_cli("report", "2026-11-30", "--history", store, tmp_path / "day.html", *args, output=False)
+        assert from_file.exit_code == recorded.exit_code == 0, recorded.stderr
+        assert (tmp_path / "day.html").read_bytes() == (tmp_path / "file.html").read_bytes()
+    page = (tmp_path / "day.html").read_text()
+    assert "Counted from integration downloads (Hooli)" in page and "Acme Retail" not in page
+    missing = run_cli("report", "2026-10-31", "--history", store, tmp_path / "x.html", output=False)
+    assert missing.exit_code == 2 and "no audit of any account recorded for 2026-10-31 (recorded: 2026-11-30)" in missing.stderr

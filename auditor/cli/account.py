@@ -314,21 +314,26 @@ def pull(out, **options):
 
 
 @cli.command()
-@click.argument("results_file", metavar="RESULTS", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True))
+@click.argument("results_file", metavar="RESULTS|DATE")
 @click.argument("outputs", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--account", metavar="NAME", help="Only this account.")
+@history_option
 @report_options
-def report(results_file, outputs, html, xlsx, csv_dir, templates):
-    """Render reports from a RESULTS file written by 'auditor audit': an HTML page, an Excel
+@click.pass_context
+def report(ctx, results_file, outputs, account, history_path, html, xlsx, csv_dir, templates):
+    """Render reports from a RESULTS file written by 'auditor audit' (- reads standard input), or
+    from the audits recorded on a DATE (YYYY-MM-DD) in the history: an HTML page, an Excel
     workbook, CSV files. OUTPUTS may name .html and .xlsx files, the format taken from the name:
 
     \b
       auditor report results.json report.html report.xlsx --csv tables/
+      auditor report 2026-10-31 --account "Acme Retail" october.html
     """
+    from auditor.cli.history import results_or_recorded
     from auditor.report import write_reports
-    from auditor.results import io as results_io
     out = report_outputs(html, xlsx, csv_dir, templates, outputs)
     if not out.any():
         raise click.UsageError("say what to write: --html FILE, --xlsx FILE, --csv DIR, or a .html / .xlsx name")
-    for line in write_reports(results_io.load_json(results_file), out, Progress()):
+    for line in write_reports(results_or_recorded(ctx, results_file, account, history_path), out, Progress()):
         say(line)
 

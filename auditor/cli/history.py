@@ -60,8 +60,9 @@ def history_cmd(ctx, history_path, account, env, fmt):
     emit(table, fmt)
 
 
-def _document(ctx, which: str, account: str | None, history_path: Path | None) -> dict:
-    """A results file, or the audit recorded on a date (YYYY-MM-DD) in the history."""
+def results_or_recorded(ctx, which: str, account: str | None, history_path: Path | None) -> dict:
+    """A results file ("-": standard input), or the audits recorded on a date (YYYY-MM-DD) in the
+    history; with `account`, that account's part."""
     from auditor.history import store as history
     from auditor.history.diff import subset
     from auditor.results import io as results_io
@@ -106,7 +107,7 @@ def diff_cmd(ctx, old, new, account, history_path, fmt, html, xlsx, csv_dir, tem
 
     from auditor.history.diff import changes_section
     from auditor.report import write_reports
-    before, after = _document(ctx, old, account, history_path), _document(ctx, new, account, history_path)
+    before, after = (results_or_recorded(ctx, which, account, history_path) for which in (old, new))
     section = changes_section([(before, after)])
     frame = pd.DataFrame(section["rows"], columns=["account", "environment", "kind", "change", "id", "name", "detail"])
     emit(frame, fmt)
