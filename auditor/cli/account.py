@@ -138,6 +138,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     import orjson
 
     from auditor.history import store as history
+    from auditor.history.sections import add_sections
     from auditor.report import write_reports
     from auditor.results import build as results_build
     from auditor.results import io as results_io
@@ -161,7 +162,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     reports = report_outputs(html, xlsx, csv_dir, templates)
     # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
     results = orjson.loads(data) if history_on or reports.any() else {}
-    if history_on and _add_history(results, store):
+    if history_on and add_sections(results, store):
         data = results_io.dumps(results)
     results_io.write_bytes(data, output)
     del data
@@ -200,35 +201,6 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         for line in write_reports(results, reports, progress):
             say(line)
     exit_for(f, fail_on)
-
-
-def _add_history(results: dict, store: Path) -> bool:
-    """The changes since each account's previous recorded audit, and the trend with this audit,
-    as sections of the results file (the reports render them from there)."""
-    import pandas as pd
-
-    from auditor.history import store as history
-    from auditor.history.diff import changes_section, subset
-    from auditor.history.trend import trend_section
-    pairs = []
-    for acct in results["accounts"]:
-        before = history.previous(store, acct["account"], results["as_of"])
-        if before:
-            pairs.append((history.load(store, before, acct["account"]), subset(results, acct["account"])))
-    if pairs:
-        results["changes"] = changes_section(pairs)
-    names = [a["account"] for a in results["accounts"]]
-    past = history.series(store, names)
-    if not past.empty:
-        past = past[past["as_of"] != results["as_of"]]  # this audit replaces one of the same day
-    now = pd.DataFrame([{"account": a["account"], "as_of": results["as_of"], "environment": e["environment"],
-                         "flows_billable": e["flows"]["billable"], "flows_entitled": e["flows"]["entitled"],
-                         "endpoints_used": e["endpoints"]["used"], "endpoints_entitled": e["endpoints"]["entitled"]}
-                        for a in results["accounts"] for e in a["environments"]])
-    section = trend_section(pd.concat([past, now], ignore_index=True) if not past.empty else now)
-    if section:
-        results["trend"] = section
-    return bool(pairs or section)
 
 
 def _rows(paths: list[Path], policy: str, as_of: date, section: str, account: str | None,
