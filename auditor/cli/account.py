@@ -35,7 +35,14 @@ from auditor.cli.render import (
     totals_lines,
 )
 from auditor.common.errors import AuditorError
-from auditor.common.vocabulary import REGIONS, SEVERITIES, change_counts, download_caveat, why_reached
+from auditor.common.vocabulary import (
+    REGIONS,
+    SEVERITIES,
+    change_counts,
+    download_caveat,
+    environment_order,
+    why_reached,
+)
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -222,8 +229,7 @@ def _rows(paths: list[Path], policy: str, as_of: date, section: str, account: st
     frame = _filter(frame, places, account, env)
     if frame.empty:
         return frame
-    # production first, then sandbox, then the other environments by name; as in the results file
-    order = frame["environment"].map({"production": "0", "sandbox": "1"}).fillna("2") + frame["environment"]
+    order = frame["environment"].map(environment_order)  # as in the results file
     key = "key" if section == "endpoints" else "id"
     return frame.assign(_o=order).sort_values(["account", "_o", key]).drop(columns="_o")
 
