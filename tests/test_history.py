@@ -63,11 +63,6 @@ def test_agents_and_reached_by_survive_the_history(tmp_path, run_cli):
         assert [e["reached_by"] for e in again["endpoints"]] == [e["reached_by"] for e in acct["endpoints"]]
 
 
-def written(results: dict) -> dict:
-    """A results file as the history keeps it: the changes and trend are worked out when asked."""
-    return {k: v for k, v in results.items() if k not in ("changes", "trend")}
-
-
 def test_the_history_keeps_all_that_the_results_file_says(tmp_path, run_cli):
     """What a day's audits load back from the history is the results file as written, so reports
     rendered from it say all that the audit's own did: download caveats, vendor figures, load
@@ -84,10 +79,10 @@ def test_the_history_keeps_all_that_the_results_file_says(tmp_path, run_cli):
     assert any(a.get("vendor_differences") for a in results["accounts"])
     assert results["load_issues"] and results["rule_counts"] and results["rules"] and results["inputs"]
     assert {m["status"] for m in results["mutes"]} == {"active", "unused"}
-    assert history.load(store, "2026-11-30") == written(results)
+    assert history.load(store, "2026-11-30") == results
     # one account: its own rows, and the mutes that could apply to it (the unused one too, for *)
     hooli = history.load(store, "2026-11-30", "Hooli")
-    assert hooli == written(subset(results, "Hooli"))
+    assert hooli == subset(results, "Hooli")
     assert {i["account"] for i in hooli["load_issues"]} == {"Hooli"}
     assert {r["account"] for r in hooli["rule_counts"]} == {"Hooli"}
     assert [m["reason"] for m in hooli["mutes"]] == ["renewal signed"]
@@ -306,6 +301,20 @@ def year(tmp_path_factory):
         assert run.exit_code == 0, run.stderr
         outs.append(json.loads(out.read_text()))
     return folder, outs
+
+
+def test_a_recorded_month_renders_the_audits_own_report_changes_and_trend_included(year, run_cli, tmp_path):
+    """The last of twelve monthly audits wrote its report with the changes since the month before
+    and the trend of the year; 'auditor report DATE' renders the same page from the history, and a
+    day loads back as the results file written."""
+    folder, outs = year
+    assert "changes" in outs[-1] and "trend" in outs[-1]
+    run = run_cli("report", "2026-12-28", "--history", folder / "h.sqlite", tmp_path / "again.html", output=False)
+    assert run.exit_code == 0, run.stderr
+    assert (tmp_path / "again.html").read_bytes() == (folder / "report.html").read_bytes()
+    assert history.load(folder / "h.sqlite", "2026-12-28") == outs[-1]
+    one = outs[-1]["accounts"][0]["account"]
+    assert history.load(folder / "h.sqlite", "2026-12-28", one) == subset(outs[-1], one)
 
 
 def test_trend_appears_from_the_third_month(year):

@@ -148,14 +148,43 @@ def diff(old: dict, new: dict) -> pd.DataFrame:
     return frame.assign(_k=order).sort_values(["account", "_k"], kind="stable").drop(columns="_k").reset_index(drop=True)
 
 
+# the lists of a results document with a row per account, by their path in it
+ROW_LISTS = (("findings",), ("load_issues",), ("rule_counts",), ("inputs",), ("changes", "rows"),
+             ("trend", "points"), ("trend", "forecast"))
+
+
+def rows_at(doc: dict, path: tuple[str, ...]) -> list | None:
+    """The list at `path` in a results document, or None where the document has none."""
+    for key in path:
+        doc = doc.get(key) if isinstance(doc, dict) else None
+    return doc
+
+
+def with_rows(doc: dict, path: tuple[str, ...], rows: list) -> dict:
+    """A copy of `doc` with the list at `path` (which it has) replaced by `rows`."""
+    head, *rest = path
+    return {**doc, head: with_rows(doc[head], tuple(rest), rows) if rest else rows}
+
+
+def own_since(doc: dict, account: str) -> dict:
+    """`doc` with its changes' `since` (account -> the audit compared with) narrowed to `account`."""
+    if "changes" not in doc:
+        return doc
+    since = {a: day for a, day in doc["changes"]["since"].items() if a == account}
+    return {**doc, "changes": {**doc["changes"], "since": since}}
+
+
 def subset(doc: dict, account: str) -> dict:
-    """The part of a results document about one account: its block, findings, load issues, rule
-    counts and inputs, and the mutes whose account pattern takes it in (with the whole run's
-    match counts: a finding does not say which mute muted it)."""
+    """The part of a results document about one account: its block, its rows of every list
+    (findings, load issues, rule counts, inputs, changes, trend), and the mutes whose account
+    pattern takes it in (with the whole run's match counts: a finding does not say which mute
+    muted it)."""
     out = {**doc, "accounts": [a for a in doc["accounts"] if a["account"] == account]}
-    for key in ("findings", "load_issues", "rule_counts", "inputs"):
-        if key in doc:
-            out[key] = [row for row in doc[key] if row["account"] == account]
+    for path in ROW_LISTS:
+        rows = rows_at(doc, path)
+        if rows is not None:
+            out = with_rows(out, path, [row for row in rows if row["account"] == account])
+    out = own_since(out, account)
     if "mutes" in doc:
         out["mutes"] = [m for m in doc["mutes"] if fnmatch.fnmatchcase(account, m["account"])]
     return out
