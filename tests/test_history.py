@@ -461,3 +461,14 @@ def test_a_recorded_date_renders_the_reports_its_results_file_did(tmp_path, run_
     assert "Counted from integration downloads (Hooli)" in page and "Acme Retail" not in page
     missing = run_cli("report", "2026-10-31", "--history", store, tmp_path / "x.html", output=False)
     assert missing.exit_code == 2 and "no audit of any account recorded for 2026-10-31 (recorded: 2026-11-30)" in missing.stderr
+
+
+@pytest.mark.parametrize("which,needle", [
+    ("gone.json", "gone.json: cannot read (No such file or directory)"),
+    ("last-month", "last-month: neither a results file nor a date (YYYY-MM-DD) of a recorded audit"),
+    ("2026-11-30", "no history to take 2026-11-30 from"),
+])
+def test_report_says_why_it_has_nothing_to_render(tmp_path, run_cli, monkeypatch, which, needle):
+    monkeypatch.chdir(tmp_path)
+    run = run_cli("report", which, "--history", tmp_path / "none.sqlite", "r.html", output=False)
+    assert run.exit_code == 2 and needle in run.stderr and len(run.stderr.strip().splitlines()) == 1

@@ -67,13 +67,16 @@ def results_or_recorded(ctx, which: str, account: str | None, history_path: Path
     from auditor.history.diff import subset
     from auditor.results import io as results_io
     path = Path(which)
-    if which == "-" or path.is_file():  # "-": read from standard input
+    try:
+        day = date.fromisoformat(which)
+    except ValueError:
+        day = None
+    # "-": standard input; a name with a suffix is a file, and what keeps it from being read is said
+    if which == "-" or path.is_file() or (day is None and path.suffix):
         doc = results_io.load_json(path)
+    elif day is None:
+        raise AuditorError(f"{which}: neither a results file nor a date (YYYY-MM-DD) of a recorded audit")
     else:
-        try:
-            day = date.fromisoformat(which)
-        except ValueError:
-            raise AuditorError(f"{which}: neither a results file nor a date (YYYY-MM-DD) of a recorded audit") from None
         store = _store(ctx, history_path)
         if not store.exists():
             raise AuditorError(f"{store}: no history to take {which} from")
