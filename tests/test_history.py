@@ -107,11 +107,28 @@ def test_reports_from_recorded_dates_are_the_audits_own(tmp_path, run_cli):
 def test_audits_recorded_before_their_results_were_kept_are_rebuilt_from_the_tables(tmp_path, run_cli):
     store = tmp_path / "h.sqlite"
     results = audit(run_cli, "--sample", "2026-11-30", store, "--record").results
-    with sqlite3.connect(store) as con:
-        con.execute("DELETE FROM documents")  # as an auditor of history schema 2 left it
+    names = [a["account"] for a in results["accounts"]]
+    with sqlite3.connect(store) as con:  # as an auditor of history schema 2 left it
+        con.execute("DELETE FROM documents")
     back = history.load(store, "2026-11-30")
-    assert [a["account"] for a in back["accounts"]] == [a["account"] for a in results["accounts"]]
-    assert back["findings"] and back["load_issues"] == []  # counts, endpoints, flows, findings: no more
+    assert [a["account"] for a in back["accounts"]] == names
+    assert back["findings"]  # counts, endpoints, flows, connections, licenses, findings: no more, and said so
+    assert [(i["account"], i["action"]) for i in back["load_issues"]] == [(n, "not read") for n in names]
+    assert all("were not kept" in i["problem"] for i in back["load_issues"])
+    # a day recorded partly before: the others keep all they had
+    december = audit(run_cli, "--sample", "2026-12-31", store, "--record").results
+    with sqlite3.connect(store) as con:
+        con.execute("DELETE FROM documents WHERE audit_id IN (SELECT id FROM audits WHERE as_of = '2026-12-31' "
+                    "AND account IN ('Acme Retail', 'Umbrella Health'))")
+    mixed = history.load(store, "2026-12-31")
+    assert [a["account"] for a in mixed["accounts"]] == names
+    said = [(i["account"], i["action"]) for i in mixed["load_issues"]]
+    assert ("Acme Retail", "not read") in said and ("Umbrella Health", "not read") in said
+    assert [i["account"] for i in mixed["load_issues"]] == sorted(i["account"] for i in mixed["load_issues"])
+    for kept in ("Hooli", "Initech"):
+        assert [i for i in mixed["load_issues"] if i["account"] == kept] == \
+            [i for i in december["load_issues"] if i["account"] == kept]
+    assert next(a for a in mixed["accounts"] if a["account"] == "Hooli").get("from_download")
 
 
 def test_a_history_of_the_first_schema_is_migrated_and_its_audits_still_load(tmp_path, run_cli):

@@ -334,14 +334,19 @@ def load(path: Path, as_of: str, account: str | None = None) -> dict:
             raise AuditorError(f"{path}: no audit of {who} recorded for {as_of} ({said})")
         ids = [a["id"] for a in audits]
         docs = _grouped(con, "documents", "body", ids)
-        if all(docs[i] for i in ids):
-            try:
-                doc = _from_documents([docs[i][0]["body"] for i in ids])
-            except (zlib.error, orjson.JSONDecodeError, KeyError, TypeError, IndexError, AttributeError):
-                raise AuditorError(f"{path}: the results recorded for {as_of} are damaged and cannot be read; "
-                                   "record those audits again") from None
-        else:
-            doc = _rebuilt(con, audits, as_of)
+        kept = [docs[i][0]["body"] for i in ids if docs[i]]
+        try:
+            doc = _from_documents(kept) if kept else None
+        except (zlib.error, orjson.JSONDecodeError, KeyError, TypeError, IndexError, AttributeError):
+            raise AuditorError(f"{path}: the results recorded for {as_of} are damaged and cannot be read; "
+                               "record those audits again") from None
+        older = [a for a in audits if not docs[a["id"]]]
+        if older:  # recorded before the results were kept: rebuilt, and said so
+            rebuilt = _rebuilt(con, older, as_of)
+            doc = rebuilt if doc is None else {
+                **doc, "accounts": sorted(doc["accounts"] + rebuilt["accounts"], key=lambda a: a["account"]),
+                "findings": doc["findings"] + rebuilt["findings"],
+                "load_issues": sorted(doc["load_issues"] + rebuilt["load_issues"], key=lambda i: i["account"] or "")}
     return check(subset(doc, account) if account else doc, f"{path}, the audits recorded for {as_of}")
 
 
@@ -382,9 +387,13 @@ def _rebuilt(con: sqlite3.Connection, audits: list[dict], as_of: str) -> dict:
                       "reason": f["reason"], "muted": bool(f["muted"]), "mute_reason": f["mute_reason"]}
                      for f in finds[aid]]
     first = audits[0]
+    lacking = [{"account": a["account"], "file": None, "record": None, "id": None, "action": "not read",
+                "problem": "recorded by an auditor whose history kept counts, endpoints, flows, connections, licenses "
+                           "and findings only: this audit's load issues, rules, mutes, inputs, the vendor's figures and "
+                           "whether its counts are upper bounds were not kept"} for a in audits]
     return {"schema_version": 1, "tool_version": first["tool_version"], "as_of": as_of, "policy": first["policy"],
             "profile": first["profile"], "accounts": accounts, "findings": findings, "rule_counts": [],
-            "mutes": [], "load_issues": []}
+            "mutes": [], "load_issues": lacking}
 
 
 def previous(path: Path, account: str, before: str) -> str | None:
