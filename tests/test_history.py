@@ -489,3 +489,9 @@ def test_report_says_why_it_has_nothing_to_render(tmp_path, run_cli, monkeypatch
     monkeypatch.chdir(tmp_path)
     run = run_cli("report", which, "--history", tmp_path / "none.sqlite", "r.html", output=False)
     assert run.exit_code == 2 and needle in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_one_account_of_a_run_that_audited_none_is_a_clear_error(tmp_path, run_cli):
+    run_cli("licenses", "--sample", "--fail-on", "never", "-o", tmp_path / "p.json")
+    run = run_cli("report", tmp_path / "p.json", "--account", "Acme Retail", tmp_path / "r.html", output=False)
+    assert run.exit_code == 2 and "this run audited no integrator.io account" in run.stderr

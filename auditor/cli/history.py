@@ -83,6 +83,9 @@ def results_or_recorded(ctx, which: str, account: str | None, history_path: Path
         doc = history.load(store, day.isoformat(), account)
     if account is not None:
         names = sorted(a["account"] for a in doc["accounts"])
+        if not names:
+            raise AuditorError(f"{which}: --account {account!r}: this run audited no integrator.io account "
+                               "(a partner's licenses or NetSuite records), so it has no account to take")
         if account not in names:
             raise AuditorError(f"{which}: no account {account!r} in it (accounts: {', '.join(names)})")
         doc = subset(doc, account)
