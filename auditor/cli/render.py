@@ -114,6 +114,11 @@ def emit_rows(rows: list[dict], columns: list[str], fmt: str) -> None:
         echo(text_table(columns, [[row[c] for c in columns] for row in rows], terminal_width()))
 
 
+def unmuted_alarms(findings: pd.DataFrame) -> pd.Series:
+    """Per finding: an alarm nobody muted (what the summary counts and the exit code is decided on)."""
+    return (findings["status"] == "alarm") & ~findings["muted"].astype(bool)
+
+
 LABELS = {"flows": "billable flows", "endpoints": "endpoints", "trading_partners": "trading partners",
           "agents": "agents"}  # what the terminal calls what each metric's entitlement limits
 
@@ -133,7 +138,7 @@ def summary_table(audit: Audit, numbers: bool = False) -> pd.DataFrame:
             table[f"{label.replace('billable ', '')} entitled"] = pd.to_numeric(env[entitled]).astype("Int64")
         elif metric != "agents" or (env[used] > 0).any() or env[entitled].fillna(0).gt(0).any():
             table[label] = [fraction(u, e) for u, e in zip(env[used], env[entitled])]
-    alarms = audit.findings[(audit.findings["status"] == "alarm") & ~audit.findings["muted"].astype(bool)]
+    alarms = audit.findings[unmuted_alarms(audit.findings)]
     # one grouping, aligned on the table's rows (no lookups row by row: partners have thousands)
     rows = pd.MultiIndex.from_arrays([env["account"], env["environment"]])
     per = (alarms.groupby(["account", "environment", "severity"]).size().unstack("severity")
@@ -161,7 +166,7 @@ def totals_lines(audit: Audit, shown: int) -> list[str]:
     """What a summary of many environments says under the rows it shows: the totals of all of
     them, and how to see the rest."""
     env, f = audit.environments, audit.findings
-    alarms = f[(f["status"] == "alarm") & ~f["muted"].astype(bool)]["severity"].value_counts()
+    alarms = f[unmuted_alarms(f)]["severity"].value_counts()
     by = ", ".join(f"{int(alarms.get(s, 0)):,} {s}" for s in SEVERITIES_DOWN)
     accounts, rows = env["account"].nunique(), len(env)
     shown_words = (f"Shown: the {shown:,} environments over or at a limit; the other {rows - shown:,} are within "
@@ -218,8 +223,7 @@ def exit_for(findings: pd.DataFrame | list[dict], fail_on: str) -> None:
         sys.exit(3)
     if fail_on == "never":
         return
-    failing = int(((f["status"] == "alarm") & ~f["muted"].astype(bool)
-                   & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on))).sum())
+    failing = int((unmuted_alarms(f) & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on))).sum())
     if failing:
         echo(f"{failing} unmuted alarms at or above {fail_on}.", err=True)
         sys.exit(1)

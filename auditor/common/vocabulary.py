@@ -7,6 +7,7 @@ from typing import Literal
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")  # lowest first
 SEVERITIES_DOWN = tuple(reversed(SEVERITIES))  # highest first, as reports list them
+STATUS_ORDER = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}  # a finding's status, what needs doing first
 Severity = Literal[SEVERITIES]  # a field of the models that holds one
 
 # environments are listed production first, then sandbox, then the others by name

@@ -14,9 +14,7 @@ import numpy as np
 import pandas as pd
 
 from auditor.common.vocabulary import SEVERITIES_DOWN as SEVERITIES  # highest first
-from auditor.common.vocabulary import USAGE, download_caveat, why_reached
-
-STATUS_ORDER = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
+from auditor.common.vocabulary import STATUS_ORDER, USAGE, download_caveat, why_reached
 
 # header -> kind, for the writers: "date", "share" (a fraction shown as a percentage), "int", "bool"
 COLUMN_TYPES = {

@@ -16,7 +16,7 @@ from datetime import date
 import pandas as pd
 
 from auditor.common.conditions import ConditionError, evaluate, render, template_fields
-from auditor.common.vocabulary import SEVERITIES_DOWN
+from auditor.common.vocabulary import SEVERITIES_DOWN, STATUS_ORDER
 from auditor.rules.checks import run_check
 from auditor.rules.model import FINDING_COLUMNS, FRAMES, Rule
 
@@ -115,8 +115,7 @@ def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: da
             counts.append(counted)
     found = pd.concat(findings, ignore_index=True) if findings else pd.DataFrame(columns=FINDING_COLUMNS)
     order = {s: i for i, s in enumerate(SEVERITIES_DOWN)}
-    rank = {"error": 0, "alarm": 1, "skip": 2, "ok": 3}
-    found = found.assign(_sev=found["severity"].map(order), _st=found["status"].map(rank)).sort_values(
+    found = found.assign(_sev=found["severity"].map(order), _st=found["status"].map(STATUS_ORDER)).sort_values(
         ["_sev", "rule", "_st", "account", "environment", "resource_type", "resource_id"], na_position="first"
     ).drop(columns=["_sev", "_st"]).reset_index(drop=True)
     if counts:
