@@ -15,10 +15,12 @@ from datetime import date
 import orjson
 import pandas as pd
 
+from auditor.load.sheets import DATE_YEARS
 from auditor.load.snapshot import ResourceFile
 from auditor.load.tables import read_bytes, strict
 
 PLAN_TYPES = ("platform", "endpoint", "integrator")  # preference order when several are live
+LICENSE_TYPES = (*PLAN_TYPES, "connector")  # connector: an integration app's license (DOMAIN.md §1)
 METRICS = {"flows": "Flows", "endpoints": "Endpoints", "trading_partners": "TradingPartners", "agents": "Agents"}
 TIER_FLOWS = {"none": 0, "free": 1, "limited": 3, "standard": 8, "premium": 20, "enterprise": 50}
 PAID_TIERS = ("limited", "standard", "premium", "enterprise")
@@ -43,12 +45,43 @@ def _read_records(account: str, f: ResourceFile, issues: list[dict]) -> list[tup
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
             issues.append({"account": account, "file": f.display, "record": i, "id": None, "problem": "license is not a JSON object", "action": "skipped"})
-        elif not isinstance(rec.get("type"), str):
+        elif not isinstance(rec.get("type"), str) or not rec["type"].strip():
             issues.append({"account": account, "file": f.display, "record": i, "id": rec.get("_id") if isinstance(rec.get("_id"), str) else None,
                            "problem": "license has no type", "action": "skipped"})
+        elif _word(rec["type"]) not in LICENSE_TYPES:
+            # never dropped in silence: an account whose plan license is of a type not known here
+            # would read "no plan license" with nothing to say why
+            issues.append({"account": account, "file": f.display, "record": i, "id": rec.get("_id") if isinstance(rec.get("_id"), str) else None,
+                           "problem": f"license type is not one of {', '.join(LICENSE_TYPES)}; the license is not read",
+                           "action": "skipped"})
         else:
             good.append((i, rec))
     return good
+
+
+def _word(value: str) -> str:
+    """A word of the vendor's vocabulary (a license type or tier) as it is compared: trimmed, in
+    lower case."""
+    return value.strip().lower()
+
+
+def _vocabulary(value, field: str, known, note) -> str | None:
+    """A license's type or tier: a known word, read in lower case and trimmed (and noted when it
+    was not written so); anything else is noted and read as not given."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        kind = {"bool": "true or false", "list": "an array", "dict": "an object", "int": "a number",
+                "float": "a number"}.get(type(value).__name__, "not text")
+        note(f"license {field} must be one of {', '.join(known)}, not {kind}; read as not given")
+        return None
+    word = _word(value)
+    if word not in known:
+        note(f"license {field} is not one of {', '.join(known)}; read as not given")
+        return None
+    if word != value:
+        note(f"license {field} is written in another case or with spaces; read as {word!r}")
+    return word
 
 
 MAX_NUMBER = 10**9  # no license gives a billion of anything: a larger number is a mistake
@@ -122,7 +155,7 @@ def _date_text(value, field: str, note) -> str | None:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 2**53:
         day = pd.Timestamp(int(value), unit="ms")
-        if 1990 <= day.year <= 2200:
+        if DATE_YEARS[0] <= day.year <= DATE_YEARS[1]:
             note(f"license {field} is a number; read as epoch milliseconds: {day:%Y-%m-%d}")
             return day.isoformat() + "Z"
     note(f"license {field} is not a date; read as no {field}")
@@ -146,14 +179,13 @@ def read_licenses(accounts: list[tuple[str, list[ResourceFile]]], as_of: date, i
                     issues.append({"account": account, "file": f.display, "record": i, "id": lid,
                                    "problem": problem, "action": "counted"})
 
-                tier = _text(lic.get("tier"))
-                if tier is not None and tier not in TIER_FLOWS:
-                    note(f"license tier is not one of {', '.join(TIER_FLOWS)}; no flows are read from it")
+                kind = _vocabulary(lic["type"], "type", LICENSE_TYPES, note)
+                tier = _vocabulary(lic.get("tier"), "tier", tuple(TIER_FLOWS), note)
                 expires, trial_end = (_date_text(lic.get(k), k, note) for k in ("expires", "trialEndDate"))
                 if lic.get("sandbox") is not None and not isinstance(lic.get("sandbox"), bool):
                     note("license sandbox must be true or false; read as false")
                 rows.append({
-                    "account": account, "license_id": lid, "type": lic["type"], "tier": tier,
+                    "account": account, "license_id": lid, "type": kind, "tier": tier,
                     "connector_id": _text(lic.get("_connectorId")), "edition": _text(opts.get("connectorEdition")),
                     "integration_id": _text(lic.get("_integrationId")),
                     "expires_raw": expires, "trial_end_raw": trial_end,
@@ -167,11 +199,16 @@ def read_licenses(accounts: list[tuple[str, list[ResourceFile]]], as_of: date, i
     for col, field in (("expires", "expires"), ("trial_end", "trialEndDate")):
         raw = frame[f"{col}_raw"]
         parsed = pd.to_datetime(raw, utc=True, errors="coerce", format="ISO8601").dt.tz_localize(None).dt.normalize()
-        frame[col] = parsed
-        bad = frame[raw.notna() & parsed.isna()]
-        issues.extend({"account": a, "file": fl, "record": r, "id": lid, "action": "counted",
-                       "problem": f"license {field} is not a date; read as no {field}"}
-                      for a, fl, r, lid in zip(bad["account"], bad["file"], bad["record"], bad["license_id"]))
+        # a year outside DATE_YEARS (year 0, 9999) is no license's date, and pandas cannot even
+        # write one out: noted and read as not given, as text that is no date is
+        far = parsed.notna() & ~parsed.dt.year.between(*DATE_YEARS)
+        frame[col] = parsed.where(~far)
+        for bad, why in ((raw.notna() & parsed.isna(), "is not a date"),
+                         (far, f"is outside the years {DATE_YEARS[0]} to {DATE_YEARS[1]}")):
+            rows = frame[bad]
+            issues.extend({"account": a, "file": fl, "record": r, "id": lid, "action": "counted",
+                           "problem": f"license {field} {why}; read as no {field}"}
+                          for a, fl, r, lid in zip(rows["account"], rows["file"], rows["record"], rows["license_id"]))
     frame["on_trial"] = frame["trial_end"].notna() & (frame["trial_end"] >= day)
     frame["days_left"] = (frame["expires"] - day).dt.days.astype("Int64")
     frame["days_ago"] = -frame["days_left"]

@@ -35,6 +35,11 @@ from auditor.common.errors import AuditorError
 from auditor.common.yamlfile import load_model
 
 
+# the years a date of a license, a bill or a billing period may fall in: one outside them (year 0,
+# 9999) is a placeholder or a typing slip, never a date to compare (and pandas cannot write it out)
+DATE_YEARS = (1990, 2200)
+
+
 @dataclass(frozen=True)
 class Field:
     kind: str  # "text", "date", "number", "email", "currency" (an ISO 4217 code)
