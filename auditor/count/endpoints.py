@@ -6,9 +6,13 @@ normalised once per distinct value in Python, and keyed a policy rule at a time 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import ipaddress
 import math
 import re
+import unicodedata
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -37,8 +41,8 @@ SELECT account_no, scope, id, name, file, record,
        lower(type) AS type,
        lower(assistant) AS assistant,
        http ->> '$._httpConnectorId' AS http_connector,
-       upper(trim(netsuite ->> '$.account')) AS netsuite_account,
-       lower(netsuite ->> '$.environment') AS netsuite_environment,
+       netsuite ->> '$.account' AS netsuite_account,
+       lower(trim(netsuite ->> '$.environment')) AS netsuite_environment,
        {uri_raw} AS uri_raw,
        -- what handlebars in the URI may be filled from: the record's own unencrypted fields
        CASE WHEN contains({uri_raw}, '{{{{') THEN json_object('http', http, 'rest', rest, 'settings', settings) END
@@ -50,7 +54,7 @@ SELECT account_no, scope, id, name, file, record,
        lower(ftp ->> '$.type') AS ftp_type,
        as2 ->> '$.partnerId' AS as2_partner,
        as2 -> '$.partnerStationInfo' ->> '$.as2URI' AS as2_uri,
-       coalesce(rdbms, jdbc) ->> '$.type' AS db_type,
+       lower(trim(coalesce(rdbms, jdbc) ->> '$.type')) AS db_type,
        lower(coalesce(rdbms, jdbc) ->> '$.host') AS db_host,
        coalesce(rdbms, jdbc) ->> '$.port' AS db_port,
        coalesce(rdbms, jdbc) ->> '$.database' AS db_database,
@@ -101,14 +105,149 @@ def looks_secret(segment: str) -> bool:
     return classes >= 2 and _entropy(segment) >= 3.7 and (sum(c.isdigit() for c in segment) >= 2 or len(segment) >= 32)
 
 
+# Every pattern below reads input: each is linear (single character classes, bounded repeats,
+# alternatives that start on different characters), and every one is tested with long
+# adversarial strings under a time guard (tests/test_identity_classes.py).
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+# a path segment shown as it is: a plain word (camelCase, `graphql.json`, `order-items`, `REST`, `oauth2`),
+# a version (`v1`, `V2.1`, `v1beta1`, `2.0`, `3`) or a date (`2024-01`, `2024-01-31`); every
+# other segment is masked by a fingerprint
+_WORD = re.compile(r"[A-Z]?[a-z]{1,30}(?:[A-Z][a-z]{1,30})*|[A-Z]{1,10}|[a-z]{1,12}[0-9]{1,2}")  # `oauth2`, `t1`
+_VERSION = re.compile(r"[vV]\d{1,4}(?:\.\d{1,4}){0,3}(?:(?:alpha|beta|rc)\d{0,3})?|\d{1,3}|\d{1,4}(?:\.\d{1,4}){1,3}")
+_DATE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?")
+# after a word that names a secret (`key`, `token`, `bot`, ...) the next segment is one, whatever
+# it looks like; after a webhook's path word (`hooks`, `services`, ...) ids and tokens follow: from
+# there on only a short lower-case word (`services/data`, `hooks/catch`), a version or a date is
+# shown, and once one segment is masked every segment after it is too
+_SECRET_NEXT = frozenset({"key", "keys", "apikey", "api_key", "api-key", "token", "tokens", "access_token",
+                          "accesstoken", "secret", "secrets", "sig", "signature", "password", "passwd", "bot"})
+_SECRET_AFTER = _SECRET_NEXT | {"hook", "hooks", "webhook", "webhooks", "webhookb2", "services", "catch", "trigger"}
+_SHORT_WORD = re.compile(r"[A-Z]?[a-z]{1,16}")
+# a whole segment that is a reference to a field (`{{connection.settings.store}}`), not a value
+_TEMPLATE_SEGMENT = re.compile(r"\{\{\{?\s*[A-Za-z0-9_.]{1,200}\s*\}?\}\}")
+_SEPARATORS = re.compile(r"[-_.~]")
+
+
+def _percent_normal(text: str) -> str:
+    """RFC 3986 6.2.2: percent-encoded unreserved characters decoded (`%76%31` is `v1`), the
+    hex digits of the others in upper case (`%2f` is `%2F`)."""
+    if "%" not in text:
+        return text
+
+    def one(match: re.Match) -> str:
+        char = chr(int(match.group(1), 16))
+        return char if char in _UNRESERVED else "%" + match.group(1).upper()
+
+    return _PERCENT.sub(one, text)
+
+
+def _basic_credentials(segment: str) -> bool:
+    """A base64 `user:password` (what an HTTP Basic header carries)."""
+    if len(segment) < 8 or len(segment) > 1000:
+        return False
+    try:
+        decoded = base64.b64decode(segment + "=" * (-len(segment) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    return ":" in decoded.decode("latin-1") and all(32 <= b < 127 for b in decoded)
+
+
+def _plain(segment: str, strict: bool) -> bool:
+    """A segment that can be shown: a plain word, a version, a date or a field reference;
+    `strict` (after a segment a secret follows): only a short word, a version or a date."""
+    if not segment or _VERSION.fullmatch(segment) or _DATE.fullmatch(segment):
+        return True
+    if strict:
+        return bool(_SHORT_WORD.fullmatch(segment))
+    if len(segment) > 64:
+        return False
+    if _TEMPLATE_SEGMENT.fullmatch(segment):
+        return True
+    pieces = [p for p in _SEPARATORS.split(segment) if p]
+    return (bool(pieces) and all(_WORD.fullmatch(p) for p in pieces) and not _basic_credentials(segment)
+            and not looks_secret(segment))
+
+
 def _clean_path(path: str) -> str:
-    """A URI path as a key shows it: matrix parameters (`;jsessionid=...`) dropped, segments
-    that look like secrets masked with a fingerprint, no trailing slash."""
-    segments = [seg.split(";", 1)[0] for seg in path.split("/")]
-    return "/".join(f"…{fingerprint(seg)}" if looks_secret(seg) else seg for seg in segments).rstrip("/")
+    """A URI path as a key shows it, normalised as RFC 3986 says (percent-encoding, dot
+    segments), matrix parameters (`;jsessionid=...`) dropped, and every segment that is not a
+    plain word, a version or a date masked: a run of such segments is one fingerprint of them
+    (so two connections to the same URI still key as one); no trailing slash."""
+    segments = [_percent_normal(seg.split(";", 1)[0]) for seg in path.split("/")[1:]]
+    kept: list[str] = []
+    for seg in segments:  # RFC 3986 5.2.4, remove_dot_segments
+        if seg == "..":
+            if kept:
+                kept.pop()
+        elif seg != ".":
+            kept.append(seg)
+    shown: list[str] = []
+    masked: list[str] = []
+    strict = secret_next = tail = False
+    for seg in kept:
+        if not (secret_next or tail) and _plain(seg, strict):
+            if masked:
+                shown.append(f"…{fingerprint('/'.join(masked))}")
+                masked = []
+            shown.append(seg)
+        else:
+            masked.append(seg)
+            tail = strict
+        secret_next = seg.lower() in _SECRET_NEXT and not secret_next
+        strict = strict or seg.lower() in _SECRET_AFTER
+    if masked:
+        shown.append(f"…{fingerprint('/'.join(masked))}")
+    return ("/" + "/".join(shown)).rstrip("/") if shown else ""
 
 
-_HOST = re.compile(r"[\w.~-]+|\[[0-9a-f:.]+\]")  # a DNS name (IDN too), an IPv4 or a bracketed IPv6 address
+# a DNS name (after IDNA, in ASCII) or an IPv4 address
+_HOST = re.compile(r"[a-z0-9_~-]{1,63}(?:\.[a-z0-9_~-]{1,63}){0,126}")
+
+
+def normal_host(host: str) -> str | None:
+    """A host as the resolver reads it: IPv6 literals in their compressed form (in brackets),
+    names NFKC-normalised (full-width letters and dots), lower case, in IDNA's ASCII form
+    (`bücher.example` is `xn--bcher-kva.example`), without the root's trailing dot; None when it
+    is none of these."""
+    if not host:
+        return None
+    if ":" in host:  # an IPv6 literal (the URL parser took its brackets off)
+        try:
+            return f"[{ipaddress.IPv6Address(host.strip('[]')).compressed}]"
+        except ValueError:
+            return None
+    name = unicodedata.normalize("NFKC", _percent_normal(host)).lower()
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii").lower()
+        except UnicodeError:
+            return None
+    if name.endswith("."):
+        name = name[:-1]
+    return name if _HOST.fullmatch(name) else None
+
+
+def _slashed_userinfo(text: str) -> str:
+    """`scheme://user:12/pw@host/v1` (a `/` in the password, which the URL parser takes for the
+    path) as `scheme://host/v1`: when the authority holds no `@` but the path does, and the
+    authority is no host with a port (`api.example.com:8443/users/bob@example.com` is a path with
+    an address in it), the user info runs to the last `@` before the query."""
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        return text
+    end = min([i for i in (rest.find("/"), rest.find("?"), rest.find("#")) if i >= 0], default=len(rest))
+    authority, tail = rest[:end], rest[end:]
+    if "@" in authority or ":" not in authority or authority.startswith("["):
+        return text
+    stop = min([i for i in (tail.find("?"), tail.find("#")) if i >= 0], default=len(tail))
+    at = tail.rfind("@", 0, stop)
+    if at < 0:
+        return text
+    name, _, port = authority.rpartition(":")
+    if port.isdigit() and ("." in name or name.lower() == "localhost"):
+        return text
+    return f"{scheme}://{tail[at + 1:]}"
 
 
 # The identity fields a policy reads, per connection block (checked only on connections of that
@@ -170,70 +309,145 @@ def _identity_problem_sql() -> str:
 
 
 def normalise_uri(raw: str) -> tuple[str, str | None, bool]:
-    """(key form, host, readable) of a base URI: scheme and host lower case, default port, user
-    info, query, fragment and matrix parameters dropped, secret-looking path segments masked,
-    no trailing slash. A URI with handlebars keeps its path as written (but never its user info
-    or query). A URI that cannot be parsed (a bad port, a broken bracket) is keyed by its
-    fingerprint alone: its raw text could carry a password."""
+    """(key form, host, readable) of a base URI, normalised as the remote resolves it: scheme
+    and host lower case, the host's IDNA form without a trailing dot, IPv6 in its compressed
+    form, default port dropped, user info (even with a `/` in the password), query, fragment and
+    matrix parameters dropped, the path normalised (percent-encoding, dot segments) and every
+    segment that is not a plain word, a version or a date masked, no trailing slash. A host with
+    handlebars is kept as written (never its user info); a URI that cannot be parsed (a bad
+    port, a broken bracket) is keyed by its fingerprint alone: its raw text could carry a
+    password."""
     text = raw.strip()
     if "://" not in text:
         text = "https://" + text
+    text = _slashed_userinfo(text)
     try:
         parts = urlsplit(text)
         port = parts.port
-        host = (parts.hostname or "").lower()
+        netloc = parts.netloc.rsplit("@", 1)[-1]
     except ValueError:
         return f"unreadable{fingerprint(raw)}", None, False
-    templated = "{{" in raw
-    if not templated and (not host or not _HOST.fullmatch(host) or any(c.isspace() or ord(c) < 32 for c in text)):
+    if any(c.isspace() or ord(c) < 32 or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text):
         return f"unreadable{fingerprint(raw)}", None, False
     scheme = parts.scheme.lower()
-    if templated:  # as written: the host part may itself be a template
-        netloc = parts.netloc.rsplit("@", 1)[-1]
+    if "{{" in netloc:  # as written: the host is itself a template, which must read as a host once filled
+        filled = _HANDLEBARS.sub("x", netloc.rsplit(":", 1)[0] if port else netloc)
+        host = (parts.hostname or "").lower()
+        if normal_host(filled) is None:
+            return f"unreadable{fingerprint(raw)}", None, False
     else:
+        host = normal_host(parts.hostname or "")
+        if host is None:
+            return f"unreadable{fingerprint(raw)}", None, False
         netloc = host + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme) else "")
     return f"{scheme}://{netloc}{_clean_path(parts.path)}", host or None, True
 
 
 def _host_port(raw: str, default_scheme: str) -> tuple[str | None, int | None]:
-    """(host, port) of a host name or URI, user info dropped; (None, None) when it cannot be
-    parsed or the host is not a plain name or address (never the raw text)."""
+    """(host, port) of a host name or URI, user info dropped, the host normalised as
+    `normal_host` says; (None, None) when it cannot be parsed or the host is not a plain name
+    or address (never the raw text)."""
     text = raw.strip()
     if "://" not in text:
         text = f"{default_scheme}://{text}"
     try:
-        parts = urlsplit(text)
-        host, port = (parts.hostname or "").lower(), parts.port
+        parts = urlsplit(_slashed_userinfo(text))
+        host, port = normal_host(parts.hostname or ""), parts.port
     except ValueError:
         return None, None
-    return (host, port) if _HOST.fullmatch(host) else (None, None)
+    if any(c.isspace() or ord(c) < 32 for c in text):
+        return None, None
+    return (host, port) if host is not None else (None, None)
 
 
-def clean_host(raw: str) -> str:
-    """A database or MongoDB host as keys show it: `host[:port]`, lower case, any scheme and user
-    info (`root:SECRET@`) dropped; a fingerprint when it is not a plain host."""
+def _db_host(raw: str) -> tuple[str, int | None]:
+    """(host, port written in the host) of a database or MongoDB host, any scheme and user info
+    (`root:SECRET@`) dropped; a fingerprint when it is not a plain host."""
     host, port = _host_port(raw, "db")
     if host is None:  # user info the URL parser trips on: what follows the last @, up to a path
         host, port = _host_port(raw.rsplit("@", 1)[-1].split("/", 1)[0], "db")
     if host is None:
-        return f"unreadable{fingerprint(raw)}"
+        return f"unreadable{fingerprint(raw)}", None
+    return host, port
+
+
+def clean_host(raw: str) -> str:
+    """A database or MongoDB host as keys show it: `host[:port]`, normalised as `normal_host`
+    says, any scheme and user info (`root:SECRET@`) dropped; a fingerprint when it is not a
+    plain host."""
+    host, port = _db_host(raw)
     return host + (f":{port}" if port else "")
 
 
 def clean_id(raw: str) -> str:
     """An identity value that is an id (an account, a database, a project, a mailbox, an
     application): as it is when it reads as one, else masked by a fingerprint (user info such as
-    `u:pw@` has characters no id has). Long mixed ids are ordinary here (`my-project-123456789`)."""
+    `u:pw@`, or `key=value` pairs, have characters no id has). Long mixed ids are ordinary here
+    (`my-project-123456789`)."""
     text = raw.strip()
-    if not text or re.fullmatch(r"[\w .:/+=,-]{1,200}", text):
+    if not text or re.fullmatch(r"[\w .+-]{1,200}", text):
         return text
     return f"unreadable{fingerprint(raw)}"
 
 
+# What each identity field that becomes part of a key can hold; anything else (a `:`, `=`, `,`,
+# `/`, a control character, or more than the field's length) is keyed by a fingerprint and
+# flagged unresolved: an ODBC-style `orders,user=sa,password=...` database name, an AS2 partner
+# id with a `:` or a connector id that is not one carry secrets, not identity.
+ID_SHAPES = {
+    "type": r"[a-z0-9_.-]{1,64}",
+    "assistant": r"[a-z0-9_.-]{1,100}",
+    "http_connector": r"[0-9a-fA-F]{24}",  # an integrator.io _id
+    "netsuite_account": r"[A-Z0-9_]{1,40}",  # after `normal_netsuite_account`
+    "salesforce_org": r"[A-Za-z0-9]{1,18}",  # 15 or 18 characters in real orgs
+    "as2_partner": r"[\w .@&()+-]{1,128}",  # RFC 4130 allows more; `:` `=` `,` `/` `;` carry secrets
+    "db_type": r"[a-z0-9_]{1,32}",
+    "db_database": r"[\w$ .-]{1,128}",
+    "db_project": r"(?:[A-Za-z0-9.-]{1,63}:)?[A-Za-z0-9-]{1,63}",  # domain-scoped `example.com:project`
+    "db_cluster": r"[A-Za-z0-9-]{1,63}",
+    "db_region": r"[a-z0-9-]{1,32}",
+    "mongo_database": r"[\w-]{1,64}",
+    "stack_id": r"[\w.-]{1,128}",
+    "agent_id": r"[\w.-]{1,128}",
+    "van_mailbox": r"[\w .@-]{1,128}",
+}
+_ID_SHAPES = {column: re.compile(shape) for column, shape in ID_SHAPES.items()}
+UNREADABLE = "unreadable#"
+
+
+def clean_field(column: str, raw: str) -> str:
+    """An identity field's value as a key shows it: as it is when it reads as what the field
+    can hold (ID_SHAPES), else `unreadable#<fingerprint>`."""
+    text = raw.strip()
+    if not text or _ID_SHAPES[column].fullmatch(text):
+        return text
+    return f"unreadable{fingerprint(raw)}"
+
+
+_NETSUITE_HOST = re.compile(r"([A-Za-z0-9_-]{1,40})\.(?:app|suitetalk|restlets|extforms)\.(?:api\.)?netsuite\.com")
+SANDBOX_SUFFIX = r"_(?:SB\d*|RP)$"  # NetSuite sandboxes and release previews (as auditor.netsuite.records)
+
+
+def normal_netsuite_account(raw: str) -> str:
+    """A NetSuite account id as the API writes it: upper case, `_` where NetSuite's own host
+    names write `-` (`1234567-sb1` is the sandbox `1234567_SB1`, `1234567-rp` the release
+    preview `1234567_RP`); the account of a NetSuite host name (`1234567-sb1.app.netsuite.com`)
+    is read from it."""
+    text = raw.strip()
+    if "netsuite.com" in text.lower():
+        host, _ = _host_port(text, "https")
+        match = _NETSUITE_HOST.fullmatch(host or "")
+        if match:
+            text = match.group(1)
+    return re.sub(r"[-\s]+", "_", text).upper()
+
+
 # {{connection.settings.storeName}}, {{{connection.http.unencrypted.instanceurl}}}: a field of the
 # connection itself. Only fields that hold no secret are read: its settings and the unencrypted
-# part of its http or rest block (never `encrypted`, `auth`, tokens).
-_HANDLEBARS = re.compile(r"\{\{\{?\s*([^{}]*?)\s*\}?\}\}")
+# part of its http or rest block (never `encrypted`, `auth`, tokens). Linear: one repeat, of a
+# class that stops at the next brace (`{{` and thousands of spaces took cubic time with the
+# spaces matched by three repeats in turn).
+_HANDLEBARS = re.compile(r"\{\{\{?([^{}]*)\}?\}\}")
 _FILLABLE = re.compile(r"connection\.((?:http|rest)\.unencrypted|settings)\.[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")
 
 
@@ -248,7 +462,7 @@ def _fill_handlebars(raw: str, context: str) -> tuple[str, str | None]:
     fields: list[str] = []
 
     def value(match: re.Match) -> str:
-        path = match.group(1)
+        path = match.group(1).strip()
         if not _FILLABLE.fullmatch(path):
             raise LookupError(path)
         node = record
@@ -291,6 +505,21 @@ ID_COLUMNS = ["type", "assistant", "http_connector", "netsuite_account", "salesf
               "van_mailbox"]
 
 
+# other names of one database type
+DB_ALIASES = {"postgres": "postgresql", "sqlserver": "mssql"}
+MONGO_PORT = 27017
+
+
+def _mongo_host(raw: str) -> str:
+    """A MongoDB host as keys show it: normalised, with its port (the default when none is
+    written, so that `db.example.com` and `db.example.com:27017` are one; a `mongodb+srv://` host
+    has none: its DNS records give the servers and ports)."""
+    host, port = _db_host(raw)
+    if host.startswith(UNREADABLE) or raw.strip().lower().startswith("mongodb+srv://"):
+        return host
+    return f"{host}:{port or MONGO_PORT}"
+
+
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per connection with the identity columns a policy keys on. Every value read from
     a connection block goes through a sanitiser (URIs, hosts, ids) before it can become a key."""
@@ -299,10 +528,22 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     if bad.any():
         df.loc[bad, RAW_IDENTITY] = None
         df.loc[bad, "trading_partner"] = False
+    df["netsuite_account"] = _map_distinct(df["netsuite_account"], normal_netsuite_account)
+    df["db_type"] = df["db_type"].replace(DB_ALIASES)
     for col in ID_COLUMNS:
-        df[col] = _map_distinct(df[col], clean_id)
-    df["db_host"] = _map_distinct(df["db_host"], clean_host)
-    df["mongo_hosts"] = _map_distinct(df["mongo_hosts"], lambda v: ",".join(sorted(clean_host(h) for h in v.split(","))))
+        df[col] = _map_distinct(df[col], lambda v, col=col: clean_field(col, v))
+    # a database host with its port (`db.example.com:3306`) beside `port: 3306` is one server: the
+    # host's port stands for a port not given, and the key holds it once; a host's port that
+    # differs from the port given stays in the host (which of the two is used is not known)
+    host = _per_distinct(df["db_host"], _db_host, ["host", "port"])
+    given = pd.to_numeric(df["db_port"].astype("string").str.strip(), errors="coerce")
+    in_host = pd.to_numeric(host["port"], errors="coerce")
+    differs = in_host.notna() & given.notna() & (in_host != given)
+    df["db_host"] = host["host"]
+    if differs.any():
+        df.loc[differs, "db_host"] = [f"{h}:{int(p)}" for h, p in zip(host.loc[differs, "host"], in_host[differs])]
+    df["db_port"] = given.fillna(in_host).astype("Int64").astype("string").astype(object).where(lambda c: c.notna(), None)
+    df["mongo_hosts"] = _map_distinct(df["mongo_hosts"], lambda v: ",".join(sorted({_mongo_host(h) for h in v.split(",")})))
     df["application"] = df["assistant"].fillna(df["http_connector"]).fillna(df["type"]).fillna("unknown")
     # only the few URIs with handlebars have a context to fill them from
     templated = df["uri_context"].notna()
@@ -324,11 +565,11 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     port = pd.to_numeric(df["ftp_port_raw"], errors="coerce").fillna(pd.to_numeric(ftp["port"], errors="coerce"))
     df["ftp_port"] = port.fillna(default_port).where(is_ftp).astype("Int64").astype("string")
     df["netsuite_sandbox"] = (
-        df["netsuite_account"].str.contains(r"_(?:SB\d+|RP)$", regex=True, na=False)
+        df["netsuite_account"].str.contains(SANDBOX_SUFFIX, regex=True, na=False)
         | df["netsuite_environment"].isin(["sandbox", "sandbox2.0", "beta"])
     )
     df["aws_key"] = _map_distinct(df["aws_key_raw"], mask_key)
-    default_db_port = df["db_type"].str.lower().map(DB_PORTS)
+    default_db_port = df["db_type"].map(DB_PORTS)
     df["db_port"] = df["db_port"].fillna(default_db_port.astype("Int64").astype("string")).astype(object)
     # trading partners are tallied by server and port: FTP host, else the AS2 URL's, else the partner id
     as2 = _per_distinct(df["as2_uri"], lambda v: _host_port(v, "https"), ["host", "port"])
@@ -338,6 +579,21 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     df["known_type"] = df["type"].isin(CONNECTION_TYPES)
     return df.drop(columns=["uri_raw", "uri_context", "salesforce_uri", "ftp_host_raw", "ftp_port_raw", "ftp_type",
                             "as2_uri", "aws_key_raw", "http_connector", "netsuite_environment"])
+
+
+def _flag_masked(out: pd.DataFrame, rows: pd.Index, fields) -> None:
+    """Connections keyed on a field whose value does not read as what the field holds (keyed by
+    its fingerprint): flagged unresolved, and the explanation says which field."""
+    for field in fields:
+        if field not in out.columns:
+            continue
+        hit = out.loc[rows, field].astype("string").str.contains(UNREADABLE, regex=False, na=False)
+        hit = hit[hit].index
+        if len(hit):
+            out.loc[hit, "resolved"] = False
+            out.loc[hit, "explain"] = (out.loc[hit, "explain"] + f"; its {field} does not read as one (a character "
+                                       "or a length the field cannot hold), so it is keyed by a fingerprint of it, "
+                                       "which never shows it")
 
 
 def key_connections(df: pd.DataFrame, policy: Policy, endpoint_plan: dict[int, bool] | None = None) -> pd.DataFrame:
@@ -390,6 +646,7 @@ def key_connections(df: pd.DataFrame, policy: Policy, endpoint_plan: dict[int, b
         out.loc[rows, "category"] = rule.category
         out.loc[rows, "resolved"] = rule.resolved
         out.loc[rows, "explain"] = render(rule.explain, out.loc[rows]) if template_fields(rule.explain) else rule.explain
+        _flag_masked(out, rows, template_fields(rule.key))
     if ordinary.any():
         out.loc[ordinary, "explain"] = (out.loc[ordinary, "explain"] + "; a trading-partner connection, but the "
                                         "trading-partner exemption exists on the endpoint plan only, so it is an "
