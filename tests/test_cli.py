@@ -22,7 +22,7 @@ def test_endpoints_table_and_filters(run_cli):
 def test_endpoints_json_lists_why(run_cli):
     rows = json.loads(run_cli("endpoints", "--sample", "--format", "json").stdout)
     acme_us = next(r for r in rows if r["key"] == "uri:https://acme-us.myshopify.com/admin/api/2024-01")
-    assert acme_us["connections"] == "c-shop-us, c-shop-us-rest" and acme_us["enabled flows"] == 2
+    assert acme_us["connections"] == ["c-shop-us", "c-shop-us-rest"] and acme_us["enabled_flows"] == 2
     assert acme_us["application"] == "shopify" and "distinct base URI" in acme_us["why"]
     assert len(rows) == 7 + 8 + 3 + 4 + 4  # Acme, Globex, Hooli, Initech, Umbrella, all environments
 

@@ -29,6 +29,7 @@ from auditor.cli.render import (
     attention,
     emit,
     exit_for,
+    match_account,
     mutes_summary,
     skipped_summary,
     summary_table,
@@ -79,7 +80,9 @@ def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = Non
 
 def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | None, env: str | None) -> pd.DataFrame:
     """Rows of one account and/or environment; a name the audit does not have is an error that
-    lists those it has (`places`: every (account, environment) audited)."""
+    lists those it has (`places`: every (account, environment) audited). The account's name may
+    differ in case when only one name matches it so."""
+    account = match_account(account, {a for a, _ in places}) or account
     if account is not None and account not in {a for a, _ in places}:
         names = ", ".join(sorted({a for a, _ in places}))
         raise AuditorError(f"--account {account!r}: no such account in this audit (accounts: {names})")
@@ -210,16 +213,39 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     exit_for(f, fail_on)
 
 
+def _results_source(paths: list[Path]) -> str | None:
+    """The one argument of `flows` or `endpoints` when it names what 'auditor report' reads: a
+    results file (a .json file; - for standard input) or a recorded date (YYYY-MM-DD, when no
+    such file or folder is there); None when the arguments are snapshots to audit."""
+    if len(paths) != 1:
+        return None
+    path, which = paths[0], str(paths[0])
+    if which == "-" or (path.is_file() and path.suffix.lower() == ".json"):
+        return which
+    if not path.exists():
+        try:
+            date.fromisoformat(which)
+        except ValueError:
+            return None
+        return which
+    return None
+
+
 def _rows(paths: list[Path], policy: str, as_of: date, section: str, account: str | None,
-          env: str | None) -> pd.DataFrame:
+          env: str | None, history_path: Path | None) -> pd.DataFrame:
     """The endpoints or flows of an audit, of one account or environment when asked: run on
-    SNAPSHOTS, or read from one results file (then --policy and --as-of are those the file was
+    SNAPSHOTS, or read as 'auditor report' reads them, from a results file (- for standard
+    input) or the audits recorded on a date (then --policy and --as-of are those the audit was
     made with)."""
     import pandas as pd
 
-    from auditor.results import io as results_io
-    if len(paths) == 1 and paths[0].is_file() and paths[0].suffix.lower() == ".json":
-        results = results_io.load_json(paths[0])
+    from auditor.cli.history import results_or_recorded
+    which = _results_source(paths)
+    if which is not None:
+        results = results_or_recorded(click.get_current_context(), which, account, history_path)
+        if not results["accounts"]:
+            raise AuditorError(f"{which}: this run audited no integrator.io account (a partner's licenses or "
+                               f"NetSuite records), so it lists no {section}")
         frame = pd.DataFrame([{"account": a["account"], **row} for a in results["accounts"] for row in a[section]])
         places = [(a["account"], e["environment"]) for a in results["accounts"] for e in a["environments"]]
     else:
@@ -234,38 +260,68 @@ def _rows(paths: list[Path], policy: str, as_of: date, section: str, account: st
     return frame.assign(_o=order).sort_values(["account", "_o", key]).drop(columns="_o")
 
 
-@examples('auditor endpoints --sample --account "Acme Retail" --env production', 'auditor endpoints results.json --format csv > endpoints.csv')
+QUERY_SOURCES = ("SNAPSHOTS are audited as 'auditor audit' does; or name one results file written by "
+                 "'auditor audit' (- reads standard input), or a DATE (YYYY-MM-DD) of audits recorded in the "
+                 "history (--history), as 'auditor report' reads them. --format json: one object per row, keys "
+                 "in snake_case, lists as JSON arrays.")
+
+
+def _as_list(value) -> list:
+    return [] if value is None or (not hasattr(value, "__len__") and value != value) else list(value)
+
+
+@examples('auditor endpoints --sample --account "Acme Retail" --env production', 'auditor endpoints results.json --format csv > endpoints.csv', 'auditor endpoints 2026-10-31 --account acme --format json')
 @cli.command()
 @snapshot_options
 @query_options
-def endpoints(paths, policy, as_of, account, env, fmt):
-    """List the endpoints counted in SNAPSHOTS (or in a results file): key, application,
-    category, and the connections and flows that make each one count."""
-    frame = _rows(paths, policy, as_of, "endpoints", account, env)
+@history_option
+def endpoints(paths, policy, as_of, account, env, fmt, history_path):
+    """List the endpoints counted in SNAPSHOTS (or in a results file, or recorded on a DATE): key,
+    application, category, and the connections and flows that make each one count.
+
+    {sources}
+    """
+    frame = _rows(paths, policy, as_of, "endpoints", account, env, history_path)
     if frame.empty:
         return emit(frame, fmt)
-    reached = frame["reached_by"] if "reached_by" in frame else [None] * len(frame)
-    frame = frame.assign(connections=frame["connections"].map(", ".join), flows=frame["flows"].map(len),
-                         explain=[why_reached(e, r) for e, r in zip(frame["explain"], reached)])
-    cols = {"account": "account", "environment": "environment", "key": "key", "application": "application",
-            "category": "category", "resolved": "resolved", "connections": "connections",
-            "flows": "enabled flows", "explain": "why"}
-    emit(frame[list(cols)].rename(columns=cols), fmt)
+    reached = frame["reached_by"].map(_as_list) if "reached_by" in frame else [[]] * len(frame)
+    conns, flow_ids = frame["connections"].map(_as_list), frame["flows"].map(_as_list)
+    why = [why_reached(e, r) for e, r in zip(frame["explain"], reached)]
+    base = frame[["account", "environment", "key", "application", "category", "resolved"]]
+    if fmt == "json":  # the lists as arrays, and what the results file says as it says it
+        return emit(base.assign(connections=conns.tolist(), enabled_flows=flow_ids.map(len).tolist(),
+                                flows=flow_ids.tolist(), reached_by=list(reached), explain=frame["explain"],
+                                why=why), fmt)
+    emit(base.assign(connections=conns.map(", ".join), **{"enabled flows": flow_ids.map(len)}, why=why), fmt)
 
 
-@examples('auditor flows --sample --not-billable', 'auditor flows acme/ --env sandbox --format json')
+endpoints.help = endpoints.help.replace("{sources}", QUERY_SOURCES)
+
+
+@examples('auditor flows --sample --not-billable', 'auditor flows acme/ --env sandbox --format json', 'auditor audit --sample -o - | auditor flows - --billable')
 @cli.command()
 @snapshot_options
 @query_options
+@history_option
 @click.option("--billable/--not-billable", default=None, help="Only flows that count, or only those that do not.")
-def flows(paths, policy, as_of, account, env, fmt, billable):
-    """List the flows in SNAPSHOTS (or in a results file) with whether each counts and why."""
-    frame = _rows(paths, policy, as_of, "flows", account, env)
+def flows(paths, policy, as_of, account, env, fmt, history_path, billable):
+    """List the flows in SNAPSHOTS (or in a results file, or recorded on a DATE) with whether each
+    counts and why (CSV and JSON carry the reason's code too).
+
+    {sources}
+    """
+    frame = _rows(paths, policy, as_of, "flows", account, env, history_path)
     if frame.empty:
         return emit(frame, fmt)
     if billable is not None:
         frame = frame[frame["billable"] == billable]
-    emit(frame[["account", "environment", "id", "name", "enabled", "billable", "reason"]], fmt)
+    columns = ["account", "environment", "id", "name", "enabled", "billable", "reason_code", "reason"]
+    if fmt == "table":  # the code is for machines; the reason says it in words
+        columns.remove("reason_code")
+    emit(frame[columns].rename(columns={"reason_code": "reason code"}), fmt)
+
+
+flows.help = flows.help.replace("{sources}", QUERY_SOURCES)
 
 
 @examples('INTEGRATOR_TOKEN=... auditor pull --out acme-2026-11', 'auditor pull --out acme-eu --region eu --token-file ~/.integrator-token --jobs --month 2026-11', 'auditor pull --out acme-2026-11 --resume')

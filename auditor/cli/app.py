@@ -14,8 +14,35 @@ from auditor.common.paths import config_path
 from auditor.common.terminal import printable
 
 
+def _say_less_or_more(ctx, param, value):
+    """-q / -v after a command's name, as before it: --quiet wins over --verbose."""
+    if value and param.name == "quiet":
+        ctx.meta.update(quiet=True, verbose=False)
+    elif value and not ctx.meta.get("quiet"):
+        ctx.meta["verbose"] = True
+
+
+def _with_say_options(command: click.Command) -> click.Command:
+    """Give a command (and a group's commands) -q and -v of their own, once."""
+    if not any(p.name == "quiet" for p in command.params):
+        command.params += [
+            click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, callback=_say_less_or_more,
+                         help="As 'auditor -q': say nothing but errors and the data asked for."),
+            click.Option(["-v", "--verbose"], is_flag=True, expose_value=False, callback=_say_less_or_more,
+                         help="As 'auditor -v': say what a long run is doing."),
+        ]
+    for sub in getattr(command, "commands", {}).values():
+        _with_say_options(sub)
+    return command
+
+
 class AuditorGroup(click.Group):
     """Turns what goes wrong into one line on stderr and an exit code, never a traceback."""
+
+    def get_command(self, ctx, cmd_name):
+        """Every command takes -q and -v after its name too (`auditor audit -q`)."""
+        command = super().get_command(ctx, cmd_name)
+        return _with_say_options(command) if command is not None else None
 
     def invoke(self, ctx):
         try:

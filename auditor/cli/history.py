@@ -9,7 +9,7 @@ import click
 
 from auditor.cli.app import cli
 from auditor.cli.options import echo, examples, history_option, report_options, report_outputs
-from auditor.cli.render import emit
+from auditor.cli.render import emit, match_account
 from auditor.common.errors import AuditorError
 
 
@@ -36,6 +36,7 @@ def history_cmd(ctx, history_path, account, env, fmt):
     if not store.exists():
         raise AuditorError(f"{store}: no history yet (record an audit with 'auditor audit --record')")
     known = history.places(store)
+    account = match_account(account, {a for a, _ in known}) or account
     if account is not None and account not in {a for a, _ in known}:
         raise AuditorError(f"--account {account!r}: no audit of it recorded in {store} "
                            f"(accounts: {', '.join(sorted({a for a, _ in known}))})")
@@ -80,9 +81,11 @@ def results_or_recorded(ctx, which: str, account: str | None, history_path: Path
         store = _store(ctx, history_path)
         if not store.exists():
             raise AuditorError(f"{store}: no history to take {which} from")
+        account = match_account(account, {a for a, _ in history.places(store)}) or account
         doc = history.load(store, day.isoformat(), account)
     if account is not None:
         names = sorted(a["account"] for a in doc["accounts"])
+        account = match_account(account, names) or account
         if not names:
             raise AuditorError(f"{which}: --account {account!r}: this run audited no integrator.io account "
                                "(a partner's licenses or NetSuite records), so it has no account to take")

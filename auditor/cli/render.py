@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from auditor.cli.options import Progress, echo, say
+from auditor.common.errors import AuditorError
 from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN, USED
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
@@ -30,6 +31,36 @@ def finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> N
         for line in write_reports(results, reports, Progress()):
             say(line)
     exit_for(results["findings"], fail_on)
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 account', '2 accounts', '1,000 entries' (`words`: the plural when it is not word + s)."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def match_account(name: str | None, names) -> str | None:
+    """--account NAME as the audit spells it: the name itself, else the one name that matches it
+    ignoring case; None when none does (the caller says which there are). Two or more that match
+    ignoring case (and none exactly) are an error naming them."""
+    if name is None:
+        return None
+    names = set(names)
+    if name in names:
+        return name
+    alike = sorted(n for n in names if n.casefold() == name.casefold())
+    if len(alike) > 1:
+        raise AuditorError(f"--account {name!r} matches {', '.join(repr(n) for n in alike)} when case is "
+                           "ignored: give the name with its capitals")
+    return alike[0] if alike else None
+
+
+def money(amount, currency) -> str:
+    """An amount as finance reads it: '900.00 EUR', thousands separated; '-' for nothing."""
+    import pandas as pd
+    if amount is None or pd.isna(amount):
+        return "-"
+    cur = "" if currency is None or pd.isna(currency) or currency in ("", "-") else f" {currency}"
+    return f"{float(amount):,.2f}{cur}"
 
 
 def _cell(value) -> str:
@@ -76,13 +107,42 @@ def terminal_width() -> int | None:
     return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
 
 
+def snake(header: str) -> str:
+    """A column's header as a JSON key: 'enabled flows' -> 'enabled_flows', 'account-wide' -> 'account_wide'."""
+    import re
+    return re.sub(r"[^0-9A-Za-z]+", "_", header).strip("_").lower() or "_"
+
+
+def _json_value(value):
+    """What the JSON encoder does not know: numpy scalars and arrays (list cells), dates."""
+    if hasattr(value, "tolist"):  # numpy scalars and arrays
+        return value.tolist()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()[:10] if getattr(value, "hour", 0) == 0 and getattr(value, "minute", 0) == 0 \
+            else value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def json_records(frame: pd.DataFrame) -> str:
+    """A table as a JSON array of records: snake_case keys, null for nothing, whole numbers as
+    integers, a cell holding a list as a JSON array, dates as YYYY-MM-DD."""
+    import json
+
+    import pandas as pd
+    keys = [snake(str(c)) for c in frame.columns]
+    records = [{k: None if v is None or (not hasattr(v, "__len__") and pd.isna(v)) else v for k, v in zip(keys, row)}
+               for row in frame.itertuples(index=False, name=None)]
+    return json.dumps(records, indent=2, ensure_ascii=False, default=_json_value)
+
+
 def emit(frame: pd.DataFrame, fmt: str, err: bool | None = None) -> None:
+    """A table on standard output: aligned text, CSV, or JSON (see json_records)."""
     from auditor.common.safe import csv_safe
     if fmt == "csv":
         # CRLF as RFC 4180 says; it also makes the writer quote a field holding a lone \r
         echo(csv_safe(frame).to_csv(index=False, lineterminator="\r\n"), nl=False, err=err)
     elif fmt == "json":
-        echo(frame.to_json(orient="records", indent=2, force_ascii=False), err=err)
+        echo(json_records(frame), err=err)
     elif frame.empty:
         echo("(none)", err=err)
     else:

@@ -31,8 +31,9 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
         raise AuditorError(f"{folder}: cannot create the CSV folder ({exc.strerror})") from None
     paths = []
     if report.no_accounts:  # a partner's licenses, NetSuite records: their own tables, not empty account ones
-        tables = {"findings": report.findings, "rules": report.rules, "load_issues": report.load_issues,
-                  "mutes": report.mutes}
+        tables = {"findings": report.findings, "rules": report.rules, "load_issues": report.load_issues}
+        if not report.mutes.empty:  # no header-only file when the run had no mutes
+            tables["mutes"] = report.mutes
         if report.results.get("connector_licenses") is not None:
             tables["connector_licenses"] = report.connector_licenses
         if report.results.get("reconciliation") is not None:
