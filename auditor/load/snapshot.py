@@ -155,8 +155,9 @@ def _listing(folder: Path) -> tuple[tuple[str, str], ...]:
 
 def _page_gap(folder_display: str, names: list[str]) -> None:
     """Numbered pages (page-1, page-2, ...) must have no gap: a missing page is missing records."""
-    # linear: `(.*?)(\d+)` was quadratic in a run of digits (a zip entry name may be 65,535 long)
-    numbered = [re.fullmatch(r"(.*[^\d\n]|)(\d+)", _split_suffix(n)[0]) for n in names]
+    # linear: `(.*?)(\d+)` was quadratic in a run of digits (a zip entry name may be 65,535 long);
+    # a page number has at most 18 digits (a longer run is none: int() refuses 4,300 digits)
+    numbered = [re.fullmatch(r"(.*[^\d\n]|)(\d{1,18})", _split_suffix(n)[0]) for n in names]
     if not names or not all(numbered) or len({m.group(1) for m in numbered}) != 1:
         return
     numbers = sorted(int(m.group(2)) for m in numbered)
