@@ -168,12 +168,15 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     result.profile = ctx.params["profile"]
     f = result.findings  # the exit code is decided on every finding, before --min-severity
     result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
-    data = results_io.dumps(results_build.build(result))
+    doc = results_build.build(result)
+    data = results_io.encode(doc)  # checked against the model readers use: never a file they would refuse
     reports = report_outputs(html, xlsx, csv_dir, templates)
     # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
     results = orjson.loads(data) if history_on or reports.any() else {}
     if history_on and add_sections(results, store):
-        data = results_io.dumps(results)
+        doc.update({k: results[k] for k in ("changes", "trend") if k in results})
+        data = results_io.encode(doc)
+    del doc
     results_io.write_bytes(data, output)
     del data
     say(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "

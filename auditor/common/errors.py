@@ -14,3 +14,13 @@ class InputError(AuditorError):
         self.file = file
         self.problem = problem
         super().__init__(f"{file}: {problem}")
+
+
+class UnsoundDocument(AuditorError):
+    """A bug: the tool was about to write a document its own readers would refuse. Nothing is
+    written; the message names the field, never its content."""
+
+    exit_code = 3
+
+    def __init__(self, problem: str):
+        super().__init__(f"internal error: the results would not read back ({problem}); nothing was written")

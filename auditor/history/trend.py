@@ -11,6 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from auditor.results.model import Forecast, TrendPoint
+from auditor.results.rows import frame_rows
+
 MIN_POINTS = 3
 WINDOW = 6
 HORIZON = 12
@@ -86,13 +89,9 @@ def trend_section(series: pd.DataFrame) -> dict | None:
     if fc.empty:
         return None
     keep = points.set_index(["account", "environment"]).index.isin(fc.set_index(["account", "environment"]).index)
-    pts = points[keep][["account", "environment", "month", "as_of", "flows_billable", "flows_entitled",
-                        "endpoints_used", "endpoints_entitled"]]
-
-    def records(frame: pd.DataFrame) -> list[dict]:
-        return [{k: (v.item() if hasattr(v, "item") else v) for k, v in r.items()}
-                for r in frame.astype(object).where(frame.notna(), None).to_dict("records")]
-
+    # an environment with no known entitlement makes its column float (5.0): written as the whole
+    # numbers they are, each column checked against the model
     return {"method": f"least-squares line through the last {WINDOW} monthly audits (at least {MIN_POINTS}); "
                       f"crossing looked for within {HORIZON} months",
-            "points": records(pts), "forecast": records(fc)}
+            "points": frame_rows(points[keep], TrendPoint, where="trend.points"),
+            "forecast": frame_rows(fc, Forecast, where="trend.forecast")}

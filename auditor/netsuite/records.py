@@ -203,6 +203,7 @@ def audit_netsuite(sandbox_list: Path, production_list: Path, as_of: date, rules
     """The results document of two integration record lists (and a snapshot's connections)."""
     from auditor.audit import checksums
     from auditor.results.build import document, records
+    from auditor.results.model import NsLink, NsRecord
     from auditor.rules.evaluate import evaluate_rules
     from auditor.rules.mutes import apply_mutes, load_mutes
 
@@ -228,6 +229,6 @@ def audit_netsuite(sandbox_list: Path, production_list: Path, as_of: date, rules
     findings, mute_rows = apply_mutes(findings, load_mutes(mutes_file) if mutes_file else [], as_of)
     inputs = checksums(("-", p.name, p) for p in (sandbox_list, production_list, mapping) if p is not None)
     return document(as_of, findings, counts, mute_rows, issues, chosen, inputs,
-                    ns_records=records(recs.drop(columns=["file", "row"])),
-                    ns_links=records(frames["ns_links"]) if conns is not None else None,
+                    ns_records=records(recs, NsRecord, "ns_records"),
+                    ns_links=records(frames["ns_links"], NsLink, "ns_links") if conns is not None else None,
                     ns_refreshed_on=refreshed_on.isoformat() if refreshed_on else None)

@@ -249,6 +249,7 @@ def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None 
     from auditor.audit import checksums
     from auditor.partner.reconcile import read_billing, reconcile
     from auditor.results.build import document, records
+    from auditor.results.model import ConnectorLicense, ReconciliationRow
     from auditor.rules.evaluate import evaluate_rules
     from auditor.rules.mutes import apply_mutes, load_mutes
 
@@ -273,8 +274,7 @@ def audit_partner(root: Path, as_of: date, rules: list, *, billing: Path | None 
     chosen = [r for r in rules if r.frame in frames]
     findings, counts = evaluate_rules(chosen, frames, as_of)
     findings, mute_rows = apply_mutes(findings, load_mutes(mutes_file) if mutes_file else [], as_of)
-    drop = ["account", "file", "record"]
     return document(as_of, findings, counts, mute_rows, [{"account": partner, **i} for i in issues], chosen,
                     checksums((partner, d, p) for d, p in inputs),
-                    connector_licenses=records(frame.drop(columns=[c for c in drop if c in frame])),
-                    reconciliation=records(recon.drop(columns=["account"])) if recon is not None else None)
+                    connector_licenses=records(frame, ConnectorLicense, "connector_licenses"),
+                    reconciliation=records(recon, ReconciliationRow, "reconciliation") if recon is not None else None)

@@ -10,51 +10,49 @@ import pandas as pd
 
 from auditor import __version__
 from auditor.audit import Audit
+from auditor.common.errors import UnsoundDocument
 from auditor.common.vocabulary import ENVIRONMENT_ORDER_SQL, USAGE
-from auditor.results.model import SCHEMA_VERSION, RuleRun
-from auditor.results.serialise import ENDPOINT_FIELDS, FLOW_FIELDS, json_lists
-
-
-def _records(frame: pd.DataFrame, columns: dict[str, str]) -> list[dict]:
-    """Rows of a frame as dicts with the given output names; missing values become None. Built
-    from whole columns (to_dict("records") cost 5 µs a row: 0.15 s for the rule counts of 1,000
-    accounts)."""
-    values = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in columns]
-    names = list(columns.values())
-    return [dict(zip(names, row)) for row in zip(*values)]
-
+from auditor.results import model as m
+from auditor.results.model import SCHEMA_VERSION, RuleRun, disagreement
+from auditor.results.rows import Rows, column, frame_rows, kinds
+from auditor.results.serialise import json_lists
 
 LIST_WEIGHT = "1 + connection_count + flow_count"  # an endpoint row weighs as much as its lists
 
 
-def _json_lists(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, fields: dict[str, str], order: str,
-                n: int) -> list[orjson.Fragment]:
-    con.register("rows_", frame)
-    return json_lists(con, "rows_", fields, order, n)
+def _json_lists(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, model, fields: dict[str, str], order: str,
+                n: int, where: str) -> list[orjson.Fragment]:
+    """A frame's rows as JSON arrays per account, its columns first made what the model says
+    (a whole number from an integer column)."""
+    checked = pd.DataFrame(frame_rows(frame, model, fields, where), columns=list(fields))
+    checked["account_no"] = frame["account_no"].to_numpy()
+    con.register("rows_", checked)
+    return json_lists(con, "rows_", model, {k: k for k in fields}, order, n, where=where)
 
 
 def _day(value) -> str | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
-def finding_records(frame: pd.DataFrame) -> list[dict]:
+def finding_records(frame: pd.DataFrame) -> Rows:
     """Findings as the results file writes them: the resource as one object. Built from whole
-    columns (a dict per row through pandas cost 20 µs a finding)."""
-    names = ("id", "rule", "title", "severity", "status", "account", "environment", "resource_type", "resource_id",
-             "resource_name", "reason", "muted", "mute_reason")
-    cols = [frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in names]
-    return [{"id": i, "rule": r, "title": t, "severity": sev, "status": st, "account": a, "environment": e,
-             "resource": {"type": rt, "id": ri, "name": rn}, "reason": why, "muted": m, "mute_reason": mr}
-            for i, r, t, sev, st, a, e, rt, ri, rn, why, m, mr in zip(*cols)]
+    columns, each checked against the model (a dict per row through pandas cost 20 µs a finding)."""
+    resources = frame_rows(frame, m.Resource, {"type": "resource_type", "id": "resource_id", "name": "resource_name"},
+                           "findings.resource")
+    spec = kinds(m.Finding)
+    cols = [resources if name == "resource" else column(frame[name], *spec[name][:3], "findings", name)
+            for name in m.Finding.model_fields]
+    return Rows(dict(zip(m.Finding.model_fields, row)) for row in zip(*cols))
 
 
-def records(frame: pd.DataFrame) -> list[dict]:
-    """Any frame's rows as plain dicts: dates as YYYY-MM-DD, missing values as None."""
+def records(frame: pd.DataFrame, model, where: str | None = None) -> Rows:
+    """A frame's rows as the model's: dates as YYYY-MM-DD, missing values as None, each column
+    checked against the model's field."""
     out = frame.copy()
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d")
-    return _records(out, {c: c for c in out.columns})
+    return frame_rows(out, model, where=where)
 
 
 def document(as_of, findings: pd.DataFrame, counts: pd.DataFrame, mutes: pd.DataFrame, issues: list[dict],
@@ -65,50 +63,90 @@ def document(as_of, findings: pd.DataFrame, counts: pd.DataFrame, mutes: pd.Data
         "schema_version": SCHEMA_VERSION, "tool_version": __version__, "as_of": as_of.isoformat(),
         "policy": "-", "profile": "-", "accounts": [],
         "findings": finding_records(findings),
-        "rule_counts": records(counts.sort_values(["rule", "account", "environment"], na_position="first")),
-        "mutes": records(mutes), "load_issues": issues,
+        "rule_counts": records(counts.sort_values(["rule", "account", "environment"], na_position="first"),
+                               m.RuleCount, "rule_counts"),
+        "mutes": records(mutes, m.MuteResult, "mutes"), "load_issues": issues,
         "rules": [r.model_dump(include=set(RuleRun.model_fields)) for r in rules],
-        "inputs": records(inputs.sort_values(["account", "file"])),
+        "inputs": records(inputs.sort_values(["account", "file"]), m.InputFile, "inputs"),
         **sections,
     }
 
 
+def _environments(audit: Audit, n: int) -> list[list[dict]]:
+    """Each account's environments with their usage, each count checked against the model."""
+    frame = audit.environments
+    usage = {metric: frame_rows(frame, m.Usage, {**counts, "entitled": f"{metric}_entitled",
+                                                 "entitled_from": f"{metric}_entitled_from"},
+                                f"environments.{metric}")
+             for metric, counts in USAGE.items()}
+    vendor = frame_rows(frame, m.VendorFigures, {metric: f"vendor_{metric}" for metric in USAGE}, "environments.vendor")
+    envs: list[list[dict]] = [[] for _ in range(n)]
+    for i, (no, env, pool, given) in enumerate(zip(frame["account_no"], frame["environment"], frame["pool"],
+                                                   frame["vendor_given"])):
+        row = {"environment": env, "pool": None if pd.isna(pool) else pool,
+               **{metric: rows[i] for metric, rows in usage.items()}}
+        if given:
+            row["vendor"] = vendor[i]
+        envs[no].append(row)
+    return envs
+
+
+def _check_counts(con: duckdb.DuckDBPyConnection, audit: Audit, envs: list[list[dict]]) -> None:
+    """Each environment's counts agree with the rows of its lists, as a reader checks them
+    (auditor.results.model.disagreement), counted here from the tables the lists are made of."""
+    counted: dict[int, dict[str, dict[str, int]]] = {}
+    queries = (("flows_out", "count(*) AS total, count(*) FILTER (WHERE enabled) AS enabled, "
+                             "count(*) FILTER (WHERE billable) AS billable"),
+               ("endpoints_out", "count(*) AS endpoints"), ("tps_out", "count(*) AS trading_partners"))
+    for table, what in queries:
+        cur = con.execute(f"SELECT account_no, environment, {what} FROM {table} GROUP BY ALL")
+        names = [d[0] for d in cur.description][2:]
+        for no, env, *values in cur.fetchall():
+            row = counted.setdefault(no, {}).setdefault(env, {"total": 0, "enabled": 0, "billable": 0,
+                                                              "endpoints": 0, "trading_partners": 0})
+            row.update(zip(names, values))
+    for no, snap in enumerate(audit.snapshots):
+        stated = {e["environment"]: m.EnvironmentResult.model_validate(e) for e in envs[no]}
+        problem = disagreement(snap.account, stated, counted.get(no, {}))
+        if problem:
+            raise UnsoundDocument(problem)
+
+
 def build(audit: Audit) -> dict:
     n = len(audit.snapshots)
-    envs: list[list[dict]] = [[] for _ in range(n)]
-    for row in _records(audit.environments, {c: c for c in audit.environments.columns}):
-        usage = {metric: {**{name: row[column] for name, column in counts.items()},
-                          "entitled": row[f"{metric}_entitled"], "entitled_from": row[f"{metric}_entitled_from"]}
-                 for metric, counts in USAGE.items()}
-        if row["vendor_given"]:
-            usage["vendor"] = {metric: row[f"vendor_{metric}"] for metric in USAGE}
-        envs[row["account_no"]].append({"environment": row["environment"], "pool": row["pool"], **usage})
+    envs = _environments(audit, n)
 
-    # the big lists are serialised by DuckDB from the audit's tables, never becoming Python objects
-    endpoint_fields = {k: k for k in ENDPOINT_FIELDS}
+    # the big lists are serialised by DuckDB from the audit's tables, never becoming Python objects;
+    # each table is checked per column against the model first (auditor.results.rows)
+    endpoint_fields = {k: k for k in m.EndpointResult.model_fields}
+    order = f"{ENVIRONMENT_ORDER_SQL}, key"
     with duckdb.connect() as con:
         for name, table in audit.tables.items():
             con.register(name, table)
-        flows = json_lists(con, "flows_out", {k: k for k in FLOW_FIELDS}, f"{ENVIRONMENT_ORDER_SQL}, id", n)
-        endpoints = json_lists(con, "endpoints_out", endpoint_fields, f"{ENVIRONMENT_ORDER_SQL}, key", n, LIST_WEIGHT)
-        tps = json_lists(con, "tps_out", endpoint_fields, f"{ENVIRONMENT_ORDER_SQL}, key", n, LIST_WEIGHT)
-        connections = _json_lists(con, audit.connections, {k: k for k in (
-            "environment", "id", "name", "type", "application", "role", "key", "explain", "enabled_flows")},
-            f"{ENVIRONMENT_ORDER_SQL}, id", n)
+        _check_counts(con, audit, envs)
+        flows = json_lists(con, "flows_out", m.FlowResult, {k: k for k in m.FlowResult.model_fields},
+                           f"{ENVIRONMENT_ORDER_SQL}, id", n, where="flows")
+        endpoints = json_lists(con, "endpoints_out", m.EndpointResult, endpoint_fields, order, n, LIST_WEIGHT,
+                               where="endpoints")
+        tps = json_lists(con, "tps_out", m.EndpointResult, endpoint_fields, order, n, LIST_WEIGHT,
+                         where="trading_partners")
+        connections = _json_lists(con, audit.connections, m.ConnectionResult,
+                                  {k: k for k in m.ConnectionResult.model_fields}, f"{ENVIRONMENT_ORDER_SQL}, id", n,
+                                  "connections")
         names = {s.account: i for i, s in enumerate(audit.snapshots)}
         plan_ids = {p["license_id"] for p in audit.plans["plan_license"] if p is not None}
         lic = audit.licenses.assign(account_no=audit.licenses["account"].map(names),
                                     plan=audit.licenses["license_id"].isin(plan_ids),
                                     expires=audit.licenses["expires"].map(_day).astype(object),
                                     trial_end=audit.licenses["trial_end"].map(_day).astype(object))
-        licenses = _json_lists(con, lic, {"id": "license_id", **{k: k for k in (
-            "type", "tier", "connector_id", "edition", "expires", "trial_end", "plan")}}, "license_id", n)
+        licenses = _json_lists(con, lic, m.LicenseResult, {"id": "license_id", **{
+            k: k for k in m.LicenseResult.model_fields if k != "id"}}, "id", n, "licenses")
 
     differences: dict[str, list[dict]] = {}
     vendor = audit.vendor[audit.vendor["differs"]] if not audit.vendor.empty else audit.vendor
-    for row in _records(vendor, {c: c for c in ("account", "environment", "metric", "kind", "resource_type",
-                                                 "resource_id", "detail")}):
-        differences.setdefault(row.pop("account"), []).append(row)
+    vendor_rows = frame_rows(vendor, m.VendorDifference, where="vendor_differences")
+    for account, row in zip(vendor["account"], vendor_rows):
+        differences.setdefault(account, []).append(row)
     accounts = []
     plans = audit.plans.to_dict("records")
     for i, snap in enumerate(audit.snapshots):
@@ -125,7 +163,6 @@ def build(audit: Audit) -> dict:
         })
     accounts.sort(key=lambda a: a["account"])
 
-    findings = finding_records(audit.findings)
     counts = audit.rule_counts.sort_values(["rule", "account", "environment"], na_position="first")
     return {
         "schema_version": SCHEMA_VERSION,
@@ -134,10 +171,10 @@ def build(audit: Audit) -> dict:
         "policy": audit.policy.name,
         "profile": audit.profile,
         "accounts": accounts,
-        "findings": findings,
-        "rule_counts": _records(counts, {c: c for c in ("rule", "account", "environment", "ok", "alarm", "skip")}),
-        "mutes": _records(audit.mutes, {c: c for c in audit.mutes.columns}),
-        "load_issues": _records(audit.load_issues, {c: c for c in ("account", "file", "record", "id", "problem", "action")}),
+        "findings": finding_records(audit.findings),
+        "rule_counts": frame_rows(counts, m.RuleCount, where="rule_counts"),
+        "mutes": frame_rows(audit.mutes, m.MuteResult, where="mutes"),
+        "load_issues": frame_rows(audit.load_issues, m.LoadIssue, where="load_issues"),
         "rules": [rule.model_dump(include=set(RuleRun.model_fields)) for rule in audit.rules],
-        "inputs": _records(audit.inputs.sort_values(["account", "file"]), {c: c for c in ("account", "file", "bytes", "sha256")}),
+        "inputs": frame_rows(audit.inputs.sort_values(["account", "file"]), m.InputFile, where="inputs"),
     }

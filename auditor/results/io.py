@@ -9,13 +9,36 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
-from auditor.common.errors import AuditorError
-from auditor.results.model import SCHEMA_VERSION, Results
+from auditor.common.errors import AuditorError, UnsoundDocument
+from auditor.results.model import LISTS, SCHEMA_VERSION, Results
 
 
 def dumps(results: dict) -> bytes:
     """Compact JSON (the big lists arrive pre-serialised); `jq .` pretty-prints it."""
     return orjson.dumps(results, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n"
+
+
+def _checked(value) -> bool:
+    """Rows the writer checked per column (auditor.results.rows), or a list DuckDB serialised
+    from a table it checked: not checked again row by row."""
+    from auditor.results.rows import Rows
+    return isinstance(value, (Rows, orjson.Fragment))
+
+
+def encode(results: dict) -> bytes:
+    """The results file's bytes, once the document is checked against the model its readers
+    use (strictly, as they read it): a document the tool would refuse to read is never written.
+    Rows checked per column where they were made are left out of this check."""
+    rest = {k: ([] if _checked(v) else v) for k, v in results.items() if k != "accounts"}
+    rest["accounts"] = [{k: ([] if _checked(v) else v) for k, v in a.items()} for a in results.get("accounts", [])]
+    # an account's counts are checked against its lists where the lists were made, from the tables
+    lists = not any(_checked(a.get(k)) for a in results.get("accounts", []) for k in LISTS)
+    try:
+        Results.model_validate_json(dumps(rest), strict=True, context={"lists": lists})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise UnsoundDocument(f"{_where(err['loc'])}: {err['msg']}") from None
+    return dumps(results)
 
 
 STD = "-"  # a path of "-": standard output when written, standard input when read
@@ -29,7 +52,7 @@ def shown(path: Path, reading: bool = False) -> str:
 
 
 def write(results: dict, path: Path) -> None:
-    write_bytes(dumps(results), path)
+    write_bytes(encode(results), path)
 
 
 def write_bytes(data: bytes, path: Path) -> None:
@@ -41,8 +64,12 @@ def write_bytes(data: bytes, path: Path) -> None:
         return
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        except BaseException:  # a failed or interrupted write leaves no temporary file behind
+            tmp.unlink(missing_ok=True)
+            raise
     except OSError as exc:
         raise AuditorError(f"{path}: cannot write the results file ({exc.strerror})") from None
 
@@ -69,14 +96,16 @@ def load_json(path: Path, validate: bool = True) -> dict:
     return check(data, where, validate)
 
 
-def check(data, where: str, validate: bool = True) -> dict:
+def check(data, where: str, validate: bool = True, lists: bool = True) -> dict:
     """`data` if it is a results document of this schema version and (with `validate`) sound by
-    the `Results` model; else an error naming `where` and the first problem."""
+    the `Results` model; else an error naming `where` and the first problem. `lists=False` for a
+    document whose lists are known to be incomplete (rebuilt from an old history): its counts are
+    not held to agree with them."""
     if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or "accounts" not in data:
         raise AuditorError(f"{where}: not a results file of schema version {SCHEMA_VERSION}")
     if validate:
         try:
-            Results.model_validate(data, strict=True)
+            Results.model_validate(data, strict=True, context={"lists": lists})
         except ValidationError as exc:
             err = exc.errors()[0]
             raise AuditorError(f"{where}: not a sound results file: {_where(err['loc'])}: {err['msg']}") from None

@@ -8,31 +8,41 @@ dicts from the frames for speed and is tested to produce what the models accept.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from annotated_types import Ge
+from pydantic import BaseModel, Field, ValidationInfo, model_validator
 
 from auditor.common.vocabulary import USAGE, Severity
 
 SCHEMA_VERSION = 1
 
+# A whole number that cannot be negative: a count, an entitlement, a position, a size. Readers
+# validate strictly, so 5.0 is refused where one of these belongs; the writer checks its document
+# against these same models (auditor.results.io.encode), so it never writes what it would refuse.
+Count = Annotated[int, Ge(0)]
+# Lists of the results file whose rows the writer checks per column from the typed table they are
+# serialised from (auditor.results.rows), not per row: at partner scale they are millions of rows.
+# Readers check them row by row, and check that each environment's counts agree with them.
+LISTS = ("endpoints", "trading_partners", "flows", "connections", "licenses")
+
 
 class Usage(BaseModel):
-    total: int | None = None
-    enabled: int | None = None
-    billable: int | None = None
-    used: int | None = None
-    entitled: int | None
+    total: Count | None = None
+    enabled: Count | None = None
+    billable: Count | None = None
+    used: Count | None = None
+    entitled: Count | None
     entitled_from: str
 
 
 class VendorFigures(BaseModel):
     """What the vendor's usage figures (usage.json) say; None where they say nothing."""
 
-    flows: int | None = None
-    endpoints: int | None = None
-    trading_partners: int | None = None
-    agents: int | None = None
+    flows: Count | None = None
+    endpoints: Count | None = None
+    trading_partners: Count | None = None
+    agents: Count | None = None
 
 
 class VendorDifference(BaseModel):
@@ -87,7 +97,7 @@ class ConnectionResult(BaseModel):
     role: str
     key: str | None
     explain: str | None
-    enabled_flows: int
+    enabled_flows: Count
 
 
 class LicenseResult(BaseModel):
@@ -119,6 +129,57 @@ class AccountResult(BaseModel):
     connections: list[ConnectionResult]
     licenses: list[LicenseResult]
 
+    @model_validator(mode="after")
+    def _counts_agree_with_lists(self, info: ValidationInfo):
+        """Each environment's counts are those of its rows in the lists, and every row is of an
+        environment of the account. The writer skips this (`context={"lists": False}`): it checks
+        the same from its tables (auditor.results.build)."""
+        if info.context is not None and info.context.get("lists") is False:
+            return self
+        problem = disagreement(self.account, {e.environment: e for e in self.environments}, list_counts(self))
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def list_counts(account: AccountResult) -> dict[str, dict[str, int]]:
+    """Per environment, what the lists hold: flows (total, enabled, billable), endpoints, trading
+    partners."""
+    out: dict[str, dict[str, int]] = {}
+
+    def add(env: str, name: str, n: int = 1) -> None:
+        row = out.setdefault(env, {"total": 0, "enabled": 0, "billable": 0, "endpoints": 0, "trading_partners": 0})
+        row[name] += n
+
+    for f in account.flows:
+        add(f.environment, "total")
+        add(f.environment, "enabled", int(f.enabled))
+        add(f.environment, "billable", int(f.billable))
+    for e in account.endpoints:
+        add(e.environment, "endpoints")
+    for t in account.trading_partners:
+        add(t.environment, "trading_partners")
+    return out
+
+
+def disagreement(account: str, environments: dict[str, EnvironmentResult],
+                 counted: dict[str, dict[str, int]]) -> str | None:
+    """The first way an account's environment counts disagree with what its lists hold, or None.
+    One statement for the reader (from the rows) and the writer (from its tables)."""
+    for env in counted:
+        if env not in environments:
+            return f"account {account!r}: rows of environment {env!r}, which it does not list"
+    for env, e in environments.items():
+        have = counted.get(env, {})
+        for what, stated, key in (("flows.total", e.flows.total, "total"), ("flows.enabled", e.flows.enabled, "enabled"),
+                                  ("flows.billable", e.flows.billable, "billable"),
+                                  ("endpoints.used", e.endpoints.used, "endpoints"),
+                                  ("trading_partners.used", e.trading_partners.used, "trading_partners")):
+            if stated is not None and stated != have.get(key, 0):
+                return (f"account {account!r}, environment {env!r}: {what} is {stated}, but its list holds "
+                        f"{have.get(key, 0)}")
+    return None
+
 
 class Resource(BaseModel):
     type: str
@@ -144,15 +205,15 @@ class RuleCount(BaseModel):
     rule: str
     account: str
     environment: str | None
-    ok: int
-    alarm: int
-    skip: int
+    ok: Count
+    alarm: Count
+    skip: Count
 
 
 class LoadIssue(BaseModel):
     account: str | None
     file: str | None
-    record: int | None
+    record: Count | None  # the record's position in its file (1-based)
     id: str | None
     problem: str
     action: Literal["skipped", "counted", "not read"]
@@ -167,7 +228,7 @@ class MuteResult(BaseModel):
     reason: str
     expires: str | None
     status: Literal["active", "expired", "unused"]
-    matched: int
+    matched: Count
 
 
 class RuleRun(BaseModel):
@@ -187,7 +248,7 @@ class RuleRun(BaseModel):
 class InputFile(BaseModel):
     account: str
     file: str
-    bytes: int
+    bytes: Count
     sha256: str
 
 
@@ -213,21 +274,21 @@ class TrendPoint(BaseModel):
     environment: str
     month: str
     as_of: str
-    flows_billable: int
-    flows_entitled: int | None
-    endpoints_used: int
-    endpoints_entitled: int | None
+    flows_billable: Count
+    flows_entitled: Count | None
+    endpoints_used: Count
+    endpoints_entitled: Count | None
 
 
 class Forecast(BaseModel):
     account: str
     environment: str
     metric: str
-    months: int
+    months: Count
     first: str
     last: str
-    used: int
-    entitled: int | None
+    used: Count
+    entitled: Count | None
     pace: float
     crosses: str | None
     verdict: str
@@ -237,6 +298,113 @@ class Trend(BaseModel):
     method: str
     points: list[TrendPoint]
     forecast: list[Forecast]
+
+
+class ConnectorLicense(BaseModel):
+    """`auditor licenses`: one integration app license, as the `connector_licenses` rules read it."""
+
+    license_id: str
+    connector_id: str
+    connector: str
+    source: str
+    email: str | None
+    user_id: str | None
+    user_name: str | None
+    account_id: str | None
+    integration_id: str | None
+    edition: str | None
+    editions_offered: str | None
+    edition_offered: bool | None
+    created: str | None
+    expires: str | None
+    expires_from: str
+    # global is a Python keyword: the field is read and written under its name in the file
+    global_: bool = Field(alias="global")
+    trial: bool
+    installed: bool
+    in_install_base: bool
+    pending: bool
+    live: bool
+    days_left: int | None  # negative once expired
+    days_ago: int | None  # negative while live
+    age_days: int | None
+    stores: Count
+    store_editions: str | None
+    stores_installed: Count | None
+    stores_short: Count | None
+
+
+class ReconciliationRow(BaseModel):
+    """`auditor licenses --billing`: a customer's connector, licensed against billed."""
+
+    key: str
+    customer: str
+    matched_on: str | None
+    connector_id: str
+    connector: str
+    licenses: str | None
+    license_edition: str | None
+    license_stores: Count | None
+    license_expires: str | None
+    live: bool | None
+    billed_edition: str | None
+    billed_quantity: Count | None
+    period_start: str | None
+    period_end: str | None
+    amount: float | None
+    currency: str | None
+    invoices: str | None
+    status: str
+    category: str
+    at_stake: float | None
+    not_billed: bool
+    not_licensed: bool
+    lower_edition: bool
+    fewer_stores: bool
+    billed_past_expiry: bool
+    licensed_past_period: bool
+    detail: str
+
+
+class NsRecord(BaseModel):
+    """`auditor ns-records`: one NetSuite integration record in one account."""
+
+    account: str
+    base_account: str
+    environment: str
+    name: str | None
+    application_id: str | None
+    description: str | None
+    state: str | None
+    enabled: bool
+    authentication: str | None
+    owner: str | None
+    owned: bool
+    installed_from: str | None
+    created_in_sandbox: bool
+    note: str | None
+    last_used: str | None
+    in_production: bool
+    in_sandbox: bool
+    common_differs: bool
+    differs: str | None
+    refreshed_on: str | None
+    used_since_refresh: bool | None
+    integrator: bool
+    connections: Count | None
+    connections_known: bool
+
+
+class NsLink(BaseModel):
+    """`auditor ns-records --snapshot`: a NetSuite account the snapshot's connections point to."""
+
+    account: str
+    netsuite_account: str
+    listed: bool
+    integrator_records: Count
+    enabled_records: Count
+    connections: str
+    connection_names: str
 
 
 class Results(BaseModel):
@@ -254,8 +422,17 @@ class Results(BaseModel):
     inputs: list[InputFile] = []
     changes: Changes | None = None
     trend: Trend | None = None
-    connector_licenses: list[dict] | None = None  # `auditor licenses`: one row per integration app license
-    reconciliation: list[dict] | None = None  # `auditor licenses --billing`: licensed against billed
-    ns_records: list[dict] | None = None  # `auditor ns-records`: one row per integration record and account
-    ns_links: list[dict] | None = None  # `auditor ns-records --snapshot`: NetSuite accounts of connections
+    connector_licenses: list[ConnectorLicense] | None = None
+    reconciliation: list[ReconciliationRow] | None = None
+    ns_records: list[NsRecord] | None = None
+    ns_links: list[NsLink] | None = None
     ns_refreshed_on: str | None = None  # the sandbox refresh date the records were judged against
+
+    @model_validator(mode="after")
+    def _accounts_once(self):
+        seen = set()
+        for a in self.accounts:
+            if a.account in seen:
+                raise ValueError(f"account {a.account!r} is in it twice")
+            seen.add(a.account)
+        return self

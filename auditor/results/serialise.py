@@ -9,20 +9,19 @@ from __future__ import annotations
 import duckdb
 import orjson
 
-ENDPOINT_FIELDS = ("environment", "key", "application", "category", "resolved", "explain", "connections", "flows",
-                   "reached_by")
-FLOW_FIELDS = ("environment", "id", "name", "enabled", "billable", "reason_code", "reason")
-
+from auditor.results.rows import check_relation
 
 BATCH_ROWS = 200_000  # rows serialised at once: bounds memory when accounts are large
 
 
-def json_lists(con: duckdb.DuckDBPyConnection, relation: str, fields: dict[str, str], order: str,
-               n: int, weight: str = "1") -> list[orjson.Fragment]:
+def json_lists(con: duckdb.DuckDBPyConnection, relation: str, model, fields: dict[str, str], order: str,
+               n: int, weight: str = "1", where: str = "rows") -> list[orjson.Fragment]:
     """One JSON array per account_no (0..n-1) of the rows of `relation` (a table or registered
-    frame); `fields` maps output names to its columns, in output order. Accounts are serialised
-    in batches of about BATCH_ROWS rows, a row counting as `weight` (an SQL expression: rows
-    that hold long lists weigh more)."""
+    frame), rows of `model`; `fields` maps the model's fields to its columns, in output order, each
+    column checked against its field first. Accounts are serialised in batches of about
+    BATCH_ROWS rows, a row counting as `weight` (an SQL expression: rows that hold long lists
+    weigh more)."""
+    check_relation(con, relation, model, fields, where)
     pack = ", ".join(f'"{name}" := "{col}"' for name, col in fields.items())
     sizes = con.execute(f"SELECT account_no, sum({weight}) FROM {relation} GROUP BY ALL ORDER BY 1").fetchall()
     batches, start, rows = [], None, 0
