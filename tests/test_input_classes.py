@@ -109,3 +109,210 @@ def test_a_tier_in_another_case_is_read_with_a_note(tmp_path, value):
     assert frame["tier"].tolist() == ["standard"]
     assert [i["problem"] for i in issues] == ["license tier is written in another case or with spaces; "
                                               "read as 'standard'"]
+
+
+# --- billing and other hand-kept tables -------------------------------------------------------
+
+from auditor.common.errors import AuditorError  # noqa: E402
+from auditor.load.sheets import load_mapping, read_table  # noqa: E402
+from auditor.partner.reconcile import BILLING_FIELDS, read_billing  # noqa: E402
+
+HEAD = "email,connector,period_start,period_end,amount"
+ROW = "a@x.example,conn-a,2026-11-01,2026-11-30,10"
+DEFAULT = {f: f for f in BILLING_FIELDS}
+
+
+def _table(path: Path, mapping=None):
+    return read_table(path, mapping or load_mapping(None, BILLING_FIELDS, DEFAULT), BILLING_FIELDS,
+                      one_of=("email", "account_id"))
+
+
+def _billing(path: Path):
+    import pandas as pd
+    issues: list[dict] = []
+    connectors = pd.DataFrame({"connector_id": ["conn-a"], "connector": ["A"]})
+    table, _ = read_billing(path, None, connectors, issues)
+    return table, issues
+
+
+BLANK_LINES = [b"\r", b"\r\r", b"\r\r\r\r", b" \r", b"\t\r\r", b",,,,\r\r", b"\r\n", b"\r\r\n"]
+
+
+@pytest.mark.parametrize("sep", [b"\n", b"\r\n", b"\r"], ids=["lf", "crlf", "cr"])
+@pytest.mark.parametrize("blank", BLANK_LINES)
+def test_blank_lines_of_carriage_returns_are_no_rows_and_keep_the_row_numbers(tmp_path, blank, sep):
+    bad = "b@x.example,conn-a,2026-11-01,someday,10"
+    path = tmp_path / "billing.csv"
+    path.write_bytes(HEAD.encode() + sep + blank + sep + ROW.encode() + sep + bad.encode() + sep)
+    table, problems = _table(path)
+    assert table["email"].tolist() == ["a@x.example"]
+    # the bad row is numbered as a spreadsheet opening the file numbers it: blank lines counted
+    lines = (HEAD.encode() + sep + blank + sep).replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n")
+    assert [p["row"] for p in problems] == [lines + 2]
+
+
+def test_a_billing_without_its_optional_columns_is_reconciled(tmp_path):
+    """A billing file with only the columns it must have (no edition, quantity, currency): the
+    edition ranks compared were None and the run crashed (exit 3)."""
+    import pandas as pd
+
+    from auditor.partner.reconcile import reconcile
+    path = tmp_path / "billing.csv"
+    path.write_text(f"{HEAD}\n\r\r\n{ROW}\n")
+    table, issues = _billing(path)
+    licenses = pd.DataFrame({"license_id": ["l1"], "email": ["a@x.example"], "account_id": [None],
+                             "connector_id": ["conn-a"], "edition": ["standard"], "stores": [1], "expires": [pd.NaT],
+                             "live": [True], "trial": [False]})
+    rows = reconcile(licenses, table, pd.DataFrame({"connector_id": ["conn-a"], "connector": ["A"]}), AS_OF)
+    assert rows["status"].tolist() == ["matched"] and issues == []
+
+
+@pytest.mark.parametrize("start, end", [("2026-11-30", "2026-11-01"), ("2026-12-01", "2026-11-30"),
+                                        ("2027-01-01", "2026-01-01")])
+def test_a_billing_period_ending_before_it_starts_is_not_read(tmp_path, start, end):
+    path = tmp_path / "billing.csv"
+    path.write_text(f"{HEAD}\n{ROW}\nb@x.example,conn-a,{start},{end},10\n")
+    table, issues = _billing(path)
+    assert table["email"].tolist() == ["a@x.example"]
+    assert [(i["record"], i["action"], i["problem"]) for i in issues] == [
+        (3, "skipped", "row 3, columns 'period_start' and 'period_end': the billing period ends before it starts")]
+
+
+def test_a_one_day_period_is_a_period(tmp_path):
+    path = tmp_path / "billing.csv"
+    path.write_text(f"{HEAD}\nb@x.example,conn-a,2026-11-30,2026-11-30,10\n")
+    table, issues = _billing(path)
+    assert len(table) == 1 and issues == []
+
+
+@pytest.mark.parametrize("value", ["0000-01-01", "0001-01-01", "1899-12-30", "9999-12-31", "2262-04-12"])
+def test_a_billing_date_outside_the_years_is_not_read(tmp_path, value):
+    path = tmp_path / "billing.csv"
+    path.write_text(f"{HEAD}\nb@x.example,conn-a,2026-11-01,{value},10\n")
+    table, problems = _table(path)
+    assert table.empty
+    assert [p["problem"] for p in problems] == ["period_end is outside the years 1990 to 2200"]
+
+
+INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u202e", "\u061c",
+             "\U000e0041"]
+
+
+@pytest.mark.parametrize("mark", INVISIBLE, ids=[f"U+{ord(c):04X}" for c in INVISIBLE])
+def test_an_email_with_invisible_characters_is_read_without_them_and_said(tmp_path, mark):
+    path = tmp_path / "billing.csv"
+    path.write_text(f"{HEAD}\nA{mark}@x.example{mark},conn-a,2026-11-01,2026-11-30,10\n", encoding="utf-8")
+    table, problems = _table(path)
+    assert table["email"].tolist() == ["a@x.example"]
+    assert [(p["row"], p["action"]) for p in problems] == [(2, "counted")]
+    assert "invisible characters" in problems[0]["problem"] and mark not in problems[0]["problem"]
+
+
+def test_an_email_in_full_width_letters_is_the_address_it_looks_like(tmp_path):
+    path = tmp_path / "billing.csv"
+    path.write_text(f"{HEAD}\n\uff41@x.example,conn-a,2026-11-01,2026-11-30,10\n", encoding="utf-8")
+    table, problems = _table(path)
+    assert table["email"].tolist() == ["a@x.example"] and [p["action"] for p in problems] == ["counted"]
+
+
+@pytest.mark.parametrize("value", ["a b@x.example", "a@b@x.example", "@x.example", "a@", "a\u200b@"])
+def test_what_is_no_email_address_is_not_read(tmp_path, value):
+    path = tmp_path / "billing.csv"
+    path.write_text(f"{HEAD}\n{value},conn-a,2026-11-01,2026-11-30,10\n", encoding="utf-8")
+    table, problems = _table(path)
+    assert table.empty and any("not an e-mail address" in p["problem"] for p in problems)
+
+
+def test_license_emails_are_compared_as_billing_ones_are(tmp_path):
+    import pandas as pd
+
+    from auditor.partner.reconcile import reconcile
+    path = tmp_path / "billing.csv"
+    path.write_text(f"{HEAD}\n{ROW}\n")
+    table, _ = _billing(path)
+    licenses = pd.DataFrame({"license_id": ["l1"], "email": ["\u200bA@x.example "], "account_id": [None],
+                             "connector_id": ["conn-a"], "edition": [None], "stores": [1], "expires": [pd.NaT],
+                             "live": [True], "trial": [False]})
+    rows = reconcile(licenses, table, pd.DataFrame({"connector_id": ["conn-a"], "connector": ["A"]}), AS_OF)
+    assert rows["status"].tolist() == ["matched"]
+
+
+@pytest.mark.parametrize("header", ["email,connector,connector,period_start,period_end,amount",
+                                    "email,connector,period_start,period_end,period_end,amount",
+                                    "email,connector ,connector,period_start,period_end,amount",
+                                    "email,email,connector,period_start,period_end,amount"])
+def test_a_header_read_given_twice_stops_the_run(tmp_path, header):
+    path = tmp_path / "billing.csv"
+    width = header.count(",") + 1
+    path.write_text(f"{header}\n{','.join(['x'] * width)}\n")
+    with pytest.raises(AuditorError, match=r"billing.csv: the header '\w+' is given twice \(columns \d and \d\); "
+                                           r"which one holds \w+ is unknown: keep one"):
+        _table(path)
+
+
+def test_a_header_given_twice_that_nothing_reads_is_no_matter(tmp_path):
+    path = tmp_path / "billing.csv"
+    path.write_text(f"{HEAD},note,note\n{ROW},x,y\n")
+    table, problems = _table(path)
+    assert len(table) == 1 and problems == []
+
+
+def _workbook(path: Path, cells: dict[str, tuple]) -> Path:
+    """cells: ref -> (value,) or ("=FORMULA", cached value)."""
+    import xlsxwriter
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Invoices")
+    for ref, value in cells.items():
+        if isinstance(value[0], str) and value[0].startswith("="):
+            sheet.write_formula(ref, value[0], None, value[1])
+        else:
+            sheet.write(ref, value[0])
+    book.close()
+    return path
+
+
+def _row(n: int, amount=("10",), email="a@x.example") -> dict:
+    return {f"A{n}": (email,), f"B{n}": ("conn-a",), f"C{n}": ("2026-11-01",), f"D{n}": ("2026-11-30",),
+            f"E{n}": amount}
+
+
+HEADER_CELLS = {"A1": ("email",), "B1": ("connector",), "C1": ("period_start",), "D1": ("period_end",),
+                "E1": ("amount",)}
+
+
+@pytest.mark.parametrize("amount", [("=2*5", 10), ("=2*5", 0), ("=SUM(F1:F9)", 999), ("=1/0", "#DIV/0!")],
+                         ids=["cached", "no-cached", "stale", "error"])
+def test_a_formula_cell_is_not_read_as_its_cached_value(tmp_path, amount):
+    path = _workbook(tmp_path / "billing.xlsx", {**HEADER_CELLS, **_row(2), **_row(3, amount, "b@x.example")})
+    table, problems = _table(path)
+    assert table["email"].tolist() == ["a@x.example"]
+    assert [(p["row"], p["column"], p["action"]) for p in problems] == [(3, "amount", "skipped")]
+    assert "amount is a formula" in problems[0]["problem"]
+
+
+def test_a_formula_in_a_column_nothing_reads_is_no_matter(tmp_path):
+    path = _workbook(tmp_path / "billing.xlsx", {**HEADER_CELLS, "F1": ("note",), **_row(2), "F2": ("=1+1", 2)})
+    table, problems = _table(path)
+    assert len(table) == 1 and problems == []
+
+
+def test_formulas_of_another_sheet_are_not_those_of_the_sheet_read(tmp_path):
+    import xlsxwriter
+    path = tmp_path / "billing.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    other, main = book.add_worksheet("Notes"), book.add_worksheet("Invoices")
+    for ref, (value,) in {**HEADER_CELLS, **_row(2)}.items():
+        main.write(ref, value)
+    other.write_formula("E2", "=1+1", None, 2)
+    book.close()
+    mapping = load_mapping(None, BILLING_FIELDS, DEFAULT).model_copy(update={"sheet": "Invoices"})
+    table, problems = _table(path, mapping)
+    assert len(table) == 1 and problems == []
+
+
+@pytest.mark.parametrize("suffix", [".xls", ".xlsb"])
+def test_a_binary_workbook_is_refused(tmp_path, suffix):
+    path = tmp_path / f"billing{suffix}"
+    path.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)
+    with pytest.raises(AuditorError, match=f"billing\\{suffix}: a binary workbook"):
+        _table(path)

@@ -14,14 +14,22 @@
 
 A header named in the mapping but missing from the file stops the run (one line naming both).
 A row with a bad date or number, or without a value it must have, is not read: it is reported
-with its row number (as the spreadsheet shows it, the header being row 1), its column and why.
+with its row number (as the spreadsheet shows it, the header being row 1, blank lines counted), its
+column and why (`action` "skipped"; a value read with a change, an e-mail address without its
+invisible characters, is reported with `action` "counted"). A cell holding a formula is not read
+(its result as last saved may be stale, or missing); a header the mapping reads given twice stops
+the run; an old binary workbook (.xls, .xlsb), whose formulas cannot be told, is refused.
 XLSX is read with calamine (about five times faster than openpyxl here).
 """
 
 from __future__ import annotations
 
 import csv
+import re
+import unicodedata
 import warnings
+import zipfile
+from xml.etree import ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,15 +83,24 @@ def load_mapping(path: Path | None, fields: dict[str, Field], default: dict[str,
 
 def _raw(path: Path, mapping: Mapping) -> pd.DataFrame:
     suffix = path.suffix.lower()
+    if suffix in (".xls", ".xlsb"):
+        raise AuditorError(f"{path}: a binary workbook ({suffix}) cannot be told to hold formulas or values; "
+                           "save it as .xlsx or CSV")
     try:
-        if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
-            return pd.read_excel(path, sheet_name=mapping.sheet or 0, engine="calamine", dtype=object)
+        if suffix in (".xlsx", ".xlsm", ".ods"):
+            raw = pd.read_excel(path, sheet_name=mapping.sheet or 0, engine="calamine", dtype=object)
+            raw.attrs["formulas"] = _formula_cells(path, mapping.sheet)
+            return raw
         if suffix in (".csv", ".txt"):
             with warnings.catch_warnings():
                 # a row with more values than the header would shift into an index (or lose
                 # values): refused, naming the row, never read askew
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False)
+                # blank lines are kept while reading (a line of bare carriage returns, say), so that
+                # every row keeps the number a spreadsheet gives it; they are dropped after
+                raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", index_col=False,
+                                  skip_blank_lines=False)
+                return raw[~raw.apply(_blank).all(axis=1)] if len(raw.columns) else raw
     except FileNotFoundError:
         raise AuditorError(f"{path}: no such file") from None
     except pd.errors.ParserWarning:
@@ -111,6 +128,97 @@ def _ragged_row(path: Path) -> str:
     return "a row has more values than the header"
 
 
+def clean_email(value: str) -> str:
+    """An e-mail address as compared: NFKC (full-width letters are the letters they look like),
+    without format characters (zero-width spaces and joiners, U+FEFF, bidi marks: invisible, so
+    what is shown is not what would be matched), trimmed, in lower case."""
+    text = unicodedata.normalize("NFKC", value)
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf").strip().lower()
+
+
+def _refuse_twice(path: Path, mapping: Mapping, names: list[str]) -> None:
+    """A header the mapping reads that the file gives twice (`Stores,Stores`, or once with a
+    trailing space) is refused: which column holds the field is unknown. Readers rename the
+    second `Stores.1`; that is undone here to find it."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        plain = name.strip()
+        renamed = re.fullmatch(r"(.*)\.(\d+)", plain)
+        if renamed and renamed.group(1).strip() in seen and plain not in seen:
+            plain = renamed.group(1).strip()
+        if plain in seen and plain in mapping.columns.values():
+            field = next(f for f, h in mapping.columns.items() if h == plain)
+            raise AuditorError(f"{path}: the header {plain!r} is given twice (columns {seen[plain] + 1} and {i + 1}); "
+                               f"which one holds {field} is unknown: keep one")
+        seen.setdefault(plain, i)
+
+
+def _column_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n - 1
+
+
+def _formula_cells(path: Path, sheet: str | int | None) -> set[tuple[int, int]]:
+    """(row as the spreadsheet numbers it, column from 0) of every cell of the sheet read that
+    holds a formula. A workbook keeps a formula's result as last computed (none at all when written
+    by a program, a stale one when its inputs changed since): that result is never read as data."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            if path.suffix.lower() == ".ods":
+                return _ods_formulas(book, sheet)
+            ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+                  "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+            sheets = ElementTree.fromstring(book.read("xl/workbook.xml")).findall("m:sheets/m:sheet", ns)
+            chosen = next((e for i, e in enumerate(sheets)
+                           if (e.get("name") == sheet if isinstance(sheet, str) else i == (sheet or 0))), None)
+            if chosen is None:
+                return set()
+            rels = ElementTree.fromstring(book.read("xl/_rels/workbook.xml.rels"))
+            rid = chosen.get(f"{{{ns['r']}}}id")
+            target = next((r.get("Target") for r in rels if r.get("Id") == rid), None)
+            if target is None:
+                return set()
+            name = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+            found = set()
+            cell_tag, formula_tag = f"{{{ns['m']}}}c", f"{{{ns['m']}}}f"
+            for _, element in ElementTree.iterparse(book.open(name)):
+                if element.tag == cell_tag:
+                    ref = element.get("r") or ""
+                    letters = ref.rstrip("0123456789")
+                    if element.find(formula_tag) is not None and letters.isalpha() and ref[len(letters):].isdigit():
+                        found.add((int(ref[len(letters):]), _column_number(letters.upper())))
+                    element.clear()
+            return found
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
+        raise AuditorError(f"{path}: cannot tell its formulas from its values ({type(exc).__name__})") from None
+
+
+def _ods_formulas(book: zipfile.ZipFile, sheet: str | int | None) -> set[tuple[int, int]]:
+    table_ns = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+    t = f"{{{table_ns}}}"
+    found: set[tuple[int, int]] = set()
+    tables = 0
+    for _, element in ElementTree.iterparse(book.open("content.xml")):
+        if element.tag != f"{t}table":
+            continue
+        if (element.get(f"{t}name") == sheet) if isinstance(sheet, str) else tables == (sheet or 0):
+            row = 0
+            for tr in element.iter(f"{t}table-row"):
+                col = 0
+                for cell in tr:
+                    span = int(cell.get(f"{t}number-columns-repeated", "1"))
+                    if cell.get(f"{t}formula") is not None:
+                        found |= {(row + 1, c) for c in range(col, col + min(span, 10_000))}
+                    col += span
+                row += int(tr.get(f"{t}number-rows-repeated", "1"))
+            return found
+        tables += 1
+        element.clear()
+    return found
+
+
 def _blank(series: pd.Series) -> pd.Series:
     return series.isna() | series.astype(str).str.strip().eq("")
 
@@ -120,7 +228,10 @@ def read_table(path: Path, mapping: Mapping, fields: dict[str, Field], one_of: t
     """(rows with one column per field, problems). `one_of`: at least one of these must be given
     in each row (e.g. email or account id). `raw`: the table already read (from JSON, say)."""
     raw = _raw(path, mapping) if raw is None else raw
-    raw.columns = [str(c).strip() for c in raw.columns]
+    formulas = raw.attrs.get("formulas", set())
+    names = [str(c) for c in raw.columns]
+    raw.columns = [name.strip() for name in names]
+    _refuse_twice(path, mapping, names)
     if not mapping._explicit:  # without a mapping file, optional columns the file lacks are just absent
         mapping = mapping.model_copy(update={"columns": {
             f: h for f, h in mapping.columns.items() if h in raw.columns or fields[f].required}})
@@ -139,12 +250,23 @@ def read_table(path: Path, mapping: Mapping, fields: dict[str, Field], one_of: t
     def report(rows: pd.Series, header: str, why: pd.Series | str) -> None:
         reasons = why if isinstance(why, pd.Series) else pd.Series(why, index=rows[rows].index)
         for i in rows[rows].index:
-            problems.append({"file": str(path), "row": int(i) + 2, "column": header, "problem": reasons[i]})
+            problems.append({"file": str(path), "row": int(i) + 2, "column": header, "problem": reasons[i],
+                             "action": "skipped"})
 
+    if formulas:  # a formula's cached result is no value to read: the row is not read, and said why
+        at = {name: i for i, name in reversed(list(enumerate(raw.columns)))}
+        for field, header in mapping.columns.items():
+            rows = raw.index.to_series().map(lambda i, c=at[header]: (int(i) + 2, c) in formulas).astype(bool)
+            report(rows & ~bad, header, f"{field} is a formula; its result as last saved is not read (save the "
+                                        "sheet's values: copy, paste special, values)")
+            bad |= rows
     for field, spec in fields.items():
         header = mapping.columns.get(field)
-        if header is None:
-            out[field] = None
+        if header is None:  # a column the file does not have: empty, but of its field's type (None
+            # cannot be compared, NaN and NaT can)
+            out[field] = {"number": float("nan"), "date": pd.NaT}.get(spec.kind)
+            if spec.kind == "date":
+                out[field] = pd.to_datetime(out[field])
             continue
         col = raw[header]
         nested = col.map(lambda v: isinstance(v, list | dict))  # from JSON: a cell is one value
@@ -168,6 +290,10 @@ def read_table(path: Path, mapping: Mapping, fields: dict[str, Field], one_of: t
             example = mapping.dates or "YYYY-MM-DD"
             report(wrong & ~bad, header, col.astype(str).map(lambda v, e=example: f"not a date ({v!r}; expected {e})"))
             bad |= wrong
+            far = ~bad & parsed.notna() & ~parsed.dt.year.between(*DATE_YEARS)  # year 0, 9999: no such day here
+            report(far, header, f"{field} is outside the years {DATE_YEARS[0]} to {DATE_YEARS[1]}")
+            bad |= far
+            parsed = parsed.where(~far)
             out[field] = parsed.dt.normalize()
         elif spec.kind == "number":
             parsed = pd.to_numeric(col.where(~blank).astype("string").str.replace(",", "", regex=False).str.strip(),
@@ -199,8 +325,14 @@ def read_table(path: Path, mapping: Mapping, fields: dict[str, Field], one_of: t
                 report(wrong & ~bad, header, col.astype(str).map(lambda v: f"not an ISO 4217 currency code ({v!r})"))
                 bad |= wrong
             if spec.kind == "email":
-                text = text.str.lower()
-                wrong = ~blank & ~text.str.contains("@", na=False)
+                cleaned = text.map(clean_email, na_action="ignore")
+                hidden = ~bad & text.notna() & (cleaned != text.str.lower())
+                for i in hidden[hidden].index:  # read, but said: the address differs from what is shown
+                    problems.append({"file": str(path), "row": int(i) + 2, "column": header, "action": "counted",
+                                     "problem": f"{field} holds invisible characters or letters in another form; "
+                                                "read without them, in lower case"})
+                text = cleaned.astype("string")
+                wrong = ~blank & ~text.str.fullmatch(r"[^@\s]+@[^@\s]+", na=False)
                 report(wrong & ~bad, header, col.astype(str).map(lambda v: f"not an e-mail address ({v!r})"))
                 bad |= wrong
             out[field] = text.astype(object).where(text.notna(), None)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from auditor.load.sheets import Field, Mapping, load_mapping, read_table
+from auditor.load.sheets import Field, Mapping, clean_email, load_mapping, read_table
 
 BILLING_FIELDS = {
     "email": Field("email"), "account_id": Field("text"), "connector": Field("text", required=True),
@@ -38,7 +38,14 @@ def read_billing(path: Path, mapping_file: Path | None, connectors: pd.DataFrame
     table, problems = read_table(path, mapping, BILLING_FIELDS, one_of=("email", "account_id"))
     for p in problems:
         issues.append({"file": p["file"], "record": p["row"], "id": None,
-                       "problem": f"row {p['row']}, column {p['column']!r}: {p['problem']}", "action": "skipped"})
+                       "problem": f"row {p['row']}, column {p['column']!r}: {p['problem']}", "action": p["action"]})
+    # a period that ends before it starts is no period: which of its dates is the slip is unknown
+    backwards = table["period_end"] < table["period_start"]
+    header = f"{mapping.columns.get('period_start')!r} and {mapping.columns.get('period_end')!r}"
+    for row in table.loc[backwards, "row"]:
+        issues.append({"file": str(path), "record": int(row), "id": None, "action": "skipped",
+                       "problem": f"row {row}, columns {header}: the billing period ends before it starts"})
+    table = table[~backwards].reset_index(drop=True)
     by_name = dict(zip(connectors["connector"].str.lower(), connectors["connector_id"]))
     ids = set(connectors["connector_id"])
     table["connector_id"] = table["connector"].map(lambda v: v if v in ids else by_name.get(str(v).lower(), v))
@@ -67,8 +74,10 @@ def reconcile(licenses: pd.DataFrame, billing: pd.DataFrame, connectors: pd.Data
               editions: list[str] | None = None) -> pd.DataFrame:
     rank = _rank(editions or EDITIONS)
     day = pd.Timestamp(as_of)
-    lic = licenses.assign(customer=licenses["email"].where(licenses["email"].notna(), licenses["account_id"]),
-                          key_kind=licenses["email"].notna().map({True: "email", False: "account id"}))
+    emails = licenses["email"].map(lambda v: clean_email(v) if isinstance(v, str) and v.strip() else None)
+    lic = licenses.assign(email=emails)
+    lic = lic.assign(customer=lic["email"].where(lic["email"].notna(), lic["account_id"]),
+                          key_kind=lic["email"].notna().map({True: "email", False: "account id"}))
     lic = lic[lic["customer"].notna()]
     lic = lic.assign(_rank=lic["edition"].map(rank), _live_stores=lic["stores"].where(lic["live"], 0))
     lic_g = lic.sort_values(["live", "_rank"], ascending=[False, False]).groupby(["customer", "connector_id"])
@@ -110,7 +119,10 @@ def reconcile(licenses: pd.DataFrame, billing: pd.DataFrame, connectors: pd.Data
     has_l, has_b = rows["_merge"] != "right_only", rows["_merge"] != "left_only"
     live = rows["live"].fillna(False).astype(bool)
     current = has_b & (rows["period_end"] >= day)
-    lrank, brank = rows["license_edition"].map(rank), rows["billed_edition"].map(rank)
+    # numbers or NaN: a billing without an edition column gives no ranks at all (None, which
+    # cannot be compared)
+    lrank = pd.to_numeric(rows["license_edition"].map(rank), errors="coerce")
+    brank = pd.to_numeric(rows["billed_edition"].map(rank), errors="coerce")
     rows["not_billed"] = has_l & live & ~has_b & ~rows["trial"].fillna(False).astype(bool)  # trials are free
     rows["not_licensed"] = has_b & ~has_l
     rows["lower_edition"] = (has_l & has_b & lrank.notna() & brank.notna() & (lrank < brank)).astype(bool)
