@@ -17,6 +17,7 @@ from functools import cache
 
 import annotated_types
 import duckdb
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel
 
@@ -63,8 +64,8 @@ def column(series: pd.Series, kind: str, nullable: bool, count: bool, where: str
     if kind == "int":
         inferred = pd.api.types.infer_dtype(present, skipna=True)
         if inferred in ("floating", "mixed-integer-float", "decimal"):
-            values = pd.to_numeric(present, errors="coerce")
-            if values.isna().any() or (values != values.round()).any():
+            values = pd.to_numeric(present, errors="coerce").astype(float)
+            if not (np.isfinite(values.to_numpy()).all() and (values == values.round()).all()):
                 _fail(where, field, "a number that is not whole where a whole number belongs")
         elif inferred not in ("integer", "empty"):
             _fail(where, field, f"{inferred} values where whole numbers belong")
