@@ -316,3 +316,51 @@ def test_a_binary_workbook_is_refused(tmp_path, suffix):
     path.write_bytes(b"\xd0\xcf\x11\xe0" + b"\0" * 100)
     with pytest.raises(AuditorError, match=f"billing\\{suffix}: a binary workbook"):
         _table(path)
+
+
+# --- a partner snapshot: ids refused as paths, dates out of range ----------------------------
+
+def _partner(tmp_path: Path, connectors: list, licenses: dict[str, list]) -> Path:
+    root = tmp_path / "partner"
+    root.mkdir()
+    (root / "connectors.json").write_text(json.dumps(connectors))
+    for cid, records in licenses.items():
+        (root / "connectors" / cid).mkdir(parents=True)
+        (root / "connectors" / cid / "licenses.json").write_text(json.dumps(records))
+    return root
+
+
+BAD_CONNECTOR_IDS = ["../x", "a/b", "..", ".", "c d", "x\\y", "/etc", "conn\u200b", "", "a" * 300]
+
+
+def test_every_connector_id_refused_as_a_path_is_a_load_issue_naming_it(tmp_path):
+    from auditor.partner.licenses import load_partner
+    root = _partner(tmp_path, [{"_id": cid, "name": f"c{n}"} for n, cid in enumerate(BAD_CONNECTOR_IDS)]
+                    + [{"_id": "ok", "name": "fine"}], {"ok": []})
+    issues: list[dict] = []
+    connectors, _, _ = load_partner(root, issues)
+    assert connectors["connector_id"].tolist() == ["ok"]
+    refused = [i for i in issues if "not a plain id" in i["problem"]]
+    assert [i["id"] for i in refused] == BAD_CONNECTOR_IDS
+    assert [i["record"] for i in refused] == list(range(len(BAD_CONNECTOR_IDS)))
+
+
+@pytest.mark.parametrize("value", ["0000-01-01T00:00:00Z", "9999-12-31T00:00:00Z", "0001-01-01"])
+def test_a_partner_license_date_outside_the_years_is_noted(tmp_path, value):
+    from auditor.partner.licenses import license_frame, load_partner
+    root = _partner(tmp_path, [{"_id": "ok", "name": "fine"}],
+                    {"ok": [{"_id": "L1", "created": "2026-01-01T00:00:00Z", "expires": value,
+                             "user": {"email": "a@x.example"}}]})
+    issues: list[dict] = []
+    connectors, licenses, installs = load_partner(root, issues)
+    frame = license_frame(connectors, licenses, installs, AS_OF)
+    assert frame["expires"].isna().all()
+    assert [i["problem"] for i in issues] == ["license expires is outside the years 1990 to 2200; read as not given"]
+
+
+def test_a_partner_whose_license_expires_in_year_0_is_audited(run_cli, tmp_path):
+    root = _partner(tmp_path, [{"_id": "ok", "name": "fine"}],
+                    {"ok": [{"_id": "L1", "created": "0000-01-01T00:00:00Z", "expires": "0000-01-01T00:00:00Z",
+                             "user": {"email": "a@x.example"}}]})
+    run = run_cli("licenses", root, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr

@@ -84,7 +84,7 @@ def read_list(path: Path, mapping_file: Path | None, issues: list[dict]) -> tupl
         where = p["problem"] if p["problem"].startswith("record ") else f"row {p['row']}: {p['problem']}"
         head, _, why = where.partition(": ")
         issues.append({"account": None, "file": p["file"], "record": p["row"], "id": None,
-                       "problem": f"{head}, column {p['column']!r}: {why}", "action": "skipped"})
+                       "problem": f"{head}, column {p['column']!r}: {why}", "action": p["action"]})
     try:
         day = date.fromisoformat(str(exported)[:10]) if exported else None
     except ValueError:

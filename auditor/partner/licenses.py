@@ -20,7 +20,7 @@ import pandas as pd
 
 from auditor.common.errors import AuditorError, InputError
 from auditor.common.paths import safe_id
-from auditor.load.sheets import Field, load_mapping, read_table
+from auditor.load.sheets import DATE_YEARS, Field, load_mapping, read_table
 
 TRIAL_DAYS = 30  # a license that expires within this many days of its creation is a trial
 
@@ -98,12 +98,15 @@ def _drop_bad_dates(frame: pd.DataFrame, fields: dict[str, str], what: str, ids:
     (a parse per record cost 50 µs, seconds at 100,000 licenses)."""
     for col, field in fields.items():
         raw = frame[col] if col in frame else pd.Series(dtype=object)
-        bad = raw.notna() & pd.to_datetime(raw, errors="coerce", utc=True, format="mixed").isna()
-        for i in bad[bad].index:
-            issues.append({"file": frame.at[i, "file"], "record": frame.at[i, "record"],
-                           "id": None if ids is None else ids[i], "action": "counted",
-                           "problem": f"{what} {field} is not a date; read as not given"})
-        frame.loc[bad, col] = None
+        parsed = pd.to_datetime(raw, errors="coerce", utc=True, format="mixed")
+        far = parsed.notna() & ~parsed.dt.year.between(*DATE_YEARS)  # year 0 crashed the results' writing
+        for bad, why in ((raw.notna() & parsed.isna(), "is not a date"),
+                         (far, f"is outside the years {DATE_YEARS[0]} to {DATE_YEARS[1]}")):
+            for i in bad[bad].index:
+                issues.append({"file": frame.at[i, "file"], "record": frame.at[i, "record"],
+                               "id": None if ids is None else ids[i], "action": "counted",
+                               "problem": f"{what} {field} {why}; read as not given"})
+            frame.loc[bad, col] = None
 
 
 def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -118,7 +121,7 @@ def load_partner(root: Path, issues: list[dict]) -> tuple[pd.DataFrame, pd.DataF
                            "problem": "connector without an _id", "action": "skipped"})
             continue
         if safe_id(c["_id"]) is None:  # it names a folder: never one outside the snapshot
-            issues.append({"file": f"{display}/connectors.json", "record": i, "id": None,
+            issues.append({"file": f"{display}/connectors.json", "record": i, "id": c["_id"],
                            "problem": "connector _id is not a plain id (letters, digits, _ and - only), so it "
                                       "cannot name its folder; its licenses and install base are not read",
                            "action": "skipped"})
@@ -185,7 +188,7 @@ def read_license_list(path: Path, mapping_file: Path | None, connectors: pd.Data
     table, problems = read_table(path, mapping, LICENSE_LIST_FIELDS)
     for p in problems:
         issues.append({"file": p["file"], "record": p["row"], "id": None,
-                       "problem": f"row {p['row']}, column {p['column']!r}: {p['problem']}", "action": "skipped"})
+                       "problem": f"row {p['row']}, column {p['column']!r}: {p['problem']}", "action": p["action"]})
     by_name = dict(zip(connectors["connector"].str.lower(), connectors["connector_id"]))
     ids = set(connectors["connector_id"])
     cid = table["connector"].map(lambda v: v if v in ids else by_name.get(str(v).lower(), v))
