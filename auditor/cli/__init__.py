@@ -1,7 +1,7 @@
 """Command line: thin click commands over the runs. Errors become one line and an exit code.
 
 Exit codes: 0 no unmuted alarm at or above --fail-on; 1 there are; 2 bad usage or bad input;
-3 a rule failed to evaluate, or an internal error.
+3 a rule failed to evaluate, or an internal error; 130 interrupted (Ctrl-C).
 
 `app` holds the group; each module below adds its commands to it when imported. The heavy
 modules (pandas, DuckDB, the reports) are imported inside the commands that use them, so
@@ -12,7 +12,7 @@ import os
 import sys
 
 from auditor.cli import account, history, partner, rules  # noqa: F401 - each registers its commands
-from auditor.cli.app import cli
+from auditor.cli.app import INTERRUPTED, cli, say_interrupted
 
 
 def main() -> None:
@@ -25,6 +25,9 @@ def main() -> None:
         code = 0
     except SystemExit as done:
         code = done.code
+    except KeyboardInterrupt:  # Ctrl-C past the command's own handling (while click starts or ends)
+        say_interrupted()
+        code = INTERRUPTED
     if not isinstance(code, int):  # sys.exit("text") says the text, and fails
         if code is not None:
             print(code, file=sys.stderr)

@@ -144,6 +144,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
       2  bad usage or bad input (one line says which file and record)
       3  a rule could not be evaluated (the results are written, with status
        error), or an internal error (AUDITOR_DEBUG=1 shows the traceback)
+      130  interrupted (Ctrl-C): says "interrupted"; no file is left half written
     """
     import orjson
 
@@ -345,7 +346,8 @@ def pull(out, **options):
     an interrupted pull continues with --resume.
 
     \b
-    Exit codes: 0 pulled; 2 bad usage, refused token, or gave up (the message says which).
+    Exit codes: 0 pulled; 2 bad usage, refused token, or gave up (the message says which);
+    130 interrupted (continue with --resume).
     """
     _pull(out, **options)
 

@@ -36,8 +36,62 @@ def _with_say_options(command: click.Command) -> click.Command:
     return command
 
 
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
+
+# what libraries raise instead of KeyboardInterrupt when Ctrl-C stops them mid-work
+_INTERRUPTIONS = {("_duckdb", "InterruptException"), ("duckdb", "InterruptException"),
+                  ("pyarrow.lib", "ArrowCancelled")}
+
+
+def interrupted(exc: BaseException | None) -> bool:
+    """Whether Ctrl-C is what ended the work: a KeyboardInterrupt, a library's own word for it,
+    or any error raised while one was being handled (a cleanup that failed, an error that says
+    what an interruption means, as an interrupted pull does)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, KeyboardInterrupt) or any(
+                (cls.__module__, cls.__name__) in _INTERRUPTIONS for cls in type(exc).__mro__):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def say_interrupted(exc: BaseException | None = None) -> None:
+    """One line on standard error: 'interrupted', or the interruption's own word when it has one."""
+    line = "interrupted"
+    if isinstance(exc, AuditorError) and str(exc).startswith("interrupted"):
+        line = printable(str(exc), newlines=False)
+    try:
+        click.echo(line, err=True)
+    except (OSError, ValueError):
+        pass
+
+
+class AuditorCommand(click.Command):
+    """A command whose outputs are checked against its inputs and each other before it runs."""
+
+    def invoke(self, ctx):
+        from auditor.cli.options import check_outputs
+        check_outputs(ctx)
+        return super().invoke(ctx)
+
+
 class AuditorGroup(click.Group):
-    """Turns what goes wrong into one line on stderr and an exit code, never a traceback."""
+    """Turns what goes wrong into one line on stderr and an exit code, never a traceback;
+    Ctrl-C into one line, 'interrupted', and exit code 130."""
+
+    command_class = AuditorCommand
+
+    def parse_args(self, ctx, args):
+        try:
+            return super().parse_args(ctx, args)
+        except click.ClickException as exc:
+            _one_line(exc)
+            raise
+        except KeyboardInterrupt:
+            say_interrupted()
+            raise click.exceptions.Exit(INTERRUPTED) from None
 
     def get_command(self, ctx, cmd_name):
         """Every command takes -q and -v after its name too (`auditor audit -q`)."""
@@ -46,12 +100,24 @@ class AuditorGroup(click.Group):
 
     def invoke(self, ctx):
         try:
+            return self._invoke(ctx)
+        except BaseException as exc:
+            if isinstance(exc, (click.exceptions.Exit, SystemExit)) or not interrupted(exc):
+                raise
+            say_interrupted(exc)  # Ctrl-C, wherever it came: every write has removed its temporary file
+            raise click.exceptions.Exit(INTERRUPTED) from None
+
+    def _invoke(self, ctx):
+        try:
             return super().invoke(ctx)
         except AuditorError as exc:
             error = click.ClickException(printable(str(exc), newlines=False))
             error.exit_code = exc.exit_code
             raise error from None
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, SystemExit):
+        except click.ClickException as exc:  # click's own (a bad option value): data shown, never acted on
+            _one_line(exc)
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort, SystemExit):
             raise
         except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
             sys.stderr.close()
@@ -63,6 +129,12 @@ class AuditorGroup(click.Group):
                 f"internal error ({type(exc).__name__}); rerun with AUDITOR_DEBUG=1 to see where")
             error.exit_code = 3
             raise error from None
+
+
+def _one_line(error: click.ClickException) -> None:
+    """A click error's message as one line, control and format characters escaped: it may quote
+    a value from the command line."""
+    error.message = printable(str(error.message), newlines=False)
 
 
 @click.group(cls=AuditorGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -78,6 +150,8 @@ def cli(ctx, config_file, quiet, verbose):
 
     \b
     Start with:  auditor audit --sample --fail-on never --html report.html
+    Exit codes:  0 fine; 1 unmuted alarms at or above --fail-on; 2 bad usage or
+                 input; 3 a rule failed, or an internal error; 130 interrupted
     Completion:  eval "$(_AUDITOR_COMPLETE=bash_source auditor)"   in ~/.bashrc
                  (zsh_source in ~/.zshrc; fish: _AUDITOR_COMPLETE=fish_source auditor | source)
     """

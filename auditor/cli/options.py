@@ -152,13 +152,150 @@ def report_outputs(html, xlsx, csv_dir, templates, extra=()) -> Outputs:
     for path in extra:  # the format from the file name
         suffix = path.suffix.lower()
         if suffix in (".html", ".htm"):
-            out.html = path
+            kind = "html"
         elif suffix == ".xlsx":
-            out.xlsx = path
+            kind = "xlsx"
         else:
             raise click.BadParameter(f"{path}: name a .html or .xlsx file (or use --csv DIR for CSV files)",
                                      param_hint="OUTPUTS")
+        if getattr(out, kind) is not None:  # one report of a kind: a second name would be dropped unsaid
+            from auditor.common.errors import AuditorError
+            raise AuditorError(f"{path}: a {kind.upper()} report is named twice (and {getattr(out, kind)}); "
+                               "name one")
+        setattr(out, kind, path)
     return out
+
+
+# What a command reads and what it writes, by parameter name: no output may be an input of the
+# run, lie inside a folder the run reads, or be another output of it (check_outputs).
+INPUT_PARAMS = ("snapshots", "partner_snapshot", "sandbox_list", "production_list", "results_file", "old", "new",
+                "mutes", "rule_dirs", "policy", "profile", "billing", "billing_map", "license_list", "license_map",
+                "mapping", "snapshot", "templates", "pull_into", "history_path", "token_file")
+OUTPUT_PARAMS = ("output", "html", "xlsx", "outputs")  # files; csv_dir is a folder of them
+
+
+def _given(value) -> list[Path]:
+    """The paths a parameter's value names ("-" is a standard stream, not a path)."""
+    values = value if isinstance(value, (list, tuple)) else [value]
+    return [Path(v) for v in values if v is not None and str(v) != "-" and str(v) != ""]
+
+
+def _label(ctx: click.Context, name: str) -> str:
+    """How the user named a parameter: -o, --html, SNAPSHOTS."""
+    for param in ctx.command.params:
+        if param.name == name:
+            return param.opts[0] if isinstance(param, click.Option) else param.human_readable_name
+    return name
+
+
+def _run_inputs(ctx: click.Context) -> list[tuple[str, Path]]:
+    """(how it was named, path) of everything the run reads that a path names."""
+    from auditor.common.paths import netsuite_sample_dir, partner_sample_dir
+    params = ctx.params
+    found = []
+    for name in INPUT_PARAMS:
+        if name in ("policy", "profile"):  # a built-in name, or a file
+            found += [(_label(ctx, name), p) for p in _given(params.get(name)) if p.is_file()]
+        else:
+            found += [(_label(ctx, name), p) for p in _given(params.get(name))]
+    if params.get("sample"):
+        found += [("--sample", folder) for folder in (sample_dir(), partner_sample_dir(), netsuite_sample_dir())]
+    root = ctx.find_root()
+    config = getattr(root.obj, "path", None)
+    from auditor.common.paths import config_path
+    if config_path(config) is not None:
+        found.append(("the configuration", config_path(config)))
+    if "history_path" in params and params["history_path"] is None:  # the history the run would use
+        from auditor.history import store
+        found.append(("the history", (ctx.obj.history.path if ctx.obj is not None else None) or store.default_path()))
+    return found
+
+
+def check_outputs(ctx: click.Context) -> None:
+    """Refuse, before anything is read or written, an output that is an input of the run (a
+    snapshot or a file in one, a results file or list being read, the history, mutes, rules,
+    the configuration), lies in a folder the run reads, or is another output of the same run
+    (-o r.json --html r.json, --html x --xlsx x, a report named like a CSV file --csv writes).
+    Paths are compared as the file system resolves them: symbolic links followed, and letter
+    case folded where the file system folds it."""
+    params = ctx.params
+    outputs = [(_label(ctx, name), p) for name in OUTPUT_PARAMS for p in _given(params.get(name))]
+    csv_dir = params.get("csv_dir")
+    if not outputs and csv_dir is None:
+        return
+    if csv_dir is not None:
+        from auditor.report import CSV_NAMES
+        outputs.append((_label(ctx, "csv_dir"), Path(csv_dir)))
+        outputs += [(f"{_label(ctx, 'csv_dir')} {csv_dir} (its {name}.csv)", Path(csv_dir) / f"{name}.csv")
+                    for name in CSV_NAMES]
+    problem = _clash(outputs, _run_inputs(ctx))
+    if problem:
+        from auditor.common.errors import AuditorError
+        raise AuditorError(problem)
+
+
+def _clash(outputs: list[tuple[str, Path]], inputs: list[tuple[str, Path]]) -> str | None:
+    """What is wrong with the first output that is an input, lies in an input folder, or is
+    another output; None when every output has a place of its own."""
+    read = [(label, path, _identity(path)) for label, path in inputs]
+    seen: dict[tuple, tuple[str, Path]] = {}
+    for label, path in outputs:
+        chain = _chain(path)
+        for in_label, in_path, ident in read:
+            if ident == chain[0]:
+                return f"{label} {path}: that is {in_label} {in_path}, which this run reads; name another file"
+            if ident in chain[1:]:
+                return f"{label} {path}: inside {in_label} {in_path}, which this run reads; write it elsewhere"
+        if chain[0] in seen:
+            first_label, first = seen[chain[0]]
+            return (f"{label} {path}: {first_label} {first} is written there too (one would replace the other); "
+                    "name another file")
+        seen[chain[0]] = (label, path)
+    return None
+
+
+def _identity(path: Path) -> tuple:
+    """What names one place in the file system whichever way it is spelled: the device and inode
+    of the nearest folder (or file) that exists, symbolic links followed, then the names under it
+    that do not exist yet, case-folded where that file system folds letter case."""
+    import os
+    import unicodedata
+    head, rest = os.path.realpath(os.path.abspath(path)), []
+    while not os.path.lexists(head):
+        head, name = os.path.split(head)
+        if not name:
+            break
+        rest.append(name)
+    try:
+        st = os.stat(head)
+    except OSError:  # cannot be looked at: compared by its name
+        return ("name", head, *reversed(rest))
+    if rest and _folds_case(head):
+        rest = [unicodedata.normalize("NFC", name).casefold() for name in rest]
+    return (st.st_dev, st.st_ino, *reversed(rest))
+
+
+def _chain(path: Path) -> list[tuple]:
+    """The identity of `path`, then of each folder above it."""
+    import os
+    real = Path(os.path.realpath(os.path.abspath(path)))
+    return [_identity(path)] + [_identity(folder) for folder in real.parents]
+
+
+@functools.lru_cache(maxsize=64)
+def _folds_case(folder: str) -> bool:
+    """Whether the file system of `folder` takes one name in upper and lower case for the same
+    file: the first name with letters on its path, spelled the other way, is the same folder."""
+    import os
+    here = Path(folder)
+    for candidate in (here, *here.parents):
+        name = candidate.name
+        if name.swapcase() != name:
+            try:
+                return os.path.samefile(candidate, candidate.with_name(name.swapcase()))
+            except OSError:
+                return False
+    return False
 
 
 def _month(value: str | None):

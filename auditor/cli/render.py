@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from auditor.cli.options import Progress, echo, say
 from auditor.common.errors import AuditorError
+from auditor.common.terminal import printable
 from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN, USED
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
@@ -72,7 +73,8 @@ def _cell(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     text = str(value)
-    return "-" if text in ("<NA>", "NaT", "nan", "None") else text
+    # one line, whatever the value holds: a newline in a name must not break the row into false ones
+    return "-" if text in ("<NA>", "NaT", "nan", "None") else printable(text, newlines=False)
 
 
 def text_table(columns: list[str], rows: list[list], width: int | None = None, numeric: set[int] = frozenset()) -> str:

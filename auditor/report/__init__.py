@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import secrets
+import shutil
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,6 +17,58 @@ from auditor.common.safe import csv_safe
 from auditor.report.tables import EXTRA_SECTIONS, Report, build_report
 
 CSV_TABLES = ("summary", "findings", "rules", "endpoints", "flows", "licenses", "load_issues", "mutes", "inputs")
+# every file --csv DIR may write (what a run's other outputs and inputs must not be)
+CSV_NAMES = (*CSV_TABLES, "changes", "trend", "forecast", "vendor", "connector_licenses", "reconciliation",
+             "reconciliation_totals", *EXTRA_SECTIONS)
+
+
+def temp_beside(path: Path, suffix: str = ".tmp") -> Path:
+    """A name for a temporary file or folder in `path`'s own folder (so that renaming it to
+    `path` is atomic): hidden, unique to this write, ending in .tmp. Nothing is created."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+
+
+def remove(path: Path) -> None:
+    """Remove a temporary file or folder if it is there; a failure to is not the error to report."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+@contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """Yields a temporary path beside `path` to write to; when the block ends it replaces `path`
+    in one step. On any failure (an error, Ctrl-C) it is removed: `path` is the old file or the
+    new one, never a part of it, and no temporary file is left."""
+    tmp = temp_beside(path)
+    try:
+        yield tmp
+        with uninterrupted():
+            os.replace(tmp, path)
+    except BaseException:
+        remove(tmp)
+        raise
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Ctrl-C held back for the few renames that put finished files in place (so a set of files
+    is moved whole), then raised."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 @dataclass
@@ -24,11 +83,43 @@ class Outputs:
 
 
 def write_csv(report: Report, folder: Path) -> list[Path]:
-    """One CSV per table: UTF-8, a header, CRLF line ends, formula-looking text quoted."""
+    """One CSV per table: UTF-8, a header, CRLF line ends, formula-looking text quoted. The set is
+    written whole or not at all: every file goes into a temporary folder first, which becomes the
+    folder (a new one), or whose files are moved into it (an existing one) once all are written;
+    on any failure, Ctrl-C included, the temporary folder goes and the folder is as it was."""
+    fresh = not folder.is_dir()
+    scratch = temp_beside(folder) if fresh else folder / temp_beside(folder / "csv").name
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise AuditorError(f"{folder}: cannot create the CSV folder ({exc.strerror})") from None
+        try:
+            if fresh:
+                folder.parent.mkdir(parents=True, exist_ok=True)
+            scratch.mkdir()
+        except OSError as exc:
+            raise AuditorError(f"{folder}: cannot create the CSV folder ({exc.strerror})") from None
+        names = _write_csv_tables(report, scratch, folder)
+        moved: list[Path] = []
+        try:
+            with uninterrupted():
+                if fresh:
+                    os.rename(scratch, folder)
+                else:
+                    for name in names:
+                        target = folder / name
+                        existed = target.exists()
+                        os.replace(scratch / name, target)
+                        if not existed:
+                            moved.append(target)
+        except OSError as exc:
+            for path in moved:  # those this run added; a replaced file cannot be put back
+                remove(path)
+            raise AuditorError(f"{folder}: cannot write the CSV files ({exc.strerror})") from None
+    finally:
+        remove(scratch)
+    return [folder / name for name in names]
+
+
+def _write_csv_tables(report: Report, scratch: Path, folder: Path) -> list[str]:
+    """Write the tables into `scratch`; returns the file names. Errors name the file in `folder`."""
     paths = []
     if report.no_accounts:  # a partner's licenses, NetSuite records: their own tables, not empty account ones
         tables = {"findings": report.findings, "rules": report.rules, "load_issues": report.load_issues}
@@ -51,15 +142,15 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
         if not report.vendor.empty:
             tables["vendor"] = report.vendor
     for name, frame in tables.items():
-        path = folder / f"{name}.csv"
+        path = scratch / f"{name}.csv"
         for col in frame.columns:
             if frame[col].dtype.kind == "M":
                 frame = frame.assign(**{col: frame[col].dt.strftime("%Y-%m-%d")})
         try:
             csv_safe(frame).to_csv(path, index=False, lineterminator="\r\n", encoding="utf-8")
         except OSError as exc:
-            raise AuditorError(f"{path}: cannot write ({exc.strerror})") from None
-        paths.append(path)
+            raise AuditorError(f"{folder / path.name}: cannot write ({exc.strerror})") from None
+        paths.append(path.name)
     return paths
 
 

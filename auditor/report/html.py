@@ -260,11 +260,10 @@ def render_html(report: Report, templates: Path | None = None) -> str:
 
 
 def write_html(report: Report, path: Path, templates: Path | None = None) -> None:
+    from auditor.report import atomic
     text = render_html(report, templates)
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        with atomic(path) as tmp:  # the old report or the new one, never a part; no temporary file left
+            tmp.write_text(text, encoding="utf-8")
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise AuditorError(f"{path}: cannot write the HTML report ({exc.strerror})") from None

@@ -27,6 +27,7 @@ import xlsxwriter
 from auditor import __version__
 from auditor.common.errors import AuditorError
 from auditor.common.safe import FORMULA_STARTS
+from auditor.report import remove, temp_beside, uninterrupted
 from auditor.report.tables import COLUMN_TYPES, SEVERITIES, Report
 
 MAX_CELL = 32_767
@@ -50,10 +51,13 @@ COLOURED = {"severity", "status", "flows status", "endpoints status", "action"}
 class _Writer:
     def __init__(self, path: Path, as_of: str | None = None):
         self.path = path
-        self.tmp = path.with_name(path.name + ".tmp")
+        # XlsxWriter writes the file when the book is closed: a unique temporary name beside the
+        # workbook, renamed to it once whole; its own temporary files in a folder of their own
+        self.tmp = temp_beside(path)
+        self.scratch = tempfile.TemporaryDirectory(prefix="auditor-xlsx-", ignore_cleanup_errors=True)
         self.book = xlsxwriter.Workbook(str(self.tmp), {
             "constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-            "strings_to_numbers": False, "remove_timezone": True,
+            "strings_to_numbers": False, "remove_timezone": True, "tmpdir": self.scratch.name,
         })
         b = self.book
         # stamped with the audit date, not the time of writing: the same results give the same bytes
@@ -165,23 +169,31 @@ class _Writer:
                       .encode())
 
     def close(self) -> None:
-        spliced = self.path.with_name(self.path.name + ".rows.tmp")
+        """Write the workbook and put it in place; on any failure (Ctrl-C too) nothing is left."""
+        spliced = temp_beside(self.path)
         try:
             self.book.close()
             if self.splices:
                 _splice(self.tmp, spliced, self.splices)
-                self.tmp.unlink()
-                spliced.replace(self.path)
+                remove(self.tmp)
+                with uninterrupted():
+                    spliced.replace(self.path)
             else:
-                self.tmp.replace(self.path)
+                with uninterrupted():
+                    self.tmp.replace(self.path)
         except (OSError, xlsxwriter.exceptions.FileCreateError) as exc:
-            self.tmp.unlink(missing_ok=True)
-            spliced.unlink(missing_ok=True)
             raise AuditorError(f"{self.path}: cannot write the workbook ({exc})") from None
         finally:
-            for tables in self.splices.values():
-                for *_, rows in tables:
-                    rows.close()
+            remove(spliced)
+            self.discard()
+
+    def discard(self) -> None:
+        """Close and remove every temporary file of the workbook (what `close` has not put in place)."""
+        for tables in self.splices.values():
+            for *_, rows in tables:
+                rows.close()
+        remove(self.tmp)
+        self.scratch.cleanup()
 
 
 def _splice(book: Path, out: Path, splices: dict[int, list[tuple[int, int, IO[bytes]]]]) -> None:
@@ -396,8 +408,19 @@ def _trend_sheet(w: _Writer, report: Report) -> None:
 
 def write_xlsx(report: Report, path: Path) -> dict:
     """Write the workbook; returns what was cut ({"cells": [...], "sheets": [...]})."""
+    w = _Writer(path, report.meta.get("as_of"))
+    try:
+        return _book(w, report)
+    except OSError as exc:  # XlsxWriter's own temporary files while the book is made (a full disk)
+        w.discard()
+        raise AuditorError(f"{path}: cannot write the workbook ({exc.strerror or exc})") from None
+    except BaseException:  # an error or Ctrl-C while the book is made: no temporary file is left
+        w.discard()
+        raise
+
+
+def _book(w: _Writer, report: Report) -> dict:
     meta = report.meta
-    w = _Writer(path, meta.get("as_of"))
     if report.no_accounts:
         return _sections_book(w, report)
     summary = w.book.add_worksheet("Summary")
