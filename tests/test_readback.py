@@ -234,3 +234,25 @@ def test_a_refused_document_is_one_line_and_exit_3_from_the_cli(tmp_path, monkey
     assert "trend.points[0].endpoints_used: Input should be a valid integer" in run.stderr
     assert "nothing was written" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "third.json").exists()
+
+
+FLOAT_COLUMNS = {"pace a month", "flows share", "endpoints share", "amount", "at stake", "billed"}
+
+
+def test_no_csv_shows_a_whole_number_as_a_float(documents, tmp_path):
+    """trend.csv and forecast.csv showed finance 5.0 and 10.0: every CSV of every kind of run
+    writes whole numbers as integers; only amounts, shares and paces are decimals."""
+    import csv
+    import re
+    folder = documents["folder"]
+    for source in (folder / f"{MONTHS[-1]}.json", folder / "licenses.json", folder / "ns.json"):
+        out = tmp_path / source.stem
+        invoke("report", source, "--csv", out)
+        files = list(out.glob("*.csv"))
+        assert files
+        for f in files:
+            for row in csv.DictReader(f.open(encoding="utf-8-sig")):
+                for column, value in row.items():
+                    if column not in FLOAT_COLUMNS:
+                        assert not re.fullmatch(r"-?\d+\.0+", value or ""), (f.name, column, value)
+    assert (tmp_path / MONTHS[-1] / "trend.csv").read_text().count("\n") > 5

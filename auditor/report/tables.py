@@ -15,6 +15,8 @@ import pandas as pd
 
 from auditor.common.vocabulary import SEVERITIES_DOWN as SEVERITIES  # highest first
 from auditor.common.vocabulary import STATUS_ORDER, USAGE, download_caveat, why_reached
+from auditor.results import model as m
+from auditor.results.rows import table as section_table
 
 # header -> kind, for the writers: "date", "share" (a fraction shown as a percentage), "int", "bool"
 COLUMN_TYPES = {
@@ -225,7 +227,7 @@ def _endpoints(results: dict) -> pd.DataFrame:
     cols = ["account", "environment", "kind", "key", "application", "category", "resolved", "row", "endpoints",
             "connections", "flows", "connection id", "connection name", "connection type", "enabled flows", "why"]
     table = pd.DataFrame(rows, columns=cols)
-    for col in ("connections", "flows", "enabled flows"):
+    for col in ("endpoints", "connections", "flows", "enabled flows"):
         table[col] = table[col].astype("Int64")
     return table
 
@@ -264,7 +266,7 @@ def _connector_licenses(results: dict) -> pd.DataFrame:
             "trial": "trial", "installed": "installed", "integration_id": "integration", "pending": "pending",
             "global": "global", "stores": "stores", "store_editions": "store editions",
             "stores_installed": "stores installed"}
-    return _dates(_plain(results.get("connector_licenses") or [], cols), "created", "expires")
+    return _dates(_plain(results.get("connector_licenses") or [], cols, m.ConnectorLicense), "created", "expires")
 
 
 def _reconciliation(results: dict) -> pd.DataFrame:
@@ -274,12 +276,14 @@ def _reconciliation(results: dict) -> pd.DataFrame:
             "billed_edition": "billed edition", "billed_quantity": "billed quantity", "period_start": "period start",
             "period_end": "period end", "amount": "amount", "currency": "currency", "at_stake": "at stake",
             "invoices": "invoices", "detail": "detail"}
-    table = _dates(_plain(results.get("reconciliation") or [], cols), "license expires", "period start", "period end")
-    table["currency"] = table["currency"].fillna("-")  # a blank cell would not match a COUNTIFS criterion
-    return table
+    frame = _dates(_plain(results.get("reconciliation") or [], cols, m.ReconciliationRow), "license expires",
+                   "period start", "period end")
+    frame["currency"] = frame["currency"].fillna("-")  # a blank cell would not match a COUNTIFS criterion
+    return frame
 
 
 EXTRA_SECTIONS = {"ns_records": "NetSuite records", "ns_links": "NetSuite connections"}
+EXTRA_MODELS = {"ns_records": m.NsRecord, "ns_links": m.NsLink}
 
 
 METRIC_WORDS = {"flows": "billable flows", "endpoints": "endpoints", "trading_partners": "trading partners",
@@ -323,9 +327,10 @@ def _extras(results: dict) -> dict[str, pd.DataFrame]:
     for key, title in EXTRA_SECTIONS.items():
         rows = results.get(key)
         if rows is not None:
-            frame = pd.DataFrame(rows).drop(columns=["base_account", "connections_known", "refreshed_on"],
-                                            errors="ignore")  # said elsewhere, or only for the rules
-            frame.columns = [c.replace("_", " ") for c in frame.columns]
+            model = EXTRA_MODELS[key]
+            shown = [f for f in model.model_fields  # said elsewhere, or only for the rules
+                     if f not in ("base_account", "connections_known", "refreshed_on")]
+            frame = section_table(rows, model, {f: f.replace("_", " ") for f in shown})
             for col in ("last used", "refreshed on"):
                 if col in frame:
                     frame[col] = pd.to_datetime(frame[col], errors="coerce")
@@ -333,8 +338,9 @@ def _extras(results: dict) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _plain(records: list[dict], rename: dict[str, str]) -> pd.DataFrame:
-    return pd.DataFrame(records, columns=list(rename)).rename(columns=rename)
+def _plain(records: list[dict], rename: dict[str, str], model) -> pd.DataFrame:
+    """Rows of a section of the results file as a table, its whole numbers as integer columns."""
+    return section_table(records, model, rename)
 
 
 def build_report(results: dict) -> Report:
@@ -351,23 +357,24 @@ def build_report(results: dict) -> Report:
         flows=_flows(results),
         licenses=_licenses(results),
         load_issues=_plain(results["load_issues"], {"account": "account", "file": "file", "record": "record",
-                                                    "id": "id", "problem": "problem", "action": "action"}),
+                                                    "id": "id", "problem": "problem", "action": "action"},
+                            m.LoadIssue),
         mutes=_plain(results.get("mutes", []), {"mute": "mute", "rule": "rule", "account": "account",
                                                 "environment": "environment", "resource": "resource",
                                                 "reason": "reason", "expires": "expires", "status": "status",
-                                                "matched": "matched"}),
+                                                "matched": "matched"}, m.MuteResult),
         inputs=_plain(results.get("inputs", []), {"account": "account", "file": "file", "bytes": "bytes",
-                                                  "sha256": "sha256"}),
+                                                  "sha256": "sha256"}, m.InputFile),
         changes=_plain((results.get("changes") or {}).get("rows", []),
-                       {c: c for c in ("account", "environment", "kind", "change", "id", "name", "detail")}),
+                       {c: c for c in ("account", "environment", "kind", "change", "id", "name", "detail")}, m.Change),
         trend=_plain((results.get("trend") or {}).get("points", []), {
             "account": "account", "environment": "environment", "month": "month", "as_of": "audit date",
             "flows_billable": "billable flows", "flows_entitled": "flows entitled",
-            "endpoints_used": "endpoints used", "endpoints_entitled": "endpoints entitled"}),
+            "endpoints_used": "endpoints used", "endpoints_entitled": "endpoints entitled"}, m.TrendPoint),
         forecast=_plain((results.get("trend") or {}).get("forecast", []), {
             "account": "account", "environment": "environment", "metric": "metric", "months": "months",
             "first": "from", "last": "to", "used": "used", "entitled": "entitled", "pace": "pace a month",
-            "crosses": "crosses in", "verdict": "forecast"}),
+            "crosses": "crosses in", "verdict": "forecast"}, m.Forecast),
         connector_licenses=_connector_licenses(results),
         extras=_extras(results),
         reconciliation=_reconciliation(results),
