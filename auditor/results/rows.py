@@ -134,3 +134,15 @@ def check_relation(con: duckdb.DuckDBPyConnection, relation: str, model: type[Ba
         for (name, problem, _), n in zip(tests, found):
             if n:
                 _fail(where, name, f"{problem} ({n} rows)")
+
+
+def table(rows: list[dict], model: type[BaseModel], rename: dict[str, str]) -> pd.DataFrame:
+    """Rows of the results file as a report's table: the fields in `rename` (field -> column
+    title), the model's whole numbers as nullable integer columns (a missing value would make
+    pandas' column float, and a report or CSV show `5.0`)."""
+    frame = pd.DataFrame(rows, columns=list(rename))
+    spec = kinds(model)
+    for name in rename:
+        if spec[name][0] == "int":
+            frame[name] = pd.to_numeric(frame[name]).astype("Int64")
+    return frame.rename(columns=rename)
