@@ -364,3 +364,41 @@ def test_a_partner_whose_license_expires_in_year_0_is_audited(run_cli, tmp_path)
                              "user": {"email": "a@x.example"}}]})
     run = run_cli("licenses", root, "--as-of", "2026-11-30", "--fail-on", "never")
     assert run.exit_code == 0, run.stderr
+
+
+# --- mutes: an expiry that is no day, a reason that says nothing --------------------------------
+
+from auditor.rules.mutes import load_mutes  # noqa: E402
+
+NOT_A_DAY = [("86400", "a number"), ("0", "a number"), ("1.5", "a number"), ("20261231", "a number"),
+             ("true", "true or false"), ("2026-12-31 10:00:00", "a date with a time"), ("'86400'", "text"),
+             ("'next year'", "text"), ("'2026-13-45'", "text"), ("[2026-12-31]", "a list"),
+             ("{at: 2026-12-31}", "a mapping")]
+
+
+def _mutes(tmp_path: Path, entry: str) -> Path:
+    path = tmp_path / "mutes.yaml"
+    path.write_text(f"mutes:\n  - rule: '*'\n    reason: fine\n  - rule: x\n{entry}")
+    return path
+
+
+@pytest.mark.parametrize("value, kind", NOT_A_DAY)
+def test_a_mute_expiry_that_is_no_day_is_refused_with_its_file_and_line(tmp_path, value, kind):
+    path = _mutes(tmp_path, f"    reason: fine\n    expires: {value}\n")
+    with pytest.raises(AuditorError) as err:
+        load_mutes(path)
+    assert str(err.value) == f"{path}: entry 2 (line 4) expires: must be a date (YYYY-MM-DD), not {kind}"
+
+
+@pytest.mark.parametrize("value", ["2026-12-31", "'2026-12-31'", "' 2026-12-31 '", "9999-12-31"])
+def test_a_mute_expiry_written_as_a_day_is_read(tmp_path, value):
+    path = _mutes(tmp_path, f"    reason: fine\n    expires: {value}\n")
+    assert load_mutes(path)[1][1].expires.isoformat()[:4] in ("2026", "9999")
+
+
+@pytest.mark.parametrize("value", ["''", "'   '", "\"\\t\"", "\"\\n\"", "\"\\u3000\""])
+def test_a_blank_mute_reason_is_refused_with_its_file_and_line(tmp_path, value):
+    path = _mutes(tmp_path, f"    reason: {value}\n")
+    with pytest.raises(AuditorError) as err:
+        load_mutes(path)
+    assert str(err.value).startswith(f"{path}: entry 2 (line 4) reason: ")

@@ -2,7 +2,8 @@
 
 A mutes file (YAML) is a list of entries under `mutes:`; each matches findings by `rule`,
 `account`, `environment` and `resource` (its id or its name), all shell-style globs defaulting
-to `*`, and must carry a `reason`; `expires` (a date) is optional. A muted finding keeps its
+to `*`, and must carry a `reason` (not blank); `expires` (a date, YYYY-MM-DD: a number, read
+elsewhere as seconds since 1970, is refused) is optional. A muted finding keeps its
 status and is marked `muted` with the reason; muted findings never decide the exit code. A mute
 past its expiry date mutes nothing and is reported as expired; a live mute that matched no
 finding is reported as unused.
@@ -11,12 +12,12 @@ finding is reported as unused.
 from __future__ import annotations
 
 import fnmatch
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from auditor.common.errors import AuditorError
 from auditor.common.yamlfile import read_yaml
@@ -30,6 +31,33 @@ class Mute(BaseModel):
     resource: str = "*"
     reason: str = Field(min_length=1)
     expires: date | None = None
+
+    @field_validator("reason")
+    @classmethod
+    def _said(cls, value: str) -> str:
+        if not value.strip():  # spaces are no reason: every mute says why
+            raise ValueError("a reason must say why the findings are accepted; it is blank")
+        return value
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _a_day(cls, value):
+        """A date as YAML writes one (2026-12-31), or the same quoted: a number would be read as
+        seconds since 1970 (86400 is 1970-01-02), a time of day has no place in a day's expiry."""
+        if value is None or (isinstance(value, date) and not isinstance(value, datetime)):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip()) if len(value.strip()) == 10 else _no_day(value)
+            except ValueError:
+                _no_day(value)
+        return _no_day(value)
+
+
+def _no_day(value):
+    kind = {"int": "a number", "float": "a number", "bool": "true or false", "datetime": "a date with a time",
+            "list": "a list", "dict": "a mapping", "str": "text"}.get(type(value).__name__, "something else")
+    raise ValueError(f"must be a date (YYYY-MM-DD), not {kind}")
 
 
 class MuteFile(BaseModel):
@@ -51,7 +79,8 @@ def load_mutes(path: Path, account: str | None = None) -> list[tuple[str, Mute]]
         if len(loc) > 1 and isinstance(loc[1], int) and loc[1] < len(lines):
             where += f" (line {lines[loc[1]]})"
         field = f" {loc[2]}" if len(loc) > 2 else ""
-        raise AuditorError(f"{path}: {where}{field}: {err['msg']}") from None
+        message = err["msg"].removeprefix("Value error, ")
+        raise AuditorError(f"{path}: {where}{field}: {message}") from None
     out = []
     for i, mute in enumerate(parsed.mutes):
         if account is not None:
