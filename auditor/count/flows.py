@@ -338,6 +338,33 @@ SELECT r.account_no, r.scope, r.environment, l.connection_id, r.rtype || ':' || 
 FROM reacher_refs r
 JOIN import_links l ON l.account_no = r.account_no AND l.scope = r.scope AND l.import_id = r.ref
 WHERE r.active AND r.kind = 'import';
+
+-- a connection a step reaches that the snapshot lacks (a download without connections/) is still
+-- an endpoint of what reaches it: keyed by itself (its id, or a fingerprint of an id that is not
+-- one), unresolved, named in its explanation (the table is made anew: a frame of no connections
+-- gave its text columns no type)
+CREATE OR REPLACE TEMP TABLE conn_keys_reached AS
+SELECT * REPLACE (CAST(id AS VARCHAR) AS id, CAST(role AS VARCHAR) AS role, CAST(key AS VARCHAR) AS key,
+                  CAST(endpoint_application AS VARCHAR) AS endpoint_application,
+                  CAST(category AS VARCHAR) AS category, CAST(resolved AS BOOLEAN) AS resolved,
+                  CAST(explain AS VARCHAR) AS explain, CAST(netsuite_sandbox AS BOOLEAN) AS netsuite_sandbox)
+FROM conn_keys
+UNION ALL BY NAME
+SELECT account_no, scope, connection_id AS id, 'endpoint' AS role,
+       'connection:' || CASE WHEN regexp_full_match(connection_id, '[A-Za-z0-9_.-]{1,128}') THEN connection_id
+                             ELSE 'unreadable#' || left(sha256(connection_id), 10) END AS key,
+       'unknown' AS endpoint_application, 'universal' AS category, false AS resolved,
+       'a connection the snapshot does not hold (' ||
+       CASE WHEN regexp_full_match(connection_id, '[A-Za-z0-9_.-]{1,128}') THEN connection_id ELSE 'an unreadable id' END
+       || '): counted as an endpoint of its own, since which remote system it reaches is unknown' AS explain,
+       false AS netsuite_sandbox
+FROM (SELECT account_no, scope, connection_id FROM steps
+      UNION SELECT account_no, scope, connection_id FROM reacher_steps) s
+WHERE connection_id IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM connections c
+                  WHERE c.account_no = s.account_no AND c.scope = s.scope AND c.id = s.connection_id);
+DROP TABLE conn_keys;
+ALTER TABLE conn_keys_reached RENAME TO conn_keys;
 """
 
 # connections reached by active flows (enabled; on a plan counting runs, run in the month: "the
