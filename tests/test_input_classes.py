@@ -402,3 +402,65 @@ def test_a_blank_mute_reason_is_refused_with_its_file_and_line(tmp_path, value):
     with pytest.raises(AuditorError) as err:
         load_mutes(path)
     assert str(err.value).startswith(f"{path}: entry 2 (line 4) reason: ")
+
+
+# --- a pulled snapshot's manifest naming a page the folder lacks ----------------------------------
+
+from auditor.common.errors import InputError  # noqa: E402
+
+
+def _pulled(tmp_path: Path, manifest: dict, pages: int = 2) -> Path:
+    root = tmp_path / "acct"
+    (root / "flows").mkdir(parents=True)
+    for n in range(1, pages + 1):
+        (root / "flows" / f"page-{n:05d}.json").write_text(json.dumps([{"_id": f"f{n}"}]))
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    return root
+
+
+MISSING_PAGE_ENTRIES = [
+    {"path": "flows/page-00003.json"},                       # no bytes
+    {"path": "flows/page-00003.json", "bytes": "12"},        # bytes as text
+    {"path": "flows/page-00003.json", "bytes": None},
+    {"path": "flows/page-00003.json", "bytes": 12, "sha256": "x"},
+    "flows/page-00003.json",                                  # the path alone
+]
+
+
+@pytest.mark.parametrize("entry", MISSING_PAGE_ENTRIES)
+def test_a_manifest_entry_naming_a_missing_page_names_the_page(tmp_path, entry):
+    from auditor.load.snapshot import read_snapshot
+    root = _pulled(tmp_path, {"files": [entry]})
+    with pytest.raises(InputError) as err:
+        read_snapshot(root, "acct", "acct")
+    assert "flows/page-00003.json" in str(err.value) and "missing" in str(err.value)
+
+
+@pytest.mark.parametrize("resource, pages, missing", [("flows", 3, "page-00003"), ("flows", 5, "page-00003"),
+                                                     ("imports", 1, "page-00001"), ("licenses", 2, "page-00001")])
+def test_a_manifest_saying_more_pages_than_the_folder_holds_names_the_first_missing(tmp_path, resource, pages,
+                                                                                   missing):
+    from auditor.load.snapshot import read_snapshot
+    root = _pulled(tmp_path, {"files": [], "resources": {resource: {"records": pages, "pages": pages}}})
+    with pytest.raises(InputError) as err:
+        read_snapshot(root, "acct", "acct")
+    assert f"{resource}/{missing}.json is missing" in str(err.value)
+    assert f"resources.{resource} says" in str(err.value)
+
+
+def test_a_manifest_whose_pages_are_all_there_is_read(tmp_path):
+    from auditor.load.snapshot import read_snapshot
+    size = len(json.dumps([{"_id": "f1"}]))
+    root = _pulled(tmp_path, {"files": [{"path": "flows/page-00001.json", "bytes": size}],
+                              "resources": {"flows": {"records": 2, "pages": 2}, "../x": {"pages": 9},
+                                            "notes": {"pages": 4}, "exports": {"pages": 1}}})
+    (root / "exports.json").write_text("[]")  # laid out as one file
+    assert read_snapshot(root, "acct", "acct").account == "acct"
+
+
+@pytest.mark.parametrize("entry", [{"bytes": 3}, {"path": 3, "bytes": 3}, {"path": "", "bytes": 3}, 7, None])
+def test_a_manifest_entry_without_a_path_is_refused_for_its_shape(tmp_path, entry):
+    from auditor.load.snapshot import read_snapshot
+    root = _pulled(tmp_path, {"files": [entry]})
+    with pytest.raises(InputError, match=r"files\[0\] needs a path"):
+        read_snapshot(root, "acct", "acct")

@@ -340,18 +340,41 @@ def _check_manifest(root: Path, display: str) -> None:
         raise InputError(where, "has no list of files")
     base = root.resolve()
     for i, entry in enumerate(files):
-        rel = entry.get("path") if isinstance(entry, dict) else None
+        # a file the manifest names that is not there is said first, whatever else its entry lacks
+        rel = entry if isinstance(entry, str) else entry.get("path") if isinstance(entry, dict) else None
         size = entry.get("bytes") if isinstance(entry, dict) else None
-        if not isinstance(rel, str) or not isinstance(size, int) or isinstance(size, bool):
+        if not isinstance(rel, str) or not rel.strip():
             raise InputError(where, f"files[{i}] needs a path and a number of bytes")
         file = (root / rel).resolve()
         if not file.is_relative_to(base) or file == base:
             raise InputError(where, f"files[{i}] points outside the snapshot")
         if not file.is_file():
             raise InputError(where, f"files[{i}] ({rel}) is missing from the snapshot: it is incomplete")
+        if not isinstance(size, int) or isinstance(size, bool):
+            raise InputError(where, f"files[{i}] ({rel}) needs a number of bytes")
         if file.stat().st_size != size:
             raise InputError(where, f"files[{i}] ({rel}) has {file.stat().st_size} bytes, not the {size} pulled: "
                                     "the snapshot was changed or cut short since it was pulled")
+    _check_pages(root, where, manifest.get("resources"))
+
+
+def _check_pages(root: Path, where: str, resources) -> None:
+    """The pages the manifest says each resource was pulled in (`resources.flows.pages`) are all in
+    its folder: the first one missing is named (`flows/page-00003.json`)."""
+    if not isinstance(resources, dict):
+        return
+    for name, said in resources.items():
+        pages = said.get("pages") if isinstance(said, dict) else None
+        if name not in (*RESOURCES, "licenses") or not isinstance(pages, int) or isinstance(pages, bool):
+            continue
+        folder = root / name
+        if not folder.is_dir() and _resource_files(root, name, where.rsplit("/", 1)[0]):
+            continue  # laid out as one file since
+        for n in range(1, min(pages, 100_000) + 1):
+            page = f"page-{n:05d}.json"
+            if not (folder / page).is_file() and not (folder / f"{page}.gz").is_file():
+                raise InputError(where, f"resources.{name} says {pages} pages, but {name}/{page} is missing from "
+                                        "the snapshot: it is incomplete")
 
 
 def _unread(root: Path, display: str, used: set[Path], folders: set[Path], links: list[str]) -> list[dict]:
