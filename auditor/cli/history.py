@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from auditor.cli.app import cli
-from auditor.cli.options import echo, examples, history_option, report_options, report_outputs
+from auditor.cli.options import echo, examples, history_option, report_options, report_outputs, say
 from auditor.cli.render import emit, match_account
 from auditor.common.errors import AuditorError
 
@@ -102,24 +102,38 @@ def results_or_recorded(ctx, which: str, account: str | None, history_path: Path
 @click.option("--account", metavar="NAME", help="Only this account (needed to pick one account's audit on a date).")
 @history_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--changes-only", is_flag=True, help="Leave out the findings still open in both.")
 @report_options
 @click.pass_context
-def diff_cmd(ctx, old, new, account, history_path, fmt, html, xlsx, csv_dir, templates):
+def diff_cmd(ctx, old, new, account, history_path, fmt, changes_only, html, xlsx, csv_dir, templates):
     """What changed from OLD to NEW: two results files, or two dates of recorded audits.
 
     Endpoints added and removed (with the connections and flows that make them count), flows
     that became billable or stopped, usage and entitlement changes, findings new, resolved and
-    still open (by finding id), licenses added, renewed and expired. With --html / --xlsx /
-    --csv, the reports of NEW with a Changes section and sheet.
+    still open (by finding id), licenses added, removed, renewed and expired; of a partner's
+    licenses or NetSuite records, their rows added, removed and changed. Two results made under
+    another policy, profile or rules, or NEW older than OLD, are compared with a warning that
+    says so. With --html / --xlsx / --csv, the reports of NEW with a Changes section and sheet.
     """
     import pandas as pd
 
-    from auditor.history.diff import changes_section
+    from auditor.history.diff import COLUMNS, caveats, changes_section, run_kind
     from auditor.report import write_reports
     before, after = (results_or_recorded(ctx, which, account, history_path) for which in (old, new))
+    if run_kind(before) != run_kind(after):
+        raise AuditorError(f"{old} holds {run_kind(before)} and {new} {run_kind(after)}: nothing to compare")
+    for note in caveats(before, after):
+        echo(f"Warning: {note}", err=True)
     section = changes_section([(before, after)])
-    frame = pd.DataFrame(section["rows"], columns=["account", "environment", "kind", "change", "id", "name", "detail"])
-    emit(frame, fmt)
+    if changes_only:
+        section["rows"] = [r for r in section["rows"] if r["change"] != "still open"]
+    frame = pd.DataFrame(section["rows"], columns=COLUMNS)
+    if fmt == "table" and not (frame["change"] != "still open").any():
+        open_ = len(frame)
+        say(f"No changes from {before['as_of']} to {after['as_of']}" +
+            (f"; {open_} finding{'s' if open_ != 1 else ''} still open:" if open_ else "."))
+    if fmt != "table" or not frame.empty:
+        emit(frame, fmt)
     out = report_outputs(html, xlsx, csv_dir, templates)
     if out.any():
         for line in write_reports({**after, "changes": section}, out):

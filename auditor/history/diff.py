@@ -2,7 +2,8 @@
 
 Endpoints added and removed (with the connections and flows that make them count), flows that
 became billable or stopped, usage and entitlement changes, findings new, resolved and still open
-(by their stable id), licenses added, removed, renewed and expired.
+(by their stable id), licenses added, removed, renewed and expired; for a partner's licenses and
+NetSuite records, the rows of their sections added, removed and changed (field by field).
 """
 
 from __future__ import annotations
@@ -14,8 +15,25 @@ import pandas as pd
 from auditor.common.vocabulary import SEVERITIES_DOWN
 
 COLUMNS = ["account", "environment", "kind", "change", "id", "name", "detail"]
+# the sections of the runs that audit no integrator.io account: kind of row, the fields that
+# identify a row, the field that names it, and the fields whose change is said
+SECTIONS = {
+    "connector_licenses": ("connector license", ("license_id",), "connector",
+                           ("email", "edition", "expires", "live", "trial", "installed", "pending", "stores",
+                            "stores_installed")),
+    "reconciliation": ("reconciliation", ("key",), "customer",
+                       ("status", "category", "licenses", "license_edition", "license_stores", "license_expires",
+                        "billed_edition", "billed_quantity", "period_start", "period_end", "amount", "currency",
+                        "at_stake")),
+    "ns_records": ("NetSuite record", ("account", "application_id", "name"), "name",
+                   ("state", "enabled", "authentication", "owner", "installed_from", "last_used", "in_production",
+                    "in_sandbox", "differs", "used_since_refresh", "connections")),
+    "ns_links": ("NetSuite connection", ("account", "netsuite_account"), "netsuite_account",
+                 ("listed", "integrator_records", "enabled_records", "connections")),
+}
 # the order a reader wants: what costs money first
-KIND_ORDER = ["account", "entitlement", "usage", "endpoint", "trading partner", "flow", "license", "finding"]
+KIND_ORDER = ["account", "entitlement", "usage", "endpoint", "trading partner", "flow", "license",
+              *(kind for kind, *_ in SECTIONS.values()), "finding"]
 
 
 def _by(items: list[dict], *keys: str) -> dict[tuple, dict]:
@@ -107,9 +125,79 @@ def _show(value) -> str:
     return "unknown" if value is None else str(value)
 
 
+def _section_changes(old: dict, new: dict) -> list[dict]:
+    """Rows of the partner and NetSuite sections added, removed, and changed field by field."""
+    rows = []
+    for section, (kind, keys, label, watched) in SECTIONS.items():
+        o, n = _by(old.get(section) or [], *keys), _by(new.get(section) or [], *keys)
+        for key in sorted(o.keys() | n.keys(), key=lambda k: tuple("" if v is None else str(v) for v in k)):
+            before, after = o.get(key), n.get(key)
+            row = after or before
+            account = row.get("account") if "account" in keys else _run_account(new if after else old)
+            rid = "/".join("" if v is None else str(v) for v in key)
+            if before is None or after is None:
+                rows.append({"account": account, "environment": row.get("environment"), "kind": kind,
+                             "change": "added" if before is None else "removed", "id": rid, "name": row[label],
+                             "detail": _said(row, watched)})
+                continue
+            moved = [f"{f} {_show(before.get(f))} → {_show(after.get(f))}" for f in watched
+                     if before.get(f) != after.get(f)]
+            if moved:
+                rows.append({"account": account, "environment": row.get("environment"), "kind": kind,
+                             "change": "changed", "id": rid, "name": row[label], "detail": "; ".join(moved)})
+    return rows
+
+
+def run_kind(doc: dict) -> str:
+    """What a results document is of: integrator.io accounts, a partner's licenses, NetSuite records."""
+    if doc.get("connector_licenses") is not None:
+        return "a partner's integration app licenses"
+    if doc.get("ns_records") is not None:
+        return "NetSuite integration records"
+    return "integrator.io accounts"
+
+
+def _run_account(doc: dict) -> str:
+    """The name a run of a partner's licenses goes by (its findings' and inputs' account)."""
+    names = {i["account"] for i in doc.get("inputs", [])}
+    return names.pop() if len(names) == 1 else "-"
+
+
+def caveats(old: dict, new: dict) -> list[str]:
+    """What makes comparing two results less than like with like, said before the changes:
+    another policy, profile or rule pack, or NEW audited before OLD."""
+    notes = []
+    for field, what in (("policy", "counting policy"), ("profile", "rule profile")):
+        if old.get(field) != new.get(field):
+            notes.append(f"the two were made under another {what} ({old.get(field)} and {new.get(field)}): "
+                         "a change may come from it, not from the account")
+
+    def pack(doc):
+        return {r["id"]: (r["severity"], r["parameters"]) for r in doc.get("rules", [])}
+
+    o, n = pack(old), pack(new)
+    if o != n and o and n:
+        differ = sorted(k for k in o.keys() | n.keys() if o.get(k) != n.get(k))
+        shown = ", ".join(differ[:5]) + (f" and {len(differ) - 5} more" if len(differ) > 5 else "")
+        notes.append(f"the two were judged by different rules ({shown} added, removed or set otherwise): "
+                     "a finding may be new or resolved because of it")
+    if new["as_of"] < old["as_of"]:
+        notes.append(f"NEW ({new['as_of']}) was audited before OLD ({old['as_of']}): the changes read backwards "
+                     "in time")
+    return notes
+
+
+def _said(row: dict, fields: tuple[str, ...]) -> str:
+    return "; ".join(f"{f} {_show(row.get(f))}" for f in fields if row.get(f) is not None)
+
+
 def _findings(old: dict, new: dict, accounts: set[str]) -> list[dict]:
+    # a partner's or NetSuite run's findings are of accounts that are no integrator.io account
+    audited = {a["account"] for doc in (old, new) for a in doc["accounts"]}
+
     def live(doc):
-        return {f["id"]: f for f in doc["findings"] if f["status"] != "ok" and f["account"] in accounts}
+        return {f["id"]: f for f in doc["findings"]
+                if f["status"] != "ok" and (f["account"] in accounts or f["account"] not in audited)}
 
     o, n = live(old), live(new)
     rows = []
@@ -142,6 +230,7 @@ def diff(old: dict, new: dict) -> pd.DataFrame:
         else:
             rows += _account_changes(name, o[(name,)], n[(name,)], old["as_of"], new["as_of"])
     both = {k[0] for k in o} & {k[0] for k in n}
+    rows += _section_changes(old, new)
     rows += _findings(old, new, both)
     frame = pd.DataFrame(rows, columns=COLUMNS)
     order = frame["kind"].map(KIND_ORDER.index)
