@@ -110,3 +110,33 @@ def test_results_of_different_kinds_are_not_compared(runs, run_cli):
     run = run_cli("diff", runs / "audit.json", runs / "licenses.json")
     assert run.exit_code == 2
     assert "holds integrator.io accounts" in run.stderr and "nothing to compare" in run.stderr
+
+
+def _with_license(doc, **fields):
+    out = copy.deepcopy(doc)
+    out["accounts"][0]["licenses"][0].update(fields)
+    return out
+
+
+def test_license_expiry_moves_and_removals_are_said_right(runs):
+    old = load(runs, "audit")
+    lic = old["accounts"][0]["licenses"][0]
+    base = _with_license(old, expires="2027-06-30")
+    later = {**_with_license(old, expires="2027-09-30"), "as_of": "2026-12-31"}
+    earlier = {**_with_license(old, expires="2027-01-31"), "as_of": "2026-12-31"}
+    lapsed = {**_with_license(old, expires="2026-12-15"), "as_of": "2026-12-31"}
+    gone = copy.deepcopy(base)
+    gone["accounts"][0]["licenses"].pop(0)
+    gone["as_of"] = "2026-12-31"
+
+    def said(a, b):
+        f = diff(a, b)
+        return {(r.change, r.detail) for r in f[(f["kind"] == "license") & (f["id"] == lic["id"])].itertuples()}
+
+    assert said(base, later) == {("renewed", "expires 2027-06-30 → 2027-09-30")}
+    assert said(base, earlier) == {("expiry moved earlier", "expires 2027-06-30 → 2027-01-31")}
+    assert ("expired", "expired on 2026-12-15") in said(base, lapsed)
+    removed = said(base, gone)
+    assert removed == {("removed", f"no longer among the account's licenses (it was to expire on 2027-06-30 as of "
+                                   f"{old['as_of']})")}
+    assert not any("expired 2027" in d for _, d in removed)

@@ -112,13 +112,25 @@ def _account_changes(name: str, old: dict, new: dict, old_day: str, new_day: str
         if before is None:
             add(None, "license", "added", lid, after["type"], f"expires {after['expires'] or 'never'}")
         elif after is None:
-            add(None, "license", "removed", lid, before["type"], f"expired {before['expires'] or 'never'}")
+            add(None, "license", "removed", lid, before["type"],
+                f"no longer among the account's licenses ({_expiry(before['expires'], old_day)} as of {old_day})")
         else:
-            if (after["expires"] or "9999") > (before["expires"] or "9999"):
-                add(None, "license", "renewed", lid, after["type"], f"expires {before['expires']} → {after['expires']}")
-            elif after["expires"] and old_day <= after["expires"] < new_day:
+            was, now = before["expires"] or "9999", after["expires"] or "9999"
+            if now > was:
+                add(None, "license", "renewed", lid, after["type"],
+                    f"expires {before['expires'] or 'never'} → {after['expires'] or 'never'}")
+            elif now < was:
+                add(None, "license", "expiry moved earlier", lid, after["type"],
+                    f"expires {before['expires'] or 'never'} → {after['expires']}")
+            if after["expires"] and old_day <= after["expires"] < new_day:
                 add(None, "license", "expired", lid, after["type"], f"expired on {after['expires']}")
     return rows
+
+
+def _expiry(expires: str | None, day: str) -> str:
+    if expires is None:
+        return "it had no expiry"
+    return f"it had expired on {expires}" if expires < day else f"it was to expire on {expires}"
 
 
 def _show(value) -> str:
