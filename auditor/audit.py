@@ -17,7 +17,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from auditor.common.vocabulary import COUNT_COLUMNS, FIRST_ENVIRONMENTS, USED, environment_order
+from auditor.common.vocabulary import COUNT_COLUMNS, FIRST_ENVIRONMENTS, USED, environment_order, plural
 from auditor.count import flows as flow_sql
 from auditor.count.endpoints import identities, key_connections
 from auditor.count.entitlements import (
@@ -107,8 +107,16 @@ def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as
     return pd.DataFrame(rows, columns=["account_no", "account", "plan", "plan_from", "plan_license", "app_flows_billable"])
 
 
-def _environments(snapshots, plans, flows, endpoints, tps, agents) -> pd.DataFrame:
-    """One row per account and environment: counts against entitlements."""
+def _lapsed(plan: dict | None, as_of: date) -> str | None:
+    """The day the license the entitlements come from expired, if it has by `as_of`."""
+    if plan is None or pd.isna(plan.get("expires")) or plan["expires"] >= pd.Timestamp(as_of):
+        return None
+    return f"{plan['expires']:%Y-%m-%d}"
+
+
+def _environments(snapshots, plans, flows, endpoints, tps, agents, as_of: date) -> pd.DataFrame:
+    """One row per account and environment: counts against entitlements (and, where the license
+    they come from has expired, the day it did: its figures are no longer current)."""
     rows = []
     plan_rows = plans.to_dict("records")
     for no, snap in enumerate(snapshots):
@@ -117,6 +125,7 @@ def _environments(snapshots, plans, flows, endpoints, tps, agents) -> pd.DataFra
         else:
             envs = sorted({s.env for s in snap.sources}, key=environment_order)
         plan = plan_rows[no]["plan_license"]
+        lapsed = _lapsed(plan, as_of)
         for env in envs:
             pool = snap.pools.get(env)
             # "Your newly created environment will have the same license entitlements as your
@@ -128,10 +137,12 @@ def _environments(snapshots, plans, flows, endpoints, tps, agents) -> pd.DataFra
                                       "production's entitlements (help center 31566861433627)")
                        for m, e in ent.items()}
             row = {"account_no": no, "account": snap.account, "license_model": snap.license_model,
-                   "environment": env, "pool": pool, "plan": plan_rows[no]["plan"]}
+                   "environment": env, "pool": pool, "plan": plan_rows[no]["plan"], "license_expired": lapsed}
             for metric in METRICS:
                 row[f"{metric}_entitled"] = ent[metric].value
-                row[f"{metric}_entitled_from"] = ent[metric].source
+                row[f"{metric}_entitled_from"] = ent[metric].source + (
+                    f"; that license expired on {lapsed}, so this is what it gave, not a current entitlement"
+                    if lapsed and ent[metric].value is not None else "")
             rows.append(row)
     env = pd.DataFrame(rows)
     keys = ["account_no", "environment"]
@@ -279,7 +290,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
     connections["enabled_flows"] = connections["enabled_flows"].fillna(0).astype(int)
     for frame in (flows, references, endpoints, tps, connections):
         frame.insert(0, "account", frame["account_no"].map(names))
-    environments = _environments(snapshots, plans, flows, endpoints, tps, agents)
+    environments = _environments(snapshots, plans, flows, endpoints, tps, agents, as_of)
     vendor, usage_issues = _vendor(snapshots, environments, endpoints, tps, connections, flows)
     if usage_issues:
         load_issues = pd.concat([load_issues, pd.DataFrame(usage_issues).reindex(columns=load_issues.columns)],
@@ -289,8 +300,8 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
     # written as 3.0, which the results model (and so 'auditor report') refuses
     load_issues["record"] = load_issues["record"].astype("Int64")
 
-    say(f"counted {len(endpoints):,} endpoints and {int(flows['billable'].sum()):,} billable flows; "
-        f"evaluating {len(rules)} rules")
+    say(f"counted {plural(len(endpoints), 'endpoint')} and {plural(int(flows['billable'].sum()), 'billable flow')}; "
+        f"evaluating {plural(len(rules), 'rule')}")
     frames = {"environments": environments, "flows": flows, "connections": connections,
               "endpoints": endpoints, "licenses": licenses, "references": references, "vendor": vendor}
     findings, counts = evaluate_rules(rules, frames, as_of, all_rows)

@@ -80,6 +80,7 @@ def _environments(audit: Audit, n: int) -> list[list[dict]]:
                                 f"environments.{metric}")
              for metric, counts in USAGE.items()}
     vendor = frame_rows(frame, m.VendorFigures, {metric: f"vendor_{metric}" for metric in USAGE}, "environments.vendor")
+    lapsed = column(frame["license_expired"], "str", True, False, "environments", "license_expired")
     envs: list[list[dict]] = [[] for _ in range(n)]
     for i, (no, env, pool, given) in enumerate(zip(frame["account_no"], frame["environment"], frame["pool"],
                                                    frame["vendor_given"])):
@@ -87,6 +88,8 @@ def _environments(audit: Audit, n: int) -> list[list[dict]]:
                **{metric: rows[i] for metric, rows in usage.items()}}
         if given:
             row["vendor"] = vendor[i]
+        if lapsed[i] is not None:
+            row["license_expired"] = lapsed[i]
         envs[no].append(row)
     return envs
 

@@ -64,6 +64,9 @@ class EnvironmentResult(BaseModel):
     trading_partners: Usage
     agents: Usage | None = None  # on-premise agents in use (absent in results files of earlier versions)
     vendor: VendorFigures | None = None  # written only for an account with usage.json
+    # written only when the license the entitlements come from had expired by the audit date: the
+    # day it did (its figures are what it gave, not a current entitlement)
+    license_expired: str | None = None
 
 
 class EndpointResult(BaseModel):

@@ -48,7 +48,7 @@ FINDING_COLUMNS = ["id", "rule", "title", "severity", "status", "account", "envi
 # The columns each frame offers to rules (a test checks that the frames have them all).
 _ACCOUNT = {"account", "environment"}
 FRAME_COLUMNS: dict[str, set[str]] = {
-    "environments": _ACCOUNT | {"license_model", "pool", "plan"} | set(COUNT_COLUMNS) | {
+    "environments": _ACCOUNT | {"license_model", "pool", "plan", "license_expired"} | set(COUNT_COLUMNS) | {
         f"{m}_{x}" for m in USAGE for x in ("entitled", "entitled_from", "over", "share")},
     "endpoints": _ACCOUNT | {"key", "application", "category", "resolved", "explain", "connections", "flows",
                              "reached_by", "connection_count", "flow_count"},
