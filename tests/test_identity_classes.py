@@ -467,3 +467,17 @@ def test_a_missing_connection_reached_only_by_a_disabled_flow_is_not_counted(tmp
     snap = account(tmp_path, [], [flow("f1", exports=["e1"], disabled=True)],
                    extra_exports=[{"_id": "e1", "_connectionId": "5f1c0aa1b2c3d4e5f6a7b8aa"}])
     assert run_cli("audit", snap, "--fail-on", "never").results["accounts"][0]["endpoints"] == []
+
+
+@pytest.mark.parametrize("uri,key", [
+    ("https://{{ connection.settings.host }}.example.com/api", "https://{{ connection.settings.host }}.example.com/api"),
+    ("https://{{{connection.settings.host}}}:8443/v1", "https://{{{connection.settings.host}}}:8443/v1"),
+])
+def test_a_templated_host_is_kept_as_written_with_the_spaces_of_its_handlebars(uri, key):
+    assert normalise_uri(uri)[0] == key
+
+
+@pytest.mark.parametrize("uri", ["https://{{" + " " * 50, "https://{{a}} b.example.com/v1", "https://{{a}}.example.com:x/v1",
+                                 "https://api.example.com/a b"])
+def test_a_templated_host_that_would_not_read_as_a_host_is_unreadable(uri):
+    assert normalise_uri(uri)[0].startswith("unreadable#")

@@ -212,7 +212,9 @@ def normal_host(host: str) -> str | None:
     is none of these."""
     if not host:
         return None
-    if ":" in host:  # an IPv6 literal (the URL parser took its brackets off)
+    if ":" in host:  # an IPv6 literal (the URL parser took its brackets off); a zone (`%eth0`) is no server's
+        if "%" in host:
+            return None
         try:
             return f"[{ipaddress.IPv6Address(host.strip('[]')).compressed}]"
         except ValueError:
@@ -327,7 +329,9 @@ def normalise_uri(raw: str) -> tuple[str, str | None, bool]:
         netloc = parts.netloc.rsplit("@", 1)[-1]
     except ValueError:
         return f"unreadable{fingerprint(raw)}", None, False
-    if any(c.isspace() or ord(c) < 32 or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in text):
+    # spaces inside handlebars (`{{ connection.settings.host }}`) are the template's, not the URI's
+    outside = _HANDLEBARS.sub("x", text) if "{{" in text else text
+    if any(c.isspace() or ord(c) < 32 or unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in outside):
         return f"unreadable{fingerprint(raw)}", None, False
     scheme = parts.scheme.lower()
     if "{{" in netloc:  # as written: the host is itself a template, which must read as a host once filled
