@@ -464,3 +464,229 @@ def test_a_manifest_entry_without_a_path_is_refused_for_its_shape(tmp_path, entr
     root = _pulled(tmp_path, {"files": [entry]})
     with pytest.raises(InputError, match=r"files\[0\] needs a path"):
         read_snapshot(root, "acct", "acct")
+
+
+# --- a damaged history database, and one that cannot be made -------------------------------------
+
+import sqlite3  # noqa: E402
+import shutil  # noqa: E402
+
+from auditor.history import store  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory):
+    """A history of two audits of the sample (October and November), and the November results."""
+    from conftest import audited
+
+    from auditor.common.paths import sample_dir
+    folder = tmp_path_factory.mktemp("history")
+    path = folder / "history.sqlite"
+    for day in ("2026-10-31", "2026-11-30"):
+        results = audited(sample_dir(), as_of=day)
+        store.record(path, results)
+    return path, results
+
+
+def _damaged(recorded, tmp_path, sql: str) -> Path:
+    path = tmp_path / "damaged.sqlite"
+    shutil.copy(recorded[0], path)
+    con = sqlite3.connect(path)
+    con.executescript(sql)
+    con.close()
+    return path
+
+
+READS = [("summary", lambda p: store.summary(p)), ("places", lambda p: store.places(p)),
+         ("dates", lambda p: store.dates(p)), ("load", lambda p: store.load(p, "2026-11-30")),
+         ("previous", lambda p: store.previous(p, "Acme Retail", "2026-12-31")),
+         ("series", lambda p: store.series(p, ["Acme Retail"]))]
+TABLES = ["audits", "environments", "endpoints", "flows", "connections", "licenses", "findings", "documents"]
+
+
+@pytest.mark.parametrize("read", [r for _, r in READS], ids=[n for n, _ in READS])
+@pytest.mark.parametrize("damage", [
+    "; ".join(f"DROP TABLE {t}" for t in reversed(TABLES)),        # version 3, no tables at all
+    "DROP TABLE documents", "DROP TABLE findings",
+    "ALTER TABLE endpoints DROP COLUMN reached_by", "ALTER TABLE environments DROP COLUMN agents_used",
+], ids=["no-tables", "no-documents", "no-findings", "no-column", "no-agents-column"])
+def test_a_history_lacking_what_its_schema_says_is_refused_as_damaged(recorded, tmp_path, read, damage):
+    path = _damaged(recorded, tmp_path, damage)
+    with pytest.raises(AuditorError, match=r"damaged.sqlite: the history database is damaged: its schema version "
+                                           r"is 3, but (its table|the column) '\w+' .*is missing"):
+        read(path)
+
+
+@pytest.mark.parametrize("damage", [
+    "UPDATE endpoints SET connections = 'not json'", "UPDATE endpoints SET flows = NULL",
+    "UPDATE endpoints SET reached_by = '{\"a\": 1}'", "UPDATE endpoints SET connections = '[1, 2]'",
+    "UPDATE endpoints SET flows = x'00ff'",
+])
+def test_lists_stored_as_no_json_are_damage_said_in_one_line(recorded, tmp_path, damage):
+    path = _damaged(recorded, tmp_path, f"DELETE FROM documents; {damage}")  # audits rebuilt from the tables
+    with pytest.raises(AuditorError, match=r"the audits recorded for 2026-11-30 are damaged and cannot be read "
+                                           r"\(endpoints\.\w+ of an endpoint is not a JSON list of names\)"):
+        store.load(path, "2026-11-30")
+
+
+@pytest.mark.parametrize("column", ["flows_billable", "flows_entitled", "endpoints_used", "endpoints_entitled"])
+@pytest.mark.parametrize("value", ["'many'", "''", "-1", "2.5", "x'01'"])
+def test_a_count_that_is_no_whole_number_is_damage(recorded, tmp_path, column, value):
+    path = _damaged(recorded, tmp_path, f"UPDATE environments SET {column} = {value}")
+    for read in (store.summary, lambda p: store.series(p, ["Acme Retail", "Globex Corporation"])):
+        with pytest.raises(AuditorError, match=f"the history database is damaged: {column} of account .* as of "
+                                               r"\d{4}-\d\d-\d\d is not a whole number"):
+            read(path)
+
+
+@pytest.mark.parametrize("value", ["'someday'", "''", "'2026-13-01'", "20261031"])
+def test_an_audit_recorded_for_no_date_is_damage(recorded, tmp_path, value):
+    path = _damaged(recorded, tmp_path, f"UPDATE audits SET as_of = {value} WHERE as_of = '2026-10-31'")
+    with pytest.raises(AuditorError, match="recorded for a day that is no date"):
+        store.summary(path)
+
+
+def test_a_damaged_history_is_one_line_and_exit_2_in_each_command(recorded, tmp_path, run_cli):
+    path = _damaged(recorded, tmp_path, "DELETE FROM documents; UPDATE endpoints SET flows = NULL; "
+                                        "UPDATE environments SET flows_billable = 'many'")
+    for args in (["history"], ["diff", "2026-10-31", "2026-11-30"], ["report", "2026-11-30", tmp_path / "r.html"],
+                 ["audit", "--sample", "--as-of", "2026-12-31", "--fail-on", "never", "-o", tmp_path / "r.json"]):
+        run = run_cli(*args, "--history", path)
+        assert run.exit_code == 2 and len(run.stderr.strip().splitlines()) == 1, (args, run.stderr)
+        assert "damaged" in run.stderr
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "r.html").exists()
+
+
+class _Full:
+    """A connection whose disk fills up at the first statement matching `at` (and whose rollback
+    then fails too, as SQLite's does when the journal cannot be written)."""
+
+    def __init__(self, con, at):
+        self.con, self.at = con, at
+
+    def execute(self, sql, *args):
+        if self.at in sql or (sql == "ROLLBACK"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self.con, name)
+
+
+@pytest.mark.parametrize("at", ["CREATE TABLE audits", "CREATE TABLE documents", "PRAGMA user_version = 2",
+                                "COMMIT"])
+def test_a_disk_full_while_a_history_is_created_leaves_nothing(tmp_path, monkeypatch, at):
+    real = sqlite3.connect
+    monkeypatch.setattr(store.sqlite3, "connect", lambda *a, **k: _Full(real(*a, **k), at))
+    path = tmp_path / "new" / "history.sqlite"
+    with pytest.raises(AuditorError, match=r"history.sqlite: cannot create the history \(database or disk is "
+                                           r"full\); nothing was left behind"):
+        store.connect(path)
+    assert list(path.parent.iterdir()) == []
+
+
+def test_a_disk_full_while_the_first_audit_is_recorded_leaves_nothing(tmp_path, monkeypatch, recorded):
+    real = sqlite3.connect
+    monkeypatch.setattr(store.sqlite3, "connect", lambda *a, **k: _Full(real(*a, **k), "INSERT INTO documents"))
+    path = tmp_path / "history.sqlite"
+    with pytest.raises(AuditorError, match="cannot record the audit .*disk is full.*; the history is as it was"):
+        store.record(path, recorded[1])
+    assert not path.exists()
+
+
+def test_a_disk_full_while_an_existing_history_is_recorded_into_keeps_it(tmp_path, monkeypatch, recorded):
+    path = tmp_path / "history.sqlite"
+    shutil.copy(recorded[0], path)
+    before = path.read_bytes()
+    real = sqlite3.connect
+    monkeypatch.setattr(store.sqlite3, "connect", lambda *a, **k: _Full(real(*a, **k), "INSERT INTO documents"))
+    with pytest.raises(AuditorError, match="the history is as it was"):
+        store.record(path, recorded[1])
+    assert path.read_bytes() == before
+
+
+def test_an_os_error_while_a_history_is_opened_leaves_nothing(tmp_path, monkeypatch):
+    def refuse(*_a, **_k):
+        raise sqlite3.OperationalError("unable to open database file")
+    monkeypatch.setattr(store.sqlite3, "connect", refuse)
+    path = tmp_path / "history.sqlite"
+    with pytest.raises(AuditorError, match="cannot open the history database"):
+        store.connect(path)
+    assert not path.exists()
+
+
+# --- account names that only look different: one account ----------------------------------------
+
+from auditor.load.snapshot import account_key, account_name  # noqa: E402
+
+LOOKALIKES = [
+    ("Acme Retail", "acme retail"), ("Acme Retail", "ACME RETAIL"), ("Acme Retail", "Acme Retail "),
+    ("Acme Retail", " Acme Retail"), ("Acme Retail", "Acme  Retail"), ("Acme Retail", "Acme\tRetail"),
+    ("Acme Retail", "Acme\u200b Retail"), ("Acme Retail", "Acme Retail\ufeff"), ("Acme Retail", "\u2060Acme Retail"),
+    ("Acme Retail", "Acme\u00a0Retail"), ("Acme Retail", "\uff21cme Retail"), ("Café", "Cafe\u0301"),
+    ("Café", "CAFÉ"), ("Straße", "STRASSE"), ("Acme Retail", "Acme Retail\u200e"),
+]
+
+
+@pytest.mark.parametrize("one, other", LOOKALIKES)
+def test_names_that_only_look_different_are_one_account(one, other):
+    assert account_key(one) == account_key(other)
+
+
+@pytest.mark.parametrize("one, other", [("Acme Retail", "Acme Retail 2"), ("Acme", "Acne"), ("Café", "Cafe"),
+                                        ("Acme-Retail", "Acme Retail")])
+def test_names_that_differ_are_two_accounts(one, other):
+    assert account_key(one) != account_key(other)
+
+
+@pytest.mark.parametrize("given, kept", [("Acme Retail ", "Acme Retail"), ("\tAcme Retail\n", "Acme Retail"),
+                                         ("Cafe\u0301", "Café")])
+def test_a_name_is_kept_composed_and_without_spaces_at_its_ends(given, kept):
+    assert account_name(given) == kept
+
+
+@pytest.mark.parametrize("one, other", LOOKALIKES[:12])
+def test_two_snapshots_of_look_alike_names_in_one_run_are_refused(tmp_path, one, other):
+    from contextlib import ExitStack
+
+    from conftest import write_snapshot
+
+    from auditor.load.snapshot import discover
+    write_snapshot(tmp_path / "all" / "a", account={"name": one}, flows=[])
+    write_snapshot(tmp_path / "all" / "b", account={"name": other}, flows=[])
+    with ExitStack() as stack, pytest.raises(AuditorError) as err:
+        discover([tmp_path / "all"], stack)
+    assert "looks like" in str(err.value) or "is also the name of" in str(err.value)
+    assert "give each account a name of its own" in str(err.value) or "is also the name of" in str(err.value)
+
+
+def test_a_name_with_a_trailing_space_is_read_and_recorded_without_it(tmp_path):
+    from conftest import audited, write_snapshot
+    root = write_snapshot(tmp_path / "a", account={"name": "Acme Retail "}, flows=[])
+    results = audited(root)
+    assert [a["account"] for a in results["accounts"]] == ["Acme Retail"]
+
+
+@pytest.mark.parametrize("one, other", [pair for pair in LOOKALIKES if account_name(pair[0]) != account_name(pair[1])])
+def test_the_history_refuses_a_name_looking_like_one_it_holds(tmp_path, one, other):
+    from conftest import audited, write_snapshot
+    path = tmp_path / "history.sqlite"
+    store.record(path, audited(write_snapshot(tmp_path / "a", account={"name": one}, flows=[]), as_of="2026-10-31"))
+    later = audited(write_snapshot(tmp_path / "b", account={"name": other}, flows=[]), as_of="2026-11-30")
+    for step in (lambda: store.previous(path, later["accounts"][0]["account"], "2026-11-30"),
+                 lambda: store.record(path, later)):
+        with pytest.raises(AuditorError, match="looks like .*, recorded in this history"):
+            step()
+    assert store.dates(path)["account"].tolist() == [account_name(one)]
+
+
+def test_an_audit_of_a_look_alike_name_writes_nothing(tmp_path, run_cli):
+    from conftest import write_snapshot
+    history = tmp_path / "history.sqlite"
+    first = write_snapshot(tmp_path / "a", account={"name": "Acme Retail"}, flows=[])
+    assert run_cli("audit", first, "--as-of", "2026-10-31", "--record", "--history", history).exit_code == 0
+    second = write_snapshot(tmp_path / "b", account={"name": "ACME\u200b retail "}, flows=[])
+    run = run_cli("audit", second, "--as-of", "2026-11-30", "--record", "--history", history,
+                  "-o", tmp_path / "r.json")
+    assert run.exit_code == 2 and "looks like 'Acme Retail'" in run.stderr
+    assert not (tmp_path / "r.json").exists()

@@ -10,10 +10,11 @@ forward when opened.
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
 import zlib
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import platformdirs
 from auditor.common.errors import AuditorError
 from auditor.common.vocabulary import USAGE
 from auditor.history.diff import ROW_LISTS, own_since, rows_at, subset, with_rows
+from auditor.load.snapshot import account_key
 from auditor.results.io import check
 
 MIGRATIONS = [
@@ -92,14 +94,20 @@ def default_path() -> Path:
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating it and its folder if need be) and migrate the history database."""
+    """Open (creating it and its folder if need be) and migrate the history database. A history
+    this call was creating is removed again when it cannot be made (a full disk): never an empty
+    database left behind to be read as a history. One whose tables or columns are not what its
+    schema version says is refused as damaged."""
+    new = not path.exists()
+    con = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
         con.execute("PRAGMA foreign_keys = ON")
         version = con.execute("PRAGMA user_version").fetchone()[0]
     except (OSError, sqlite3.Error) as exc:
-        raise AuditorError(f"{path}: cannot open the history database ({exc})") from None
+        _abandon(con, path, new)
+        raise AuditorError(f"{path}: cannot open the history database ({_said(exc)})") from None
     if version > len(MIGRATIONS):
         con.close()
         raise AuditorError(f"{path}: history schema version {version} is newer than this auditor knows "
@@ -111,11 +119,74 @@ def connect(path: Path) -> sqlite3.Connection:
                 con.execute(statement)
             con.execute(f"PRAGMA user_version = {number}")
             con.execute("COMMIT")
-        except sqlite3.Error as exc:
-            con.execute("ROLLBACK")
-            con.close()
-            raise AuditorError(f"{path}: cannot migrate the history to version {number} ({exc})") from None
+        except (OSError, sqlite3.Error) as exc:
+            _rollback(con)
+            _abandon(con, path, new)
+            what = "create the history" if new else f"migrate the history to version {number}"
+            raise AuditorError(f"{path}: cannot {what} ({_said(exc)})"
+                               + ("; nothing was left behind" if new else "; it is as it was")) from None
+    try:
+        missing = _missing(con)
+    except sqlite3.Error as exc:
+        con.close()
+        raise AuditorError(f"{path}: the history database cannot be read ({_said(exc)})") from None
+    if missing:
+        con.close()
+        raise AuditorError(f"{path}: the history database is damaged: its schema version is {len(MIGRATIONS)}, but "
+                           f"{missing} is missing; move it aside and record the audits again")
     return con
+
+
+def _said(exc: BaseException) -> str:
+    """An OS or SQLite error in words (SQLite's own never quote the data)."""
+    return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    """Roll back what is open; a rollback that fails itself (the disk full, the transaction gone)
+    leaves the error that caused it to be said."""
+    try:
+        con.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
+def _abandon(con: sqlite3.Connection | None, path: Path, new: bool) -> None:
+    """Close; and a database this run was creating, with its journal, is removed."""
+    if con is not None:
+        con.close()
+    if new:
+        for leftover in (path, path.with_name(path.name + "-journal"), path.with_name(path.name + "-wal")):
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError:
+                pass
+
+
+@functools.cache
+def _schema() -> dict[str, tuple[str, ...]]:
+    """table -> columns, as the migrations make them."""
+    con = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        for script in MIGRATIONS:
+            for statement in _statements(script):
+                con.execute(statement)
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        return {t: tuple(r[1] for r in con.execute(f"PRAGMA table_info({t})")) for t in tables}
+    finally:
+        con.close()
+
+
+def _missing(con: sqlite3.Connection) -> str | None:
+    """The first table or column the schema has that the database lacks, in words."""
+    for table, columns in _schema().items():
+        have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+        if not have:
+            return f"its table {table!r}"
+        lacking = [c for c in columns if c not in have]
+        if lacking:
+            return f"the column {lacking[0]!r} of its table {table!r}"
+    return None
 
 
 def _statements(script: str) -> list[str]:
@@ -219,9 +290,11 @@ def record(path: Path, results: dict, *, fail_after: int | None = None) -> list[
     for f in results["findings"]:
         by_account.setdefault(f["account"], []).append(f)
     documents = _documents(results)
+    new = not path.exists()
     with closing(connect(path)) as con:
         try:
             con.execute("BEGIN IMMEDIATE")
+            _refuse_lookalikes(con, path, [a["account"] for a in results["accounts"]])
             for n, acct in enumerate(results["accounts"]):
                 if fail_after is not None and n >= fail_after:
                     raise RuntimeError("simulated crash while recording")
@@ -258,20 +331,72 @@ def record(path: Path, results: dict, *, fail_after: int | None = None) -> list[
                 recorded.append(key)
             con.execute("COMMIT")
         except BaseException as exc:
-            con.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.Error):
-                raise AuditorError(f"{path}: cannot record the audit ({exc}); the history is as it was") from None
+            _rollback(con)
+            if new:  # a history this run was creating holds nothing: not left behind
+                _abandon(con, path, new)
+            if isinstance(exc, sqlite3.Error | OSError):
+                raise AuditorError(f"{path}: cannot record the audit ({_said(exc)}); the history is as it was") from None
             raise
     return recorded
+
+
+def _refuse_lookalikes(con: sqlite3.Connection, path: Path, accounts: list[str]) -> None:
+    """An account whose name looks like one the history holds but is spelt otherwise (in another
+    case or Unicode form, with a space at an end or an invisible character) is refused: recorded
+    as it is, one account would make two series, each with half the months; recorded under the
+    other spelling, the history would hold a name its results file does not."""
+    recorded = {account_key(name): name for (name,) in con.execute("SELECT DISTINCT account FROM audits")}
+    for account in accounts:
+        other = recorded.get(account_key(account))
+        if other is not None and other != account:
+            raise AuditorError(f"{path}: account {account!r} looks like {other!r}, recorded in this history (they "
+                               "differ only in case, Unicode form, spaces or invisible characters); name it as "
+                               "recorded in its account.json, or keep it in another history")
 
 
 def _frame(con: sqlite3.Connection, sql: str, params: tuple = ()) -> pd.DataFrame:
     return pd.read_sql_query(sql, con, params=params)
 
 
+@contextmanager
+def _reading(path: Path):
+    """A history that opens but cannot be read as its schema says (a table made otherwise, a page
+    damaged) is one line naming it, never a traceback."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise AuditorError(f"{path}: the history database is damaged and cannot be read ({_said(exc)}); move it "
+                           "aside and record the audits again") from None
+
+
+COUNT_COLUMNS = ["flows_billable", "flows_entitled", "endpoints_used", "endpoints_entitled", "trading_partners_used",
+                 "trading_partners_entitled", "alarms", "audits_in_month"]
+
+
+def _sound(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Counts read from the tables are whole numbers from 0 (or none) and dates are dates: a
+    history whose tables hold text there is refused as damaged, naming the column and the audit."""
+    for col in [c for c in COUNT_COLUMNS if c in frame]:
+        values = frame[col]
+        numbers = pd.to_numeric(values.where(values.map(lambda v: not isinstance(v, str | bytes)), "x"),
+                                errors="coerce")
+        wrong = values.notna() & (numbers.isna() | (numbers < 0) | (numbers != numbers.round()))
+        if wrong.any():
+            at = frame[wrong].iloc[0]
+            raise AuditorError(f"{path}: the history database is damaged: {col} of account {at['account']!r} as of "
+                               f"{at['as_of']} is not a whole number; record that audit again")
+    if "as_of" in frame:
+        days = pd.to_datetime(frame["as_of"].astype(str), format="%Y-%m-%d", errors="coerce")
+        if days.isna().any():
+            at = frame[days.isna()].iloc[0]
+            raise AuditorError(f"{path}: the history database is damaged: an audit of account {at['account']!r} is "
+                               "recorded for a day that is no date; record that audit again")
+    return frame
+
+
 def summary(path: Path, account: str | None = None, env: str | None = None) -> pd.DataFrame:
     """One row per account, environment and month: the last audit of the month, with its counts."""
-    with closing(connect(path)) as con:
+    with closing(connect(path)) as con, _reading(path):
         frame = _frame(con, """
             SELECT a.account, a.as_of, e.environment, e.flows_billable, e.flows_entitled, e.endpoints_used,
                    e.endpoints_entitled, e.trading_partners_used, e.trading_partners_entitled,
@@ -284,6 +409,7 @@ def summary(path: Path, account: str | None = None, env: str | None = None) -> p
             ORDER BY a.account, e.environment, a.as_of""", (account, account, env, env))
     if frame.empty:
         return frame
+    frame = _sound(frame, path)
     frame["month"] = frame["as_of"].str[:7]
     last = frame.groupby(["account", "environment", "month"])["as_of"].transform("max") == frame["as_of"]
     return frame[last].reset_index(drop=True)
@@ -291,15 +417,15 @@ def summary(path: Path, account: str | None = None, env: str | None = None) -> p
 
 def places(path: Path) -> list[tuple[str, str]]:
     """Every (account, environment) recorded."""
-    with closing(connect(path)) as con:
+    with closing(connect(path)) as con, _reading(path):
         return con.execute("SELECT DISTINCT a.account, e.environment FROM audits a "
                            "JOIN environments e ON e.audit_id = a.id ORDER BY 1, 2").fetchall()
 
 
 def dates(path: Path, account: str | None = None) -> pd.DataFrame:
-    with closing(connect(path)) as con:
-        return _frame(con, "SELECT account, as_of FROM audits WHERE (? IS NULL OR account = ?) ORDER BY account, as_of",
-                      (account, account))
+    with closing(connect(path)) as con, _reading(path):
+        return _sound(_frame(con, "SELECT account, as_of FROM audits WHERE (? IS NULL OR account = ?) "
+                                  "ORDER BY account, as_of", (account, account)), path)
 
 
 def _grouped(con: sqlite3.Connection, table: str, columns: str, ids: list[int]) -> dict[int, list[dict]]:
@@ -320,7 +446,7 @@ def load(path: Path, as_of: str, account: str | None = None) -> dict:
     """A results-shaped document of what was recorded for `as_of` (one account, or all of that
     day): the results file's parts as written; for audits recorded before those were kept, rebuilt
     from the tables (counts, endpoints, flows, connections, licenses and findings only)."""
-    with closing(connect(path)) as con:
+    with closing(connect(path)) as con, _reading(path):
         con.row_factory = sqlite3.Row
         audits = [dict(r) for r in con.execute(
             "SELECT * FROM audits WHERE as_of = ? AND (? IS NULL OR account = ?) ORDER BY account",
@@ -342,7 +468,11 @@ def load(path: Path, as_of: str, account: str | None = None) -> dict:
                                "record those audits again") from None
         older = [a for a in audits if not docs[a["id"]]]
         if older:  # recorded before the results were kept: rebuilt, and said so
-            rebuilt = _rebuilt(con, older, as_of)
+            try:
+                rebuilt = _rebuilt(con, older, as_of)
+            except (ValueError, TypeError) as exc:  # a list stored as no JSON, or NULL; a count as text
+                raise AuditorError(f"{path}: the audits recorded for {as_of} are damaged and cannot be read "
+                                   f"({exc}); record those audits again") from None
             doc = rebuilt if doc is None else {
                 **doc, "accounts": sorted(doc["accounts"] + rebuilt["accounts"], key=lambda a: a["account"]),
                 "findings": doc["findings"] + rebuilt["findings"],
@@ -380,8 +510,8 @@ def _rebuilt(con: sqlite3.Connection, audits: list[dict], as_of: str) -> dict:
             target = acct["endpoints"] if e["kind"] == "endpoint" else acct["trading_partners"]
             target.append({"environment": e["environment"], "key": e["key"], "application": e["application"],
                            "category": e["category"], "resolved": bool(e["resolved"]), "explain": e["explain"],
-                           "connections": json.loads(e["connections"]), "flows": json.loads(e["flows"]),
-                           "reached_by": json.loads(e["reached_by"] or "[]")})
+                           "connections": _listed(e, "connections"), "flows": _listed(e, "flows"),
+                           "reached_by": _listed(e, "reached_by", "[]")})
         accounts.append(acct)
         findings += [{"id": f["finding_id"], "rule": f["rule"], "title": f["title"], "severity": f["severity"],
                       "status": f["status"], "account": a["account"], "environment": f["environment"],
@@ -398,9 +528,23 @@ def _rebuilt(con: sqlite3.Connection, audits: list[dict], as_of: str) -> dict:
             "mutes": [], "load_issues": lacking}
 
 
+def _listed(row: dict, column: str, default: str | None = None) -> list:
+    """A list the endpoints table keeps as JSON text; anything else (NULL, text that is no JSON, a
+    JSON value that is no list of strings) is damage, said by its column."""
+    text = row[column] if row[column] is not None else default
+    try:
+        value = json.loads(text) if isinstance(text, str | bytes) else None
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"endpoints.{column} of an endpoint is not a JSON list of names")
+    return value
+
+
 def previous(path: Path, account: str, before: str) -> str | None:
     """The latest audit date recorded for `account` before `before`."""
-    with closing(connect(path)) as con:
+    with closing(connect(path)) as con, _reading(path):
+        _refuse_lookalikes(con, path, [account])
         row = con.execute("SELECT max(as_of) FROM audits WHERE account = ? AND as_of < ?", (account, before)).fetchone()
     return row[0]
 
@@ -409,10 +553,10 @@ def series(path: Path, accounts: list[str]) -> pd.DataFrame:
     """Counts of every recorded audit of these accounts, per environment, oldest first."""
     if not accounts:
         return pd.DataFrame()
-    with closing(connect(path)) as con:
+    with closing(connect(path)) as con, _reading(path):
         marks = ", ".join("?" * len(accounts))
-        return _frame(con, f"""
+        return _sound(_frame(con, f"""
             SELECT a.account, a.as_of, e.environment, e.flows_billable, e.flows_entitled, e.endpoints_used,
                    e.endpoints_entitled
             FROM audits a JOIN environments e ON e.audit_id = a.id
-            WHERE a.account IN ({marks}) ORDER BY a.account, e.environment, a.as_of""", tuple(accounts))
+            WHERE a.account IN ({marks}) ORDER BY a.account, e.environment, a.as_of""", tuple(accounts)), path)

@@ -12,6 +12,7 @@ import os
 import re
 import stat
 import tempfile
+import unicodedata
 import zipfile
 import zlib
 from collections import Counter
@@ -89,6 +90,22 @@ class Snapshot:
             if extra is not None and extra.is_file():
                 files.append((f"{self.display}/{extra.name}", extra))
         return sorted(files)
+
+
+def account_name(text: str) -> str:
+    """An account's name as it is shown and kept: in Unicode's composed form (NFC: the name as it
+    looks, whichever way its accents were typed), without spaces at its ends."""
+    return unicodedata.normalize("NFC", text).strip()
+
+
+def account_key(text: str) -> str:
+    """What makes two account names one account: compared without case, in the compatibility
+    form (full-width letters are the letters), without invisible (format) characters, and with
+    runs of spaces as one. Names that differ only so look alike to a reader: two accounts so
+    named in one run are refused, and the history refuses a name looking like one it holds."""
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    return " ".join(text.split()).casefold()
 
 
 class AccountFile(BaseModel):
@@ -472,8 +489,8 @@ def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[s
     used |= {f.path for f in license_files} | named | {root / "manifest.json"}
     folders = {root, *env_dirs} | {p.parent for p in used}
     notes += _unread(root, display, used, folders, list(zip_links))
-    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, _pools(meta), mutes,
-                    notes=notes, usage_file=usage)
+    return Snapshot(account_name(meta.name or default_name) or default_name, model, display, root, sources,
+                    license_files, _pools(meta), mutes, notes=notes, usage_file=usage)
 
 
 def _beside(root: Path, display: str, account_file: Path | None) -> tuple[Path | None, Path | None, set[Path]]:
@@ -514,8 +531,8 @@ def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFi
     for folder, shown, archive in downloads:
         if archive is not None:  # what a zipped download holds besides what is read
             notes += _unread(folder, shown, used, folders | {p.parent for p in used}, [])
-    return Snapshot(meta.name or default_name, model, display, root, sources, license_files, _pools(meta), mutes,
-                    notes=notes, usage_file=usage)
+    return Snapshot(account_name(meta.name or default_name) or default_name, model, display, root, sources,
+                    license_files, _pools(meta), mutes, notes=notes, usage_file=usage)
 
 
 def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
@@ -548,9 +565,14 @@ def discover(paths: list[Path], stack: ExitStack) -> list[Snapshot]:
             raise AuditorError(
                 f"{path}: not a snapshot (no {', '.join(RESOURCES)} or account.json) and holds no snapshot folders"
             )
-    names: dict[str, str] = {}
+    names: dict[str, Snapshot] = {}
     for snap in snapshots:
-        if snap.account in names:
-            raise AuditorError(f"{snap.display}: account name {snap.account!r} is also the name of {names[snap.account]}")
-        names[snap.account] = snap.display
+        other = names.get(account_key(snap.account))
+        if other is not None and other.account == snap.account:
+            raise AuditorError(f"{snap.display}: account name {snap.account!r} is also the name of {other.display}")
+        if other is not None:  # one account given twice, or two that no reader could tell apart
+            raise AuditorError(f"{snap.display}: account name {snap.account!r} looks like {other.account!r}, the name "
+                               f"of {other.display} (they differ only in case, Unicode form, spaces or invisible "
+                               "characters); give each account a name of its own")
+        names[account_key(snap.account)] = snap
     return snapshots
