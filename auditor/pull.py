@@ -41,7 +41,7 @@ from tqdm import tqdm
 from auditor import __version__
 from auditor.common.errors import AuditorError
 from auditor.common.paths import safe_id
-from auditor.common.vocabulary import month_bounds
+from auditor.common.vocabulary import month_bounds, plural
 
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses", "apis", "tools", "syncs")
 # lists an account may not have (a feature it does not use): HTTP 404 is no records, not a failure
@@ -292,7 +292,7 @@ class Pull:
             raise
         except (Retryable, httpx.TransportError) as exc:
             raise PullError(f"{exc if isinstance(exc, Retryable) else type(exc).__name__}: gave up after "
-                            f"{self.retries} attempts. Nothing was written to {self.out}; "
+                            f"{plural(self.retries, 'attempt')}. Nothing was written to {self.out}; "
                             "run the same command with --resume to continue.") from None
         except KeyboardInterrupt:
             raise PullError(f"interrupted. Nothing was written to {self.out}; run again with --resume to continue.") \

@@ -58,7 +58,7 @@ def test_unknown_tier_gives_no_number(tmp_path, run_cli):
     envs, run = audit_with(tmp_path, run_cli, [{"_id": "l", "type": "integrator", "tier": "professional"}])
     assert envs["production"]["flows"]["entitled"] is None
     skip = [f for f in run.results["findings"] if f["rule"] == "flows-over-entitlement"]
-    assert skip and skip[0]["status"] == "skip" and "unknown" in skip[0]["reason"]
+    assert skip and skip[0]["status"] == "skip" and "no flow entitlement to check against" in skip[0]["reason"]
 
 
 def test_trial_is_unlimited_until_it_ends(tmp_path, run_cli):

@@ -59,7 +59,7 @@ def test_bad_rows_are_reported(sample):
     _, run, results = sample
     assert [i["problem"] for i in results["load_issues"]] == [
         "record 6, column 'Last Used': not a date ('not recorded'; expected YYYY-MM-DD)"]
-    assert "1 rows or records not read" in run.stdout
+    assert "1 row or record not read" in run.stdout
 
 
 def test_the_reports(sample):

@@ -74,7 +74,7 @@ def user_dir(tmp_path, rule=RULE, pass_rows=None, alarm_rows=None, expected=None
 def test_a_user_rule_with_passing_fixtures(tmp_path, run_cli):
     run = run_cli("rules", "test", user_dir(tmp_path), output=False)
     assert run.exit_code == 0, run.stdout
-    assert "ok        long-flow-name (1 pass, 1 alarm rows, 1 findings)" in run.stdout
+    assert "ok        long-flow-name (1 pass, 1 alarm rows, 1 finding)" in run.stdout
     assert "1 passed, 0 failed or untested." in run.stdout
 
 

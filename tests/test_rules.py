@@ -63,7 +63,7 @@ def test_a_custom_rule_runs_in_the_audit(tmp_path, run_cli):
     snap.mkdir()
     (snap / "flows.json").write_text('[{"_id": "f1", "name": "TODO rename me"}, {"_id": "f2", "name": "Orders"}]')
     write_rule(tmp_path / "mine")
-    assert run_cli("rules", "validate", tmp_path / "mine", output=False).stdout.strip() == "1 rules valid."
+    assert run_cli("rules", "validate", tmp_path / "mine", output=False).stdout.strip() == "1 rule valid."
     run = run_cli("audit", snap, "--rules", tmp_path / "mine")
     found = [f for f in run.results["findings"] if f["rule"] == "todo-flow-name"]
     assert [(f["resource"]["id"], f["reason"]) for f in found] == [
@@ -92,7 +92,7 @@ def test_bad_rules_name_the_file_and_line(tmp_path, run_cli, change, needle):
 def test_a_pack_of_rules_and_id_clashes(tmp_path, run_cli):
     pack = "rules:\n" + textwrap.indent(RULE.format(id="a-rule"), "  ").replace("  id:", "- id:", 1)
     write_rule(tmp_path / "mine", name="pack", text=pack)
-    assert run_cli("rules", "validate", tmp_path / "mine", output=False).stdout.strip() == "1 rules valid."
+    assert run_cli("rules", "validate", tmp_path / "mine", output=False).stdout.strip() == "1 rule valid."
     write_rule(tmp_path / "mine", rule_id="license-expired")
     run = run_cli("rules", "validate", tmp_path / "mine", output=False)
     assert run.exit_code == 2 and "rule id 'license-expired' is already defined in" in run.stderr
@@ -165,7 +165,7 @@ def test_the_readme_examples_validate_test_and_fire(tmp_path, run_cli):
             "tests/todo-flow-name/expected.yaml", "shouting.py", "shouting-flow-name.yaml"} <= set(written)
     assert run_cli("rules", "validate", tmp_path / "my-rules", output=False).stdout.strip() == "2 rules valid."
     tested = run_cli("rules", "test", tmp_path / "my-rules", output=False).stdout
-    assert "ok        todo-flow-name (2 pass, 1 alarm rows, 1 findings)" in tested, tested
+    assert "ok        todo-flow-name (2 pass, 1 alarm rows, 1 finding)" in tested, tested
     snap = tmp_path / "acct"
     snap.mkdir()
     (snap / "flows.json").write_text('[{"_id": "f1", "name": "TODO: ORDERS"}]')

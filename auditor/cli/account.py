@@ -42,6 +42,7 @@ from auditor.common.vocabulary import (
     change_counts,
     download_caveat,
     environment_order,
+    plural,
     why_reached,
 )
 
@@ -58,7 +59,8 @@ def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, c
     puller = Pull(out, base, read_token(token_env, token_file), partner=partner, resume=resume,
                   concurrency=concurrency, rate=rate, retries=retries, jobs=jobs, as_of=month)
     manifest = puller.run()
-    counts = ", ".join(f"{r['records']} {name}" for name, r in manifest["resources"].items() if "/" not in name)
+    counts = ", ".join(plural(r["records"], name.removesuffix("s"), name) if name.endswith("s") else f"{r['records']} {name}"
+                       for name, r in manifest["resources"].items() if "/" not in name)
     say(f"Pulled {counts} from {base} into {out} (manifest.json lists every file with its SHA-256).")
     if "jobs" in manifest["resources"]:
         say(f"Jobs are the flow jobs created in {(month or puller.as_of_day()):%Y-%m}: audit with an --as-of "
@@ -181,7 +183,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     results_io.write_bytes(data, output)
     del data
     say(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
-               f"{len(rules)} rules · as of {as_of}")
+               f"{plural(len(rules), 'rule')} · as of {as_of}")
     caveat = download_caveat([snap.account for snap in result.snapshots if snap.download],
                              [p["account"] for p in result.plans.to_dict("records")
                               if p["plan"] == "platform" and not p["counts_runs"]])
@@ -206,10 +208,11 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     if "changes" in results:
         since = ", ".join(sorted(set(results["changes"]["since"].values())))
         changed, still = change_counts(results["changes"]["rows"])
-        say(f"{changed} changes since the last recorded audit ({since}); {still} findings still open.")
+        say(f"{plural(changed, 'change')} since the last recorded audit ({since}); "
+            f"{plural(still, 'finding')} still open.")
     if record:
         done = history.record(store, results)
-        say(f"Recorded {len(done)} accounts as of {as_of} in {store}")
+        say(f"Recorded {plural(len(done), 'account')} as of {as_of} in {store}")
     if reports.any():
         # rendered from the results file, exactly as 'auditor report' does
         for line in write_reports(results, reports, progress):

@@ -18,9 +18,9 @@ from auditor.cli.options import (
     run_options,
     say,
 )
-from auditor.cli.render import finish_run, reconciliation_totals
+from auditor.cli.render import finish_run, license_table, ns_records_table, reconciliation_table
 from auditor.common.paths import netsuite_sample_dir, partner_sample_dir, sample_dir
-from auditor.common.vocabulary import DEFAULT_APPLICATION
+from auditor.common.vocabulary import DEFAULT_APPLICATION, plural
 
 
 @examples('auditor licenses --sample --fail-on never --xlsx partner.xlsx', 'auditor licenses partner-snapshot/ --billing billing.csv --billing-map map.yaml')
@@ -62,13 +62,12 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
                             license_list=license_list, license_map=license_map, mutes_file=mutes)
     results["profile"] = ctx.params["profile"]
     lic = pd.DataFrame(results["connector_licenses"])
-    say(f"auditor {__version__} · partner {partner_snapshot.resolve().name} · {len(rules)} rules · as of {day}")
+    say(f"auditor {__version__} · partner {partner_snapshot.resolve().name} · {plural(len(rules), 'rule')} · "
+        f"as of {day}")
     if not lic.empty:
-        state = lic.assign(state=lic["live"].map({True: "live", False: "expired"}))
-        say(state.groupby(["connector", "state"]).size().unstack(fill_value=0).to_string())
+        say(license_table(lic))
     if results["reconciliation"] is not None:
-        recon = pd.DataFrame(results["reconciliation"])
-        say(reconciliation_totals(recon).to_string(index=False))
+        say(reconciliation_table(pd.DataFrame(results["reconciliation"])))
     finish_run(results, output, fail_on, report_outputs(html, xlsx, csv_dir, templates))
 
 
@@ -113,10 +112,9 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
                              refreshed_on=parse_day(refreshed_on), application=application, mutes_file=mutes)
     results["profile"] = ctx.params["profile"]
     recs = pd.DataFrame(results["ns_records"])
-    say(f"auditor {__version__} · NetSuite integration records · {len(rules)} rules · as of {day}"
-               + (f" · sandboxes refreshed on {results['ns_refreshed_on']}" if results["ns_refreshed_on"] else ""))
+    say(f"auditor {__version__} · NetSuite integration records · {plural(len(rules), 'rule')} · as of {day}"
+        + (f" · sandboxes refreshed on {results['ns_refreshed_on']}" if results["ns_refreshed_on"] else ""))
     if not recs.empty:
-        say(recs.groupby(["account", "environment"]).agg(records=("name", "size"), enabled=("enabled", "sum"))
-                   .reset_index().to_string(index=False))
+        say(ns_records_table(recs))
     finish_run(results, output, fail_on, report_outputs(html, xlsx, csv_dir, templates))
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from auditor.cli.options import Progress, echo, say
 from auditor.common.errors import AuditorError
 from auditor.common.terminal import printable
-from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN, USED
+from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN, USED, plural
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -24,19 +24,15 @@ def finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> N
     from auditor.results import io as results_io
     skipped = sum(i["action"] != "counted" for i in results["load_issues"])
     notes = len(results["load_issues"]) - skipped
-    line = f"{skipped} rows or records not read (see load_issues)." if skipped else "Every row and record was read."
-    say(line + (f" {notes} read with a note (see load_issues)." if notes else ""))
+    line = (f"{plural(skipped, 'row or record', 'rows or records')} not read (see load_issues)." if skipped
+            else "Every row and record was read.")
+    say(line + (f" {notes:,} read with a note (see load_issues)." if notes else ""))
     results_io.write(results, output)
     say(f"Results written to {results_io.shown(output)}")
     if reports.any():
         for line in write_reports(results, reports, Progress()):
             say(line)
     exit_for(results["findings"], fail_on)
-
-
-def plural(n: int, word: str, words: str | None = None) -> str:
-    """'1 account', '2 accounts', '1,000 entries' (`words`: the plural when it is not word + s)."""
-    return f"{n:,} {word if n == 1 else (words or word + 's')}"
 
 
 def match_account(name: str | None, names) -> str | None:
@@ -145,13 +141,19 @@ def emit(frame: pd.DataFrame, fmt: str, err: bool | None = None) -> None:
         echo(csv_safe(frame).to_csv(index=False, lineterminator="\r\n"), nl=False, err=err)
     elif fmt == "json":
         echo(json_records(frame), err=err)
-    elif frame.empty:
-        echo("(none)", err=err)
     else:
-        numeric = {i for i, c in enumerate(frame.columns)
-                   if frame[c].dtype.kind in "iuf" or str(frame[c].dtype) in ("Int64", "Float64")}
-        rows = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
-        echo(text_table([str(c) for c in frame.columns], rows, terminal_width(), numeric), err=err)
+        echo(table_text(frame), err=err)
+
+
+def table_text(frame: pd.DataFrame, right: tuple[str, ...] = ()) -> str:
+    """A table as the terminal shows it: columns aligned, numbers (and the `right` columns, such
+    as amounts written with their currency) right-aligned, wrapped to the terminal's width."""
+    if frame.empty:
+        return "(none)"
+    numeric = {i for i, c in enumerate(frame.columns)
+               if frame[c].dtype.kind in "iuf" or str(frame[c].dtype) in ("Int64", "Float64") or c in right}
+    rows = frame.astype(object).where(frame.notna(), None).to_numpy().tolist()
+    return text_table([str(c) for c in frame.columns], rows, terminal_width(), numeric)
 
 
 def emit_rows(rows: list[dict], columns: list[str], fmt: str) -> None:
@@ -231,12 +233,16 @@ def totals_lines(audit: Audit, shown: int) -> list[str]:
     alarms = f[unmuted_alarms(f)]["severity"].value_counts()
     by = ", ".join(f"{int(alarms.get(s, 0)):,} {s}" for s in SEVERITIES_DOWN)
     accounts, rows = env["account"].nunique(), len(env)
-    shown_words = (f"Shown: the {shown:,} environments over or at a limit; the other {rows - shown:,} are within "
-                   "their limits or have none known." if shown else
+    rest = rows - shown
+    shown_words = (f"Shown: {'the one environment' if shown == 1 else f'the {shown:,} environments'} over or at "
+                   f"a limit; {'the other one is' if rest == 1 else f'the other {rest:,} are'} within their limits "
+                   "or have none known." if shown else
                    "No environment is over or at a limit it is known to have.")
-    used = ", ".join(f"{int(env[column].sum()):,} {LABELS[metric]}" for metric, column in USED.items())
+    used = ", ".join(plural(int(env[column].sum()), LABELS[metric][:-1], LABELS[metric])
+                     for metric, column in USED.items())
     return [
-        f"{accounts:,} accounts, {rows:,} environments: {used}; {int(alarms.sum()):,} unmuted alarms ({by}).",
+        f"{plural(accounts, 'account')}, {plural(rows, 'environment')}: {used}; "
+        f"{plural(int(alarms.sum()), 'unmuted alarm')} ({by}).",
         f"{shown_words} --format table lists every environment (--format csv|json as data).",
     ]
 
@@ -245,22 +251,24 @@ def skipped_summary(audit: Audit) -> str:
     issues = audit.load_issues
     skipped = issues[issues["action"] == "skipped"]
     unread = issues[issues["action"] == "not read"]
-    files = f" {len(unread)} files or folders in the snapshots were not read (see load_issues)." if len(unread) else ""
+    files = (f" {plural(len(unread), 'file or folder', 'files or folders')} in the snapshots "
+             f"{'was' if len(unread) == 1 else 'were'} not read (see load_issues)." if len(unread) else "")
     if skipped.empty:
-        return f"All records read were counted ({len(issues)} load notes).{files}"
+        return f"All records read were counted ({plural(len(issues), 'load note')}).{files}"
     # group by kind of problem: "... as record 3 of x.json", ", not a string" say which one exactly
     kinds = skipped["problem"].str.replace(r" as record \d+ of .*$|, not .*$", "", regex=True).value_counts()
-    why = "; ".join(f"{n} {p}" for p, n in kinds.items())
-    return f"{len(skipped)} records skipped: {why}. See load_issues in the results file.{files}"
+    why = "; ".join(f"{n:,} {p}" for p, n in kinds.items())
+    return f"{plural(len(skipped), 'record')} skipped: {why}. See load_issues in the results file.{files}"
 
 
 def mutes_summary(audit: Audit) -> str:
     m = audit.mutes
-    line = f"{int(audit.findings['muted'].sum())} findings muted by {int((m['status'] == 'active').sum())} mutes."
+    line = (f"{plural(int(audit.findings['muted'].sum()), 'finding')} muted by "
+            f"{plural(int((m['status'] == 'active').sum()), 'mute')}.")
     for status in ("expired", "unused"):
         gone = m[m["status"] == status]
         if not gone.empty:
-            line += f" {len(gone)} {status}: {', '.join(gone['mute'])}."
+            line += f" {len(gone):,} {status}: {', '.join(gone['mute'])}."
     return line
 
 
@@ -275,18 +283,51 @@ def reconciliation_totals(recon: pd.DataFrame) -> pd.DataFrame:
     return totals.rename(columns={"at_stake": "at stake"})
 
 
+def license_table(licenses: pd.DataFrame) -> str:
+    """A partner's connector licenses per connector: live, expired, and all of them."""
+    import pandas as pd
+    live = licenses["live"].astype(bool)
+    table = pd.DataFrame({"connector": licenses["connector"], "live": live.astype(int), "expired": (~live).astype(int)})
+    table = table.groupby("connector", sort=True)[["live", "expired"]].sum().reset_index()
+    table["licenses"] = table["live"] + table["expired"]
+    return table_text(table)
+
+
+def reconciliation_table(recon: pd.DataFrame) -> str:
+    """The reconciliation's totals by category, status and currency, amounts as finance reads them
+    ('900.00 EUR'), what is at stake first."""
+    totals = reconciliation_totals(recon)
+    if totals.empty:
+        return table_text(totals)
+    order = {"over-billing": 0, "revenue leak": 1}
+    totals = totals.sort_values(["category", "status"], key=lambda c: c.map(order).fillna(9) if c.name == "category"
+                                else c, kind="stable")
+    shown = totals[["category", "status", "rows"]].assign(
+        billed=[money(a, c) for a, c in zip(totals["billed"], totals["currency"])],
+        **{"at stake": [money(a, c) for a, c in zip(totals["at stake"], totals["currency"])]})
+    return table_text(shown, right=("billed", "at stake"))
+
+
+def ns_records_table(records: pd.DataFrame) -> str:
+    """NetSuite integration records per account and environment: how many, how many enabled."""
+    table = records.groupby(["account", "environment"], sort=True).agg(
+        records=("name", "size"), enabled=("enabled", "sum")).reset_index()
+    table["enabled"] = table["enabled"].astype(int)
+    return table_text(table)
+
+
 def exit_for(findings: pd.DataFrame | list[dict], fail_on: str) -> None:
     """Exit 3 if a rule failed, 1 if an unmuted alarm is at or above fail_on (never: not for alarms)."""
     import pandas as pd
     f = pd.DataFrame(findings, columns=["status", "muted", "severity"]) if isinstance(findings, list) else findings
     errors = int((f["status"] == "error").sum())
     if errors:
-        echo(f"{errors} rule evaluations failed (status error in the results).", err=True)
+        echo(f"{plural(errors, 'rule evaluation')} failed (status error in the results).", err=True)
         sys.exit(3)
     if fail_on == "never":
         return
     failing = int((unmuted_alarms(f) & f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(fail_on))).sum())
     if failing:
-        echo(f"{failing} unmuted alarms at or above {fail_on}.", err=True)
+        echo(f"{plural(failing, 'unmuted alarm')} at or above {fail_on}.", err=True)
         sys.exit(1)
 

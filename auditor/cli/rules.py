@@ -12,6 +12,7 @@ from auditor.cli.options import echo, examples, rule_options
 from auditor.cli.render import emit_rows
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
+from auditor.common.vocabulary import plural
 
 
 @cli.group()
@@ -51,7 +52,7 @@ def rules_validate(paths):
     Every problem names the file and the line; exit 2 when there is one."""
     from auditor.rules.model import load_rules
     total = len(load_rules(list(paths)))  # the built-in ones too: an id must not clash with them
-    echo(f"{total - len(load_rules()) if paths else total} rules valid.")
+    echo(f"{plural(total - len(load_rules()) if paths else total, 'rule')} valid.")
 
 
 @examples('auditor rules test', 'auditor rules test my-rules/')
@@ -82,7 +83,7 @@ def rules_test(dirs):
             echo(f"NO TESTS  {o.rule}: add a folder {folders[0] / o.rule}/")
             continue
         rows = ", ".join(f"{n} {name.removesuffix('.yaml')}" for name, n in o.rows.items())
-        echo(f"{'ok' if o.passed else 'FAIL':<9} {o.rule} ({rows or 'no'} rows, {o.findings} findings)")
+        echo(f"{'ok' if o.passed else 'FAIL':<9} {o.rule} ({rows or 'no'} rows, {plural(o.findings, 'finding')})")
         for failure in o.failures:
             echo(f"          {failure}")
     failed = sum(not o.passed for o in outcomes)

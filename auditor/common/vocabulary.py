@@ -79,6 +79,12 @@ def why_reached(explain: str, reached_by) -> str:
 DEFAULT_APPLICATION = r"(?i)celigo|integrator\.io"
 
 
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """A count and its noun as said: '1 account', '2 accounts', '1,000 entries' (`words`: the
+    plural when it is not the word and an s). Every message that counts says it so."""
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
 def change_counts(rows: list[dict]) -> tuple[int, int]:
     """(changes, findings still open) among the rows of a `changes` section: a finding open before
     and after is listed beside the changes but is not one."""

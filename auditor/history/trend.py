@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from auditor.common.vocabulary import plural
 from auditor.results.model import Forecast, TrendPoint
 from auditor.results.rows import frame_rows
 
@@ -71,7 +72,7 @@ def forecast(points: pd.DataFrame) -> pd.DataFrame:
                 if cross - last_month <= HORIZON:
                     row["crosses"] = _month_name(cross)
                     row["verdict"] = (f"at {slope:+.2f} a month, over {row['entitled']} in {_month_name(cross)} "
-                                      f"({cross - last_month} months)")
+                                      f"({plural(cross - last_month, 'month')})")
                 else:
                     row["verdict"] = f"at {slope:+.2f} a month, not over {row['entitled']} within {HORIZON} months"
             rows.append(row)

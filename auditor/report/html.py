@@ -20,7 +20,7 @@ from markupsafe import Markup
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
 from auditor.common.vocabulary import change_counts
-from auditor.report.tables import SEVERITIES, Report, fraction
+from auditor.report.tables import SEVERITIES, Report, fraction, no_number
 
 CHART_ROWS = 50
 _JS_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
@@ -40,6 +40,7 @@ def _environment(templates: Path | None) -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters["pct"] = lambda v: "–" if v is None or pd.isna(v) else f"{v:.0%}"
     env.filters["num"] = lambda v: "–" if v is None or pd.isna(v) else f"{int(v):,}"
+    env.filters["noun"] = lambda n, one, many=None: one if n == 1 else (many or one + "s")  # {{ n | noun("row") }}
     return env
 
 
@@ -152,6 +153,7 @@ def _chart_rows(summary: pd.DataFrame) -> tuple[list[dict], int, list[str]]:
             top = max(used, ent or 0, 1)
             state = "unknown" if ent is None else ("over" if used > ent else ("at limit" if used == ent and used else ""))
             bars.append({"label": label, "used": used, "entitled": ent,
+                         "none": no_number(r.get(ent_col.replace("entitled", "entitled from"))),  # not on this plan, ...
                          "used_w": round(100 * used / top, 1),
                          "ent_x": None if ent is None else round(100 * ent / top, 1),
                          "over": state == "over", "unknown": ent is None, "state": state})

@@ -95,14 +95,28 @@ def fraction(used, entitled) -> str | None:
     return f"{int(used)} / {'-' if pd.isna(entitled) else int(entitled)}"
 
 
-def _status(used: pd.Series, entitled: pd.Series) -> pd.Series:
+def no_number(source: str | None) -> str:
+    """What an entitlement without a number is, from what it is entitled from: "not on this plan"
+    (the plan's license gives none of it: an integrator license's endpoints), "unlimited" (a
+    trial), or "unknown" (no plan license, nothing said for the environment, a number unreadable)."""
+    text = source or ""
+    if " gives no " in text:
+        return "not on this plan"
+    if text.endswith(": unlimited"):
+        return "unlimited"
+    return "unknown"
+
+
+def _status(used: pd.Series, entitled: pd.Series, source: pd.Series | None = None) -> pd.Series:
     """over, at limit (as many used as entitled, and some: 0 of 0 is within, as the rules, the
-    chart and the terminal have it), within, or unknown (no entitlement known)."""
+    chart and the terminal have it), within; with no entitlement, what `no_number` says of its
+    source (not on this plan, unlimited, unknown)."""
     ent = entitled.astype("Float64")
     out = pd.Series("within", index=used.index, dtype=object)
     out[(used == ent) & (used > 0)] = "at limit"
     out[used > ent] = "over"
-    out[ent.isna()] = "unknown"
+    none = ent.isna().to_numpy(dtype=bool)
+    out[none] = [no_number(s) for s in (source[none] if source is not None else [None] * int(none.sum()))]
     return out
 
 
@@ -127,13 +141,16 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
                 "agents entitled": (env.get("agents") or {}).get("entitled"),
                 "flows entitled from": env["flows"]["entitled_from"],
                 "endpoints entitled from": env["endpoints"]["entitled_from"],
+                "trading partners entitled from": env["trading_partners"]["entitled_from"],
+                "agents entitled from": (env.get("agents") or {}).get("entitled_from"),
             })
     # what a printed page needs first; shares, the license model and the long texts after
     cols = ["account", "environment", "plan", "billable flows", "flows entitled", "flows status",
             "endpoints used", "endpoints entitled", "endpoints status",
             "trading partners used", "trading partners entitled", "agents used", "agents entitled",
             *SEVERITIES, "account-wide", "muted alarms", "flows share", "endpoints share", "license model",
-            "flows entitled from", "endpoints entitled from"]
+            "flows entitled from", "endpoints entitled from", "trading partners entitled from",
+            "agents entitled from"]
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=cols)
@@ -141,7 +158,7 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
         entitled = pd.to_numeric(table[f"{metric} entitled"]).astype("Int64")
         table[f"{metric} entitled"] = entitled
         table[f"{metric} share"] = _share(table[used], entitled)
-        table[f"{metric} status"] = _status(table[used], entitled)
+        table[f"{metric} status"] = _status(table[used], entitled, table[f"{metric} entitled from"])
     for col in ("trading partners entitled", "agents used", "agents entitled"):
         table[col] = pd.to_numeric(table[col]).astype("Int64")
     # unmuted alarms by severity per environment, as the terminal summary counts them; alarms

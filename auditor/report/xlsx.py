@@ -16,7 +16,7 @@ import math
 import re
 import tempfile
 import zipfile
-from datetime import datetime
+from datetime import date, datetime
 from numbers import Number
 from pathlib import Path
 from typing import IO
@@ -42,7 +42,8 @@ COLOURS = {
     "alarm": ("#9C0006", "#FFC7CE"), "error": ("#FFFFFF", "#7030A0"), "skip": ("#404040", "#EDEDED"),
     "ok": ("#006100", "#C6EFCE"),
     "over": ("#9C0006", "#FFC7CE"), "at limit": ("#9C5700", "#FFEB9C"), "within": ("#006100", "#C6EFCE"),
-    "unknown": ("#404040", "#EDEDED"), "expired": ("#9C0006", "#FFC7CE"), "unused": ("#9C5700", "#FFEB9C"),
+    "unknown": ("#404040", "#EDEDED"), "not on this plan": ("#404040", "#EDEDED"),
+    "unlimited": ("#006100", "#C6EFCE"), "expired": ("#9C0006", "#FFC7CE"), "unused": ("#9C5700", "#FFEB9C"),
     "active": ("#006100", "#C6EFCE"), "skipped": ("#9C5700", "#FFEB9C"),
 }
 COLOURED = {"severity", "status", "flows status", "endpoints status", "action"}
@@ -66,6 +67,7 @@ class _Writer:
         self.fmt = {
             "text": None, "quoted": b.add_format({"quote_prefix": True}),
             "date": b.add_format({"num_format": "yyyy-mm-dd"}), "share": b.add_format({"num_format": "0%"}),
+            "date_left": b.add_format({"num_format": "yyyy-mm-dd", "align": "left", "valign": "top"}),
             "int": b.add_format({"num_format": "#,##0"}), "bold": b.add_format({"bold": True}),
             "header": b.add_format({"bold": True, "bg_color": "#D9E1F2", "bottom": 1, "text_wrap": True,
                                     "valign": "top"}),
@@ -332,6 +334,23 @@ def _width(header: str, values: pd.Series | None) -> int:
     return max(8, min(60, max(word, longest) + 2))
 
 
+# what a page prints across, in pixels of column width: a landscape Letter page is 920 at 96 dpi
+# (11 in less 0.7 in margins; A4 is wider), but LibreOffice lays a sheet out in about 690 (measured
+# with 'soffice --convert-to pdf'): the smaller, so that both print every page whole
+PAGE_PIXELS = 660
+
+
+def _print_split(sheet, frame: pd.DataFrame, breaks: list[int], last: int) -> None:
+    """Print the columns up to `last` in pages across that start at `breaks` (the first two
+    columns, account and environment, repeated on each), at the one scale that fits the widest of
+    them: twenty columns squeezed onto one page came out at 56% and less, too small to read."""
+    pixels = [_width(c, frame[c]) * 7 + 5 for c in frame.columns[:last + 1]]  # Calibri 11, as Excel sizes them
+    starts = [0, *breaks]
+    pages = [sum(pixels[a:b]) + (sum(pixels[:2]) if a else 0) for a, b in zip(starts, [*breaks, last + 1])]
+    sheet.set_v_pagebreaks(breaks)
+    sheet.set_print_scale(max(10, min(100, PAGE_PIXELS * 100 // max(pages))))  # turns "fit to page" off
+
+
 def _chart(w: _Writer, summary: pd.DataFrame, sheet, anchor_row: int) -> None:
     """Used against entitled, endpoints and billable flows, per account and environment (the 30
     most used, by share of endpoints, when there are more)."""
@@ -433,12 +452,22 @@ def _book(w: _Writer, report: Report) -> dict:
     totals = ("billable flows", "endpoints used", "trading partners used", "agents used", *SEVERITIES,
               "account-wide", "muted alarms")
     w.table("Summary", report.summary, sheet=summary, first_row=3, totals=totals,
-            widths={"flows entitled from": 50, "endpoints entitled from": 50})
+            widths={"flows entitled from": 50, "endpoints entitled from": 50, "trading partners entitled from": 50,
+                    "agents entitled from": 50})
     # printed: the columns up to the alarms (shares, license model and the long 'entitled from'
-    # texts are in the sheet, and in the results)
+    # texts are in the sheet, and in the results), on three pages across with account and
+    # environment on each and the header on every page
     cols = list(report.summary.columns)
-    summary.print_area(0, 0, 3 + max(len(report.summary), 1) + 1, cols.index("muted alarms"))
+    summary.print_area(3, 0, 3 + max(len(report.summary), 1) + 1, cols.index("muted alarms"))
     summary.repeat_columns(0, 1)
+    # pages across: usage against entitlements; trading partners and agents; the alarms
+    _print_split(summary, report.summary, [cols.index("trading partners used"), cols.index("critical")],
+                 cols.index("muted alarms"))
+    # the title on every page instead of above the table (where the second page would cut it)
+    title = f"License audit as of {meta['as_of']} · policy {meta['policy']} · profile {meta['profile']}"
+    summary.set_header(f"&L&B{title.replace('&', '&&')[:200]}&R&P of &N")
+    if meta.get("caveat"):
+        summary.set_footer("&LSome counts are upper bounds (integration downloads): see the About sheet")
     _chart(w, report.summary, summary, 3 + max(len(report.summary), 1) + 3)
 
     if not report.vendor.empty:
@@ -526,7 +555,7 @@ def _about(w: _Writer, report: Report) -> dict:
     about.set_landscape()
     about.fit_to_pages(1, 0)
     rows = [*([("Upper bounds", meta["caveat"])] if meta.get("caveat") else []),
-            ("Audit date", meta["as_of"]), ("Policy", meta["policy"]), ("Profile", meta["profile"]),
+            ("Audit date", date.fromisoformat(meta["as_of"])), ("Policy", meta["policy"]), ("Profile", meta["profile"]),
             ("Results written by", f"auditor {meta['tool_version']} (results schema {meta['schema_version']})"),
             ("Workbook written by", f"auditor {__version__}, from the results of the audit of {meta['as_of']}"),
             ("Rules run", ", ".join(report.rules["rule"]) or "none"),
@@ -539,7 +568,10 @@ def _about(w: _Writer, report: Report) -> dict:
         rows.append(("Cuts", "none: every value is in full"))
     for row, (key, value) in enumerate(rows):
         about.write_string(row, 0, key, w.fmt["bold"])
-        w.text(about, row, 1, str(value), "About")
+        if isinstance(value, date):  # a date cell, as finance sorts and filters them
+            about.write_datetime(row, 1, datetime.combine(value, datetime.min.time()), w.fmt["date_left"])
+        else:
+            w.text(about, row, 1, str(value), "About")
     w.table("Inputs", report.inputs, sheet=about, first_row=len(rows) + 1, widths={"file": 60, "sha256": 68},
             freeze=False)
     cuts = {"cells": list(w.cuts), "sheets": list(w.capped)}
