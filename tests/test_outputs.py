@@ -351,6 +351,32 @@ def test_ctrl_c_at_any_stage_says_interrupted_exits_130_and_leaves_nothing_half_
         assert (out / "r.xlsx").read_bytes() == b"last month's workbook", stage
 
 
+def _ctrl_c_then_a_library_error(*args, **kwargs):
+    """A real SIGINT, which a library turns into an error of its own (DuckDB: RuntimeError 'Query
+    interrupted', seen with a real Ctrl-C while DuckDB was reading)."""
+    import signal
+    try:
+        signal.raise_signal(signal.SIGINT)
+    except KeyboardInterrupt:
+        raise RuntimeError("Query interrupted") from None
+    raise AssertionError("SIGINT was not had")
+
+
+def test_a_real_ctrl_c_a_library_words_its_own_way_is_an_interruption(tmp_path, run_cli, monkeypatch):
+    import signal
+
+    import auditor.audit
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    monkeypatch.setattr(auditor.audit, "ingest", _ctrl_c_then_a_library_error)
+    run = run_cli("audit", _snapshot(tmp_path / "snap"), "--fail-on", "never", "-o", tmp_path / "r.json")
+    assert (run.exit_code, run.stderr) == (130, "interrupted\n")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back when the command ends
+    # and a RuntimeError with no Ctrl-C is the bug it is
+    monkeypatch.setattr(auditor.audit, "ingest", _failing_after(0, RuntimeError("Query interrupted")))
+    run = run_cli("audit", _snapshot(tmp_path / "snap"), "--fail-on", "never", "-o", tmp_path / "r.json")
+    assert run.exit_code == 3 and "internal error" in run.stderr
+
+
 def test_ctrl_c_in_report_and_in_a_pull_exits_130(tmp_path, run_cli, monkeypatch):
     snap = _snapshot(tmp_path / "snap")
     assert run_cli("audit", snap, "--fail-on", "never", "-o", tmp_path / "r.json").exit_code == 0

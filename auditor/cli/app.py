@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -43,10 +46,39 @@ _INTERRUPTIONS = {("_duckdb", "InterruptException"), ("duckdb", "InterruptExcept
                   ("pyarrow.lib", "ArrowCancelled")}
 
 
+_SIGINT = {"seen": False}
+
+
+def _on_sigint(signum, frame):
+    """Ctrl-C as Python has it (KeyboardInterrupt), and noted: a library stopped by it may say so
+    in its own words (DuckDB: a RuntimeError 'Query interrupted'), which is an interruption too."""
+    _SIGINT["seen"] = True
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _noting_ctrl_c():
+    """While a command runs: Ctrl-C noted as it comes (in the main thread, where signals are had,
+    and only where Python's own handler was in force: a shell that ignores it is obeyed)."""
+    _SIGINT["seen"] = False
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    if previous is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def interrupted(exc: BaseException | None) -> bool:
     """Whether Ctrl-C is what ended the work: a KeyboardInterrupt, a library's own word for it,
-    or any error raised while one was being handled (a cleanup that failed, an error that says
-    what an interruption means, as an interrupted pull does)."""
+    any error once Ctrl-C was had, or any error raised while one was being handled (a cleanup
+    that failed, an error that says what an interruption means, as an interrupted pull does)."""
+    if _SIGINT["seen"]:
+        return True
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -100,7 +132,8 @@ class AuditorGroup(click.Group):
 
     def invoke(self, ctx):
         try:
-            return self._invoke(ctx)
+            with _noting_ctrl_c():
+                return self._invoke(ctx)
         except BaseException as exc:
             if isinstance(exc, (click.exceptions.Exit, SystemExit)) or not interrupted(exc):
                 raise
