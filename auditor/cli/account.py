@@ -358,7 +358,8 @@ def pull(out, **options):
 @cli.command()
 @click.argument("results_file", metavar="RESULTS|DATE")
 @click.argument("outputs", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--account", metavar="NAME", help="Only this account.")
+@click.option("--account", metavar="NAME",
+              help="Only this account: its name, in any case when only one name matches it so.")
 @history_option
 @report_options
 @click.pass_context

@@ -21,7 +21,8 @@ def _store(ctx, history_path: Path | None) -> Path:
 @examples('auditor history', 'auditor history --account "Acme Retail" --format csv')
 @cli.command("history")
 @history_option
-@click.option("--account", metavar="NAME", help="Only this account.")
+@click.option("--account", metavar="NAME",
+              help="Only this account: its name, in any case when only one name matches it so.")
 @click.option("--env", metavar="ENV", help="Only this environment.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.pass_context
@@ -99,7 +100,9 @@ def results_or_recorded(ctx, which: str, account: str | None, history_path: Path
 @cli.command("diff")
 @click.argument("old")
 @click.argument("new")
-@click.option("--account", metavar="NAME", help="Only this account (needed to pick one account's audit on a date).")
+@click.option("--account", metavar="NAME",
+              help="Only this account (needed to pick one account's audit on a date); any case when only one "
+                   "name matches it so.")
 @history_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--changes-only", is_flag=True, help="Leave out the findings still open in both.")

@@ -356,7 +356,8 @@ def query_options(fn):
     for option in (
         click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True),
         click.option("--env", metavar="ENV", help="Only this environment."),
-        click.option("--account", metavar="NAME", help="Only this account (its name)."),
+        click.option("--account", metavar="NAME",
+                     help="Only this account: its name, in any case when only one name matches it so."),
     ):
         fn = option(fn)
     return fn
