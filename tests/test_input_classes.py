@@ -468,8 +468,8 @@ def test_a_manifest_entry_without_a_path_is_refused_for_its_shape(tmp_path, entr
 
 # --- a damaged history database, and one that cannot be made -------------------------------------
 
-import sqlite3  # noqa: E402
 import shutil  # noqa: E402
+import sqlite3  # noqa: E402
 
 from auditor.history import store  # noqa: E402
 
@@ -690,3 +690,65 @@ def test_an_audit_of_a_look_alike_name_writes_nothing(tmp_path, run_cli):
                   "-o", tmp_path / "r.json")
     assert run.exit_code == 2 and "looks like 'Acme Retail'" in run.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+# --- a results file whose days are no days: refused as it is read, before any report is written ----
+
+@pytest.fixture(scope="module")
+def sample_results():
+    from conftest import audited
+
+    from auditor.common.paths import sample_dir
+    return audited(sample_dir())
+
+
+def _spoil(results: dict, where: str, value) -> dict:
+    doc = json.loads(json.dumps(results))
+    if where == "as_of":
+        doc["as_of"] = value
+    elif where == "license":
+        doc["accounts"][0]["licenses"][0]["expires"] = value
+    elif where == "trial":
+        doc["accounts"][0]["licenses"][0]["trial_end"] = value
+    elif where == "mute":
+        doc["mutes"].append({"mute": "m", "rule": "*", "account": "*", "environment": "*", "resource": "*",
+                             "reason": "r", "expires": value, "status": "unused", "matched": 0})
+    return doc
+
+
+NO_DAYS = ["not a date", "0000-01-01", "2026-11-31", "2026-11-30T10:00:00", "30/11/2026", "", "-001-01-01",
+           "10000-01-01"]
+
+
+@pytest.mark.parametrize("where", ["as_of", "license", "trial", "mute"])
+@pytest.mark.parametrize("value", NO_DAYS)
+def test_a_day_in_a_results_file_that_is_no_day_is_refused_as_it_is_read(sample_results, where, value):
+    from auditor.results.io import check
+    with pytest.raises(AuditorError, match="must be a day, YYYY-MM-DD"):
+        check(_spoil(sample_results, where, value), "r.json")
+
+
+@pytest.mark.parametrize("value", ["0001-01-01", "1989-12-31", "2201-01-01", "9999-12-31"])
+def test_an_audit_date_out_of_the_years_is_refused(sample_results, value):
+    from auditor.results.io import check
+    with pytest.raises(AuditorError, match="as_of: must be a day, YYYY-MM-DD, of a year from 1990 to 2200"):
+        check(_spoil(sample_results, "as_of", value), "r.json")
+
+
+@pytest.mark.parametrize("where, value", [("license", "0001-01-01"), ("license", "9999-12-31"),
+                                          ("mute", "9999-12-31"), ("trial", "1899-12-31")])
+def test_far_but_real_days_in_a_results_file_are_rendered(sample_results, where, value, tmp_path, run_cli):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(_spoil(sample_results, where, value)))
+    run = run_cli("report", path, tmp_path / "r.html", tmp_path / "r.xlsx")
+    assert run.exit_code == 0, run.stderr
+
+
+@pytest.mark.parametrize("where, value", [("as_of", "not a date"), ("as_of", "0000-01-01"), ("license", "0000-01-01"),
+                                          ("mute", "0000-01-01")])
+def test_report_writes_nothing_from_a_results_file_with_no_day(sample_results, where, value, tmp_path, run_cli):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(_spoil(sample_results, where, value)))
+    run = run_cli("report", path, tmp_path / "r.html", tmp_path / "r.xlsx")
+    assert run.exit_code == 2 and "must be a day" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.html").exists() and not (tmp_path / "r.xlsx").exists()

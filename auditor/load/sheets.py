@@ -29,9 +29,9 @@ import re
 import unicodedata
 import warnings
 import zipfile
-from xml.etree import ElementTree
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,6 @@ from python_calamine import CalamineError, PasswordError
 
 from auditor.common.errors import AuditorError
 from auditor.common.yamlfile import load_model
-
 
 # the years a date of a license, a bill or a billing period may fall in: one outside them (year 0,
 # 9999) is a placeholder or a typing slip, never a date to compare (and pandas cannot write it out)

@@ -8,10 +8,12 @@ dicts from the frames for speed and is tested to produce what the models accept.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from annotated_types import Ge
-from pydantic import BaseModel, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, model_validator
+from pydantic_core import PydanticCustomError
 
 from auditor.common.vocabulary import USAGE, Severity
 
@@ -21,6 +23,27 @@ SCHEMA_VERSION = 1
 # validate strictly, so 5.0 is refused where one of these belongs; the writer checks its document
 # against these same models (auditor.results.io.encode), so it never writes what it would refuse.
 Count = Annotated[int, Ge(0)]
+
+
+def _a_day(value: str) -> str:
+    """A day as the tool writes one (YYYY-MM-DD): checked as the file is read, so that a report is
+    never half written (the HTML, then the workbook failing on a day that is none)."""
+    try:
+        date.fromisoformat(value) if len(value) == 10 else int("x")
+    except ValueError:
+        raise PydanticCustomError("day", "must be a day, YYYY-MM-DD") from None
+    return value
+
+
+def _audit_day(value: str) -> str:
+    """An audit's own date: a day of a year from 1990 to 2200, as `--as-of` takes one."""
+    if not 1990 <= date.fromisoformat(_a_day(value)).year <= 2200:
+        raise PydanticCustomError("day", "must be a day, YYYY-MM-DD, of a year from 1990 to 2200")
+    return value
+
+
+Day = Annotated[str, AfterValidator(_a_day)]
+AuditDay = Annotated[str, AfterValidator(_audit_day)]
 # Lists of the results file whose rows the writer checks per column from the typed table they are
 # serialised from (auditor.results.rows), not per row: at partner scale they are millions of rows.
 # Readers check them row by row, and check that each environment's counts agree with them.
@@ -109,8 +132,8 @@ class LicenseResult(BaseModel):
     tier: str | None
     connector_id: str | None
     edition: str | None
-    expires: str | None
-    trial_end: str | None
+    expires: Day | None
+    trial_end: Day | None
     plan: bool
 
 
@@ -229,7 +252,7 @@ class MuteResult(BaseModel):
     environment: str
     resource: str
     reason: str
-    expires: str | None
+    expires: Day | None
     status: Literal["active", "expired", "unused"]
     matched: Count
 
@@ -318,8 +341,8 @@ class ConnectorLicense(BaseModel):
     edition: str | None
     editions_offered: str | None
     edition_offered: bool | None
-    created: str | None
-    expires: str | None
+    created: Day | None
+    expires: Day | None
     expires_from: str
     # global is a Python keyword: the field is read and written under its name in the file
     global_: bool = Field(alias="global")
@@ -348,12 +371,12 @@ class ReconciliationRow(BaseModel):
     licenses: str | None
     license_edition: str | None
     license_stores: Count | None
-    license_expires: str | None
+    license_expires: Day | None
     live: bool | None
     billed_edition: str | None
     billed_quantity: Count | None
-    period_start: str | None
-    period_end: str | None
+    period_start: Day | None
+    period_end: Day | None
     amount: float | None
     currency: str | None
     invoices: str | None
@@ -386,12 +409,12 @@ class NsRecord(BaseModel):
     installed_from: str | None
     created_in_sandbox: bool
     note: str | None
-    last_used: str | None
+    last_used: Day | None
     in_production: bool
     in_sandbox: bool
     common_differs: bool
     differs: str | None
-    refreshed_on: str | None
+    refreshed_on: Day | None
     used_since_refresh: bool | None
     integrator: bool
     connections: Count | None
@@ -413,7 +436,7 @@ class NsLink(BaseModel):
 class Results(BaseModel):
     schema_version: Literal[1]
     tool_version: str
-    as_of: str
+    as_of: AuditDay
     policy: str
     profile: str = "default"
     accounts: list[AccountResult]
@@ -429,7 +452,7 @@ class Results(BaseModel):
     reconciliation: list[ReconciliationRow] | None = None
     ns_records: list[NsRecord] | None = None
     ns_links: list[NsLink] | None = None
-    ns_refreshed_on: str | None = None  # the sandbox refresh date the records were judged against
+    ns_refreshed_on: Day | None = None  # the sandbox refresh date the records were judged against
 
     @model_validator(mode="after")
     def _accounts_once(self):
