@@ -359,6 +359,17 @@ def evolve(root: Path, specs: list[Spec], plan: Plan, seed: int = 0, first: str 
         yield day, [acct.write(root / f"{day:%Y-%m}" / acct.slug, day) for acct in accounts], accounts
 
 
+def random_specs(rng: random.Random) -> list[Spec]:
+    """Two to four accounts of random layouts and shapes."""
+    return [Spec(rng.choice(LAYOUTS), rng.choice(LICENSE_SHAPES), rng.random() < 0.5) for _ in range(rng.randint(2, 4))]
+
+
+def random_plan(rng: random.Random, months: int = 24) -> Plan:
+    """Up to four random operations a month."""
+    return [[(rng.choice(OPS), rng.randrange(8), rng.randrange(64)) for _ in range(rng.randint(0, 4))]
+            for _ in range(months)]
+
+
 # Every shape in one run of 24 months: the accounts start in different layouts and shapes, and the
 # plan takes each through the other license shapes, expiries, removals, add-ons and environments.
 TOUR_SPECS = [Spec("legacy", "flat"), Spec("multi", "nested"), Spec("download", "tier"),
