@@ -574,9 +574,58 @@ def mutation_cases(seed: int = 0, count: int = 40) -> list[Case]:
     return cases
 
 
+# --- issue 25: crashes, and input read as if it were sound ---------------------------------------
+
+def _entitled(value: int) -> Callable[[dict], None]:
+    def check(results):
+        assert _env(results)["endpoints"]["entitled"] == value, _env(results)
+    return check
+
+
+def input_class_cases() -> list[Case]:
+    """One case or more of each class of tests/test_input_classes.py that an audit reads."""
+    cases = []
+    for label, fieldname, value in [("year-0", "expires", "0000-01-01T00:00:00Z"),
+                                    ("year-minus-1", "expires", "-0001-01-01T00:00:00Z"),
+                                    ("year-9999", "expires", "9999-12-31T23:59:59Z"),
+                                    ("trial-year-0", "trialEndDate", "0000-01-01T00:00:00Z")]:
+        cases.append(Case(f"license-date-{label}", "license date outside the years", "issue",
+                          (f"{fieldname} is outside the years 1990 to 2200",),
+                          files=_with(lambda f, k=fieldname, v=value: f["licenses"][0].update({k: v}))))
+    for label, value in [("number", 42), ("object", {}), ("list", ["standard"])]:
+        cases.append(Case(f"license-tier-{label}", "license tier of another JSON type", "issue",
+                          ("license tier must be one of",),
+                          files=_with(lambda f, v=value: f["licenses"][0].update(type="integrator", tier=v))))
+    for label, value in [("capital", "Endpoint"), ("trailing-space", "endpoint "), ("upper", "ENDPOINT")]:
+        cases.append(Case(f"license-type-{label}", "license type in another case or with spaces", "issue",
+                          ("license type is written in another case or with spaces",),
+                          files=_with(lambda f, v=value: f["licenses"][0].update(type=v)),
+                          check=_entitled(10)))  # the plan is read, not "no plan license"
+    cases.append(Case("license-type-unknown", "license of an unknown type", "issue", ("license type is not one of",),
+                      files=_with(lambda f: f["licenses"][0].update(type="enterprise-plan"))))
+    for label, other in [("case", "HOSTILE"), ("trailing-space", "Hostile "), ("zero-width", "Hos\u200btile"),
+                         ("full-width", "\uff28ostile"), ("decomposed", "Hostile\u0301")]:
+        second = "Hostile\u0301" if label != "decomposed" else "Hostil\u00e9"
+        files = {f"a/{k}": v for k, v in base().items()}
+        files |= {f"b/{k}": v for k, v in base().items()}
+        files["a/account.json"] = {"name": "Hostile" if label != "decomposed" else other}
+        files["b/account.json"] = {"name": other if label != "decomposed" else second}
+        cases.append(Case(f"account-names-look-alike-{label}", "account names that only look different", "error",
+                          ("account name",), files=files))
+    cases.append(Case("manifest-missing-page-no-bytes", "a manifest naming a page the folder lacks", "error",
+                      ("manifest.json", "flows/page-00003.json", "missing"),
+                      files=_with(lambda f: f.update({"manifest.json": {"files": [{"path": "flows/page-00003.json"}]}}))))
+    for label, text in [("expires-number", "mutes:\n  - rule: '*'\n    reason: ok\n    expires: 86400\n"),
+                        ("expires-time", "mutes:\n  - rule: '*'\n    reason: ok\n    expires: 2026-12-31 10:00:00\n"),
+                        ("reason-blank", "mutes:\n  - rule: '*'\n    reason: '   '\n")]:
+        cases.append(Case(f"mutes-{label}", "a mute whose expiry is no day, or whose reason is blank", "error",
+                          ("mutes.yaml", "entry 1 (line 2)"), files=_with(lambda f, t=text: f.update({"mutes.yaml": t}))))
+    return cases
+
+
 def all_cases() -> list[Case]:
     cases = (unreadable_cases() + filesystem_cases() + record_cases() + identity_cases() + license_cases()
-             + display_cases() + healthy_cases())
+             + display_cases() + healthy_cases() + input_class_cases())
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "case names must be unique"
     return cases
