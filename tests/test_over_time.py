@@ -119,7 +119,7 @@ class Months:
         try:
             data = load_json(path)
         except Exception as exc:  # noqa: BLE001
-            self.fail(command, f"{path.name}: {exc}", ["report", str(path), "x.html"])
+            self.fail(command, str(exc), ["report", str(path), "x.html"])
             return None
         self.json_numbers(orjson.loads(path.read_bytes()), f"{command} -o {path.name}")
         return data
@@ -187,9 +187,10 @@ class Months:
 
         Every month: the results file (strictly), the HTML page and the CSV tables the audit wrote;
         `report DATE` is the audit's own page byte for byte; flows, endpoints and diff (as JSON) by
-        file and by date, for the run and each account, diff agreeing both ways. A `full` month
-        also writes the workbook, and checks report of the file (page and CSV tables), report
-        --account of each account by file and by date, and diff --html by date."""
+        file and by date, for the run and each account, diff agreeing both ways; the history's
+        listing. A `full` month also writes the workbook, and checks report of the file (page and
+        CSV tables), report --account of each account by file and by date, and diff --html and
+        --csv by date."""
         self.month = f"{day:%Y-%m}"
         d = self.root / self.month
         d.mkdir(parents=True, exist_ok=True)
@@ -246,9 +247,15 @@ class Months:
                     self.fail("diff by date", "differs from diff of the results files" + (f" ({acct})" if acct else ""),
                               [str(a) for a in argv])
             if full:
-                argv = ["diff", str(previous), str(day), "--history", self.history, "--html", d / "diff.html"]
+                argv = ["diff", str(previous), str(day), "--history", self.history, "--html", d / "diff.html",
+                        "--csv", d / "diff-csv"]
                 if self.run(*argv)[0]:
                     self.same("diff --html by date", argv, d / "diff.html", own, "the audit's own --html")
+                    self.csv_folder(d / "diff-csv", "diff --csv")
+        # the history's own listing of what it holds
+        worked, out = self.run("history", "--history", self.history, "--format", "json")
+        if worked:
+            self.json_numbers(orjson.loads(out), "history --format json")
         return True
 
     def report(self) -> str:
