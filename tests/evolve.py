@@ -5,7 +5,8 @@ multi-environment one, integration downloads beside an `account.json`) and with 
 entitlement shapes it reads (LICENSE_SHAPES), then evolved month by month by operations (OPS):
 flows added, deleted, enabled and disabled; connections added and merged (two connections to one
 instance); licenses changed, renewed, expired and removed; add-on licenses; environments added;
-the run history (`jobs.json`) kept or not. Each month is written as its own snapshots
+the run history (`jobs.json`) kept or not; the vendor's figures (`usage.json`) and mutes
+(`mutes.yaml`) beside them. Each month is written as its own snapshots
 (`<root>/<YYYY-MM>/<account>/`), so any month can be audited again by hand.
 
 The shapes of licenses come from auditor/count/entitlements.py and README "How it counts": flat and
@@ -29,7 +30,7 @@ LAYOUTS = ("legacy", "multi", "download")
 LICENSE_SHAPES = ("flat", "nested", "addons", "tier", "tier-free", "tier-sandbox", "tier-unknown", "unknown",
                   "none", "empty", "trial", "trial-tier", "expiring", "expired", "platform", "connector")
 OPS = ("add-flow", "delete-flow", "toggle-flow", "add-connection", "merge-connections", "license", "renew",
-       "expire", "remove-licenses", "add-on", "add-environment", "jobs")
+       "expire", "remove-licenses", "add-on", "add-environment", "jobs", "usage", "mute")
 TIERS = ("none", "free", "limited", "standard", "premium", "enterprise")
 EXTRA_ENVIRONMENTS = ("staging", "dev", "uat", "qa")
 
@@ -62,6 +63,8 @@ class Account:
     licenses: list[dict] | None = None  # None: no licenses.json
     jobs: bool = False
     env_map: dict[str, str] = field(default_factory=dict)  # account.json `environments`
+    usage: bool = False  # a usage.json of the vendor's figures beside account.json
+    mutes: list[dict] = field(default_factory=list)  # mutes.yaml beside it
     counter: int = 0
     shapes_seen: set[str] = field(default_factory=set)
 
@@ -224,6 +227,16 @@ class Account:
                 self.add_flow(new)
         elif op == "jobs":
             self.jobs = not self.jobs
+        elif op == "usage":
+            self.usage = not self.usage
+        elif op == "mute":
+            rule = ("*-over-entitlement", "license-*", "flows-near-entitlement", "endpoint-identity-unresolved")[x % 4]
+            mute = {"rule": rule, "reason": f"accepted in {today:%Y-%m}"}
+            if x % 3 == 1:
+                mute["expires"] = (today + timedelta(days=rng.randint(-20, 90))).isoformat()
+            if x % 5 == 2:
+                mute["environment"] = env
+            self.mutes.append(mute)
 
     # --- on disk ---------------------------------------------------------------------------------
 
@@ -264,6 +277,28 @@ class Account:
             out["jobs"] = jobs
         return out
 
+    def vendor_figures(self) -> dict:
+        """usage.json: what the vendor's UI says, near ours but not always the same: some
+        environments and blocks missing, a flow or a connection left out or grouped otherwise."""
+        rng, out = self.rng, {}
+        for env in self.environments:
+            if rng.random() < 0.2:
+                continue
+            conns = [c for c in self.in_env(self.connections, env) if rng.random() < 0.9]
+            groups: dict[str, list] = {}
+            for cid in conns:
+                groups.setdefault(self.connections[cid]["rec"].get("type", "http"), []).append({"_id": cid})
+            flows = [{"_id": f} for f in self.in_env(self.flows, env) if not self.flows[f]["disabled"] and rng.random() < 0.9]
+            block = {"endpointUsage": {"numConsumed": len(groups) + rng.randint(-1, 1) if groups else 0,
+                                       "endpoints": [{"type": t, "connections": c} for t, c in groups.items()]},
+                     "flowUsage": {"numEnabled": len(flows), "flows": flows}}
+            if rng.random() < 0.5:
+                block["tradingPartnerUsage"] = {"numConsumed": rng.randint(0, 1), "tradingPartners": []}
+            if rng.random() < 0.5:
+                block["agentUsage"] = {"numActive": rng.randint(0, 1), "agents": []}
+            out[env] = block
+        return out
+
     def write(self, folder: Path, today: date) -> Path:
         """This month's snapshot of the account in `folder`; returns it."""
         folder.mkdir(parents=True)
@@ -278,6 +313,12 @@ class Account:
         put(folder / "account.json", account)
         if self.licenses is not None:
             put(folder / "licenses.json", self.licenses)
+        if self.usage:
+            put(folder / "usage.json", self.vendor_figures())
+        if self.mutes:
+            (folder / "mutes.yaml").write_text("mutes:\n" + "".join(
+                "  - " + "\n    ".join(f"{k}: {orjson.dumps(v).decode()}" for k, v in m.items()) + "\n"
+                for m in self.mutes))
         if self.layout == "legacy":
             for name, rows in self.resources("production", today).items():
                 put(folder / f"{name}.json", rows)
@@ -383,5 +424,7 @@ def tour(months: int = 24) -> Plan:
         ops.append([("add-connection", m + 2, m), ("merge-connections", m, 0), ("delete-flow", m + 3, 0),
                     ("add-environment", 1, m), ("expire", m + 1, 0), ("add-on", m + 2, 0), ("renew", m + 3, 0),
                     ("remove-licenses", m, 0), ("jobs", 3, 0), ("license", 3, LICENSE_SHAPES.index("platform"))][m % 10])
+        if m % 4 == 1:
+            ops += [("usage", m, 0), ("mute", m + 1, m)]
         plan.append(ops)
     return plan
