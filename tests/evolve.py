@@ -6,7 +6,7 @@ entitlement shapes it reads (LICENSE_SHAPES), then evolved month by month by ope
 flows added, deleted, enabled and disabled; connections added and merged (two connections to one
 instance); licenses changed, renewed, expired and removed; add-on licenses; environments added;
 the run history (`jobs.json`) kept or not; the vendor's figures (`usage.json`) and mutes
-(`mutes.yaml`) beside them. Each month is written as its own snapshots
+(`mutes.yaml`) beside them; steps deleted while a flow still refers to them. Each month is written as its own snapshots
 (`<root>/<YYYY-MM>/<account>/`), so any month can be audited again by hand.
 
 The shapes of licenses come from auditor/count/entitlements.py and README "How it counts": flat and
@@ -30,7 +30,7 @@ LAYOUTS = ("legacy", "multi", "download")
 LICENSE_SHAPES = ("flat", "nested", "addons", "tier", "tier-free", "tier-sandbox", "tier-unknown", "unknown",
                   "none", "empty", "trial", "trial-tier", "expiring", "expired", "platform", "connector")
 OPS = ("add-flow", "delete-flow", "toggle-flow", "add-connection", "merge-connections", "license", "renew",
-       "expire", "remove-licenses", "add-on", "add-environment", "jobs", "usage", "mute")
+       "expire", "remove-licenses", "add-on", "add-environment", "jobs", "usage", "mute", "dangle")
 TIERS = ("none", "free", "limited", "standard", "premium", "enterprise")
 EXTRA_ENVIRONMENTS = ("staging", "dev", "uat", "qa")
 
@@ -229,6 +229,10 @@ class Account:
             self.jobs = not self.jobs
         elif op == "usage":
             self.usage = not self.usage
+        elif op == "dangle" and self.flows:  # steps deleted while a flow still refers to them (two, for odd x)
+            gone = self.flows[rng.choice(sorted(self.flows))].setdefault("missing", [])
+            for _ in range(1 + x % 2):
+                gone.append(self.next_id("i-gone-"))
         elif op == "mute":
             rule = ("*-over-entitlement", "license-*", "flows-near-entitlement", "endpoint-identity-unresolved")[x % 4]
             mute = {"rule": rule, "reason": f"accepted in {today:%Y-%m}"}
@@ -257,7 +261,8 @@ class Account:
                 continue
             first = f"{self.slug}-loader" if f["kind"] == "loader" else f"e-{f['steps'][0]}"
             rec = {"_id": fid, "name": f"flow {fid}", "pageGenerators": [{"_exportId": first}],
-                   "pageProcessors": [{"type": "import", "_importId": f"i-{s}"} for s in f["steps"][1:] or f["steps"]],
+                   "pageProcessors": [{"type": "import", "_importId": f"i-{s}"} for s in f["steps"][1:] or f["steps"]]
+                   + [{"type": "import", "_importId": gone} for gone in f.get("missing", [])],
                    **sandbox(f["env"])}
             if f["disabled"] and self.layout != "download":  # downloads carry no disabled flag
                 rec["disabled"] = True
@@ -345,7 +350,9 @@ class Account:
                 files[f"flows/Flow-{f['_id']}.json"] = orjson.dumps(f)
                 for step in steps:
                     kind = "exports" if step in by_id["exports"] else "imports"
-                    rec = by_id[kind][step]
+                    rec = by_id[kind].get(step)
+                    if rec is None:  # a step the account no longer has: the download lacks it too
+                        continue
                     files[f"{kind}/Step-{step}.json"] = orjson.dumps(rec)
                     if "_connectionId" in rec:
                         files[f"connections/Conn-{rec['_connectionId']}.json"] = \
@@ -426,5 +433,7 @@ def tour(months: int = 24) -> Plan:
                     ("remove-licenses", m, 0), ("jobs", 3, 0), ("license", 3, LICENSE_SHAPES.index("platform"))][m % 10])
         if m % 4 == 1:
             ops += [("usage", m, 0), ("mute", m + 1, m)]
+        if m % 8 == 3:
+            ops.append(("dangle", m, m))
         plan.append(ops)
     return plan
