@@ -752,3 +752,15 @@ def test_report_writes_nothing_from_a_results_file_with_no_day(sample_results, w
     run = run_cli("report", path, tmp_path / "r.html", tmp_path / "r.xlsx")
     assert run.exit_code == 2 and "must be a day" in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "r.html").exists() and not (tmp_path / "r.xlsx").exists()
+
+
+@pytest.mark.parametrize("name", ["   ", "\u200b", "\ufeff \u2060", "\t\n"])
+def test_a_blank_account_name_is_the_folders_and_said(tmp_path, name):
+    from conftest import write_snapshot
+
+    from auditor.load.snapshot import read_snapshot
+    root = write_snapshot(tmp_path / "acme", account={"name": name}, flows=[])
+    snap = read_snapshot(root, "acme", "acme")
+    assert snap.account == "acme"
+    assert [n["problem"] for n in snap.notes if n["file"] == "acme/account.json"] == [
+        "name is blank (nothing but spaces or invisible characters); the account is named after its folder"]

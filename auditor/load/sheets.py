@@ -190,7 +190,7 @@ def _formula_cells(path: Path, sheet: str | int | None) -> set[tuple[int, int]]:
                         found.add((int(ref[len(letters):]), _column_number(letters.upper())))
                     element.clear()
             return found
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError) as exc:
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError, OSError, ValueError) as exc:
         raise AuditorError(f"{path}: cannot tell its formulas from its values ({type(exc).__name__})") from None
 
 

@@ -489,7 +489,7 @@ def read_snapshot(root: Path, display: str, default_name: str, zip_links: list[s
     used |= {f.path for f in license_files} | named | {root / "manifest.json"}
     folders = {root, *env_dirs} | {p.parent for p in used}
     notes += _unread(root, display, used, folders, list(zip_links))
-    return Snapshot(account_name(meta.name or default_name) or default_name, model, display, root, sources,
+    return Snapshot(_name(meta, default_name, display, notes), model, display, root, sources,
                     license_files, _pools(meta), mutes, notes=notes, usage_file=usage)
 
 
@@ -499,6 +499,17 @@ def _beside(root: Path, display: str, account_file: Path | None) -> tuple[Path |
     mutes = _named_file(root, "mutes.yaml", display)
     usage = _named_file(root, "usage.json", display)
     return mutes, usage, {p for p in (account_file, mutes, usage) if p is not None}
+
+
+def _name(meta: AccountFile, default_name: str, display: str, notes: list[dict]) -> str:
+    """The account's name: account.json's, else the folder's (or the zip's). A name of nothing but
+    spaces or invisible characters is no name: the folder's is used, and said so."""
+    if meta.name is not None and not account_key(meta.name):
+        notes.append({"file": f"{display}/account.json", "record": None, "id": None, "action": "counted",
+                      "problem": "name is blank (nothing but spaces or invisible characters); the account is named "
+                                 "after its folder"})
+        return account_name(default_name)
+    return account_name(meta.name or default_name) or default_name
 
 
 def _pools(meta: AccountFile) -> dict[str, str]:
@@ -531,7 +542,7 @@ def _read_downloads(root: Path, display: str, default_name: str, meta: AccountFi
     for folder, shown, archive in downloads:
         if archive is not None:  # what a zipped download holds besides what is read
             notes += _unread(folder, shown, used, folders | {p.parent for p in used}, [])
-    return Snapshot(account_name(meta.name or default_name) or default_name, model, display, root, sources,
+    return Snapshot(_name(meta, default_name, display, notes), model, display, root, sources,
                     license_files, _pools(meta), mutes, notes=notes, usage_file=usage)
 
 
