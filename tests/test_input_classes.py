@@ -717,7 +717,7 @@ def _spoil(results: dict, where: str, value) -> dict:
 
 
 NO_DAYS = ["not a date", "0000-01-01", "2026-11-31", "2026-11-30T10:00:00", "30/11/2026", "", "-001-01-01",
-           "10000-01-01"]
+           "10000-01-01", "2026-1-1"]
 
 
 @pytest.mark.parametrize("where", ["as_of", "license", "trial", "mute"])
@@ -728,11 +728,14 @@ def test_a_day_in_a_results_file_that_is_no_day_is_refused_as_it_is_read(sample_
         check(_spoil(sample_results, where, value), "r.json")
 
 
+@pytest.mark.parametrize("command", ["audit", "licenses", "ns-records"])
 @pytest.mark.parametrize("value", ["0001-01-01", "1989-12-31", "2201-01-01", "9999-12-31"])
-def test_an_audit_date_out_of_the_years_is_refused(sample_results, value):
-    from auditor.results.io import check
-    with pytest.raises(AuditorError, match="as_of: must be a day, YYYY-MM-DD, of a year from 1990 to 2200"):
-        check(_spoil(sample_results, "as_of", value), "r.json")
+def test_an_audit_date_out_of_the_years_is_refused(run_cli, tmp_path, command, value):
+    """9999-12-31 crashed (the audit month has no next month to end at); every audit date is a day of
+    a year from 1990 to 2200."""
+    run = run_cli(command, "--sample", "--as-of", value, "--fail-on", "never", "-o", tmp_path / "r.json")
+    assert run.exit_code == 2 and "is not a date of a year from 1990 to 2200" in run.stderr, run.stderr
+    assert not (tmp_path / "r.json").exists()
 
 
 @pytest.mark.parametrize("where, value", [("license", "0001-01-01"), ("license", "9999-12-31"),

@@ -77,9 +77,12 @@ def parse_day(value: str | None) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    if not 1990 <= day.year <= 2200:  # 9999-12-31 has no next month to end the audit month with
+        raise click.BadParameter(f"{value!r} is not a date of a year from 1990 to 2200")
+    return day
 
 
 def snapshot_options(fn):
