@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from auditor import __version__
 from auditor.common.errors import AuditorError
+from auditor.common.files import atomic
 from auditor.common.paths import safe_id
 from auditor.common.vocabulary import month_bounds, plural
 
@@ -438,9 +439,8 @@ def _read_pages(folder: Path) -> list:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def read_token(env_name: str, token_file: Path | None) -> str:

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from auditor.common.errors import AuditorError
+from auditor.common.files import remove, temp_beside, uninterrupted
 from auditor.common.safe import csv_safe
 from auditor.report.tables import EXTRA_SECTIONS, Report, build_report
 
@@ -20,55 +15,6 @@ CSV_TABLES = ("summary", "findings", "rules", "endpoints", "flows", "licenses", 
 # every file --csv DIR may write (what a run's other outputs and inputs must not be)
 CSV_NAMES = (*CSV_TABLES, "changes", "trend", "forecast", "vendor", "connector_licenses", "reconciliation",
              "reconciliation_totals", *EXTRA_SECTIONS)
-
-
-def temp_beside(path: Path, suffix: str = ".tmp") -> Path:
-    """A name for a temporary file or folder in `path`'s own folder (so that renaming it to
-    `path` is atomic): hidden, unique to this write, ending in .tmp. Nothing is created."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}{suffix}")
-
-
-def remove(path: Path) -> None:
-    """Remove a temporary file or folder if it is there; a failure to is not the error to report."""
-    try:
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
-@contextmanager
-def atomic(path: Path) -> Iterator[Path]:
-    """Yields a temporary path beside `path` to write to; when the block ends it replaces `path`
-    in one step. On any failure (an error, Ctrl-C) it is removed: `path` is the old file or the
-    new one, never a part of it, and no temporary file is left."""
-    tmp = temp_beside(path)
-    try:
-        yield tmp
-        with uninterrupted():
-            os.replace(tmp, path)
-    except BaseException:
-        remove(tmp)
-        raise
-
-
-@contextmanager
-def uninterrupted() -> Iterator[None]:
-    """Ctrl-C held back for the few renames that put finished files in place (so a set of files
-    is moved whole), then raised."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
 
 
 @dataclass

@@ -262,7 +262,7 @@ def render_html(report: Report, templates: Path | None = None) -> str:
 
 
 def write_html(report: Report, path: Path, templates: Path | None = None) -> None:
-    from auditor.report import atomic
+    from auditor.common.files import atomic
     text = render_html(report, templates)
     try:
         with atomic(path) as tmp:  # the old report or the new one, never a part; no temporary file left

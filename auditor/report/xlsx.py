@@ -26,8 +26,8 @@ import xlsxwriter
 
 from auditor import __version__
 from auditor.common.errors import AuditorError
+from auditor.common.files import remove, temp_beside, uninterrupted
 from auditor.common.safe import FORMULA_STARTS
-from auditor.report import remove, temp_beside, uninterrupted
 from auditor.report.tables import COLUMN_TYPES, SEVERITIES, Report
 
 MAX_CELL = 32_767

@@ -10,6 +10,7 @@ import orjson
 from pydantic import ValidationError
 
 from auditor.common.errors import AuditorError, UnsoundDocument
+from auditor.common.files import atomic
 from auditor.results.model import LISTS, SCHEMA_VERSION, Results
 
 
@@ -62,14 +63,9 @@ def write_bytes(data: bytes, path: Path) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        try:
+        with atomic(path) as tmp:  # the old file or the new one, never a part; no temporary file left
             tmp.write_bytes(data)
-            tmp.replace(path)
-        except BaseException:  # a failed or interrupted write leaves no temporary file behind
-            tmp.unlink(missing_ok=True)
-            raise
     except OSError as exc:
         raise AuditorError(f"{path}: cannot write the results file ({exc.strerror})") from None
 
