@@ -256,3 +256,13 @@ def test_no_csv_shows_a_whole_number_as_a_float(documents, tmp_path):
                     if column not in FLOAT_COLUMNS:
                         assert not re.fullmatch(r"-?\d+\.0+", value or ""), (f.name, column, value)
     assert (tmp_path / MONTHS[-1] / "trend.csv").read_text().count("\n") > 5
+
+
+def test_reading_a_history_that_is_not_there_creates_none(tmp_path):
+    """--history without --record reads the history: a name with nothing there yet is left so,
+    never an empty database (an interrupted run left one)."""
+    store = tmp_path / "new.sqlite"
+    invoke("audit", "--sample", "--history", store, "--fail-on", "never", "-o", tmp_path / "r.json")
+    assert not store.exists()
+    invoke("audit", "--sample", "--history", store, "--record", "--fail-on", "never", "-o", tmp_path / "r.json")
+    assert store.exists()

@@ -15,6 +15,8 @@ from auditor.history.trend import trend_section
 def add_sections(results: dict, store: Path) -> bool:
     """The changes since each account's previous recorded audit, and the trend with this audit,
     as sections of the results file (the reports render them from there); whether there are any."""
+    if not store.exists():  # nothing recorded yet: reading creates no database (recording will)
+        return False
     pairs = []
     for acct in results["accounts"]:
         before = history.previous(store, acct["account"], results["as_of"])
