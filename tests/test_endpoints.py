@@ -157,7 +157,7 @@ def test_other_connection_types(tmp_path, run_cli):
         "sf": "salesforce:00D1", "sf2": "salesforce:y.my.salesforce.com",
         "ftp": "ftp:ftp.example.com:21", "sftp": "ftp:ftp.example.com:22", "ftps": "ftp:ftp.example.com:2121",
         "as2": "as2:ACME-AS2", "pg": "postgresql:db.example:5432/d", "bq": "bigquery:proj",
-        "rs": "redshift:c1:us-east-1", "jd": "oracle:ora:1521/x", "mg": "mongodb:a.example:27017,b.example:27017/m",
+        "rs": "redshift:c1:us-east-1", "jd": "oracle:ora:1521/x", "mg": "mongodb:a.example,b.example/m",
         "s3": f"s3:{masked}", "ddb": f"dynamodb:{masked}", "wr": "wrapper:stack1", "fs": "filesystem:agent1",
         "van": "van:mb1",
     }

@@ -374,7 +374,7 @@ def test_database_and_ftp_spellings_key_as_one(tmp_path, run_cli):
     assert key["my1"] == key["my2"] == key["my3"] == key["my4"] == "mysql:db.example.com:3306/d"
     assert key["other-port"] != key["my1"]
     assert key["pg1"] == key["pg2"] == "postgresql:pg.example.com:5432/d"
-    assert key["mg1"] == key["mg2"] == "mongodb:m.example.com:27017,n.example.com:27017/d"
+    assert key["mg1"] == key["mg2"] == "mongodb:m.example.com,n.example.com/d"
     assert key["ftp1"] == key["ftp2"] == "ftp:ftp.xn--bcher-kva.example:21"
     assert key["bq1"] == key["bq2"] == "bigquery:proj-1"
 

@@ -121,7 +121,7 @@ def test_the_integrator_io_api_by_host_is_not_an_endpoint(tmp_path, run_cli, hos
 def test_mongodb_hosts_in_one_comma_separated_string_are_the_same_set(tmp_path, run_cli, hosts):
     conns = [{"_id": "m1", "type": "mongodb", "mongodb": {"host": hosts, "database": "shop"}}]
     got, _ = keys(tmp_path, run_cli, conns)
-    assert got == {"m1": "mongodb:a.example.com:27017,b.example.com:27017/shop"}
+    assert got == {"m1": "mongodb:a.example.com,b.example.com/shop"}  # the default port is no part of the key
 
 
 def _instance_account(tmp_path, instance: dict, *, abstract_extra=None):

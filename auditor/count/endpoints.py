@@ -515,13 +515,10 @@ MONGO_PORT = 27017
 
 
 def _mongo_host(raw: str) -> str:
-    """A MongoDB host as keys show it: normalised, with its port (the default when none is
-    written, so that `db.example.com` and `db.example.com:27017` are one; a `mongodb+srv://` host
-    has none: its DNS records give the servers and ports)."""
+    """A MongoDB host as keys show it: normalised, without the default port (so that
+    `db.example.com` and `db.example.com:27017` are one)."""
     host, port = _db_host(raw)
-    if host.startswith(UNREADABLE) or raw.strip().lower().startswith("mongodb+srv://"):
-        return host
-    return f"{host}:{port or MONGO_PORT}"
+    return host + (f":{port}" if port and port != MONGO_PORT else "")
 
 
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
