@@ -179,6 +179,8 @@ def test_flows_and_endpoints_of_a_run_that_audited_no_account_say_so(tmp_path, c
     assert invoke("licenses", "--sample", "--fail-on", "never", "-o", out).exit_code == 0
     run = CliRunner().invoke(cli, [command, str(out)])
     assert run.exit_code == 2 and "audited no integrator.io account" in run.stderr
+    run = CliRunner().invoke(cli, [command, "-"], input=out.read_bytes())
+    assert run.exit_code == 2 and run.stderr.startswith("Error: standard input: this run audited no integrator.io")
 
 
 # ---- --account ignoring case, wherever --account is taken ----

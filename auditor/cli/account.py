@@ -251,7 +251,8 @@ def _rows(paths: list[Path], policy: str, as_of: date, section: str, account: st
     if which is not None:
         results = results_or_recorded(click.get_current_context(), which, account, history_path)
         if not results["accounts"]:
-            raise AuditorError(f"{which}: this run audited no integrator.io account (a partner's licenses or "
+            where = "standard input" if which == "-" else which
+            raise AuditorError(f"{where}: this run audited no integrator.io account (a partner's licenses or "
                                f"NetSuite records), so it lists no {section}")
         frame = pd.DataFrame([{"account": a["account"], **row} for a in results["accounts"] for row in a[section]])
         places = [(a["account"], e["environment"]) for a in results["accounts"] for e in a["environments"]]
