@@ -213,14 +213,20 @@ def test_history_without_a_database(tmp_path, run_cli):
 
 @pytest.fixture
 def two_months(tmp_path, run_cli):
-    """The Acme sample, then a month later: a connection gone, a flow disabled, a flow enabled,
-    more endpoints licensed, a license renewed."""
+    """The Acme sample, then a month later: a connection gone (its import moved to another), a flow
+    disabled, a flow enabled, more endpoints licensed, a license renewed."""
     old = tmp_path / "old" / "acme"
     shutil.copytree(sample_dir() / "acme-retail", old)
     new = tmp_path / "new" / "acme"
     shutil.copytree(old, new)
     conns = json.loads((new / "connections.json").read_text())
     (new / "connections.json").write_text(json.dumps([c for c in conns if c["_id"] != "c-shop-eu"]))
+    # its one import moved to the US shop first (a connection still reached would count, missing or not)
+    imports = json.loads((new / "imports.json").read_text())
+    for i in imports:
+        if i.get("_connectionId") == "c-shop-eu":
+            i["_connectionId"] = "c-shop-us"
+    (new / "imports.json").write_text(json.dumps(imports))
     flows = json.loads((new / "flows.json").read_text())
     for f in flows:
         if f["_id"] == "f-sf-sync":
