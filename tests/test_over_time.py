@@ -332,11 +332,6 @@ plans = st.lists(st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 7), st.
                  min_size=24, max_size=24)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "finding ids are not unique within an audit, so --record refuses it ('cannot record the audit (UNIQUE "
-    "constraint failed: findings.audit_id, findings.finding_id)'): a flow with two missing steps (missing-reference), "
-    "a trading-partner connection Celigo counts as an endpoint (vendor-count-differs twice). Remove this mark "
-    "once fixed: strict, an unexpected pass fails"))
 @settings(PROFILE)
 @given(seed=st.integers(0, 10_000), specs=st.none() | specs, plan=st.none() | plans)
 @example(seed=0, specs=TOUR_SPECS, plan=tour())

@@ -447,10 +447,13 @@ class Results(BaseModel):
     ns_refreshed_on: Day | None = None  # the sandbox refresh date the records were judged against
 
     @model_validator(mode="after")
-    def _accounts_once(self):
+    def _once(self):
         seen = set()
         for a in self.accounts:
             if a.account in seen:
                 raise ValueError(f"account {a.account!r} is in it twice")
             seen.add(a.account)
+        ids = [f.id for f in self.findings]
+        if len(set(ids)) != len(ids):
+            raise ValueError("findings: an id is given to two findings (each finding's id is its own)")
         return self

@@ -18,14 +18,17 @@ import pandas as pd
 from auditor.common.conditions import ConditionError, evaluate, render, template_fields
 from auditor.common.vocabulary import SEVERITIES_DOWN, STATUS_ORDER
 from auditor.rules.checks import run_check
-from auditor.rules.model import FINDING_COLUMNS, FRAMES, Rule
+from auditor.rules.model import FINDING_COLUMNS, FRAMES, ROW_KEYS, Rule
 
 
 def finding_id(rule: pd.Series | str, account: pd.Series, environment: pd.Series,
-               rtype: pd.Series, rid: pd.Series) -> pd.Series:
-    """Stable id: the same rule, account, environment and resource give the same id each month."""
+               rtype: pd.Series, rid: pd.Series, *parts: pd.Series) -> pd.Series:
+    """Stable id: the same rule, account, environment and resource (and, for a frame that can hold
+    several rows of one resource, the same row key: `parts`) give the same id each month."""
     keys = (pd.Series(rule, index=account.index).astype(str) + "\x1f" + account.astype(str) + "\x1f"
             + environment.fillna("").astype(str) + "\x1f" + rtype.astype(str) + "\x1f" + rid.astype(str))
+    for part in parts:
+        keys = keys + "\x1f" + part.fillna("").astype(str)
     return keys.map(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
 
 
@@ -72,7 +75,8 @@ def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date,
                 k: v for k, v in rule.parameters.items() if k not in rows and k in template_fields(template)}))
     envs = env[rows.index]
     return pd.DataFrame({
-        "id": finding_id(rule.id, rows["account"], envs, types, rows[rid]),
+        "id": finding_id(rule.id, rows["account"], envs, types, rows[rid],
+                         *(rows[c] for c in ROW_KEYS.get(rule.frame, ()))),
         "rule": rule.id, "title": rule.title, "severity": rule.severity, "status": status[rows.index],
         "account": rows["account"], "environment": envs, "resource_type": types,
         "resource_id": rows[rid].astype(str), "resource_name": rows[rname], "reason": reasons,

@@ -40,6 +40,10 @@ FRAMES: dict[str, tuple[str, str, str]] = {
     "ns_records": ("integration record", "record_key", "name"),
     "ns_links": ("netsuite account", "netsuite_account", "connection_names"),
 }
+# frame -> the columns that tell apart its rows of one resource, where it can have several (a flow
+# that names two missing steps; a connection the vendor's figures count under two metrics): they
+# go into the finding's id with the resource, so that every finding of a run has an id of its own
+ROW_KEYS: dict[str, tuple[str, ...]] = {"references": ("missing_type", "missing_id"), "vendor": ("metric", "kind")}
 # which command's run a frame belongs to: `audit` (an account) or `licenses` (a partner)
 FINDING_COLUMNS = ["id", "rule", "title", "severity", "status", "account", "environment",
                    "resource_type", "resource_id", "resource_name", "reason", "muted", "mute_reason"]
