@@ -81,7 +81,7 @@ def test_html_rules_table_and_embedded_tables_match_the_results(sample_reports):
     html = (out / "report.html").read_text()
     soup = BeautifulSoup(html, "html.parser")
     rule_rows = soup.find("section", id="rules").tbody.find_all("tr")
-    assert len(rule_rows) == len(results["rules"]) == 14
+    assert len(rule_rows) == len(results["rules"]) == 15
     first = rule_rows[0].find_all("td")
     assert first[0].get_text(strip=True) == "high"  # most severe first
     data = embedded(html)

@@ -55,7 +55,7 @@ def test_every_frame_has_the_columns_rules_may_use(run_cli):
 
 def test_builtin_rules_validate(run_cli):
     run = run_cli("rules", "validate", output=False)
-    assert run.exit_code == 0 and run.stdout.strip() == "35 rules valid."
+    assert run.exit_code == 0 and run.stdout.strip() == "36 rules valid."
 
 
 def test_a_custom_rule_runs_in_the_audit(tmp_path, run_cli):
@@ -100,7 +100,7 @@ def test_a_pack_of_rules_and_id_clashes(tmp_path, run_cli):
 
 def test_profiles_choose_rules_and_override_them(run_cli):
     run = run_cli("audit", "--sample", "--profile", "finance")
-    assert "profile finance · 10 rules" in run.stdout and run.results["profile"] == "finance"
+    assert "profile finance · 11 rules" in run.stdout and run.results["profile"] == "finance"
     rules = {c["rule"] for c in run.results["rule_counts"]}
     assert "missing-reference" not in rules and "endpoint-identity-unresolved" not in rules
     expiring = [f for f in run.results["findings"] if f["rule"] == "license-expiring"]

@@ -10,7 +10,7 @@ from auditor.rules.model import load_rules
 def test_sample_audit_summary_and_results(run_cli):
     run = run_cli("audit", "--sample", "--fail-on", "never")
     assert run.exit_code == 0, run.stderr
-    assert "policy default · profile default · 14 rules · as of 2026-11-30" in run.stdout
+    assert "policy default · profile default · 15 rules · as of 2026-11-30" in run.stdout
     rows = {" ".join(line.split()) for line in run.stdout.splitlines()}
     # account, environment, plan, billable flows, endpoints, trading partners, agents, alarms by severity
     assert "Globex Corporation production endpoint 4 / 3 6 / 3 0 / - 0 / - 0 2 0 2 0 1" in rows
@@ -31,7 +31,12 @@ def test_every_core_rule_fires_on_the_sample(run_cli):
 
     run = run_cli("audit", "--sample")
     fired = {f["rule"] for f in run.results["findings"] if f["status"] == "alarm"}
-    assert fired == {r.id for r in load_rules() if r.frame in ACCOUNT_FRAMES}
+    # a month on, Acme Retail's plan license (to 2026-12-15) has lapsed: its entitlements are an
+    # expired license's
+    later = run_cli("audit", "--sample", "--as-of", "2026-12-31", "-o", run.out.with_name("later.json"))
+    lapsed = {f["rule"] for f in later.results["findings"] if f["status"] == "alarm"} - fired
+    assert lapsed == {"entitlement-license-expired"}
+    assert fired | lapsed == {r.id for r in load_rules() if r.frame in ACCOUNT_FRAMES}
     partner = run_cli("licenses", "--sample", "-o", run.out.with_name("partner.json"))
     fired = {f["rule"] for f in partner.results["findings"] if f["status"] == "alarm"}
     assert fired == {r.id for r in load_rules() if r.frame in PARTNER_FRAMES}
