@@ -3,6 +3,7 @@ entitlement were current."""
 
 from __future__ import annotations
 
+import json
 import shutil
 
 from auditor.common.paths import sample_dir
@@ -25,3 +26,32 @@ def test_an_expired_plan_license_is_said_in_the_entitlement_the_results_and_the_
     envs = current.results["accounts"][0]["environments"]
     assert all("license_expired" not in e for e in envs)
     assert not [f for f in current.results["findings"] if f["rule"] == "entitlement-license-expired"]
+
+
+def test_an_expired_entitlement_is_shown_as_expired_in_the_summary_the_csv_and_the_workbook(tmp_path, run_cli):
+    import csv
+    import datetime as dt
+
+    import openpyxl
+    run = run_cli("audit", "--sample", "--as-of", "2026-12-31", "--fail-on", "never", "--xlsx", tmp_path / "r.xlsx",
+                  "--csv", tmp_path / "csv")
+    assert run.exit_code == 0, run.stderr
+    lines = {" ".join(line.split()) for line in run.stdout.splitlines()}
+    assert any(line.startswith("Acme Retail production endpoint 6 / 10 expired 5 / 5 expired") for line in lines)
+    assert any(line.startswith("Globex Corporation production endpoint 4 / 3 6 / 3 ") for line in lines)
+    rows = {(r["account"], r["environment"]): r for r in csv.DictReader((tmp_path / "csv" / "summary.csv").open())}
+    acme, globex = rows[("Acme Retail", "production")], rows[("Globex Corporation", "production")]
+    assert (acme["endpoints status"], acme["flows status"], acme["license expired"]) == ("expired", "expired",
+                                                                                         "2026-12-15")
+    assert (globex["endpoints status"], globex["license expired"]) == ("over", "")
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx")["Summary"]
+    values = list(sheet.iter_rows(values_only=True))
+    head = next(i for i, r in enumerate(values) if r[0] == "account")
+    cols = {name: i for i, name in enumerate(values[head])}
+    first = values[head + 1]
+    assert first[cols["account"]] == "Acme Retail" and first[cols["endpoints status"]] == "expired"
+    assert first[cols["license expired"]] == dt.datetime(2026, 12, 15)
+    numbers = run_cli("audit", "--sample", "--as-of", "2026-12-31", "--fail-on", "never", "--format", "json",
+                      "-o", tmp_path / "n.json")
+    env = next(r for r in json.loads(numbers.stdout) if r["account"] == "Acme Retail")
+    assert env["license_expired"] == "2026-12-15"

@@ -172,7 +172,7 @@ def test_summary_sheet_numbers_totals_and_chart(sample_reports):
     # the value a viewer that does not recalculate shows
     assert cached.cell(row=16, column=head.index("endpoints used") + 1).value == sum(
         r["endpoints used"] for r in body.values())
-    assert ws.freeze_panes == "A5" and ws.auto_filter.ref == "A4:AA15"
+    assert ws.freeze_panes == "A5" and ws.auto_filter.ref == "A4:AB15"
     chart, = ws._charts
     assert len(chart.series) == 4
     colours = [r for r in ws.conditional_formatting]

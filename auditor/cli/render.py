@@ -201,7 +201,11 @@ def summary_table(audit: Audit, numbers: bool = False) -> pd.DataFrame:
             table[label if metric == "flows" else f"{label} used"] = env[used].astype("Int64")
             table[f"{label.replace('billable ', '')} entitled"] = pd.to_numeric(env[entitled]).astype("Int64")
         elif metric != "agents" or (env[used] > 0).any() or env[entitled].fillna(0).gt(0).any():
-            table[label] = [fraction(u, e) for u, e in zip(env[used], env[entitled])]
+            # an entitlement of a license that has expired is no current one: said beside it
+            table[label] = [fraction(u, e) + (" expired" if pd.notna(lapsed) and pd.notna(e) else "")
+                            for u, e, lapsed in zip(env[used], env[entitled], env["license_expired"])]
+    if numbers:
+        table["license expired"] = env["license_expired"]
     alarms = audit.findings[unmuted_alarms(audit.findings)]
     # one grouping, aligned on the table's rows (no lookups row by row: partners have thousands)
     rows = pd.MultiIndex.from_arrays([env["account"], env["environment"]])

@@ -230,7 +230,8 @@ def render_html(report: Report, templates: Path | None = None) -> str:
     chart, environments, chart_metrics = _chart_rows(report.summary)
     counts = {
         "accounts": len(report.results["accounts"]), "environments": environments,
-        "over": int(((report.summary["flows status"] == "over") | (report.summary["endpoints status"] == "over")
+        "over": int(((report.summary["billable flows"] > report.summary["flows entitled"]).fillna(False)
+                     | (report.summary["endpoints used"] > report.summary["endpoints entitled"]).fillna(False)
                      | (report.summary["trading partners used"] > report.summary["trading partners entitled"]
                         ).fillna(False)
                      | (report.summary["agents used"] > report.summary["agents entitled"]).fillna(False)).sum()),

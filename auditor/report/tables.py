@@ -29,7 +29,7 @@ COLUMN_TYPES = {
     "expires": "date", "trial ends": "date", "record": "int", "matched": "int", "bytes": "int",
     "months": "int", "used": "int",
     "entitled": "int", "pace a month": "num",
-    "created": "date", "license expires": "date", "period start": "date", "period end": "date",
+    "created": "date", "license expires": "date", "license expired": "date", "period start": "date", "period end": "date",
     "last used": "date", "refreshed on": "date", "owned": "bool", "in production": "bool", "in sandbox": "bool",
     "common differs": "bool", "used since refresh": "bool", "integrator": "bool", "listed": "bool",
     "integrator records": "int", "enabled records": "int",
@@ -107,14 +107,18 @@ def no_number(source: str | None) -> str:
     return "unknown"
 
 
-def _status(used: pd.Series, entitled: pd.Series, source: pd.Series | None = None) -> pd.Series:
+def _status(used: pd.Series, entitled: pd.Series, source: pd.Series | None = None,
+            expired: pd.Series | None = None) -> pd.Series:
     """over, at limit (as many used as entitled, and some: 0 of 0 is within, as the rules, the
-    chart and the terminal have it), within; with no entitlement, what `no_number` says of its
+    chart and the terminal have it), within; expired where the license the entitlement comes from
+    has (its figure is no longer current); with no entitlement, what `no_number` says of its
     source (not on this plan, unlimited, unknown)."""
     ent = entitled.astype("Float64")
     out = pd.Series("within", index=used.index, dtype=object)
     out[(used == ent) & (used > 0)] = "at limit"
     out[used > ent] = "over"
+    if expired is not None:
+        out[expired.notna().to_numpy(dtype=bool)] = "expired"
     none = ent.isna().to_numpy(dtype=bool)
     out[none] = [no_number(s) for s in (source[none] if source is not None else [None] * int(none.sum()))]
     return out
@@ -143,6 +147,7 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
                 "endpoints entitled from": env["endpoints"]["entitled_from"],
                 "trading partners entitled from": env["trading_partners"]["entitled_from"],
                 "agents entitled from": (env.get("agents") or {}).get("entitled_from"),
+                "license expired": env.get("license_expired"),
             })
     # what a printed page needs first; shares, the license model and the long texts after
     cols = ["account", "environment", "plan", "billable flows", "flows entitled", "flows status",
@@ -150,15 +155,17 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
             "trading partners used", "trading partners entitled", "agents used", "agents entitled",
             *SEVERITIES, "account-wide", "muted alarms", "flows share", "endpoints share", "license model",
             "flows entitled from", "endpoints entitled from", "trading partners entitled from",
-            "agents entitled from"]
+            "agents entitled from", "license expired"]
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=cols)
+    table["license expired"] = pd.to_datetime(table["license expired"], format="%Y-%m-%d")
     for metric, used in (("flows", "billable flows"), ("endpoints", "endpoints used")):
         entitled = pd.to_numeric(table[f"{metric} entitled"]).astype("Int64")
         table[f"{metric} entitled"] = entitled
         table[f"{metric} share"] = _share(table[used], entitled)
-        table[f"{metric} status"] = _status(table[used], entitled, table[f"{metric} entitled from"])
+        table[f"{metric} status"] = _status(table[used], entitled, table[f"{metric} entitled from"],
+                                            table["license expired"])
     for col in ("trading partners entitled", "agents used", "agents entitled"):
         table[col] = pd.to_numeric(table[col]).astype("Int64")
     # unmuted alarms by severity per environment, as the terminal summary counts them; alarms
