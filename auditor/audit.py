@@ -92,6 +92,9 @@ class Audit:
     inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # account, file, bytes, sha256 of what was read
     profile: str = "default"  # the rule profile that chose the rules (set by the caller)
     vendor: pd.DataFrame = field(default_factory=pd.DataFrame)  # the vendor's figures against ours
+    # per account_no: what makes its counts upper bounds (flows, flows_unstated, endpoints,
+    # endpoints_unresolved, connections_missing), said for accounts read from downloads
+    upper_bounds: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as_of: date) -> pd.DataFrame:
@@ -197,6 +200,9 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con = duckdb.connect()
         stack.callback(con.close)  # closed as soon as the counting is done: its memory goes with it
         ingest(con, snapshots)
+        # what a download leaves out, counted from what was read (the caveat says it in numbers)
+        unstated = con.execute("SELECT account_no, count(*) FILTER (WHERE disabled IS NULL) AS flows_unstated "
+                               "FROM flows GROUP BY ALL").df()
         if progress:  # counted only to be said
             say("read {:,} flows and {:,} connections; counting".format(
                 *con.execute("SELECT (SELECT count(*) FROM flows), (SELECT count(*) FROM connections)").fetchone()))
@@ -291,6 +297,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
     for frame in (flows, references, endpoints, tps, connections):
         frame.insert(0, "account", frame["account_no"].map(names))
     environments = _environments(snapshots, plans, flows, endpoints, tps, agents, as_of)
+    bounds = _upper_bounds(len(snapshots), unstated, flows, endpoints, connections)
     vendor, usage_issues = _vendor(snapshots, environments, endpoints, tps, connections, flows)
     if usage_issues:
         load_issues = pd.concat([load_issues, pd.DataFrame(usage_issues).reindex(columns=load_issues.columns)],
@@ -312,7 +319,26 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
     findings, mute_rows = apply_mutes(findings, mutes, as_of)
     return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
                  references, findings, counts, load_issues, plans, rules, mutes=mute_rows, inputs=inputs, tables=tables,
-                 vendor=vendor)
+                 vendor=vendor, upper_bounds=bounds)
+
+
+def _upper_bounds(n: int, unstated: pd.DataFrame, flows: pd.DataFrame, endpoints: pd.DataFrame,
+                  connections: pd.DataFrame) -> pd.DataFrame:
+    """Per account, what makes its counts upper bounds, counted from what was read: flows that say
+    nothing of whether they are enabled (counted as enabled), endpoints keyed by a connection
+    whose identity is not given (each its own), connections flows reach that are not there."""
+    held = set(zip(connections["account_no"], connections["id"]))
+    reached = {(no, c) for no, conns in zip(endpoints["account_no"], endpoints["connections"]) for c in conns}
+    missing = pd.Series([no for no, _ in reached - held], dtype="int64").value_counts()
+    out = pd.DataFrame({"account_no": range(n)})
+    out["flows"] = flows.groupby("account_no").size().reindex(out["account_no"], fill_value=0).to_numpy()
+    out["flows_unstated"] = unstated.set_index("account_no")["flows_unstated"].reindex(
+        out["account_no"], fill_value=0).to_numpy()
+    out["endpoints"] = endpoints.groupby("account_no").size().reindex(out["account_no"], fill_value=0).to_numpy()
+    out["endpoints_unresolved"] = endpoints[~endpoints["resolved"].astype(bool)].groupby("account_no").size().reindex(
+        out["account_no"], fill_value=0).to_numpy()
+    out["connections_missing"] = missing.reindex(out["account_no"], fill_value=0).to_numpy()
+    return out
 
 
 def _vendor(snapshots, environments, endpoints, tps, connections, flows) -> tuple[pd.DataFrame, list[dict]]:

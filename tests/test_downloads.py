@@ -4,11 +4,12 @@ with the right counts, say that they are upper bounds, and list what they do not
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 
 import openpyxl
 import pytest
-from downloads import SHOPIFY, items, orders, zip_download
+from downloads import SHOPIFY, flow, items, orders, zip_download
 
 from auditor.common.paths import sample_dir
 
@@ -182,3 +183,42 @@ def test_other_zips_beside_the_downloads_are_left_unopened_and_listed(tmp_path, 
     unread = {i["file"] for i in run.results["load_issues"] if i["action"] == "not read"}
     assert {"acme/backup.zip", "acme/broken.zip"} <= unread
     assert _production(run.results, "acme")["flows"]["billable"] == 1
+
+
+def _caveat(run) -> str:
+    return next((line for line in run.stdout.splitlines() if line.startswith("Counted from integration downloads")),
+                "")
+
+
+def test_the_caveat_is_computed_from_what_was_read(tmp_path, run_cli):
+    """The upper-bounds banner says, in numbers read, what the download left out; a download that
+    left nothing out gets none, and one without connections/ says its connections are missing
+    (it said 'upper bounds' over a count of 0 endpoints)."""
+    from downloads import write_download
+    plain = orders(tmp_path / "plain")
+    run = run_cli("audit", plain, "--as-of", "2026-11-30", "--fail-on", "never")
+    said = _caveat(run)
+    assert "1 of 1 flow says nothing of whether it is enabled" in said
+    assert "1 of 2 endpoints is a connection whose identity" in said and "not in the download" not in said
+    assert run.results["accounts"][0]["upper_bounds"] == {"flows": 1, "flows_unstated": 1, "endpoints": 2,
+                                                          "endpoints_unresolved": 1, "connections_missing": 0}
+
+    lacking = tmp_path / "lacking"
+    shutil.copytree(plain, lacking)
+    shutil.rmtree(lacking / "connections")
+    run = run_cli("audit", lacking, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert "2 connections the flows reach are not in the download" in _caveat(run)
+    assert _production(run.results, "lacking")["endpoints"]["used"] == 2
+
+    whole = write_download(
+        tmp_path / "whole", {"_id": "6a000000000000000000a009", "name": "Whole"},
+        connections=[SHOPIFY, {**SHOPIFY, "_id": "5f1c0aa1b2c3d4e5f6a7b899", "name": "Other shop",
+                               "http": {**SHOPIFY["http"], "baseURI": "https://other.myshopify.com/admin/api/2024-01"}}],
+        exports=[{"_id": "e1", "name": "Get", "_connectionId": SHOPIFY["_id"], "adaptorType": "HTTPExport"}],
+        imports=[{"_id": "i1", "name": "Put", "_connectionId": "5f1c0aa1b2c3d4e5f6a7b899",
+                  "adaptorType": "HTTPImport"}],
+        flows=[{**flow("f1", "e1", "i1"), "disabled": False}])
+    run = run_cli("audit", whole, "--as-of", "2026-11-30", "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    assert _caveat(run) == "" and "upper bounds" not in run.stdout
+    assert run.results["accounts"][0]["upper_bounds"]["flows_unstated"] == 0

@@ -179,14 +179,12 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     if history_on and add_sections(results, store):
         doc.update({k: results[k] for k in ("changes", "trend") if k in results})
         data = results_io.encode(doc)
+    caveat = download_caveat(doc["accounts"])
     del doc
     results_io.write_bytes(data, output)
     del data
     say(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
                f"{plural(len(rules), 'rule')} · as of {as_of}")
-    caveat = download_caveat([snap.account for snap in result.snapshots if snap.download],
-                             [p["account"] for p in result.plans.to_dict("records")
-                              if p["plan"] == "platform" and not p["counts_runs"]])
     if caveat:
         say(caveat)
     if fmt in ("csv", "json"):

@@ -371,9 +371,7 @@ def build_report(results: dict) -> Report:
     findings = _findings(results)
     return Report(
         meta={**{k: results.get(k) for k in ("schema_version", "tool_version", "as_of", "policy", "profile")},
-              "caveat": download_caveat([a["account"] for a in results["accounts"] if a.get("from_download")],
-                                        [a["account"] for a in results["accounts"]
-                                         if a.get("flows_counted") == "enabled"])},
+              "caveat": download_caveat(results["accounts"])},
         summary=_summary(results, findings),
         findings=findings,
         rules=_rules(results, findings),

@@ -152,13 +152,14 @@ def build(audit: Audit) -> dict:
     vendor_rows = frame_rows(vendor, m.VendorDifference, where="vendor_differences")
     for account, row in zip(vendor["account"], vendor_rows):
         differences.setdefault(account, []).append(row)
+    bounds = frame_rows(audit.upper_bounds, m.UpperBounds, where="upper_bounds")
     accounts = []
     plans = audit.plans.to_dict("records")
     for i, snap in enumerate(audit.snapshots):
         accounts.append({
             "account": snap.account, "license_model": snap.license_model,
             "plan": plans[i]["plan"], "plan_from": plans[i]["plan_from"],
-            **({"from_download": True} if snap.download else {}),
+            **({"from_download": True, "upper_bounds": bounds[i]} if snap.download else {}),
             # on the platform plan: flows counted as run in the month, or as enabled (no run history)
             **({"flows_counted": "run" if plans[i]["counts_runs"] else "enabled"}
                if plans[i]["plan"] == "platform" else {}),

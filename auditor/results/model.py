@@ -129,12 +129,26 @@ class LicenseResult(BaseModel):
     plan: bool
 
 
+class UpperBounds(BaseModel):
+    """What makes an account's counts upper bounds, counted from what was read (written for an
+    account read from integration downloads): flows that say nothing of whether they are enabled
+    (counted as enabled), endpoints keyed by a connection whose identity is not given (each one of
+    its own), connections flows reach that are not there (each one of its own)."""
+
+    flows: Count
+    flows_unstated: Count
+    endpoints: Count
+    endpoints_unresolved: Count
+    connections_missing: Count
+
+
 class AccountResult(BaseModel):
     account: str
     license_model: Literal["legacy", "multi-environment"]
     plan: str
     plan_from: str
     from_download: bool = False  # written only when true: read from integration downloads (upper bounds)
+    upper_bounds: UpperBounds | None = None  # written only for an account read from downloads
     # on the platform plan only: "run" (flows run in the audit month, from jobs.json) or "enabled"
     # (no run history: every enabled flow, an upper bound)
     flows_counted: Literal["run", "enabled"] | None = None
