@@ -505,3 +505,20 @@ def test_click_errors_quoting_the_command_line_are_escaped(run_cli):
     assert run.exit_code == 2 and "\x1b" not in run.stderr and "\u202e" not in run.stderr, run.stderr
     run = run_cli("no-such\x1b[31m\u2028command")
     assert run.exit_code == 2 and "\x1b" not in run.stderr and "\u2028" not in run.stderr, run.stderr
+
+
+def test_a_csv_folder_written_again_holds_this_runs_tables_only(tmp_path, run_cli):
+    """changes.csv of a run with history, then a run without: the folder must not keep the old
+    changes beside the new tables; a file of the user's own stays."""
+    out = tmp_path / "csv"
+    store = tmp_path / "h.sqlite"
+    for day in ("2026-10-31", "2026-11-30"):
+        run = run_cli("audit", "--sample", "--as-of", day, "--record", "--history", store, "--fail-on", "never",
+                      "--csv", out)
+        assert run.exit_code == 0, run.stderr
+    assert (out / "changes.csv").exists()
+    (out / "notes.txt").write_text("mine")
+    run = run_cli("audit", "--sample", "--fail-on", "never", "--csv", out)
+    assert run.exit_code == 0, run.stderr
+    assert not (out / "changes.csv").exists() and (out / "summary.csv").exists()
+    assert (out / "notes.txt").read_text() == "mine"

@@ -55,6 +55,10 @@ def write_csv(report: Report, folder: Path) -> list[Path]:
                         os.replace(scratch / name, target)
                         if not existed:
                             moved.append(target)
+                    # a table of an earlier run that this one has not (changes.csv before any
+                    # history) would read as this run's: the folder holds this run's tables only
+                    for stale in {f"{n}.csv" for n in CSV_NAMES} - set(names):
+                        (folder / stale).unlink(missing_ok=True)
         except OSError as exc:
             for path in moved:  # those this run added; a replaced file cannot be put back
                 remove(path)
