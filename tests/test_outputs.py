@@ -522,3 +522,17 @@ def test_a_csv_folder_written_again_holds_this_runs_tables_only(tmp_path, run_cl
     assert run.exit_code == 0, run.stderr
     assert not (out / "changes.csv").exists() and (out / "summary.csv").exists()
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_summary_line_quoting_a_name_stays_one_line(tmp_path, run_cli):
+    """The caveat names the account read from downloads: a newline in its name is shown escaped,
+    not a second line that data could forge."""
+    from downloads import orders
+    acct = tmp_path / "acct"
+    orders(acct / "orders")
+    (acct / "account.json").write_text(json.dumps({"name": "Evil\nNo run history for: fake"}))
+    run = run_cli("audit", acct, "--fail-on", "never")
+    assert run.exit_code == 0, run.stderr
+    caveat = [line for line in run.stdout.splitlines() if "Counted from integration downloads" in line]
+    assert len(caveat) == 1 and "Evil\\nNo run history for: fake" in caveat[0]
+    assert not any(line.startswith("No run history for: fake") for line in run.stdout.splitlines())

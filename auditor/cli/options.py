@@ -38,10 +38,11 @@ def _meta() -> dict:
     return ctx.meta if ctx is not None else {}
 
 
-def say(message="") -> None:
-    """An informational line (summaries, what was written): left out with --quiet."""
+def say(message="", block: bool = False) -> None:
+    """An informational line (summaries, what was written): left out with --quiet. One line, so a
+    newline in a name it quotes is shown escaped; `block=True` for a table of several lines."""
     if not _meta().get("quiet"):
-        echo(message)
+        echo(message if block else printable(str(message), newlines=False))
 
 
 class Progress:

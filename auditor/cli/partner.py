@@ -65,9 +65,9 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     say(f"auditor {__version__} · partner {partner_snapshot.resolve().name} · {plural(len(rules), 'rule')} · "
         f"as of {day}")
     if not lic.empty:
-        say(license_table(lic))
+        say(license_table(lic), block=True)
     if results["reconciliation"] is not None:
-        say(reconciliation_table(pd.DataFrame(results["reconciliation"])))
+        say(reconciliation_table(pd.DataFrame(results["reconciliation"])), block=True)
     finish_run(results, output, fail_on, report_outputs(html, xlsx, csv_dir, templates))
 
 
@@ -115,6 +115,6 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
     say(f"auditor {__version__} · NetSuite integration records · {plural(len(rules), 'rule')} · as of {day}"
         + (f" · sandboxes refreshed on {results['ns_refreshed_on']}" if results["ns_refreshed_on"] else ""))
     if not recs.empty:
-        say(ns_records_table(recs))
+        say(ns_records_table(recs), block=True)
     finish_run(results, output, fail_on, report_outputs(html, xlsx, csv_dir, templates))
 
