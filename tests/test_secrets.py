@@ -115,3 +115,14 @@ def test_internal_errors_do_not_echo_their_message(snapshot, run_cli, monkeypatc
     monkeypatch.setattr(auditor.audit, "run", boom)
     run = run_cli("audit", snapshot)
     assert run.exit_code == 3 and "internal error (RuntimeError)" in run.stderr and CANARY not in run.stderr
+
+
+def test_a_dash_alone_is_no_formula():
+    """The reconciliation totals write '-' for no currency: it is no formula, so no quote prefix,
+    while anything a spreadsheet would compute still gets one."""
+    import pandas as pd
+
+    from auditor.common.safe import neutral, neutralise
+    assert neutralise(pd.Series(["-", "--", "-1+2", "=A1", "@SUM(A1)", "+x"], dtype=object)).tolist() == [
+        "-", "--", "'-1+2", "'=A1", "'@SUM(A1)", "'+x"]
+    assert (neutral("-"), neutral("-cmd")) == ("-", "'-cmd")

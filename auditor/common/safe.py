@@ -11,14 +11,17 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutral(value):
-    """One value: text that a spreadsheet would read as a formula gets the quote prefix."""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+    """One value: text that a spreadsheet would read as a formula gets the quote prefix (a dash
+    alone, the tool's own word for 'none', is no formula)."""
+    risky = isinstance(value, str) and value.startswith(FORMULA_STARTS) and value.strip("-")
+    return "'" + value if risky else value
 
 
 def neutralise(series: pd.Series) -> pd.Series:
-    """Prefix a quote to text that a spreadsheet would read as a formula."""
+    """Prefix a quote to text that a spreadsheet would read as a formula (not to a dash alone)."""
     text = series.astype("string")
-    risky = text.str.startswith(FORMULA_STARTS, na=False) & series.map(lambda v: isinstance(v, str))
+    risky = (text.str.startswith(FORMULA_STARTS, na=False) & (text.str.strip("-") != "").fillna(False)
+             & series.map(lambda v: isinstance(v, str)))
     return series.where(~risky, "'" + text)
 
 
