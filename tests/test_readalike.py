@@ -269,3 +269,10 @@ def test_a_partner_run_without_mutes_writes_no_empty_mutes_csv(tmp_path):
                  "--csv", tmp_path / "m")
     assert run.exit_code == 0, run.output
     assert len((tmp_path / "m" / "mutes.csv").read_text().splitlines()) == 2
+
+
+def test_history_with_snapshots_is_refused_not_ignored(run_cli, tmp_path):
+    from auditor.common.paths import sample_dir
+    for command in ("flows", "endpoints"):
+        run = run_cli(command, sample_dir() / "acme-retail", "--history", tmp_path / "h.sqlite")
+        assert run.exit_code == 2 and "--history goes with a recorded DATE" in run.stderr

@@ -255,6 +255,8 @@ def _rows(paths: list[Path], policy: str, as_of: date, section: str, account: st
         frame = pd.DataFrame([{"account": a["account"], **row} for a in results["accounts"] for row in a[section]])
         places = [(a["account"], e["environment"]) for a in results["accounts"] for e in a["environments"]]
     else:
+        if history_path is not None:  # read only with a date: said, not passed over
+            raise click.UsageError("--history goes with a recorded DATE, not with SNAPSHOTS to audit")
         audit = _audit(paths, policy, as_of)
         frame = getattr(audit, section)
         places = list(zip(audit.environments["account"], audit.environments["environment"]))
