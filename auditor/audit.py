@@ -330,12 +330,16 @@ def _upper_bounds(n: int, unstated: pd.DataFrame, flows: pd.DataFrame, endpoints
     held = set(zip(connections["account_no"], connections["id"]))
     reached = {(no, c) for no, conns in zip(endpoints["account_no"], endpoints["connections"]) for c in conns}
     missing = pd.Series([no for no, _ in reached - held], dtype="int64").value_counts()
+    # an endpoint of a missing connection is said as missing, not again as one of unknown identity
+    of_held = [any((no, c) in held for c in conns) for no, conns in zip(endpoints["account_no"],
+                                                                      endpoints["connections"])]
     out = pd.DataFrame({"account_no": range(n)})
     out["flows"] = flows.groupby("account_no").size().reindex(out["account_no"], fill_value=0).to_numpy()
     out["flows_unstated"] = unstated.set_index("account_no")["flows_unstated"].reindex(
         out["account_no"], fill_value=0).to_numpy()
     out["endpoints"] = endpoints.groupby("account_no").size().reindex(out["account_no"], fill_value=0).to_numpy()
-    out["endpoints_unresolved"] = endpoints[~endpoints["resolved"].astype(bool)].groupby("account_no").size().reindex(
+    unresolved = endpoints[~endpoints["resolved"].astype(bool).to_numpy() & pd.Series(of_held, dtype=bool).to_numpy()]
+    out["endpoints_unresolved"] = unresolved.groupby("account_no").size().reindex(
         out["account_no"], fill_value=0).to_numpy()
     out["connections_missing"] = missing.reindex(out["account_no"], fill_value=0).to_numpy()
     return out

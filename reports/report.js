@@ -6,8 +6,9 @@
   var DATA = JSON.parse(document.getElementById("report-data").textContent);
   // vocabularies shown in their own order (most severe first), not alphabetically
   var RANK = { "severity": ["critical", "high", "medium", "low", "info"], "status": ["error", "alarm", "skip", "ok"],
-               "flows status": ["over", "at limit", "within", "unlimited", "not on this plan", "unknown"],
-               "endpoints status": ["over", "at limit", "within", "unlimited", "not on this plan", "unknown"] };
+               "flows status": ["over", "expired", "at limit", "within", "unlimited", "not on this plan", "unknown"],
+               "endpoints status": ["over", "expired", "at limit", "within", "unlimited", "not on this plan",
+                                    "unknown"] };
   function ranked(c) {
     var r = RANK[c];
     return function (a, b) {

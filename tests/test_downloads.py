@@ -208,6 +208,7 @@ def test_the_caveat_is_computed_from_what_was_read(tmp_path, run_cli):
     shutil.rmtree(lacking / "connections")
     run = run_cli("audit", lacking, "--as-of", "2026-11-30", "--fail-on", "never")
     assert "2 connections the flows reach are not in the download" in _caveat(run)
+    assert "whose identity" not in _caveat(run)  # the same two endpoints: said once
     assert _production(run.results, "lacking")["endpoints"]["used"] == 2
 
     whole = write_download(

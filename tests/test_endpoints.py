@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import account, flow
 
-from auditor.count.endpoints import clean_host, clean_id, mask_key, normalise_uri
+from auditor.count.endpoints import clean_field, clean_host, mask_key, normalise_uri
 
 
 def keys(tmp_path, run_cli, conns, *args, environment="production"):
@@ -224,13 +224,16 @@ fallback: {key: "connection:{id}", application: "{type}", category: universal, e
     assert missing.exit_code == 2 and "built in: community, default" in missing.stderr
 
 
-@pytest.mark.parametrize("raw", ["my-project-123456789", "analytics_warehouse_2024", "TSTDRV1234567_SB1",
-                                 "00D5g000004UMBRXYZ", "shopify", ""])
-def test_ordinary_ids_are_shown_as_they_are(raw):
-    """Only what no id holds (user info, control characters) is masked: a long mixed id is an id."""
-    assert clean_id(raw) == raw
+@pytest.mark.parametrize("column, raw", [("db_project", "my-project-123456789"),
+                                         ("db_database", "analytics_warehouse_2024"),
+                                         ("netsuite_account", "TSTDRV1234567_SB1"),
+                                         ("salesforce_org", "00D5g000004UMBRXYZ"), ("assistant", "shopify"),
+                                         ("db_database", "")])
+def test_ordinary_ids_are_shown_as_they_are(column, raw):
+    """Only what the field cannot hold (user info, control characters) is masked: a long mixed id is an id."""
+    assert clean_field(column, raw) == raw
 
 
 @pytest.mark.parametrize("raw", ["u:pw@1234567", "shop\x1b[2J", "a" * 201])
 def test_ids_with_what_no_id_holds_become_fingerprints(raw):
-    assert clean_id(raw).startswith("unreadable#")
+    assert clean_field("db_database", raw).startswith("unreadable#")

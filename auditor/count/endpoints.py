@@ -383,17 +383,6 @@ def clean_host(raw: str) -> str:
     return host + (f":{port}" if port else "")
 
 
-def clean_id(raw: str) -> str:
-    """An identity value that is an id (an account, a database, a project, a mailbox, an
-    application): as it is when it reads as one, else masked by a fingerprint (user info such as
-    `u:pw@`, or `key=value` pairs, have characters no id has). Long mixed ids are ordinary here
-    (`my-project-123456789`)."""
-    text = raw.strip()
-    if not text or re.fullmatch(r"[\w .+-]{1,200}", text):
-        return text
-    return f"unreadable{fingerprint(raw)}"
-
-
 # What each identity field that becomes part of a key can hold; anything else (a `:`, `=`, `,`,
 # `/`, a control character, or more than the field's length) is keyed by a fingerprint and
 # flagged unresolved: an ODBC-style `orders,user=sa,password=...` database name, an AS2 partner
@@ -429,7 +418,7 @@ def clean_field(column: str, raw: str) -> str:
 
 
 _NETSUITE_HOST = re.compile(r"([A-Za-z0-9_-]{1,40})\.(?:app|suitetalk|restlets|extforms)\.(?:api\.)?netsuite\.com")
-SANDBOX_SUFFIX = r"_(?:SB\d*|RP)$"  # NetSuite sandboxes and release previews (as auditor.netsuite.records)
+SANDBOX_SUFFIX = r"_(?:SB\d*|RP)$"  # NetSuite sandboxes and release previews (auditor.netsuite.records reads it too)
 
 
 def normal_netsuite_account(raw: str) -> str:

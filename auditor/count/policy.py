@@ -46,7 +46,7 @@ IDENTITY_COLUMNS = {
     "db_project": "BigQuery project id",
     "db_cluster": "Redshift cluster identifier",
     "db_region": "Redshift region",
-    "mongo_hosts": "MongoDB hosts with their port (27017 when none), sorted, comma-separated",
+    "mongo_hosts": "MongoDB hosts with their port (the default 27017 left out), sorted, comma-separated",
     "mongo_database": "MongoDB database",
     "aws_key": "S3/DynamoDB access key id, shown masked with a fingerprint",
     "stack_id": "wrapper._stackId",

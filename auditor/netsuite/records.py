@@ -21,6 +21,7 @@ import pandas as pd
 
 from auditor.common.errors import AuditorError, InputError
 from auditor.common.vocabulary import DEFAULT_APPLICATION
+from auditor.count.endpoints import SANDBOX_SUFFIX, normal_netsuite_account
 from auditor.load.sheets import Field, load_mapping, read_table
 
 YES = ("yes", "true", "y", "1", "installed", "x")  # what an "installed" column says for yes
@@ -32,7 +33,6 @@ FIELDS = {
     "installed": Field("text", choices=YES + ("no", "false", "n", "0", "-")), "note": Field("text"), "last_used": Field("date"),
 }
 COMMON = ("name", "description", "authentication")  # the fields every account's copy shares
-SANDBOX_SUFFIX = r"_(?:SB\d*|RP)$"  # sandboxes (and release previews) of a production account
 COLUMNS = ["account", "base_account", "environment", "name", "application_id", "description", "state", "enabled",
            "authentication", "owner", "owned", "installed_from", "created_in_sandbox", "note", "last_used",
            "in_production", "in_sandbox", "common_differs", "differs", "refreshed_on", "used_since_refresh",
@@ -40,10 +40,11 @@ COLUMNS = ["account", "base_account", "environment", "name", "application_id", "
 
 
 def normalise_account(value) -> str | None:
-    """NetSuite account ids as the API writes them: upper case, `_SB<n>` for sandboxes."""
+    """NetSuite account ids as the API writes them (upper case, `_SB<n>` for sandboxes), as the
+    endpoint keys read them."""
     if value is None or pd.isna(value) or not str(value).strip():
         return None
-    return re.sub(r"[-\s]+", "_", str(value).strip()).upper()
+    return normal_netsuite_account(str(value))
 
 
 def _base(account: pd.Series) -> pd.Series:
