@@ -40,7 +40,6 @@ from auditor.common.vocabulary import (
     REGIONS,
     SEVERITIES,
     change_counts,
-    download_caveat,
     environment_order,
     plural,
     why_reached,
@@ -179,6 +178,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     if history_on and add_sections(results, store):
         doc.update({k: results[k] for k in ("changes", "trend") if k in results})
         data = results_io.encode(doc)
+    from auditor.results.caveats import download_caveat
     caveat = download_caveat(doc["accounts"])
     del doc
     results_io.write_bytes(data, output)

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 
 from auditor.common.vocabulary import SEVERITIES_DOWN as SEVERITIES  # highest first
-from auditor.common.vocabulary import STATUS_ORDER, USAGE, download_caveat, why_reached
+from auditor.common.vocabulary import STATUS_ORDER, USAGE, why_reached
 from auditor.results import model as m
+from auditor.results.caveats import download_caveat
 from auditor.results.rows import table as section_table
 
 # header -> kind, for the writers: "date", "share" (a fraction shown as a percentage), "int", "bool"
@@ -290,7 +291,8 @@ def _connector_licenses(results: dict) -> pd.DataFrame:
             "trial": "trial", "installed": "installed", "integration_id": "integration", "pending": "pending",
             "global": "global", "stores": "stores", "store_editions": "store editions",
             "stores_installed": "stores installed"}
-    return _dates(_plain(results.get("connector_licenses") or [], cols, m.ConnectorLicense), "created", "expires")
+    return _dates(section_table(results.get("connector_licenses") or [], cols, m.ConnectorLicense), "created",
+                  "expires")
 
 
 def _reconciliation(results: dict) -> pd.DataFrame:
@@ -300,7 +302,7 @@ def _reconciliation(results: dict) -> pd.DataFrame:
             "billed_edition": "billed edition", "billed_quantity": "billed quantity", "period_start": "period start",
             "period_end": "period end", "amount": "amount", "currency": "currency", "at_stake": "at stake",
             "invoices": "invoices", "detail": "detail"}
-    frame = _dates(_plain(results.get("reconciliation") or [], cols, m.ReconciliationRow), "license expires",
+    frame = _dates(section_table(results.get("reconciliation") or [], cols, m.ReconciliationRow), "license expires",
                    "period start", "period end")
     frame["currency"] = frame["currency"].fillna("-")  # a blank cell would not match a COUNTIFS criterion
     return frame
@@ -354,7 +356,7 @@ def _extras(results: dict) -> dict[str, pd.DataFrame]:
             model = EXTRA_MODELS[key]
             shown = [f for f in model.model_fields  # said elsewhere, or only for the rules
                      if f not in ("base_account", "connections_known", "refreshed_on")]
-            frame = section_table(rows, model, {f: f.replace("_", " ") for f in shown})
+            frame = section_table(rows, {f: f.replace("_", " ") for f in shown}, model)
             for col in ("last used", "refreshed on"):
                 if col in frame:
                     frame[col] = pd.to_datetime(frame[col], errors="coerce")
@@ -362,9 +364,7 @@ def _extras(results: dict) -> dict[str, pd.DataFrame]:
     return out
 
 
-def _plain(records: list[dict], rename: dict[str, str], model) -> pd.DataFrame:
-    """Rows of a section of the results file as a table, its whole numbers as integer columns."""
-    return section_table(records, model, rename)
+
 
 
 def build_report(results: dict) -> Report:
@@ -378,22 +378,22 @@ def build_report(results: dict) -> Report:
         endpoints=_endpoints(results),
         flows=_flows(results),
         licenses=_licenses(results),
-        load_issues=_plain(results["load_issues"], {"account": "account", "file": "file", "record": "record",
+        load_issues=section_table(results["load_issues"], {"account": "account", "file": "file", "record": "record",
                                                     "id": "id", "problem": "problem", "action": "action"},
                             m.LoadIssue),
-        mutes=_plain(results.get("mutes", []), {"mute": "mute", "rule": "rule", "account": "account",
+        mutes=section_table(results.get("mutes", []), {"mute": "mute", "rule": "rule", "account": "account",
                                                 "environment": "environment", "resource": "resource",
                                                 "reason": "reason", "expires": "expires", "status": "status",
                                                 "matched": "matched"}, m.MuteResult),
-        inputs=_plain(results.get("inputs", []), {"account": "account", "file": "file", "bytes": "bytes",
+        inputs=section_table(results.get("inputs", []), {"account": "account", "file": "file", "bytes": "bytes",
                                                   "sha256": "sha256"}, m.InputFile),
-        changes=_plain((results.get("changes") or {}).get("rows", []),
+        changes=section_table((results.get("changes") or {}).get("rows", []),
                        {c: c for c in ("account", "environment", "kind", "change", "id", "name", "detail")}, m.Change),
-        trend=_plain((results.get("trend") or {}).get("points", []), {
+        trend=section_table((results.get("trend") or {}).get("points", []), {
             "account": "account", "environment": "environment", "month": "month", "as_of": "audit date",
             "flows_billable": "billable flows", "flows_entitled": "flows entitled",
             "endpoints_used": "endpoints used", "endpoints_entitled": "endpoints entitled"}, m.TrendPoint),
-        forecast=_plain((results.get("trend") or {}).get("forecast", []), {
+        forecast=section_table((results.get("trend") or {}).get("forecast", []), {
             "account": "account", "environment": "environment", "metric": "metric", "months": "months",
             "first": "from", "last": "to", "used": "used", "entitled": "entitled", "pace": "pace a month",
             "crosses": "crosses in", "verdict": "forecast"}, m.Forecast),

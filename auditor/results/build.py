@@ -82,7 +82,8 @@ def _environments(audit: Audit, n: int) -> list[list[dict]]:
                                 f"environments.{metric}")
              for metric, counts in USAGE.items()}
     vendor = frame_rows(frame, m.VendorFigures, {metric: f"vendor_{metric}" for metric in USAGE}, "environments.vendor")
-    lapsed = column(frame["license_expired"], "str", True, False, "environments", "license_expired")
+    lapsed = column(frame["license_expired"], *kinds(m.EnvironmentResult)["license_expired"][:3], "environments",
+                    "license_expired")
     envs: list[list[dict]] = [[] for _ in range(n)]
     for i, (no, env, pool, given) in enumerate(zip(frame["account_no"], frame["environment"], frame["pool"],
                                                    frame["vendor_given"])):

@@ -81,7 +81,7 @@ class EnvironmentResult(BaseModel):
     vendor: VendorFigures | None = None  # written only for an account with usage.json
     # written only when the license the entitlements come from had expired by the audit date: the
     # day it did (its figures are what it gave, not a current entitlement)
-    license_expired: str | None = None
+    license_expired: Day | None = None
 
 
 class EndpointResult(BaseModel):

@@ -136,7 +136,7 @@ def check_relation(con: duckdb.DuckDBPyConnection, relation: str, model: type[Ba
                 _fail(where, name, f"{problem} ({n} rows)")
 
 
-def table(rows: list[dict], model: type[BaseModel], rename: dict[str, str]) -> pd.DataFrame:
+def table(rows: list[dict], rename: dict[str, str], model: type[BaseModel]) -> pd.DataFrame:
     """Rows of the results file as a report's table: the fields in `rename` (field -> column
     title), the model's whole numbers as nullable integer columns (a missing value would make
     pandas' column float, and a report or CSV show `5.0`)."""
