@@ -190,12 +190,46 @@ def test_no_token_reaches_a_key(uri):
     ("https://user:12/pw@host.example.com/v1", "host.example.com", "https://host.example.com/v1"),
     ("https://user:pw/x/y@api.example.com:8443/v2?q=1", "api.example.com", "https://api.example.com:8443/v2"),
     ("https://u:p@ss@api.example.com/v1", "api.example.com", "https://api.example.com/v1"),
-    # an address in the path of a host with a port is a path, not user info
-    ("https://api.example.com:8443/users/bob@example.com", "api.example.com", "https://api.example.com:8443/users/…#"),
+    # a user name with a dot and a password starting with digits looked like a host and port
+    ("https://svc.user:2024/SECRET@api.example.com/v1", "api.example.com", "https://api.example.com/v1"),
+    ("https://svc.user:99/SECRET@api.example.com", "api.example.com", "https://api.example.com"),
 ])
 def test_userinfo_with_a_slash_never_becomes_the_host(uri, host, shown):
     key, got_host, readable = normalise_uri(uri)
-    assert readable and got_host == host and key.startswith(shown)
+    assert readable and got_host == host and (key == shown or key.startswith(shown + "/"))
+    assert "SECRET" not in key and "svc" not in key and "2024" not in key
+
+
+@pytest.mark.parametrize("uri", [
+    # a host with a port and an address in its path, or user info whose password holds two `/`:
+    # the two cannot be told apart, so neither is read (never a name or a password in a key)
+    "https://api.example.com:8443/users/bob@example.com",
+    "https://svc.user:2024/a/SECRET@api.example.com/v1",
+])
+def test_userinfo_or_a_path_with_an_address_is_keyed_unreadable(uri):
+    key, host, readable = normalise_uri(uri)
+    assert not readable and host is None and key.startswith("unreadable#")
+    assert not any(word in key for word in ("bob", "SECRET", "svc", "users"))
+
+
+@pytest.mark.parametrize("hosts", ["mongodb://admin:2024,SECRET@h1.example.com", "admin:x,SECRET@h1.example.com:27017"])
+def test_a_comma_in_a_mongodb_password_is_no_host(hosts):
+    from auditor.count.endpoints import _mongo_hosts
+    assert _mongo_hosts(hosts) == "h1.example.com"
+
+
+@pytest.mark.parametrize("uri", [
+    "https://host.example.com/api_token/hunter22", "https://host.example.com/v1/apitoken/abc12",
+    "https://host.example.com/access-token/abcdef", "https://host.example.com/accessKey/abcdef",
+    "https://host.example.com/client_secret/abcdef", "https://host.example.com/auth/abcdef",
+    "https://host.example.com/pass/abcdef", "https://host.example.com/pwd/abcdef",
+    "https://host.example.com/sessionid/abcdef", "https://host.example.com/Bearer/abcdef",
+    "https://hooks.zapier.com/hooks/catch/123/abcdefg",
+])
+def test_a_word_after_one_that_names_a_secret_is_masked_whatever_it_looks_like(uri):
+    key = normalise_uri(uri)[0]
+    secret = uri.rsplit("/", 1)[1]
+    assert secret not in key.split("/"), key
 
 
 @pytest.mark.parametrize("path", ["/v1/orders", "/api/2024-01/graphql.json", "/services/data/v58.0/sobjects/Account",

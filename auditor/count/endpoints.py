@@ -120,9 +120,19 @@ _DATE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?")
 # it looks like; after a webhook's path word (`hooks`, `services`, ...) ids and tokens follow: from
 # there on only a short lower-case word (`services/data`, `hooks/catch`), a version or a date is
 # shown, and once one segment is masked every segment after it is too
-_SECRET_NEXT = frozenset({"key", "keys", "apikey", "api_key", "api-key", "token", "tokens", "access_token",
-                          "accesstoken", "secret", "secrets", "sig", "signature", "password", "passwd", "bot"})
-_SECRET_AFTER = _SECRET_NEXT | {"hook", "hooks", "webhook", "webhooks", "webhookb2", "services", "catch", "trigger"}
+# a word names a secret when, lower case and without `-` and `_`, it ends in one of these
+# (`key`, `api_key`, `accessKey`, `client_secret`, `api-token`, `sessionid`): over-masking a
+# `monkey/` path only hides a word, never merges or splits an endpoint
+_SECRET_ENDINGS = ("key", "keys", "token", "tokens", "secret", "secrets", "sig", "signature", "password", "passwd",
+                   "pass", "pwd", "auth", "bearer", "sessionid", "credential", "credentials")
+_SECRET_NEXT = frozenset({"bot", "catch"})  # Telegram's bot<token>; Zapier's hooks/catch/<id>/<token>
+_SECRET_AFTER = _SECRET_NEXT | {"hook", "hooks", "webhook", "webhooks", "webhookb2", "services", "trigger"}
+
+
+def _names_secret(segment: str) -> bool:
+    """Whether a path segment is a word after which a secret follows (`token/<it>`)."""
+    word = segment.lower().replace("-", "").replace("_", "")
+    return word in _SECRET_NEXT or word.endswith(_SECRET_ENDINGS)
 _SHORT_WORD = re.compile(r"[A-Z]?[a-z]{1,16}")
 # a whole segment that is a reference to a field (`{{connection.settings.store}}`), not a value
 _TEMPLATE_SEGMENT = re.compile(r"\{\{\{?\s*[A-Za-z0-9_.]{1,200}\s*\}?\}\}")
@@ -194,8 +204,8 @@ def _clean_path(path: str) -> str:
         else:
             masked.append(seg)
             tail = strict
-        secret_next = seg.lower() in _SECRET_NEXT and not secret_next
-        strict = strict or seg.lower() in _SECRET_AFTER
+        secret_next = _names_secret(seg) and not secret_next
+        strict = strict or _names_secret(seg) or seg.lower() in _SECRET_AFTER
     if masked:
         shown.append(f"…{fingerprint('/'.join(masked))}")
     return ("/" + "/".join(shown)).rstrip("/") if shown else ""
@@ -232,9 +242,11 @@ def normal_host(host: str) -> str | None:
 
 def _slashed_userinfo(text: str) -> str:
     """`scheme://user:12/pw@host/v1` (a `/` in the password, which the URL parser takes for the
-    path) as `scheme://host/v1`: when the authority holds no `@` but the path does, and the
-    authority is no host with a port (`api.example.com:8443/users/bob@example.com` is a path with
-    an address in it), the user info runs to the last `@` before the query."""
+    path) as `scheme://host/v1`: when the authority holds no `@` but the path does, the user info
+    runs to the last `@` before the query (`svc.user:2024/pw@host` too, whose name has a dot).
+    Where that `@` follows more than one segment and the authority reads as a host with a port
+    (`api.example.com:8443/users/bob@example.com`, or a password holding two `/`), it could be
+    either: ValueError, so that neither a name nor a password reaches a key."""
     scheme, sep, rest = text.partition("://")
     if not sep:
         return text
@@ -247,8 +259,11 @@ def _slashed_userinfo(text: str) -> str:
     if at < 0:
         return text
     name, _, port = authority.rpartition(":")
-    if port.isdigit() and ("." in name or name.lower() == "localhost"):
-        return text
+    if port.isdigit() and ("." in name or name.lower() == "localhost") and "/" in tail[1:at]:
+        # a host with a port, or user info whose name has a dot and whose password starts with
+        # digits and holds a `/` more: which one cannot be told, and reading the first would show
+        # a name and a password in the key, so neither is read (the caller keys it unreadable)
+        raise ValueError("user info or a path with an address: ambiguous")
     return f"{scheme}://{tail[at + 1:]}"
 
 
@@ -322,8 +337,8 @@ def normalise_uri(raw: str) -> tuple[str, str | None, bool]:
     text = raw.strip()
     if "://" not in text:
         text = "https://" + text
-    text = _slashed_userinfo(text)
     try:
+        text = _slashed_userinfo(text)
         parts = urlsplit(text)
         port = parts.port
         netloc = parts.netloc.rsplit("@", 1)[-1]
@@ -510,6 +525,15 @@ def _mongo_host(raw: str) -> str:
     return host + (f":{port}" if port and port != MONGO_PORT else "")
 
 
+def _mongo_hosts(raw: str) -> str:
+    """MongoDB's comma-separated hosts as keys show them, sorted; the user info goes first, since
+    a password may hold a `,` (`mongodb://admin:12,pw@h1.example.com`) that would split it into a
+    host of its own."""
+    scheme, sep, rest = raw.strip().partition("://")
+    rest = (rest if sep else scheme).rsplit("@", 1)[-1]
+    return ",".join(sorted({_mongo_host(h) for h in rest.split(",")}))
+
+
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per connection with the identity columns a policy keys on. Every value read from
     a connection block goes through a sanitiser (URIs, hosts, ids) before it can become a key."""
@@ -533,7 +557,7 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     if differs.any():
         df.loc[differs, "db_host"] = [f"{h}:{int(p)}" for h, p in zip(host.loc[differs, "host"], in_host[differs])]
     df["db_port"] = given.fillna(in_host).astype("Int64").astype("string").astype(object).where(lambda c: c.notna(), None)
-    df["mongo_hosts"] = _map_distinct(df["mongo_hosts"], lambda v: ",".join(sorted({_mongo_host(h) for h in v.split(",")})))
+    df["mongo_hosts"] = _map_distinct(df["mongo_hosts"], _mongo_hosts)
     df["application"] = df["assistant"].fillna(df["http_connector"]).fillna(df["type"]).fillna("unknown")
     # only the few URIs with handlebars have a context to fill them from
     templated = df["uri_context"].notna()
