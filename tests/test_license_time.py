@@ -21,6 +21,13 @@ def test_an_expired_plan_license_is_said_in_the_entitlement_the_results_and_the_
     found = [f for f in run.results["findings"] if f["rule"] == "entitlement-license-expired"]
     assert {f["environment"] for f in found} == {e["environment"] for e in acct["environments"]}
     assert all(f["status"] == "alarm" and "expired on 2026-12-15" in f["reason"] for f in found)
+    # the usage rules do not read the lapsed figures as a current entitlement (over, near): the
+    # expired license's rule says it, with the counts
+    usage_rules = {"endpoints-over-entitlement", "endpoints-near-entitlement", "flows-over-entitlement",
+                   "flows-near-entitlement", "trading-partners-over-entitlement", "agents-over-entitlement",
+                   "agents-near-entitlement"}
+    assert not [f for f in run.results["findings"] if f["rule"] in usage_rules]
+    assert not [c for c in run.results["rule_counts"] if c["rule"] in usage_rules and (c["ok"] or c["alarm"])]
 
     current = run_cli("audit", snap, "--as-of", "2026-11-30", "--fail-on", "never")
     envs = current.results["accounts"][0]["environments"]
