@@ -536,3 +536,20 @@ def test_a_summary_line_quoting_a_name_stays_one_line(tmp_path, run_cli):
     caveat = [line for line in run.stdout.splitlines() if "Counted from integration downloads" in line]
     assert len(caveat) == 1 and "Evil\\nNo run history for: fake" in caveat[0]
     assert not any(line.startswith("No run history for: fake") for line in run.stdout.splitlines())
+
+
+@pytest.mark.parametrize("name", ["integrations.json", "h.sqlite"])
+def test_a_recorded_history_is_an_output_too_never_inside_a_snapshot(tmp_path, run_cli, name):
+    """--record writes the history: over a snapshot's file it would destroy an input, and beside
+    them it would be read as one (the next audit stopped: not valid JSON)."""
+    import shutil
+
+    from auditor.common.paths import sample_dir
+    snap = tmp_path / "snap"
+    shutil.copytree(sample_dir() / "acme-retail", snap)
+    before = sorted(p.name for p in snap.iterdir())
+    run = run_cli("audit", snap, "--record", "--history", snap / name, "--fail-on", "never")
+    assert run.exit_code == 2 and "--history" in run.stderr and "which this run reads" in run.stderr
+    assert sorted(p.name for p in snap.iterdir()) == before
+    fine = run_cli("audit", snap, "--record", "--history", tmp_path / "h.sqlite", "--fail-on", "never")
+    assert fine.exit_code == 0, fine.stderr

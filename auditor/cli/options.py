@@ -225,14 +225,19 @@ def check_outputs(ctx: click.Context) -> None:
     params = ctx.params
     outputs = [(_label(ctx, name), p) for name in OUTPUT_PARAMS for p in _given(params.get(name))]
     csv_dir = params.get("csv_dir")
-    if not outputs and csv_dir is None:
-        return
     if csv_dir is not None:
         from auditor.report import CSV_NAMES
         outputs.append((_label(ctx, "csv_dir"), Path(csv_dir)))
         outputs += [(f"{_label(ctx, 'csv_dir')} {csv_dir} (its {name}.csv)", Path(csv_dir) / f"{name}.csv")
                     for name in CSV_NAMES]
-    problem = _clash(outputs, _run_inputs(ctx))
+    inputs = _run_inputs(ctx)
+    problem = _clash(outputs, inputs) if outputs else None
+    recording = "record" in params and (params["record"] or (ctx.obj is not None and ctx.obj.history.record))
+    if problem is None and recording:
+        # a recorded audit writes the history too: not over an input, nor inside a snapshot
+        history = [(label, path) for label, path in inputs if label in ("the history", _label(ctx, "history_path"))]
+        others = [i for i in inputs if i not in history] + outputs
+        problem = _clash(history, others)
     if problem:
         from auditor.common.errors import AuditorError
         raise AuditorError(problem)
