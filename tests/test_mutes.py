@@ -86,3 +86,15 @@ def test_a_mutes_file_beside_a_snapshot_applies_to_that_account(tmp_path, run_cl
 def test_bad_mutes_files(tmp_path, run_cli, text, needle):
     run = run_cli("audit", "--sample", "--mutes", write(tmp_path, text))
     assert run.exit_code == 2 and "mutes.yaml" in run.stderr and needle in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("field", ["rule", "account", "environment", "resource"])
+def test_a_pattern_longer_than_any_id_is_refused_not_left_to_run(tmp_path, run_cli, field):
+    """fnmatch turns a run of '[' into a regular expression in time quadratic in its length (50,000
+    ran for minutes): a mute's pattern is at most 1,000 characters, and a longer one is refused."""
+    import json
+    mutes = tmp_path / "m.yaml"
+    mutes.write_text(json.dumps({"mutes": [{field: "[" * 50_000, "reason": "r"}]}))
+    run = run_cli("audit", "--sample", "--mutes", mutes, "--fail-on", "never")
+    assert run.exit_code == 2
+    assert f"{mutes}: entry 1 (line 1) {field}: String should have at most 1000 characters" in run.stderr
