@@ -515,3 +515,10 @@ def test_a_templated_host_is_kept_as_written_with_the_spaces_of_its_handlebars(u
                                  "https://api.example.com/a b"])
 def test_a_templated_host_that_would_not_read_as_a_host_is_unreadable(uri):
     assert normalise_uri(uri)[0].startswith("unreadable#")
+
+
+@pytest.mark.parametrize("short, long", [("00D5g000004ABCD", "00D5g000004ABCDEA4"), ("001A0000006Vm9r", "001A0000006Vm9rIAC")])
+def test_a_salesforce_org_in_its_15_and_18_character_forms_is_one(short, long):
+    from auditor.count.endpoints import salesforce_org
+    assert salesforce_org(long) == salesforce_org(short) == short
+    assert salesforce_org(long[:15] + "ZZZ") == long[:15] + "ZZZ"  # not a checksum: kept, a different id

@@ -534,6 +534,21 @@ def _mongo_hosts(raw: str) -> str:
     return ",".join(sorted({_mongo_host(h) for h in rest.split(",")}))
 
 
+_ID_SUFFIX = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+
+
+def salesforce_org(raw: str) -> str:
+    """A Salesforce id in its 15-character form: the 18-character form is the same id with three
+    characters that encode the case of the first 15 (so both spellings of one org key as one);
+    an 18-character value whose last three do not match is left as it is."""
+    text = raw.strip()
+    if len(text) != 18 or not text.isascii() or not text.isalnum():
+        return text
+    suffix = "".join(_ID_SUFFIX[sum(1 << i for i, c in enumerate(text[chunk:chunk + 5]) if c.isupper())]
+                     for chunk in (0, 5, 10))
+    return text[:15] if suffix == text[15:].upper() else text
+
+
 def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """One row per connection with the identity columns a policy keys on. Every value read from
     a connection block goes through a sanitiser (URIs, hosts, ids) before it can become a key."""
@@ -544,6 +559,7 @@ def identities(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         df.loc[bad, "trading_partner"] = False
     df["netsuite_account"] = _map_distinct(df["netsuite_account"], normal_netsuite_account)
     df["db_type"] = df["db_type"].replace(DB_ALIASES)
+    df["salesforce_org"] = _map_distinct(df["salesforce_org"], salesforce_org)
     for col in ID_COLUMNS:
         df[col] = _map_distinct(df[col], lambda v, col=col: clean_field(col, v))
     # a database host with its port (`db.example.com:3306`) beside `port: 3306` is one server: the
