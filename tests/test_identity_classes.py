@@ -522,3 +522,26 @@ def test_a_salesforce_org_in_its_15_and_18_character_forms_is_one(short, long):
     from auditor.count.endpoints import salesforce_org
     assert salesforce_org(long) == salesforce_org(short) == short
     assert salesforce_org(long[:15] + "ZZZ") == long[:15] + "ZZZ"  # not a checksum: kept, a different id
+
+
+@pytest.mark.parametrize("column, raw", [("db_database", "orders password SECRET"), ("as2_partner", "Partner pwd SECRET"),
+                                         ("db_database", "orders token=x"), ("as2_partner", "ACME secret SECRET")])
+def test_a_field_that_allows_spaces_naming_a_secret_is_masked(column, raw):
+    from auditor.count.endpoints import clean_field
+    shown = clean_field(column, raw)
+    assert shown.startswith("unreadable#") and "SECRET" not in shown
+
+
+@pytest.mark.parametrize("raw, shown", [("1234567 SECRET", None), ("1234567", "1234567"), ("1234567_sb1", "1234567_SB1"),
+                                        ("TSTDRV1234567", "TSTDRV1234567"), ("1234567-rp", "1234567_RP")])
+def test_a_netsuite_account_is_an_account_id_and_its_suffix_only(raw, shown):
+    from auditor.count.endpoints import clean_field, normal_netsuite_account
+    got = clean_field("netsuite_account", normal_netsuite_account(raw))
+    assert got == shown if shown else got.startswith("unreadable#") and "SECRET" not in got
+
+
+@pytest.mark.parametrize("bare, bracketed", [("2001:db8::2", "[2001:db8::2]"), ("2001:0db8:0:0:0:0:0:2", "[2001:db8::2]:5432")])
+def test_a_bare_ipv6_database_host_is_a_host(bare, bracketed):
+    from auditor.count.endpoints import _db_host
+    host, _ = _db_host(bare)
+    assert host == "[2001:db8::2]" == _db_host(bracketed)[0]

@@ -368,6 +368,10 @@ def _host_port(raw: str, default_scheme: str) -> tuple[str | None, int | None]:
     or address (never the raw text)."""
     text = raw.strip()
     if "://" not in text:
+        try:  # a bare IPv6 address (`2001:db8::2`), which a URL must bracket
+            text = f"[{ipaddress.IPv6Address(text)}]"
+        except ValueError:
+            pass
         text = f"{default_scheme}://{text}"
     try:
         parts = urlsplit(_slashed_userinfo(text))
@@ -406,7 +410,9 @@ ID_SHAPES = {
     "type": r"[a-z0-9_.-]{1,64}",
     "assistant": r"[a-z0-9_.-]{1,100}",
     "http_connector": r"[0-9a-fA-F]{24}",  # an integrator.io _id
-    "netsuite_account": r"[A-Z0-9_]{1,40}",  # after `normal_netsuite_account`
+    # after `normal_netsuite_account`: an account id, and a sandbox's or release preview's suffix
+    # (`1234567 SECRET` read as `1234567_SECRET` is no account)
+    "netsuite_account": r"[A-Z0-9]{1,30}(?:_(?:SB\d{0,3}|RP))?",
     "salesforce_org": r"[A-Za-z0-9]{1,18}",  # 15 or 18 characters in real orgs
     "as2_partner": r"[\w .@&()+-]{1,128}",  # RFC 4130 allows more; `:` `=` `,` `/` `;` carry secrets
     "db_type": r"[a-z0-9_]{1,32}",
@@ -423,11 +429,17 @@ _ID_SHAPES = {column: re.compile(shape) for column, shape in ID_SHAPES.items()}
 UNREADABLE = "unreadable#"
 
 
+# a word of a value that says a secret follows it (`orders password SECRET`: a field that allows
+# spaces, a database name or an AS2 partner id, can carry one that way)
+_SECRET_WORD = re.compile(r"(?i)(?<![a-z0-9])(?:password|passwd|pwd|secret|token|apikey|api_key|credentials?)"
+                          r"(?![a-z0-9])")
+
+
 def clean_field(column: str, raw: str) -> str:
     """An identity field's value as a key shows it: as it is when it reads as what the field
-    can hold (ID_SHAPES), else `unreadable#<fingerprint>`."""
+    can hold (ID_SHAPES) and names no secret, else `unreadable#<fingerprint>`."""
     text = raw.strip()
-    if not text or _ID_SHAPES[column].fullmatch(text):
+    if not text or _ID_SHAPES[column].fullmatch(text) and not _SECRET_WORD.search(text):
         return text
     return f"unreadable{fingerprint(raw)}"
 
