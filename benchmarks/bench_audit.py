@@ -31,11 +31,11 @@ WAYS = ("auditor", "count", "plain")
 def run_auditor(root: Path, write: bool) -> dict:
     from datetime import date
 
-    from auditor.audit import run
     from auditor.count.policy import load_policy
     from auditor.results.build import build
     from auditor.results.io import write
     from auditor.rules.model import load_rules
+    from auditor.runs.account import run
 
     audit = run([root], load_policy("default"), load_rules(), date(2026, 11, 30))
     if write:

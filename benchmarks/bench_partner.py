@@ -22,7 +22,8 @@ from datetime import date
 from pathlib import Path
 root = Path(sys.argv[1])
 t0 = time.perf_counter()
-from auditor.partner.licenses import audit_partner, load_partner, license_frame
+from auditor.partner.licenses import load_partner, license_frame
+from auditor.runs.partner import audit_partner
 from auditor.partner.reconcile import read_billing, reconcile
 from auditor.rules.model import load_rules
 from auditor.results.io import write

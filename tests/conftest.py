@@ -115,10 +115,10 @@ def audited(*paths: Path, as_of: str = "2026-11-30", policy: str = "default") ->
 
     import orjson
 
-    from auditor.audit import run
     from auditor.count.policy import load_policy
     from auditor.results.build import build
     from auditor.rules.model import load_rules
+    from auditor.runs.account import run
 
     result = run(list(paths), load_policy(policy), load_rules(), date.fromisoformat(as_of))
     return orjson.loads(orjson.dumps(build(result)))

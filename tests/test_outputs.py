@@ -179,12 +179,12 @@ def report(tmp_path_factory):
 
     import orjson
 
-    from auditor.cli.account import _audit
     from auditor.report.tables import build_report
     from auditor.results import build as results_build
     from auditor.results import io as results_io
+    from auditor.runs.account import audit_snapshots
     root = tmp_path_factory.mktemp("rep")
-    audit = _audit([_snapshot(root / "snap")], "default", date(2026, 11, 30))
+    audit = audit_snapshots([_snapshot(root / "snap")], "default", date(2026, 11, 30))
     audit.profile = "default"
     return build_report(orjson.loads(results_io.dumps(results_build.build(audit))))
 
@@ -303,10 +303,10 @@ def _interrupt_in_the_workbook(book, out, splices):
 
 STAGES = {
     # stage: (module to patch, attribute, stand-in)
-    "loading": ("auditor.audit", "ingest", _interrupt),
-    "counting": ("auditor.audit", "key_connections", _interrupt),
+    "loading": ("auditor.runs.account", "ingest", _interrupt),
+    "counting": ("auditor.runs.account", "key_connections", _interrupt),
     "counting in DuckDB": ("auditor.count.flows", "classify", _duckdb_interrupt),
-    "rules": ("auditor.audit", "evaluate_rules", _interrupt),
+    "rules": ("auditor.runs.judge", "evaluate_rules", _interrupt),
     "writing results": ("pathlib.Path", "write_bytes", _half_then_interrupt),
     "writing the HTML report": ("auditor.report.html", "render_html", _interrupt),
     "writing the workbook": ("auditor.report.xlsx", "_splice", _interrupt_in_the_workbook),
@@ -365,14 +365,14 @@ def _ctrl_c_then_a_library_error(*args, **kwargs):
 def test_a_real_ctrl_c_a_library_words_its_own_way_is_an_interruption(tmp_path, run_cli, monkeypatch):
     import signal
 
-    import auditor.audit
+    import auditor.runs.account
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    monkeypatch.setattr(auditor.audit, "ingest", _ctrl_c_then_a_library_error)
+    monkeypatch.setattr(auditor.runs.account, "ingest", _ctrl_c_then_a_library_error)
     run = run_cli("audit", _snapshot(tmp_path / "snap"), "--fail-on", "never", "-o", tmp_path / "r.json")
     assert (run.exit_code, run.stderr) == (130, "interrupted\n")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back when the command ends
     # and a RuntimeError with no Ctrl-C is the bug it is
-    monkeypatch.setattr(auditor.audit, "ingest", _failing_after(0, RuntimeError("Query interrupted")))
+    monkeypatch.setattr(auditor.runs.account, "ingest", _failing_after(0, RuntimeError("Query interrupted")))
     run = run_cli("audit", _snapshot(tmp_path / "snap"), "--fail-on", "never", "-o", tmp_path / "r.json")
     assert run.exit_code == 3 and "internal error" in run.stderr
 

@@ -33,10 +33,10 @@ def write_rule(folder, rule_id="todo-flow-name", text=None, name=None):
 def test_every_frame_has_the_columns_rules_may_use(run_cli):
     from datetime import date
 
-    from auditor.audit import run
     from auditor.common.paths import partner_sample_dir
     from auditor.common.vocabulary import ACCOUNT_FRAMES
     from auditor.count.policy import load_policy
+    from auditor.runs.account import run
 
     audit = run([sample_dir()], load_policy("default"), load_rules(), date(2026, 11, 30))
     for frame in ACCOUNT_FRAMES:
@@ -44,7 +44,7 @@ def test_every_frame_has_the_columns_rules_may_use(run_cli):
     # the partner frames, as `auditor licenses` hands them to the rules
     import pandas as pd
 
-    from auditor.partner.licenses import audit_partner
+    from auditor.runs.partner import audit_partner
 
     root = partner_sample_dir()
     partner = audit_partner(root, date(2026, 11, 30), [], billing=root / "billing.csv",

@@ -107,12 +107,12 @@ def test_canaries_near_a_parse_error_stay_out_of_the_message(snapshot, run_cli, 
 
 
 def test_internal_errors_do_not_echo_their_message(snapshot, run_cli, monkeypatch):
-    import auditor.audit
+    import auditor.runs.account
 
     def boom(*_):
         raise RuntimeError(f"something broke near {CANARY}")
 
-    monkeypatch.setattr(auditor.audit, "run", boom)
+    monkeypatch.setattr(auditor.runs.account, "run", boom)
     run = run_cli("audit", snapshot)
     assert run.exit_code == 3 and "internal error (RuntimeError)" in run.stderr and CANARY not in run.stderr
 

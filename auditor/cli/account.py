@@ -48,7 +48,6 @@ from auditor.common.vocabulary import (
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
 
-    from auditor.audit import Audit
 
 
 def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, concurrency, rate, retries,
@@ -68,15 +67,6 @@ def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, c
         say("The API did not serve the vendor's usage figures (licenseEntitlementUsage) to this token; to "
              "compare with them, save them from the browser as usage.json in the snapshot.")
     return manifest
-
-
-def _audit(paths: list[Path], policy: str, as_of: date, mutes: Path | None = None, rules=None,
-           all_rows: bool = False, progress=None) -> Audit:
-    from auditor.audit import run
-    from auditor.count.policy import load_policy
-    from auditor.rules.model import load_rules
-    return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes, all_rows,
-               progress)
 
 
 def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | None, env: str | None) -> pd.DataFrame:
@@ -147,13 +137,10 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
        error), or an internal error (AUDITOR_DEBUG=1 shows the traceback)
       130  interrupted (Ctrl-C): says "interrupted"; no file is left half written
     """
-    import orjson
-
     from auditor.history import store as history
-    from auditor.history.sections import add_sections
     from auditor.report import write_reports
-    from auditor.results import build as results_build
     from auditor.results import io as results_io
+    from auditor.runs.account import audit_run
     if fmt in ("csv", "json") and str(output) == "-":
         raise click.UsageError("-o - and --format csv|json both want standard output: choose one")
     claim_stdout("-" if fmt in ("csv", "json") else output)  # machine-readable output alone on standard output
@@ -166,23 +153,14 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
               resume=False, concurrency=3, rate=5.0, retries=6, month=as_of)
         paths = [*paths, pull_into]
     progress = Progress()
-    result = _audit(paths, policy, as_of, mutes, rules, all_rows, progress)
-    result.profile = ctx.params["profile"]
-    f = result.findings  # the exit code is decided on every finding, before --min-severity
-    result.findings = f[f["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(drop=True)
-    doc = results_build.build(result)
-    data = results_io.encode(doc)  # checked against the model readers use: never a file they would refuse
     reports = report_outputs(html, xlsx, csv_dir, templates)
-    # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
-    results = orjson.loads(data) if history_on or reports.any() else {}
-    if history_on and add_sections(results, store):
-        doc.update({k: results[k] for k in ("changes", "trend") if k in results})
-        data = results_io.encode(doc)
-    from auditor.results.caveats import download_caveat
-    caveat = download_caveat(doc["accounts"])
-    del doc
-    results_io.write_bytes(data, output)
-    del data
+    done = audit_run(paths, policy, as_of, rules=rules, profile=ctx.params["profile"], mutes=mutes, all_rows=all_rows,
+                     min_severity=min_severity, history=store if history_on else None, read_back=reports.any(),
+                     progress=progress)
+    result, results, f = done.audit, done.results, done.findings
+    results_io.write_bytes(done.data, output)
+    caveat = done.caveat
+    del done
     say(f"auditor {__version__} · policy {result.policy.name} · profile {ctx.params['profile']} · "
                f"{plural(len(rules), 'rule')} · as of {as_of}")
     if caveat:
@@ -257,7 +235,8 @@ def _rows(paths: list[Path], policy: str, as_of: date, section: str, account: st
     else:
         if history_path is not None:  # read only with a date: said, not passed over
             raise click.UsageError("--history goes with a recorded DATE, not with SNAPSHOTS to audit")
-        audit = _audit(paths, policy, as_of)
+        from auditor.runs.account import audit_snapshots
+        audit = audit_snapshots(paths, policy, as_of)
         frame = getattr(audit, section)
         places = list(zip(audit.environments["account"], audit.environments["environment"]))
     frame = _filter(frame, places, account, env)

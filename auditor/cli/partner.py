@@ -48,7 +48,7 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     """
     import pandas as pd
 
-    from auditor.partner.licenses import audit_partner
+    from auditor.runs.partner import audit_partner
     claim_stdout(output)
     if sample:
         root = partner_sample_dir()
@@ -99,7 +99,7 @@ def ns_records(ctx, sandbox_list, production_list, sample, mapping, snapshot, re
     """
     import pandas as pd
 
-    from auditor.netsuite.records import audit_netsuite
+    from auditor.runs.netsuite import audit_netsuite
     claim_stdout(output)
     if sample:
         root = netsuite_sample_dir()

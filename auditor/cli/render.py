@@ -14,8 +14,8 @@ from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN, USED, plural
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
 
-    from auditor.audit import Audit
     from auditor.report import Outputs
+    from auditor.results.frames import Audit
 
 
 def finish_run(results: dict, output: Path, fail_on: str, reports: Outputs) -> None:

@@ -175,18 +175,6 @@ def links_frame(records: pd.DataFrame, connections: pd.DataFrame) -> pd.DataFram
     return out[columns].sort_values(["account", "netsuite_account"]).reset_index(drop=True)
 
 
-def snapshot_connections(snapshot: Path) -> pd.DataFrame:
-    """The NetSuite connections of a snapshot (or folder of them): account name, id, name, NetSuite account."""
-    from auditor.audit import run
-    from auditor.count.policy import load_policy
-
-    audit = run([snapshot], load_policy("default"), [], date.today())
-    conns = audit.connections
-    ns = conns[(conns["type"] == "netsuite") & conns["netsuite_account"].notna()]
-    return pd.DataFrame({"snapshot_account": ns["account"], "id": ns["id"], "name": ns["name"],
-                         "account": ns["netsuite_account"].map(normalise_account)}).reset_index(drop=True)
-
-
 def check_lists(sandbox: pd.DataFrame, production: pd.DataFrame, sandbox_path: Path, production_path: Path) -> None:
     """Each list must hold the accounts it claims: no production account in the sandbox list."""
     for frame, path, want in ((sandbox, sandbox_path, True), (production, production_path, False)):
@@ -196,40 +184,3 @@ def check_lists(sandbox: pd.DataFrame, production: pd.DataFrame, sandbox_path: P
             kind = "sandbox" if want else "production"
             raise AuditorError(f"{path}: row {int(frame.loc[wrong.index[0], 'row'])}: account {wrong.iloc[0]} is not "
                                f"a {kind} account (sandboxes end in _SB<n>); are the lists in the right order?")
-
-
-def audit_netsuite(sandbox_list: Path, production_list: Path, as_of: date, rules: list, *,
-                   mapping: Path | None = None, snapshot: Path | None = None, refreshed_on: date | None = None,
-                   application: str = DEFAULT_APPLICATION, mutes_file: Path | None = None) -> dict:
-    """The results document of two integration record lists (and a snapshot's connections)."""
-    from auditor.audit import checksums
-    from auditor.results.build import document, records
-    from auditor.results.model import NsLink, NsRecord
-    from auditor.rules.evaluate import evaluate_rules
-    from auditor.rules.mutes import apply_mutes, load_mutes
-
-    try:
-        re.compile(application)
-    except re.error as exc:
-        raise AuditorError(f"--application: not a regular expression ({exc})") from None
-    issues: list[dict] = []
-    sandbox, sandbox_day = read_list(sandbox_list, mapping, issues)
-    production, production_day = read_list(production_list, mapping, issues)
-    check_lists(sandbox, production, sandbox_list, production_list)
-    if refreshed_on is None and sandbox_day and production_day and sandbox_day > production_day:
-        refreshed_on = production_day  # the sandbox list is newer: it was refreshed from that production
-    conns = snapshot_connections(snapshot) if snapshot is not None else None
-    recs = records_frame(sandbox, production, refreshed_on=refreshed_on, connections=conns, application=application)
-    frame = recs.rename(columns={"account": "netsuite_account"}).assign(
-        account=recs["base_account"], record_key=recs["account"] + "/" + recs["application_id"])
-    frames = {"ns_records": frame}
-    if conns is not None:
-        frames["ns_links"] = links_frame(recs, conns)
-    chosen = [r for r in rules if r.frame in frames]
-    findings, counts = evaluate_rules(chosen, frames, as_of)
-    findings, mute_rows = apply_mutes(findings, load_mutes(mutes_file) if mutes_file else [], as_of)
-    inputs = checksums(("-", p.name, p) for p in (sandbox_list, production_list, mapping) if p is not None)
-    return document(as_of, findings, counts, mute_rows, issues, chosen, inputs,
-                    ns_records=records(recs, NsRecord, "ns_records"),
-                    ns_links=records(frames["ns_links"], NsLink, "ns_links") if conns is not None else None,
-                    ns_refreshed_on=refreshed_on.isoformat() if refreshed_on else None)

@@ -9,10 +9,10 @@ import orjson
 import pandas as pd
 
 from auditor import __version__
-from auditor.audit import Audit
 from auditor.common.errors import UnsoundDocument
 from auditor.common.vocabulary import ENVIRONMENT_ORDER_SQL, USAGE
 from auditor.results import model as m
+from auditor.results.frames import Audit
 from auditor.results.model import SCHEMA_VERSION, RuleRun, disagreement
 from auditor.results.rows import Rows, column, frame_rows, kinds
 from auditor.results.serialise import json_lists
@@ -57,17 +57,24 @@ def records(frame: pd.DataFrame, model, where: str | None = None) -> Rows:
     return frame_rows(out, model, where=where)
 
 
-def document(as_of, findings: pd.DataFrame, counts: pd.DataFrame, mutes: pd.DataFrame, issues: list[dict],
-             rules: list, inputs: pd.DataFrame, **sections) -> dict:
+def header(as_of, policy: str = "-", profile: str = "-") -> dict:
+    """What every results file begins with: its schema, the tool, the day and the rules' choice."""
+    return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, "as_of": as_of.isoformat(),
+            "policy": policy, "profile": profile}
+
+
+def judgement(findings: pd.DataFrame, counts: pd.DataFrame, mutes: pd.DataFrame) -> dict:
+    """The findings, rule counts and mutes of a run, as every results file has them."""
+    counts = counts.sort_values(["rule", "account", "environment"], na_position="first")
+    return {"findings": finding_records(findings), "rule_counts": frame_rows(counts, m.RuleCount, where="rule_counts"),
+            "mutes": frame_rows(mutes, m.MuteResult, where="mutes")}
+
+
+def document(as_of, judged, issues: list[dict], rules: list, inputs: pd.DataFrame, **sections) -> dict:
     """A results file for a run that audits no integrator.io account (partner licenses, NetSuite
-    records): the common parts, and the run's own sections."""
+    records): the common parts, and the run's own sections. `judged`: (findings, counts, mutes)."""
     return {
-        "schema_version": SCHEMA_VERSION, "tool_version": __version__, "as_of": as_of.isoformat(),
-        "policy": "-", "profile": "-", "accounts": [],
-        "findings": finding_records(findings),
-        "rule_counts": records(counts.sort_values(["rule", "account", "environment"], na_position="first"),
-                               m.RuleCount, "rule_counts"),
-        "mutes": records(mutes, m.MuteResult, "mutes"), "load_issues": issues,
+        **header(as_of), "accounts": [], **judgement(*judged), "load_issues": issues,
         "rules": [r.model_dump(include=set(RuleRun.model_fields)) for r in rules],
         "inputs": records(inputs.sort_values(["account", "file"]), m.InputFile, "inputs"),
         **sections,
@@ -170,17 +177,10 @@ def build(audit: Audit) -> dict:
         })
     accounts.sort(key=lambda a: a["account"])
 
-    counts = audit.rule_counts.sort_values(["rule", "account", "environment"], na_position="first")
     return {
-        "schema_version": SCHEMA_VERSION,
-        "tool_version": __version__,
-        "as_of": audit.as_of.isoformat(),
-        "policy": audit.policy.name,
-        "profile": audit.profile,
+        **header(audit.as_of, audit.policy.name, audit.profile),
         "accounts": accounts,
-        "findings": finding_records(audit.findings),
-        "rule_counts": frame_rows(counts, m.RuleCount, where="rule_counts"),
-        "mutes": frame_rows(audit.mutes, m.MuteResult, where="mutes"),
+        **judgement(audit.findings, audit.rule_counts, audit.mutes),
         "load_issues": frame_rows(audit.load_issues, m.LoadIssue, where="load_issues"),
         "rules": [rule.model_dump(include=set(RuleRun.model_fields)) for rule in audit.rules],
         "inputs": frame_rows(audit.inputs.sort_values(["account", "file"]), m.InputFile, where="inputs"),

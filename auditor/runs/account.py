@@ -1,23 +1,21 @@
-"""The audit: snapshots in, frames of counts and findings out.
+"""An account run: snapshots in, frames of counts and findings out, then the results file.
 
-load (DuckDB tables) -> count (flows, connections, endpoints, entitlements) -> rules -> frames.
-`auditor.results.model` turns the frames into the results file.
+load (DuckDB tables) -> count (flows, connections, endpoints, entitlements) -> judge (rules, mutes)
+-> frames (`auditor.results.frames.Audit`) -> `auditor.results.build` -> the results file.
 """
 
 from __future__ import annotations
 
-import hashlib
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pandas as pd
-import pyarrow as pa
 
-from auditor.common.vocabulary import COUNT_COLUMNS, FIRST_ENVIRONMENTS, USED, environment_order, plural
+from auditor.common.vocabulary import COUNT_COLUMNS, FIRST_ENVIRONMENTS, SEVERITIES, USED, environment_order, plural
 from auditor.count import flows as flow_sql
 from auditor.count.endpoints import identities, key_connections
 from auditor.count.entitlements import (
@@ -29,11 +27,12 @@ from auditor.count.entitlements import (
 )
 from auditor.count.policy import Policy
 from auditor.count.vendor import compare, read_usage
+from auditor.load.checksums import checksums
 from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
-from auditor.rules.evaluate import evaluate_rules
+from auditor.results.frames import Audit
 from auditor.rules.model import Rule
-from auditor.rules.mutes import apply_mutes, load_mutes
+from auditor.runs.judge import judge
 
 # one row per endpoint (or trading partner) with its member lists; each list is made from its own
 # distinct rows (DISTINCT aggregates over all of `usage` cost 1.6 times as much)
@@ -66,35 +65,6 @@ SELECT m.account_no, m.environment, m.key, m.application, m.category, m.resolved
 FROM members m LEFT JOIN flows f USING (account_no, environment, key)
 LEFT JOIN reachers r USING (account_no, environment, key)
 """
-
-
-@dataclass
-class Audit:
-    as_of: date
-    policy: Policy
-    snapshots: list[Snapshot]
-    environments: pd.DataFrame
-    flows: pd.DataFrame
-    connections: pd.DataFrame
-    endpoints: pd.DataFrame
-    trading_partners: pd.DataFrame
-    licenses: pd.DataFrame
-    references: pd.DataFrame
-    findings: pd.DataFrame
-    rule_counts: pd.DataFrame
-    load_issues: pd.DataFrame
-    plans: pd.DataFrame
-    rules: list[Rule] = field(default_factory=list)
-    # the tables the results file's big lists are written from (flows_out, endpoints_out, tps_out),
-    # as Arrow: DuckDB serialises them without their rows ever becoming Python objects
-    tables: dict[str, pa.Table] = field(default_factory=dict)
-    mutes: pd.DataFrame = field(default_factory=pd.DataFrame)  # each mute: status and findings matched
-    inputs: pd.DataFrame = field(default_factory=pd.DataFrame)  # account, file, bytes, sha256 of what was read
-    profile: str = "default"  # the rule profile that chose the rules (set by the caller)
-    vendor: pd.DataFrame = field(default_factory=pd.DataFrame)  # the vendor's figures against ours
-    # per account_no: what makes its counts upper bounds (flows, flows_unstated, endpoints,
-    # endpoints_unresolved, connections_missing), said for accounts read from downloads
-    upper_bounds: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as_of: date) -> pd.DataFrame:
@@ -167,19 +137,6 @@ def _environments(snapshots, plans, flows, endpoints, tps, agents, as_of: date) 
         share = share.mask((entitled == 0) & (env[used] > 0), float("inf")).mask(env[used] == 0, 0.0)
         env[f"{metric}_share"] = share.where(entitled.notna())
     return env
-
-
-def checksums(files) -> pd.DataFrame:
-    """Size and SHA-256 of each (account, name, path), to say in the report exactly what was
-    audited: one frame for all (a frame per account cost more than the hashing)."""
-    rows = []
-    for account, display, path in files:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        rows.append((account, display, path.stat().st_size, digest.hexdigest()))
-    return pd.DataFrame(rows, columns=["account", "file", "bytes", "sha256"])
 
 
 def _checksums(snapshots: list[Snapshot]) -> pd.DataFrame:
@@ -311,12 +268,10 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         f"evaluating {plural(len(rules), 'rule')}")
     frames = {"environments": environments, "flows": flows, "connections": connections,
               "endpoints": endpoints, "licenses": licenses, "references": references, "vendor": vendor}
-    findings, counts = evaluate_rules(rules, frames, as_of, all_rows)
-    mutes = load_mutes(mutes_file) if mutes_file else []
-    for snap in snapshots:
-        if snap.mutes_file:
-            mutes += load_mutes(snap.mutes_file, account=snap.account)
-    findings, mute_rows = apply_mutes(findings, mutes, as_of)
+    mutes = [(mutes_file, None)] if mutes_file else []
+    mutes += [(snap.mutes_file, snap.account) for snap in snapshots if snap.mutes_file]
+    judged = judge(rules, frames, as_of, all_rows=all_rows, mutes=mutes)
+    findings, counts, mute_rows = judged.findings, judged.counts, judged.mutes
     return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
                  references, findings, counts, load_issues, plans, rules, mutes=mute_rows, inputs=inputs, tables=tables,
                  vendor=vendor, upper_bounds=bounds)
@@ -370,3 +325,51 @@ def _vendor(snapshots, environments, endpoints, tps, connections, flows) -> tupl
             for metric, fig in figures.items():
                 environments.loc[at, f"vendor_{metric}"] = fig.number
     return compare(usages, environments, endpoints, tps, connections, flows), issues
+
+
+@dataclass
+class AccountRun:
+    """One `auditor audit`: the audit's frames, the results file as written, and (when the history or
+    a report needs it) that file read back as the readers read it."""
+
+    audit: Audit
+    findings: pd.DataFrame  # every finding, before --min-severity: the exit code is decided on them
+    data: bytes
+    results: dict
+    caveat: str | None
+
+
+def audit_snapshots(paths: list[Path], policy: str, as_of: date, *, mutes: Path | None = None,
+                    rules: list[Rule] | None = None, all_rows: bool = False, progress=None) -> Audit:
+    """`run` with the policy named and the rules chosen (all of them when None)."""
+    from auditor.count.policy import load_policy
+    from auditor.rules.model import load_rules
+    return run(paths, load_policy(policy), load_rules() if rules is None else rules, as_of, mutes, all_rows, progress)
+
+
+def audit_run(paths: list[Path], policy: str, as_of: date, *, rules: list[Rule], profile: str,
+              mutes: Path | None = None, all_rows: bool = False, min_severity: str = "info",
+              history: Path | None = None, read_back: bool = False, progress=None) -> AccountRun:
+    """The audit, its results file (findings below `min_severity` left out) checked against the
+    model, and with `history` (the store, when the history is on) the changes since each account's
+    last recorded audit and the trend. `read_back`: parse the file for a report."""
+    import orjson
+
+    from auditor.history.sections import add_sections
+    from auditor.results import build as results_build
+    from auditor.results import io as results_io
+    from auditor.results.caveats import download_caveat
+
+    result = audit_snapshots(paths, policy, as_of, mutes=mutes, rules=rules, all_rows=all_rows, progress=progress)
+    result.profile = profile
+    every = result.findings
+    result.findings = every[every["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(
+        drop=True)
+    doc = results_build.build(result)
+    data = results_io.encode(doc)  # checked against the model readers use: never a file they would refuse
+    # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
+    results = orjson.loads(data) if history is not None or read_back else {}
+    if history is not None and add_sections(results, history):
+        doc.update({k: results[k] for k in ("changes", "trend") if k in results})
+        data = results_io.encode(doc)
+    return AccountRun(result, every, data, results, download_caveat(doc["accounts"]))
