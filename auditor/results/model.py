@@ -71,6 +71,37 @@ class VendorDifference(BaseModel):
     detail: str
 
 
+class Money(BaseModel):
+    """An amount in one currency (ISO 4217 code); amounts of different currencies are never summed."""
+
+    currency: str
+    amount: float  # rounded to the currency's minor unit
+
+
+class AdviceOption(BaseModel):
+    """One way to bring an environment within a limit, with the evidence and what it saves."""
+
+    kind: Literal["disable-flows", "consolidate", "buy"]
+    metric: Literal[tuple(USAGE)]  # the limit it addresses
+    action: str  # what to do, in one sentence
+    why: str  # the evidence, as the counts explain themselves
+    flows: list[str] = []  # disable-flows: the flows to disable
+    connections: list[str] = []  # consolidate: the connections merged (into the first)
+    endpoints: list[str] = []  # the endpoint (or trading partner) keys freed or merged
+    saves: dict[str, Count] = {}  # per metric, how much its count drops (buy: how many add-ons bought)
+    enough: bool  # whether it brings the environment within its limit of `metric`
+    whatif: list[str] = []  # the arguments of 'auditor whatif' that apply it
+    money: list[Money] = []  # buy: what it costs; the others: what they save (with --prices)
+
+
+class EnvironmentAdvice(BaseModel):
+    """What to do about an environment's limits: written for every environment of an account."""
+
+    status: Literal["over", "near", "within", "unknown"]
+    note: str  # in words: why these options, nothing to do, or why none can be given
+    options: list[AdviceOption] = []
+
+
 class EnvironmentResult(BaseModel):
     environment: str
     pool: str | None
@@ -82,6 +113,7 @@ class EnvironmentResult(BaseModel):
     # written only when the license the entitlements come from had expired by the audit date: the
     # day it did (its figures are what it gave, not a current entitlement)
     license_expired: Day | None = None
+    advice: EnvironmentAdvice | None = None  # what to do about its limits (absent in earlier results files)
 
 
 class EndpointResult(BaseModel):
