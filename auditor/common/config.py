@@ -12,17 +12,22 @@ there is one. Options on the command line win over it.
       profile: finance             # --profile
       mutes: accepted.yaml         # --mutes
       min_severity: low            # --min-severity
+    notify:                        # `audit --notify`: post the summary to a chat's incoming webhook
+      url: https://hooks.slack.com/services/...   # a secret: never shown, logged or written
+      always: false                # true: post after every audit (--notify-always), not only on alarms
 
 Environment variables sit between the two: AUDITOR_FAIL_ON, AUDITOR_POLICY, AUDITOR_PROFILE,
-AUDITOR_MUTES, AUDITOR_MIN_SEVERITY and AUDITOR_HISTORY win over the file, options over them.
+AUDITOR_MUTES, AUDITOR_MIN_SEVERITY, AUDITOR_HISTORY and AUDITOR_NOTIFY_URL win over the file,
+options over them.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
 from auditor.common.paths import config_path
 from auditor.common.vocabulary import Severity
@@ -46,10 +51,43 @@ class Defaults(BaseModel):
     min_severity: Severity | None = None
 
 
+def webhook_problem(url: str) -> str | None:
+    """What makes `url` no webhook to post to (an http:// or https:// URL with a host), or None.
+    Never quotes it: a webhook URL is a secret, its path the key."""
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return "a webhook URL holds no spaces or control characters"
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - a port that is no number is refused here, not when posting
+    except ValueError:
+        return "not a URL that can be read (the value is not shown: a webhook URL is a secret)"
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return "not an http:// or https:// URL (the value is not shown: a webhook URL is a secret)"
+    return None
+
+
+class NotifyConfig(BaseModel):
+    """Where `audit` posts its summary (a SecretStr: never in a repr or a message) and when."""
+
+    model_config = ConfigDict(extra="forbid")
+    url: SecretStr | None = None
+    always: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _webhook(cls, value: SecretStr | None) -> SecretStr | None:
+        problem = None if value is None else webhook_problem(value.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return value
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid")
     history: HistoryConfig = HistoryConfig()
     defaults: Defaults = Defaults()
+    notify: NotifyConfig = NotifyConfig()
 
     def default_map(self, commands: dict[str, set[str]]) -> dict[str, dict]:
         """click's default_map: for each command, the defaults of the options it has."""
