@@ -144,9 +144,10 @@ def _checksums(snapshots: list[Snapshot]) -> pd.DataFrame:
 
 
 def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes_file: Path | None = None,
-        all_rows: bool = False, progress=None) -> Audit:
+        all_rows: bool = False, progress=None, edits=None) -> Audit:
     """Audit the snapshots at `paths`. `all_rows`: ok rows of every rule become findings too.
-    `progress(message)` hears of each stage, where a caller wants it said."""
+    `progress(message)` hears of each stage, where a caller wants it said. `edits(con, snapshots)`
+    changes the loaded tables before anything is counted ('auditor whatif', auditor.runs.whatif)."""
     say = progress or (lambda message: None)
     with ExitStack() as stack:
         snapshots = discover(paths, stack)
@@ -157,6 +158,8 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con = duckdb.connect()
         stack.callback(con.close)  # closed as soon as the counting is done: its memory goes with it
         ingest(con, snapshots)
+        if edits is not None:  # the audit as if the edits were made: nothing read is changed but these tables
+            edits(con, snapshots)
         # what a download leaves out, counted from what was read (the caveat says it in numbers)
         unstated = con.execute("SELECT account_no, count(*) FILTER (WHERE disabled IS NULL) AS flows_unstated "
                                "FROM flows GROUP BY ALL").df()
