@@ -471,6 +471,42 @@ class NsLink(BaseModel):
     connection_names: str
 
 
+class WhatIfEdit(BaseModel):
+    """One change 'auditor whatif' made to the account's tables before counting, where it made it."""
+
+    kind: Literal["disable-flow", "enable-flow", "delete-connection", "merge-connections"]
+    account: str
+    environment: str
+    ids: Annotated[list[str], Field(min_length=1)]  # merge-connections: the connection kept, then those merged into it
+
+    @model_validator(mode="after")
+    def _shape(self):
+        if self.kind == "merge-connections" and len(self.ids) < 2:
+            raise ValueError("merge-connections: the connection kept and at least one merged into it")
+        if self.kind != "merge-connections" and len(self.ids) != 1:
+            raise ValueError(f"{self.kind}: one id")
+        return self
+
+    def said(self) -> str:
+        where = f"in {self.account} {self.environment}"
+        if self.kind == "merge-connections":
+            return f"connections {', '.join(self.ids[1:])} merged into {self.ids[0]} {where}"
+        what = {"disable-flow": "flow {} disabled", "enable-flow": "flow {} enabled",
+                "delete-connection": "connection {} deleted"}[self.kind]
+        return f"{what.format(self.ids[0])} {where}"
+
+
+class WhatIf(BaseModel):
+    """Written by 'auditor whatif' only: these results are the audit as if the edits were made,
+    not the account's real state."""
+
+    edits: Annotated[list[WhatIfEdit], Field(min_length=1)]
+
+    def said(self) -> str:
+        """The edits in one sentence, for the top of a report."""
+        return "; ".join(e.said() for e in self.edits) + ". These are not the account's real counts."
+
+
 class Results(BaseModel):
     schema_version: Literal[1]
     tool_version: str
@@ -484,6 +520,7 @@ class Results(BaseModel):
     load_issues: list[LoadIssue]
     rules: list[RuleRun] = []
     inputs: list[InputFile] = []
+    whatif: WhatIf | None = None  # written by 'auditor whatif' only: not the account's real state
     changes: Changes | None = None
     trend: Trend | None = None
     connector_licenses: list[ConnectorLicense] | None = None
