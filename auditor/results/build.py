@@ -85,13 +85,15 @@ def _environments(audit: Audit, n: int) -> list[list[dict]]:
     """Each account's environments with their usage, each count checked against the model."""
     frame = audit.environments
     usage = {metric: frame_rows(frame, m.Usage, {**counts, "entitled": f"{metric}_entitled",
-                                                 "entitled_from": f"{metric}_entitled_from"},
+                                                 "entitled_from": f"{metric}_entitled_from",
+                                                 "over": f"{metric}_over"},
                                 f"environments.{metric}")
              for metric, counts in USAGE.items()}
     vendor = frame_rows(frame, m.VendorFigures, {metric: f"vendor_{metric}" for metric in USAGE}, "environments.vendor")
     lapsed = column(frame["license_expired"], *kinds(m.EnvironmentResult)["license_expired"][:3], "environments",
                     "license_expired")
     envs: list[list[dict]] = [[] for _ in range(n)]
+    plans = list(audit.plans["plan"]) if audit.prices is not None else []
     for i, (no, env, pool, given) in enumerate(zip(frame["account_no"], frame["environment"], frame["pool"],
                                                    frame["vendor_given"])):
         row = {"environment": env, "pool": None if pd.isna(pool) else pool,
@@ -100,6 +102,9 @@ def _environments(audit: Audit, n: int) -> list[list[dict]]:
             row["vendor"] = vendor[i]
         if lapsed[i] is not None:
             row["license_expired"] = lapsed[i]
+        if audit.prices is not None:  # the overage in money, per metric and per currency
+            row["cost"] = audit.prices.overage(plans[no], row["pool"],
+                                               {metric: row[metric]["over"] for metric in USAGE})
         envs[no].append(row)
     return envs
 
@@ -184,4 +189,5 @@ def build(audit: Audit) -> dict:
         "load_issues": frame_rows(audit.load_issues, m.LoadIssue, where="load_issues"),
         "rules": [rule.model_dump(include=set(RuleRun.model_fields)) for rule in audit.rules],
         "inputs": frame_rows(audit.inputs.sort_values(["account", "file"]), m.InputFile, where="inputs"),
+        **({"prices": audit.prices.section()} if audit.prices is not None else {}),
     }

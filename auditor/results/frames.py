@@ -10,6 +10,7 @@ import pandas as pd
 import pyarrow as pa
 
 from auditor.count.policy import Policy
+from auditor.load.prices import Prices
 from auditor.load.snapshot import Snapshot
 from auditor.rules.model import Rule
 
@@ -41,3 +42,4 @@ class Audit:
     # per account_no: what makes its counts upper bounds (flows, flows_unstated, endpoints,
     # endpoints_unresolved, connections_missing), said for accounts read from downloads
     upper_bounds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    prices: Prices | None = None  # --prices: what an add-on unit costs, to put the overage in money

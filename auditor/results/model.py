@@ -49,6 +49,9 @@ class Usage(BaseModel):
     used: Count | None = None
     entitled: Count | None
     entitled_from: str
+    # how many more are used than entitled (0 when within), None where the entitlement is unknown
+    # (absent in results files of earlier versions): readers take it from here, never work it out
+    over: Count | None = None
 
 
 class VendorFigures(BaseModel):
@@ -74,8 +77,64 @@ class VendorDifference(BaseModel):
 class Money(BaseModel):
     """An amount in one currency (ISO 4217 code); amounts of different currencies are never summed."""
 
-    currency: str
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
     amount: float  # rounded to the currency's minor unit
+
+
+class MetricCost(BaseModel):
+    """What an environment's overage of one metric costs (with --prices): over by x the price."""
+
+    metric: Literal[tuple(USAGE)]
+    over: Annotated[int, Ge(1)]
+    unit_price: Money  # one add-on unit, for the prices file's period (`per`)
+    cost: Money
+    priced_by: str  # the prices file and the line of the entry the price is from
+
+    @model_validator(mode="after")
+    def _one_currency(self):
+        if self.cost.currency != self.unit_price.currency:
+            raise ValueError(f"{self.metric}: the cost is in {self.cost.currency}, the price in "
+                             f"{self.unit_price.currency}")
+        return self
+
+
+class EnvironmentCost(BaseModel):
+    """What an environment's overage costs (written with --prices only): per metric over its
+    entitlement, and in total per currency, never summed across currencies."""
+
+    per: Literal["month", "year"]  # what the prices are for
+    metrics: list[MetricCost] = []
+    total: list[Money] = []  # one per currency, by code: the sum of the metrics' costs in it
+    unpriced: list[Literal[tuple(USAGE)]] = []  # metrics over their entitlement that the prices do not price
+
+    @model_validator(mode="after")
+    def _totals(self):
+        sums: dict[str, float] = {}
+        for cost in self.metrics:
+            sums[cost.cost.currency] = sums.get(cost.cost.currency, 0.0) + cost.cost.amount
+        stated = [t.currency for t in self.total]
+        if stated != sorted(sums) or any(abs(t.amount - sums[t.currency]) > 1e-6 * max(1.0, abs(t.amount))
+                                         for t in self.total):
+            raise ValueError("total: one amount per currency, the sum of the metrics' costs in it (amounts in "
+                             "different currencies are never added together)")
+        return self
+
+
+class PriceRow(BaseModel):
+    plan: str  # endpoint | integrator | platform | *
+    pool: str  # production | sandbox | *
+    metric: Literal[tuple(USAGE)]
+    price: Money
+
+
+class PricesUsed(BaseModel):
+    """The prices file an audit priced its overage with (--prices): its name, digest and prices."""
+
+    file: str
+    sha256: str
+    per: Literal["month", "year"]
+    currency: str | None  # the file's default currency
+    prices: list[PriceRow]
 
 
 class AdviceOption(BaseModel):
@@ -114,6 +173,7 @@ class EnvironmentResult(BaseModel):
     # day it did (its figures are what it gave, not a current entitlement)
     license_expired: Day | None = None
     advice: EnvironmentAdvice | None = None  # what to do about its limits (absent in earlier results files)
+    cost: EnvironmentCost | None = None  # what its overage costs: written with --prices only
 
 
 class EndpointResult(BaseModel):
@@ -528,6 +588,7 @@ class Results(BaseModel):
     ns_records: list[NsRecord] | None = None
     ns_links: list[NsLink] | None = None
     ns_refreshed_on: Day | None = None  # the sandbox refresh date the records were judged against
+    prices: PricesUsed | None = None  # the prices the overage was priced with (--prices)
 
     @model_validator(mode="after")
     def _once(self):

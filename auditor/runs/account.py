@@ -352,10 +352,11 @@ def audit_snapshots(paths: list[Path], policy: str, as_of: date, *, mutes: Path 
 
 def audit_run(paths: list[Path], policy: str, as_of: date, *, rules: list[Rule], profile: str,
               mutes: Path | None = None, all_rows: bool = False, min_severity: str = "info",
-              history: Path | None = None, read_back: bool = False, progress=None) -> AccountRun:
+              history: Path | None = None, read_back: bool = False, progress=None, prices=None) -> AccountRun:
     """The audit, its results file (findings below `min_severity` left out) checked against the
     model, and with `history` (the store, when the history is on) the changes since each account's
-    last recorded audit and the trend. `read_back`: parse the file for a report."""
+    last recorded audit and the trend. `read_back`: parse the file for a report. `prices`
+    (auditor.load.prices.Prices): put each environment's overage in money."""
     import orjson
 
     from auditor.history.sections import add_sections
@@ -364,6 +365,7 @@ def audit_run(paths: list[Path], policy: str, as_of: date, *, rules: list[Rule],
     from auditor.results.caveats import download_caveat
 
     result = audit_snapshots(paths, policy, as_of, mutes=mutes, rules=rules, all_rows=all_rows, progress=progress)
+    result.prices = prices
     result.profile = profile
     every = result.findings
     result.findings = every[every["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(
