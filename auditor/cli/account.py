@@ -23,6 +23,8 @@ from auditor.cli.options import (
     rule_options,
     say,
     snapshot_options,
+    tell,
+    watch_options,
 )
 from auditor.cli.render import (
     SUMMARY_ROWS,
@@ -119,9 +121,10 @@ def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | N
               help="Write every row each rule looked at as a finding, ok ones too (by default ok rows are only counted).")
 @rule_options
 @report_options
+@watch_options
 @click.pass_context
 def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_into, region, record, history_path,
-          fmt, all_rows, rules, html, xlsx, csv_dir, templates):
+          fmt, all_rows, rules, html, xlsx, csv_dir, templates, notify_url, notify_always, metrics):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
     Prints a summary per account and environment (billable flows, endpoints and trading
@@ -148,6 +151,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     record = record or config.history.record
     history_on = record or history_path is not None or config.history.path is not None
     store = history_path or config.history.path or history.default_path()
+    if notify_url is None and config.notify.url is not None:  # the option, $AUDITOR_NOTIFY_URL, then the file
+        notify_url = config.notify.url.get_secret_value()
     if pull_into is not None:
         _pull(pull_into, region=region, base_url=None, token_env="INTEGRATOR_TOKEN", token_file=None, partner=False,
               resume=False, concurrency=3, rate=5.0, retries=6, month=as_of)
@@ -155,7 +160,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     progress = Progress()
     reports = report_outputs(html, xlsx, csv_dir, templates)
     done = audit_run(paths, policy, as_of, rules=rules, profile=ctx.params["profile"], mutes=mutes, all_rows=all_rows,
-                     min_severity=min_severity, history=store if history_on else None, read_back=reports.any(),
+                     min_severity=min_severity, history=store if history_on else None,
+                     read_back=reports.any() or metrics is not None or notify_url is not None,
                      progress=progress)
     result, results, f = done.audit, done.results, done.findings
     results_io.write_bytes(done.data, output)
@@ -193,6 +199,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         # rendered from the results file, exactly as 'auditor report' does
         for line in write_reports(results, reports, progress):
             say(line)
+    tell(results, f, fail_on, metrics=metrics, notify_url=notify_url, always=notify_always or config.notify.always,
+         report=reports.html or reports.xlsx or reports.csv or output)
     exit_for(f, fail_on)
 
 

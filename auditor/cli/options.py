@@ -170,12 +170,67 @@ def report_outputs(html, xlsx, csv_dir, templates, extra=()) -> Outputs:
     return out
 
 
+def _webhook(ctx, param, value):
+    """--notify's URL, checked as it is given; the message never quotes it (it is a secret)."""
+    from auditor.common.config import webhook_problem
+    problem = webhook_problem(value) if value else None
+    if problem:
+        raise click.BadParameter(problem, param_hint="'--notify' (or $AUDITOR_NOTIFY_URL)")
+    return value or None
+
+
+def watch_options(fn):
+    """Who hears of an audit besides the terminal: a chat's webhook (--notify) and a monitor (--metrics)."""
+    for option in reversed((
+        click.option("--notify", "notify_url", metavar="URL", envvar="AUDITOR_NOTIFY_URL", show_envvar=True,
+                     callback=_webhook,
+                     help="After the audit, post its one-paragraph summary (limits, alarms, changes, the report's "
+                          "path) to this Slack- or Teams-compatible incoming webhook, when there is an unmuted "
+                          "alarm at or above --fail-on (or notify.url in the config). The URL is a secret: never "
+                          "shown, logged or written. A failed post is a warning; the exit code stays."),
+        click.option("--notify-always", is_flag=True,
+                     help="With --notify: post after every audit, alarms or not (or notify.always in the config)."),
+        click.option("--metrics", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+                     help="Write each account's and environment's counts, entitlements, shares and unmuted alarms "
+                          "by severity as OpenMetrics text (for node-exporter's textfile collector: a .prom file "
+                          "in its folder), written whole."),
+    )):
+        fn = option(fn)
+    return fn
+
+
+def tell(results: dict, findings, fail_on: str, *, metrics: Path | None, notify_url: str | None, always: bool,
+         report: Path | None) -> None:
+    """After an audit: its metrics written, and its summary posted when due. `findings`: every
+    finding (the exit code's), before --min-severity. A failed post is one warning line."""
+    if metrics is None and notify_url is None:
+        return
+    columns = ["id", "title", "severity", "status", "account", "environment", "reason", "muted"]
+    every = findings[columns].to_dict("records")
+    if metrics is not None:
+        from auditor.report.metrics import write_metrics
+        write_metrics(results, metrics, every)
+        say(f"Metrics written to {metrics}")
+    if notify_url is None:
+        return
+    from auditor.report import notify
+    if not notify.due(every, fail_on, always):
+        say(f"notify: nothing posted (no unmuted alarm at or above {fail_on}; --notify-always posts anyway)")
+        return
+    where = str(report.resolve()) if report is not None and str(report) != "-" else None
+    warning = notify.post(notify_url, notify.summary(results, fail_on, where, every))
+    if warning:
+        click.echo(printable(warning, newlines=False), err=True)  # said even with --quiet
+    else:
+        say("notify: the summary was posted to the webhook")
+
+
 # What a command reads and what it writes, by parameter name: no output may be an input of the
 # run, lie inside a folder the run reads, or be another output of it (check_outputs).
 INPUT_PARAMS = ("snapshots", "partner_snapshot", "sandbox_list", "production_list", "results_file", "old", "new",
                 "mutes", "rule_dirs", "policy", "profile", "billing", "billing_map", "license_list", "license_map",
                 "mapping", "snapshot", "templates", "pull_into", "history_path", "token_file")
-OUTPUT_PARAMS = ("output", "html", "xlsx", "outputs")  # files; csv_dir is a folder of them
+OUTPUT_PARAMS = ("output", "html", "xlsx", "outputs", "metrics")  # files; csv_dir is a folder of them
 
 
 def _given(value) -> list[Path]:
