@@ -16,6 +16,7 @@ from auditor.cli.options import (
     examples,
     fail_on_option,
     history_option,
+    prices_option,
     pull_options,
     query_options,
     report_options,
@@ -33,6 +34,7 @@ from auditor.cli.render import (
     exit_for,
     match_account,
     mutes_summary,
+    preview_lines,
     skipped_summary,
     summary_table,
     totals_lines,
@@ -101,6 +103,7 @@ def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | N
 @fail_on_option
 @click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False), envvar="AUDITOR_MUTES",
               show_envvar=True, help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
+@prices_option
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
               envvar="AUDITOR_MIN_SEVERITY", show_envvar=True,
               help="Show (and write) only findings of this severity or higher.")
@@ -119,12 +122,16 @@ def _filter(frame: pd.DataFrame, places: list[tuple[str, str]], account: str | N
                    "standard output (then everything else is said on standard error).")
 @click.option("--all-rows", is_flag=True,
               help="Write every row each rule looked at as a finding, ok ones too (by default ok rows are only counted).")
+@click.option("--preview-migration", "preview", is_flag=True,
+              help="Audit legacy production/sandbox accounts as they would stand on the multi-environment license "
+                   "(each environment's resources isolated; what both use copied into each), and say per "
+                   "environment what changes against today. Not recorded in the history.")
 @rule_options
 @report_options
 @watch_options
 @click.pass_context
 def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_into, region, record, history_path,
-          fmt, all_rows, rules, html, xlsx, csv_dir, templates, notify_url, notify_always, metrics):
+          fmt, all_rows, preview, rules, html, xlsx, csv_dir, templates, notify_url, notify_always, metrics):
     """Audit SNAPSHOTS: folders or .zip files of an account's exports, or folders of them.
 
     Prints a summary per account and environment (billable flows, endpoints and trading
@@ -148,8 +155,11 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         raise click.UsageError("-o - and --format csv|json both want standard output: choose one")
     claim_stdout("-" if fmt in ("csv", "json") else output)  # machine-readable output alone on standard output
     config = ctx.obj  # read before anything is done: a bad configuration stops the run first
-    record = record or config.history.record
-    history_on = record or history_path is not None or config.history.path is not None
+    if preview and (record or history_path is not None):
+        raise click.UsageError("--preview-migration shows what would be, not the account's state: it is not "
+                               "recorded (leave out --record and --history)")
+    record = (record or config.history.record) and not preview
+    history_on = not preview and (record or history_path is not None or config.history.path is not None)
     store = history_path or config.history.path or history.default_path()
     if notify_url is None and config.notify.url is not None:  # the option, $AUDITOR_NOTIFY_URL, then the file
         notify_url = config.notify.url.get_secret_value()
@@ -159,10 +169,15 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         paths = [*paths, pull_into]
     progress = Progress()
     reports = report_outputs(html, xlsx, csv_dir, templates)
-    done = audit_run(paths, policy, as_of, rules=rules, profile=ctx.params["profile"], mutes=mutes, all_rows=all_rows,
-                     min_severity=min_severity, history=store if history_on else None,
-                     read_back=reports.any() or metrics is not None or notify_url is not None,
-                     progress=progress)
+    read_back = reports.any() or metrics is not None or notify_url is not None or preview
+    if preview:
+        from auditor.runs.preview import preview_run
+        done = preview_run(paths, policy, as_of, rules=rules, profile=ctx.params["profile"], mutes=mutes,
+                           all_rows=all_rows, min_severity=min_severity, read_back=read_back, progress=progress)
+    else:
+        done = audit_run(paths, policy, as_of, rules=rules, profile=ctx.params["profile"], mutes=mutes,
+                         all_rows=all_rows, min_severity=min_severity, history=store if history_on else None,
+                         read_back=read_back, progress=progress, prices=ctx.meta.get("prices"))
     result, results, f = done.audit, done.results, done.findings
     results_io.write_bytes(done.data, output)
     caveat = done.caveat
@@ -186,6 +201,9 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     say(skipped_summary(result))
     if not result.mutes.empty:
         say(mutes_summary(result))
+    if "migration_preview" in results:
+        for line in preview_lines(results["migration_preview"]):
+            say(line)
     say(f"Results written to {results_io.shown(output)}")
     if "changes" in results:
         since = ", ".join(sorted(set(results["changes"]["since"].values())))

@@ -335,3 +335,31 @@ def exit_for(findings: pd.DataFrame | list[dict], fail_on: str) -> None:
         echo(f"{plural(failing, 'unmuted alarm')} at or above {fail_on}.", err=True)
         sys.exit(1)
 
+
+
+def preview_lines(preview: dict) -> list[str]:
+    """The migration preview in the terminal: per account and environment, each count today ->
+    after the migration against its entitlement, where it changes; what is copied; the assumptions."""
+    lines = ["Migration preview (multi-environment license), today -> after:"]
+    for account in preview["accounts"]:
+        if not account["previewed"]:
+            lines.append(printable(f"  {account['account']}: not previewed: {account['note']}"))
+            continue
+        for env in account["environments"]:
+            parts = [f"{USED_WORDS.get(m['metric'], m['metric'])} {m['today']} -> {m['after']}"
+                     f"{'' if m['entitled'] is None else ' / ' + str(m['entitled'])} ({m['change']})"
+                     for m in env["metrics"] if m["today"] or m["after"]]
+            lines.append(printable(f"  {account['account']} {env['environment']}: "
+                                   + ("; ".join(parts) if parts else "nothing counted")))
+        if account["copied"]:
+            shown = ", ".join(f"{r['type']} {r['name'] or r['id']}" for r in account["copied"][:5])
+            more = len(account["copied"]) - 5
+            lines.append(printable(f"  {account['account']}: {plural(len(account['copied']), 'resource')} both "
+                                   f"environments use, copied into each: {shown}"
+                                   + (f" and {more} more" if more > 0 else "")))
+    lines.append("Assumptions: " + " ".join(preview["assumptions"]))
+    return lines
+
+
+USED_WORDS = {"flows": "billable flows", "endpoints": "endpoints", "trading_partners": "trading partners",
+              "agents": "agents"}

@@ -256,7 +256,8 @@ def render_html(report: Report, templates: Path | None = None) -> str:
                                heading=_heading(report), recon_rows=len(report.reconciliation),
                                recon_totals=report.reconciliation_totals().to_dict("records"),
                                connector_licenses=len(report.connector_licenses),
-                               vendor=report.vendor.to_dict("records"))
+                               vendor=report.vendor.to_dict("records"),
+                               preview=report.results.get("migration_preview"))
     except jinja2.TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "filename", None) else ""
         raise AuditorError(f"{where}template error: {exc.message}") from None

@@ -403,3 +403,25 @@ def build_report(results: dict) -> Report:
         results=results,
         vendor=_vendor(results),
     )
+
+
+def migration_table(results: dict) -> pd.DataFrame:
+    """The migration preview as a table: per account, environment and metric, today -> after, with
+    the resources copied into both environments and the accounts not previewed."""
+    rows = []
+    for a in (results.get("migration_preview") or {}).get("accounts", []):
+        if not a["previewed"]:
+            rows.append({"account": a["account"], "change": "not previewed: " + a["note"]})
+            continue
+        copied = ", ".join(f"{r['type']} {r['id']}" for r in a["copied"])
+        for e in a["environments"]:
+            for m in e["metrics"]:
+                if m["today"] or m["after"]:
+                    rows.append({"account": a["account"], "environment": e["environment"],
+                                 "metric": m["metric"].replace("_", " "), "today": m["today"], "after": m["after"],
+                                 "entitled": m["entitled"], "change": m["change"], "copied into each": copied})
+    columns = ["account", "environment", "metric", "today", "after", "entitled", "change", "copied into each"]
+    frame = pd.DataFrame(rows, columns=columns)
+    for col in ("today", "after", "entitled"):
+        frame[col] = frame[col].astype("Int64")
+    return frame

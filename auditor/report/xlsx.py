@@ -28,7 +28,7 @@ from auditor import __version__
 from auditor.common.errors import AuditorError
 from auditor.common.files import remove, temp_beside, uninterrupted
 from auditor.common.safe import FORMULA_STARTS
-from auditor.report.tables import COLUMN_TYPES, SEVERITIES, Report
+from auditor.report.tables import COLUMN_TYPES, SEVERITIES, Report, migration_table
 
 MAX_CELL = 32_767
 MAX_ROWS = 1_048_576 - 2  # the header, and the totals row on Summary
@@ -470,6 +470,8 @@ def _book(w: _Writer, report: Report) -> dict:
         summary.set_footer("&LSome counts are upper bounds (integration downloads): see the About sheet")
     _chart(w, report.summary, summary, 3 + max(len(report.summary), 1) + 3)
 
+    if "migration_preview" in report.results:
+        _migration_sheet(w, report)
     if not report.vendor.empty:
         w.table("Celigo vs ours", report.vendor, widths={"why": 120})
     if "changes" in report.results:
@@ -485,6 +487,17 @@ def _book(w: _Writer, report: Report) -> dict:
     w.table("Mutes", report.mutes)
 
     return _about(w, report)
+
+
+def _migration_sheet(w: _Writer, report: Report) -> None:
+    """The migration preview: today -> after per environment and metric, then the assumptions."""
+    frame = migration_table(report.results)
+    sheet = w.book.add_worksheet("Migration preview")
+    w.table("Migration preview", frame, sheet=sheet, widths={"change": 40, "copied into each": 60})
+    row = len(frame) + 2
+    w.text(sheet, row, 0, "Assumed:", "Migration preview")
+    for i, text in enumerate(report.results["migration_preview"]["assumptions"], start=row + 1):
+        w.text(sheet, i, 0, text, "Migration preview")
 
 
 def _reconciliation_sheet(w: _Writer, report: Report) -> None:

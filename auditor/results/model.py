@@ -531,6 +531,35 @@ class NsLink(BaseModel):
     connection_names: str
 
 
+class PreviewMetric(BaseModel):
+    metric: Literal[tuple(USAGE)]
+    today: Count  # used on the legacy license
+    after: Count  # used once migrated
+    entitled: Count | None
+    change: str  # in words: becomes over the limit, becomes within it, stays over (+2), ...
+
+
+class PreviewEnvironment(BaseModel):
+    environment: str
+    metrics: list[PreviewMetric]
+
+
+class PreviewAccount(BaseModel):
+    account: str
+    previewed: bool
+    note: str | None  # why an account is not previewed (audited as it is)
+    environments: list[PreviewEnvironment]
+    copied: list[Resource]  # resources both environments use: copied into each, counted in each
+
+
+class MigrationPreview(BaseModel):
+    """`auditor audit --preview-migration`: the accounts are audited as they would stand on the
+    multi-environment license; this says how that differs from today, and on what assumptions."""
+
+    assumptions: list[str]
+    accounts: list[PreviewAccount]
+
+
 class WhatIfEdit(BaseModel):
     """One change 'auditor whatif' made to the account's tables before counting, where it made it."""
 
@@ -588,6 +617,7 @@ class Results(BaseModel):
     ns_records: list[NsRecord] | None = None
     ns_links: list[NsLink] | None = None
     ns_refreshed_on: Day | None = None  # the sandbox refresh date the records were judged against
+    migration_preview: MigrationPreview | None = None
     prices: PricesUsed | None = None  # the prices the overage was priced with (--prices)
 
     @model_validator(mode="after")

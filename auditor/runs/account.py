@@ -357,6 +357,16 @@ def audit_run(paths: list[Path], policy: str, as_of: date, *, rules: list[Rule],
     model, and with `history` (the store, when the history is on) the changes since each account's
     last recorded audit and the trend. `read_back`: parse the file for a report. `prices`
     (auditor.load.prices.Prices): put each environment's overage in money."""
+    result = audit_snapshots(paths, policy, as_of, mutes=mutes, rules=rules, all_rows=all_rows, progress=progress)
+    result.prices = prices
+    return finish(result, profile, min_severity, history=history, read_back=read_back)
+
+
+def finish(result: Audit, profile: str, min_severity: str = "info", *, history: Path | None = None,
+           read_back: bool = False, sections: dict | None = None) -> AccountRun:
+    """An audit made a results file: findings below `min_severity` left out (the exit code is still
+    decided on all of them), the document built with the run's own `sections` and checked against the
+    model, and with `history` the changes and the trend added. `read_back`: parse it for a report."""
     import orjson
 
     from auditor.history.sections import add_sections
@@ -370,7 +380,7 @@ def audit_run(paths: list[Path], policy: str, as_of: date, *, rules: list[Rule],
     every = result.findings
     result.findings = every[every["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(
         drop=True)
-    doc = results_build.build(result)
+    doc = {**results_build.build(result), **(sections or {})}
     data = results_io.encode(doc)  # checked against the model readers use: never a file they would refuse
     # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
     results = orjson.loads(data) if history is not None or read_back else {}
