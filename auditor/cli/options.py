@@ -225,6 +225,26 @@ def tell(results: dict, findings, fail_on: str, *, metrics: Path | None, notify_
         say("notify: the summary was posted to the webhook")
 
 
+def _load_prices(ctx, param, value):
+    """--prices: the prices file read and checked as it is given (a wrong value stops the run with
+    one line, exit 2); kept in the context for the command, its path among the run's inputs."""
+    if value is None:
+        return None
+    from auditor.load.prices import load_prices
+    ctx.meta["prices_path"] = Path(value)
+    ctx.meta["prices"] = load_prices(Path(value))
+    return None
+
+
+prices_option = click.option(
+    "--prices", type=click.Path(path_type=Path, exists=True, dir_okay=False), metavar="FILE", envvar="AUDITOR_PRICES",
+    show_envvar=True, expose_value=False, callback=_load_prices,
+    help="A prices file (YAML: a price per add-on endpoint, flow, trading partner and agent, per plan and "
+         "environment pool, with a currency): puts each environment's overage in money in the results and the "
+         "reports, per currency, never summed across currencies (or defaults.prices in the config). See 'Prices' "
+         "in the README.")
+
+
 # What a command reads and what it writes, by parameter name: no output may be an input of the
 # run, lie inside a folder the run reads, or be another output of it (check_outputs).
 INPUT_PARAMS = ("snapshots", "partner_snapshot", "sandbox_list", "production_list", "results_file", "old", "new",
@@ -259,6 +279,8 @@ def _run_inputs(ctx: click.Context) -> list[tuple[str, Path]]:
             found += [(_label(ctx, name), p) for p in _given(params.get(name))]
     if params.get("sample"):
         found += [("--sample", folder) for folder in (sample_dir(), partner_sample_dir(), netsuite_sample_dir())]
+    if ctx.meta.get("prices_path") is not None:
+        found.append(("--prices", ctx.meta["prices_path"]))
     root = ctx.find_root()
     config = getattr(root.obj, "path", None)
     from auditor.common.paths import config_path

@@ -12,12 +12,13 @@ there is one. Options on the command line win over it.
       profile: finance             # --profile
       mutes: accepted.yaml         # --mutes
       min_severity: low            # --min-severity
+      prices: prices.yaml          # --prices (audit): the overage in money
     notify:                        # `audit --notify`: post the summary to a chat's incoming webhook
       url: https://hooks.slack.com/services/...   # a secret: never shown, logged or written
       always: false                # true: post after every audit (--notify-always), not only on alarms
 
 Environment variables sit between the two: AUDITOR_FAIL_ON, AUDITOR_POLICY, AUDITOR_PROFILE,
-AUDITOR_MUTES, AUDITOR_MIN_SEVERITY, AUDITOR_HISTORY and AUDITOR_NOTIFY_URL win over the file,
+AUDITOR_MUTES, AUDITOR_MIN_SEVERITY, AUDITOR_PRICES, AUDITOR_HISTORY and AUDITOR_NOTIFY_URL win over the file,
 options over them.
 """
 
@@ -49,6 +50,7 @@ class Defaults(BaseModel):
     profile: str | None = None
     mutes: Path | None = None
     min_severity: Severity | None = None
+    prices: Path | None = None
 
 
 def webhook_problem(url: str) -> str | None:
