@@ -11,7 +11,7 @@ modules (pandas, DuckDB, the reports) are imported inside the commands that use 
 import os
 import sys
 
-from auditor.cli import account, history, partner, rules  # noqa: F401 - each registers its commands
+from auditor.cli import account, history, partner, rules, whatif  # noqa: F401 - each registers its commands
 from auditor.cli.app import INTERRUPTED, cli, say_interrupted
 
 

@@ -111,7 +111,8 @@ def snapshot_options(fn):
 
 
 # the rules each command runs, by their frame (`rules list` / `show` see all of them)
-COMMAND_FRAMES = {"audit": ACCOUNT_FRAMES, "licenses": PARTNER_FRAMES, "ns-records": NETSUITE_FRAMES}
+COMMAND_FRAMES = {"audit": ACCOUNT_FRAMES, "whatif": ACCOUNT_FRAMES, "licenses": PARTNER_FRAMES,
+                  "ns-records": NETSUITE_FRAMES}
 
 
 def rule_options(fn):
