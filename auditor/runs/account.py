@@ -27,6 +27,7 @@ from auditor.count.entitlements import (
 )
 from auditor.count.policy import Policy
 from auditor.count.vendor import compare, read_usage
+from auditor.load import auditlog
 from auditor.load.checksums import checksums
 from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
@@ -158,6 +159,8 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         con = duckdb.connect()
         stack.callback(con.close)  # closed as soon as the counting is done: its memory goes with it
         ingest(con, snapshots)
+        # the audit log, with its resources' names, before the tables are cut down to what is counted
+        audit_log, log_notes = auditlog.read(con, snapshots)
         if edits is not None:  # the audit as if the edits were made: nothing read is changed but these tables
             edits(con, snapshots)
         # what a download leaves out, counted from what was read (the caveat says it in numbers)
@@ -277,7 +280,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
     findings, counts, mute_rows = judged.findings, judged.counts, judged.mutes
     return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
                  references, findings, counts, load_issues, plans, rules, mutes=mute_rows, inputs=inputs, tables=tables,
-                 vendor=vendor, upper_bounds=bounds)
+                 vendor=vendor, upper_bounds=bounds, audit_log=audit_log)
 
 
 def _upper_bounds(snapshots: list[Snapshot], unstated: pd.DataFrame, flows: pd.DataFrame, endpoints: pd.DataFrame,

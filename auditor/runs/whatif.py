@@ -152,6 +152,7 @@ class Edits:
         """Where the id is: exactly one account and environment, else an error saying why not."""
         noun = edit.table[:-1]
         found = index.get((edit.table, rid), [])
+        said = f"{edit.option} {rid!r}" if len(edit.ids) == 1 else f"{edit.option} {','.join(edit.ids)!r}: {noun} {rid!r}"
         if len(found) == 1:
             return found[0]
         where = "".join([f" in {self.account}" if self.account is not None else "",
@@ -159,10 +160,10 @@ class Edits:
         if not found:
             valid = sorted({i for table, i in index if table == edit.table})
             known = f"{edit.table}{where}: {_listed(valid)}" if valid else f"there are no {edit.table}{where}"
-            raise AuditorError(f"{edit.option} {rid!r}: no such {noun}{where} ({known})")
+            raise AuditorError(f"{said}: no such {noun}{where} ({known})")
         shown = ", ".join(f"{names[no]} {env}" for no, _, env in sorted(found))
         which = "--env ENV" if len({no for no, _, _ in found}) == 1 else "--account NAME (and --env ENV)"
-        raise AuditorError(f"{edit.option} {rid!r}: a {noun} of that id is in {shown}; say which with {which}")
+        raise AuditorError(f"{said}: a {noun} of that id is in {shown}; say which with {which}")
 
     @staticmethod
     def _apply(con: duckdb.DuckDBPyConnection, edit: Edit, no: int, scope: str) -> None:
