@@ -371,7 +371,9 @@ def build_report(results: dict) -> Report:
     findings = _findings(results)
     return Report(
         meta={**{k: results.get(k) for k in ("schema_version", "tool_version", "as_of", "policy", "profile")},
-              "caveat": download_caveat(results["accounts"])},
+              "caveat": download_caveat(results["accounts"]),
+              # 'auditor whatif': the counts as if edited, said on top of every report
+              "whatif": m.WhatIf.model_validate(results["whatif"]).said() if results.get("whatif") else None},
         summary=_summary(results, findings),
         findings=findings,
         rules=_rules(results, findings),

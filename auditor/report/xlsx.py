@@ -443,8 +443,12 @@ def _book(w: _Writer, report: Report) -> dict:
     if report.no_accounts:
         return _sections_book(w, report)
     summary = w.book.add_worksheet("Summary")
-    summary.write_string(0, 0, f"License audit as of {meta['as_of']}", w.fmt["title"])
+    summary.write_string(0, 0, f"{'What if: ' if meta.get('whatif') else ''}License audit as of {meta['as_of']}",
+                         w.fmt["title"])
     summary.write_string(1, 0, f"policy {meta['policy']} · profile {meta['profile']} · auditor {meta['tool_version']}")
+    if meta.get("whatif"):  # on top: the counts as if edited, not the account's real state
+        w.text(summary, 1, 0, f"What if: {meta['whatif']} · policy {meta['policy']} · profile {meta['profile']}",
+               "Summary")
     if meta.get("caveat"):
         w.text(summary, 2, 0, meta["caveat"], "Summary")
     # what is used adds up across environments; what is entitled does not (environments may draw on
@@ -567,7 +571,8 @@ def _about(w: _Writer, report: Report) -> dict:
     # printed: landscape and one page wide, as the other sheets
     about.set_landscape()
     about.fit_to_pages(1, 0)
-    rows = [*([("Upper bounds", meta["caveat"])] if meta.get("caveat") else []),
+    rows = [*([("What if", meta["whatif"])] if meta.get("whatif") else []),
+            *([("Upper bounds", meta["caveat"])] if meta.get("caveat") else []),
             ("Audit date", date.fromisoformat(meta["as_of"])), ("Policy", meta["policy"]), ("Profile", meta["profile"]),
             ("Results written by", f"auditor {meta['tool_version']} (results schema {meta['schema_version']})"),
             ("Workbook written by", f"auditor {__version__}, from the results of the audit of {meta['as_of']}"),
