@@ -30,6 +30,7 @@ from auditor.cli.options import (
 from auditor.cli.render import (
     SUMMARY_ROWS,
     attention,
+    cost_lines,
     emit,
     exit_for,
     match_account,
@@ -170,6 +171,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     progress = Progress()
     reports = report_outputs(html, xlsx, csv_dir, templates)
     read_back = reports.any() or metrics is not None or notify_url is not None or preview
+    read_back = read_back or ctx.meta.get("prices") is not None  # the overage in money is said below
     if preview:
         from auditor.runs.preview import preview_run
         done = preview_run(paths, policy, as_of, rules=rules, profile=ctx.params["profile"], mutes=mutes,
@@ -201,6 +203,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     say(skipped_summary(result))
     if not result.mutes.empty:
         say(mutes_summary(result))
+    for line in cost_lines(results):
+        say(line)
     if "migration_preview" in results:
         for line in preview_lines(results["migration_preview"]):
             say(line)

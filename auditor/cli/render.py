@@ -60,6 +60,36 @@ def money(amount, currency) -> str:
     return f"{float(amount):,.2f}{cur}"
 
 
+def cost_lines(results: dict) -> list[str]:
+    """With prices: one line per environment over an entitlement, what its overage costs per
+    currency ('Globex Corporation production: 415.00 USD a month over (endpoints 3 x 125.00 USD,
+    ...)'); none without prices. Amounts of different currencies are never added together."""
+    prices = results.get("prices")
+    if prices is None:
+        return []
+    from auditor.load.prices import minor_unit
+
+    def said(m: dict) -> str:
+        return f"{m['amount']:,.{minor_unit(m['currency'])}f} {m['currency']}"
+
+    lines = []
+    for acct in results["accounts"]:
+        for env in acct["environments"]:
+            cost = env.get("cost") or {}
+            if not cost.get("total") and not cost.get("unpriced"):
+                continue
+            words = {"flows": "billable flows", "endpoints": "endpoints", "trading_partners": "trading partners",
+                     "agents": "on-premise agents"}
+            parts = [f"{words[c['metric']]} {c['over']:,} over x {said(c['unit_price'])}" for c in cost["metrics"]]
+            parts += [f"{words[m]} {env[m]['over']:,} over, not priced" for m in cost.get("unpriced", [])]
+            total = " + ".join(said(t) for t in cost["total"])
+            lines.append(f"{acct['account']} {env['environment']}: " + (
+                f"{total} a {cost['per']} ({'; '.join(parts)})" if total else "; ".join(parts)))
+    if not lines:
+        return [f"Overage at the prices of {prices['file']}: none (no environment is over an entitlement)."]
+    return [f"Overage at the prices of {prices['file']}:", *lines]
+
+
 def _cell(value) -> str:
     """A value as a table shows it: yes/no, '-' for nothing, whole numbers without '.0'."""
     if value is None or (isinstance(value, float) and value != value):

@@ -101,6 +101,14 @@ class Prices:
         found = self.price(plan, pool, metric)
         return None if found is None else money(found.amount * units, found.currency)
 
+    def pricer(self, plan: str):
+        """`price(metric, pool, n)` for an account on `plan`: what n add-ons cost, as a list of one
+        `Money` (None when not priced), the callable advice prices its options with."""
+        def price(metric: str, pool: str | None, n: int) -> list[dict] | None:
+            found = self.cost(plan, pool, metric, n)
+            return None if found is None else [found]
+        return price
+
     def overage(self, plan: str, pool: str | None, over: dict[str, int | None]) -> dict:
         """An environment's `cost` in the results file: per metric over its entitlement
         (`over`: metric -> over by, None where the entitlement is unknown) what the overage costs,

@@ -20,7 +20,7 @@ from markupsafe import Markup
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
 from auditor.common.vocabulary import change_counts
-from auditor.report.tables import SEVERITIES, Report, fraction, no_number
+from auditor.report.tables import METRIC_WORDS, SEVERITIES, Report, fraction, no_number
 
 CHART_ROWS = 50
 _JS_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
@@ -84,8 +84,22 @@ def _environments(summary: pd.DataFrame) -> dict:
         "endpoints status": summary["endpoints status"],
         "trading partners": frac(summary["trading partners used"], summary["trading partners entitled"]),
         "agents": frac(summary["agents used"], summary["agents entitled"]),
+        "over by": _over_by(summary),
         "alarms": alarms, "account-wide": summary["account-wide"], "muted alarms": summary["muted alarms"]})
     return _dataset(table)
+
+
+def _over_by(summary: pd.DataFrame) -> list[str]:
+    """Per environment, what is over its entitlement and by how many, as the results say it
+    ('endpoints 3, billable flows 1'); 'none', or '–' where no entitlement is known of any."""
+    words = {"flows over by": "billable flows", "endpoints over by": "endpoints",
+             "trading partners over by": "trading partners", "agents over by": "on-premise agents"}
+    out = []
+    for row in summary[list(words)].to_dict("records"):
+        over = [f"{words[c]} {int(n)}" for c, n in row.items() if not pd.isna(n) and n > 0]
+        known = any(not pd.isna(n) for n in row.values())
+        out.append(", ".join(over) if over else ("none" if known else "–"))
+    return out
 
 
 def _endpoint_rows(results: dict) -> dict:
@@ -213,6 +227,31 @@ def _trend_charts(report: Report) -> list[dict]:
     return charts
 
 
+def _costs(results: dict) -> list[dict]:
+    """With prices: per environment with an overage, its metrics over (what each costs) and its
+    total per currency, amounts as the currency writes them ('1,234.50 USD', '5,000 JPY')."""
+    if results.get("prices") is None:
+        return []
+    from auditor.load.prices import minor_unit
+
+    def said(money: dict) -> str:
+        return f"{money['amount']:,.{minor_unit(money['currency'])}f} {money['currency']}"
+
+    out = []
+    for acct in results["accounts"]:
+        for env in acct["environments"]:
+            cost = env.get("cost") or {}
+            if not cost.get("metrics") and not cost.get("unpriced"):
+                continue
+            out.append({"account": acct["account"], "environment": env["environment"],
+                        "metrics": [{"metric": METRIC_WORDS[c["metric"]], "over": c["over"],
+                                     "price": said(c["unit_price"]), "cost": said(c["cost"]),
+                                     "by": c["priced_by"]} for c in cost.get("metrics", [])],
+                        "total": [said(t) for t in cost.get("total", [])],
+                        "unpriced": [f"{METRIC_WORDS[m]} ({env[m]['over']} over)" for m in cost.get("unpriced", [])]})
+    return out
+
+
 def _heading(report: Report) -> str:
     """What the page is about: an account audit, a partner's licenses, or NetSuite records."""
     if not report.no_accounts:
@@ -257,7 +296,8 @@ def render_html(report: Report, templates: Path | None = None) -> str:
                                recon_totals=report.reconciliation_totals().to_dict("records"),
                                connector_licenses=len(report.connector_licenses),
                                vendor=report.vendor.to_dict("records"),
-                               preview=report.results.get("migration_preview"))
+                               preview=report.results.get("migration_preview"),
+                               prices=report.results.get("prices"), costs=_costs(report.results))
     except jinja2.TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "filename", None) else ""
         raise AuditorError(f"{where}template error: {exc.message}") from None

@@ -38,7 +38,27 @@ COLUMN_TYPES = {
     "stores": "int", "stores installed": "int", "days left": "int", "license stores": "int",
     "billed quantity": "int", "amount": "money", "at stake": "money", "billed": "money",
     "Celigo says": "int", "we count": "int", "agents used": "int", "agents entitled": "int",
+    "flows over by": "int", "endpoints over by": "int", "trading partners over by": "int", "agents over by": "int",
+    "over by": "int",
 }
+OVER_BY = {"flows": "flows over by", "endpoints": "endpoints over by", "trading_partners": "trading partners over by",
+           "agents": "agents over by"}  # the Summary's 'over by' columns, per metric of the results
+
+
+def overage_column(metric: str | None, currency: str) -> str:
+    """The header of a Summary column of money: 'endpoints overage USD', or 'overage USD' (the
+    environment's total in that currency). One currency a column: amounts are never summed across."""
+    return f"{OVER_BY[metric].removesuffix(' over by')} overage {currency}" if metric else f"overage {currency}"
+
+
+def column_kind(header: str) -> str:
+    """What a column holds, for the writers: COLUMN_TYPES, or 'money:USD' for an overage column."""
+    kind = COLUMN_TYPES.get(header)
+    if kind is None and (header.startswith("overage ") or " overage " in header) and header[-4:-3] == " ":
+        code = header[-3:]
+        if code.isascii() and code.isalpha() and code.isupper():
+            return f"money:{code}"
+    return kind or "text"
 
 
 @dataclass
@@ -149,11 +169,16 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
                 "trading partners entitled from": env["trading_partners"]["entitled_from"],
                 "agents entitled from": (env.get("agents") or {}).get("entitled_from"),
                 "license expired": env.get("license_expired"),
+                # as the results say it (None: entitlement unknown, or a results file of an earlier version)
+                **{OVER_BY[metric]: (env.get(metric) or {}).get("over") for metric in OVER_BY},
+                **_overage(env.get("cost")),
             })
     # what a printed page needs first; shares, the license model and the long texts after
-    cols = ["account", "environment", "plan", "billable flows", "flows entitled", "flows status",
-            "endpoints used", "endpoints entitled", "endpoints status",
-            "trading partners used", "trading partners entitled", "agents used", "agents entitled",
+    money = _money_columns(results)
+    cols = ["account", "environment", "plan", "billable flows", "flows entitled", "flows status", "flows over by",
+            "endpoints used", "endpoints entitled", "endpoints status", "endpoints over by",
+            "trading partners used", "trading partners entitled", "trading partners over by",
+            "agents used", "agents entitled", "agents over by", *money,
             *SEVERITIES, "account-wide", "muted alarms", "flows share", "endpoints share", "license model",
             "flows entitled from", "endpoints entitled from", "trading partners entitled from",
             "agents entitled from", "license expired"]
@@ -167,8 +192,11 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
         table[f"{metric} share"] = _share(table[used], entitled)
         table[f"{metric} status"] = _status(table[used], entitled, table[f"{metric} entitled from"],
                                             table["license expired"])
-    for col in ("trading partners entitled", "agents used", "agents entitled"):
+    for col in ("trading partners entitled", "agents used", "agents entitled", *OVER_BY.values()):
         table[col] = pd.to_numeric(table[col]).astype("Int64")
+    for col in money:  # an environment with no overage in a currency costs nothing in it
+        table[col] = pd.to_numeric(table[col] if col in table else pd.Series(0.0, index=table.index)
+                                   ).fillna(0.0).astype(float)
     # unmuted alarms by severity per environment, as the terminal summary counts them; alarms
     # of no environment (licenses) under account-wide, on the account's first row
     alarms = findings[findings["status"] == "alarm"]
@@ -188,6 +216,56 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
     table["muted alarms"] = [n + (int(wide.get(a, 0)) if f else 0)
                              for n, a, f in zip(per_env(muted), table["account"], first)]
     return table[cols]
+
+
+def _overage(cost: dict | None) -> dict:
+    """An environment's overage in money as the Summary's columns: per metric and currency, and
+    the environment's total per currency (as the results file gives it: never recomputed)."""
+    if not cost:
+        return {}
+    out = {overage_column(c["metric"], c["cost"]["currency"]): c["cost"]["amount"] for c in cost["metrics"]}
+    out.update({overage_column(None, t["currency"]): t["amount"] for t in cost["total"]})
+    return out
+
+
+def _money_columns(results: dict) -> list[str]:
+    """The Summary's money columns, with prices: for each currency priced (by code), the total
+    then a column per metric priced in it; none without prices."""
+    if results.get("prices") is None:
+        return []
+    priced: dict[str, set[str]] = {}
+    for row in results["prices"]["prices"]:
+        metrics = [row["metric"]] if row["metric"] in OVER_BY else []
+        priced.setdefault(row["price"]["currency"], set()).update(metrics)
+    return [col for cur in sorted(priced)
+            for col in (overage_column(None, cur), *(overage_column(m, cur) for m in OVER_BY if m in priced[cur]))]
+
+
+def costs(results: dict) -> pd.DataFrame:
+    """With prices: per account, environment and metric over its entitlement, what the overage
+    costs (one currency a row), then the environment's total per currency; empty without."""
+    cols = ["account", "environment", "metric", "over by", "unit price", "cost", "currency", "priced by"]
+    rows = []
+    for acct in results["accounts"]:
+        for env in acct["environments"]:
+            cost = env.get("cost")
+            if not cost:
+                continue
+            base = {"account": acct["account"], "environment": env["environment"]}
+            for c in cost["metrics"]:
+                rows.append({**base, "metric": METRIC_WORDS[c["metric"]], "over by": c["over"],
+                             "unit price": c["unit_price"]["amount"], "cost": c["cost"]["amount"],
+                             "currency": c["cost"]["currency"], "priced by": c["priced_by"]})
+            for t in cost["total"]:
+                rows.append({**base, "metric": "total", "over by": None, "unit price": None, "cost": t["amount"],
+                             "currency": t["currency"], "priced by": None})
+            for metric in cost.get("unpriced", []):
+                rows.append({**base, "metric": METRIC_WORDS[metric], "over by": env[metric]["over"],
+                             "unit price": None, "cost": None, "currency": None,
+                             "priced by": "not priced: the prices file gives no price for it here"})
+    table = pd.DataFrame(rows, columns=cols)
+    table["over by"] = pd.to_numeric(table["over by"]).astype("Int64")
+    return table
 
 
 def _findings(results: dict) -> pd.DataFrame:

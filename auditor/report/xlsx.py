@@ -28,7 +28,7 @@ from auditor import __version__
 from auditor.common.errors import AuditorError
 from auditor.common.files import remove, temp_beside, uninterrupted
 from auditor.common.safe import FORMULA_STARTS
-from auditor.report.tables import COLUMN_TYPES, SEVERITIES, Report, migration_table
+from auditor.report.tables import SEVERITIES, Report, column_kind, migration_table
 
 MAX_CELL = 32_767
 MAX_ROWS = 1_048_576 - 2  # the header, and the totals row on Summary
@@ -84,6 +84,20 @@ class _Writer:
         # sheet number -> (header row, last row, file of the rows' XML) of each table on it
         self.splices: dict[int, list[tuple[int, int, IO[bytes]]]] = {}
 
+    def money_format(self, kind: str, total: bool = False):
+        """The number format of a column of money: 'money' (no currency said), or 'money:USD', an
+        amount in that currency with its code and its minor unit's decimals ([$USD] #,##0.00)."""
+        if kind == "money":
+            return self.fmt["total_money" if total else "money"]
+        name = f"total_{kind}" if total else kind
+        if name not in self.fmt:
+            from auditor.load.prices import minor_unit
+            code = kind.partition(":")[2]  # three capital letters (tables.column_kind): nothing to escape
+            places = minor_unit(code)
+            spec = {"num_format": f"[${code}] #,##0" + ("." + "0" * places if places else "")}
+            self.fmt[name] = self.book.add_format({**spec, "bold": True, "top": 1} if total else spec)
+        return self.fmt[name]
+
     def cut(self, value: str, where: str) -> str:
         """A text as long as a cell holds; each cut listed (for the About sheet)."""
         if len(value) <= MAX_CELL:
@@ -109,7 +123,7 @@ class _Writer:
                                "the CSV files and the results file have them all")
             frame = frame.iloc[:MAX_ROWS]
         columns = list(frame.columns)
-        kinds = [COLUMN_TYPES.get(c, "text") for c in columns]
+        kinds = [column_kind(c) for c in columns]
         last = first_row + max(len(frame), 1)
         sizes = [(widths or {}).get(c, _width(c, frame.get(c))) for c in columns]
         # headers wrap in narrow columns: a header row tall enough to show them whole (set before
@@ -143,9 +157,10 @@ class _Writer:
                     ref = xlsxwriter.utility.xl_range(first_row + 1, col, last, col)
                     # the sum as the cached value too, for viewers that do not recalculate
                     total = pd.to_numeric(frame[column], errors="coerce").sum()
-                    money = kinds[col] == "money"
-                    sheet.write_formula(last + 1, col, f"=SUBTOTAL(109,{ref})",
-                                        self.fmt["total_money" if money else "total"], float(total) if money else int(total))
+                    money = kinds[col].startswith("money")
+                    style = self.money_format(kinds[col], total=True) if money else self.fmt["total"]
+                    sheet.write_formula(last + 1, col, f"=SUBTOTAL(109,{ref})", style,
+                                        float(total) if money else int(total))
                 elif not label_done:
                     sheet.write_string(last + 1, col, "Total (visible rows)", self.fmt["total_label"])
                     label_done = True
@@ -270,7 +285,9 @@ class _Cells:
     def __init__(self, letter: str, kind: str, writer: _Writer, sheet: str):
         self.letter, self.kind, self.writer, self.sheet = letter, kind, writer, sheet
         self.plain = kind not in ("bool", "date")
-        self.number = kind in ("int", "share", "money")
+        self.number = kind in ("int", "share", "money") or kind.startswith("money:")
+        if kind.startswith("money:"):
+            writer.money_format(kind)
 
     def style(self, name: str) -> str:
         """The cell's style attribute; a format gets its number in the workbook when first used."""
@@ -322,9 +339,11 @@ def _width(header: str, values: pd.Series | None) -> int:
     """Wide enough for the header's longest word (headers wrap) and most values (the 95th
     percentile of a sample), at most 60: narrow number columns keep a sheet printable."""
     word = max(len(w) for w in header.split()) if header.strip() else 0
-    kind = COLUMN_TYPES.get(header)
-    if kind in ("int", "share", "bool", "money"):
-        return max(word + 2, 9 if kind != "money" else 12)
+    kind = column_kind(header)
+    if kind.startswith("money"):
+        return max(word + 2, 12 if kind == "money" else 14)
+    if kind in ("int", "share", "bool"):
+        return max(word + 2, 9)
     if kind == "date":
         return max(word + 2, 12)
     longest = 0
@@ -453,8 +472,10 @@ def _book(w: _Writer, report: Report) -> dict:
         w.text(summary, 2, 0, meta["caveat"], "Summary")
     # what is used adds up across environments; what is entitled does not (environments may draw on
     # one license pool, as a staging environment on sandbox's): entitlements get no total
+    # so does what is over, and money of one currency (each money column is of one)
     totals = ("billable flows", "endpoints used", "trading partners used", "agents used", *SEVERITIES,
-              "account-wide", "muted alarms")
+              "account-wide", "muted alarms", "flows over by", "endpoints over by", "trading partners over by",
+              "agents over by", *[c for c in report.summary.columns if column_kind(c).startswith("money:")])
     w.table("Summary", report.summary, sheet=summary, first_row=3, totals=totals,
             widths={"flows entitled from": 50, "endpoints entitled from": 50, "trading partners entitled from": 50,
                     "agents entitled from": 50})
