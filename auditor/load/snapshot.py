@@ -28,8 +28,9 @@ from auditor.common.errors import AuditorError, InputError
 
 # apis, tools and syncs: what besides flows reaches connections (APIs built in integrator.io, tools
 # of MCP servers and AI agents, syncs from a source to a destination connection); jobs: the run
-# history (`GET /v1/jobs`), read on the platform plan, which counts flows run
-RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "apis", "tools", "syncs", "jobs")
+# history (`GET /v1/jobs`), read on the platform plan, which counts flows run; audit: the audit log
+# (`GET /v1/audit`), read to attribute each change of a count to the change in the account behind it
+RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "apis", "tools", "syncs", "jobs", "audit")
 # file suffix -> DuckDB read_json format; each may also be gzip-compressed (".gz")
 FORMATS = {".json": "array", ".ndjson": "newline_delimited", ".jsonl": "newline_delimited"}
 # integrator.io's "Download integration" (and a marketplace template): this file beside folders

@@ -69,6 +69,10 @@ SPECS: dict[str, dict[str, str]] = {
               "disabled": "boolean", "source": "object", "destination": "object"},
     # flow jobs: which flow ran, and when (startedAt, else createdAt)
     "jobs": {"_id": "string", "type": "string", "_flowId": "string", "startedAt": "string", "createdAt": "string"},
+    # audit-log entries (auditor.load.auditlog reads them): who changed which resource, when, how;
+    # byUser and fieldChange are read whole (their values may be anything: masked before shown)
+    "audit": {"_id": "string", "time": "string", "source": "string", "resourceType": "string",
+              "_resourceId": "string", "event": "string", "byUser": "object", "fieldChange": "object"},
     "connections": {
         "_id": "string", "name": "string", "type": "string", "sandbox": "boolean",
         "assistant": "string", "_connectorId": "string", "_integrationId": "string",
@@ -76,6 +80,14 @@ SPECS: dict[str, dict[str, str]] = {
         **{block: "object" for block in CONNECTION_BLOCKS},
     },
 }
+# a record of each resource as messages name it ("flow has no _id"); by default the resource less its s
+ONE = {"audit": "audit-log entry"}
+
+
+def _one(resource: str) -> str:
+    return ONE.get(resource, resource[:-1])
+
+
 # A JSON value's type, from its first character: DuckDB hands values over minified, and
 # json_type() would parse each one again (whole step arrays, several times per record).
 FIRST = {"string": ('"',), "boolean": ("t", "f"), "array": ("[",), "object": ("{",)}
@@ -435,7 +447,7 @@ def _note_conflicts(con, resource: str) -> None:
     con.execute(f"""
         INSERT INTO load_issues
         SELECT account_no, arg_min(file, source_no), NULL, id,
-               'the {resource[:-1]} differs between ' || string_agg(DISTINCT file, ' and ' ORDER BY file)
+               'the {_one(resource)} differs between ' || string_agg(DISTINCT file, ' and ' ORDER BY file)
                || '; the one in ' || arg_min(file, source_no) || ' is counted', 'counted'
         FROM {resource} GROUP BY account_no, scope, id HAVING count(DISTINCT {content}) > 1
     """)
@@ -503,11 +515,11 @@ def _drop_bad_records(con, resource: str) -> None:
     """)
     con.execute(f"""
         INSERT INTO load_issues
-        SELECT account_no, file, record, id, '{resource[:-1]} ' || problem, 'skipped'
+        SELECT account_no, file, record, id, '{_one(resource)} ' || problem, 'skipped'
         FROM {resource} WHERE problem IS NOT NULL
         UNION ALL
         SELECT account_no, file, record, id,
-               '{resource[:-1]} has the same _id as record ' || first_record || ' of ' || first_file, 'skipped'
+               '{_one(resource)} has the same _id as record ' || first_record || ' of ' || first_file, 'skipped'
         FROM dups WHERE n > 1
     """)
     con.execute(f"DELETE FROM {resource} WHERE problem IS NOT NULL")

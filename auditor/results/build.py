@@ -11,6 +11,7 @@ import pandas as pd
 from auditor import __version__
 from auditor.common.errors import UnsoundDocument
 from auditor.common.vocabulary import ENVIRONMENT_ORDER_SQL, USAGE
+from auditor.load.auditlog import has_log
 from auditor.results import model as m
 from auditor.results.frames import Audit
 from auditor.results.model import SCHEMA_VERSION, RuleRun, disagreement
@@ -179,6 +180,7 @@ def build(audit: Audit) -> dict:
             "environments": envs[i], "endpoints": endpoints[i], "trading_partners": tps[i],
             "flows": flows[i], "connections": connections[i], "licenses": licenses[i],
             **({"vendor_differences": differences.get(snap.account, [])} if snap.usage_file is not None else {}),
+            **({"audit_log": True} if has_log(snap) else {}),
         })
     accounts.sort(key=lambda a: a["account"])
 
@@ -190,4 +192,17 @@ def build(audit: Audit) -> dict:
         "rules": [rule.model_dump(include=set(RuleRun.model_fields)) for rule in audit.rules],
         "inputs": frame_rows(audit.inputs.sort_values(["account", "file"]), m.InputFile, where="inputs"),
         **({"prices": audit.prices.section()} if audit.prices is not None else {}),
+        **_audit_log(audit),
     }
+
+
+def _audit_log(audit: Audit) -> dict:
+    """The audit_log section: every entry of the accounts whose snapshot held a log (none: no section)."""
+    if not any(has_log(snap) for snap in audit.snapshots):
+        return {}
+    log = audit.audit_log
+    names = {no: snap.account for no, snap in enumerate(audit.snapshots)}
+    frame = log.assign(account=log["account_no"].map(names)).drop(columns="account_no")
+    frame = frame.astype(object).where(frame.notna(), None)
+    rows = frame_rows(frame, m.AuditEntry, {k: k for k in m.AuditEntry.model_fields}, "audit_log")
+    return {"audit_log": sorted(rows, key=lambda r: (r["account"], r["day"] or "", r["time"] or "", r["id"]))}

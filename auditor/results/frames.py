@@ -42,4 +42,6 @@ class Audit:
     # per account_no: what makes its counts upper bounds (flows, flows_unstated, endpoints,
     # endpoints_unresolved, connections_missing), said for accounts read from downloads
     upper_bounds: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # the audit-log entries of the snapshots that hold one (auditor.load.auditlog.COLUMNS)
+    audit_log: pd.DataFrame = field(default_factory=pd.DataFrame)
     prices: Prices | None = None  # --prices: what an add-on unit costs, to put the overage in money

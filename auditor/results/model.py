@@ -246,6 +246,7 @@ class AccountResult(BaseModel):
     flows_counted: Literal["run", "enabled"] | None = None
     # written only for an account with usage.json: each way the vendor's figures differ from ours
     vendor_differences: list[VendorDifference] | None = None
+    audit_log: bool = False  # written only when true: the snapshot held an audit log (its entries: audit_log)
     environments: list[EnvironmentResult]
     endpoints: list[EndpointResult]
     trading_partners: list[EndpointResult]
@@ -384,6 +385,10 @@ class Change(BaseModel):
     id: str
     name: str | None
     detail: str
+    # why, from the audit log between the two audits: who changed what, when, from where (or that no
+    # entry says; None where no audit log was read, or for a change no entry could explain: findings)
+    cause: str | None = None
+    entries: list[str] = []  # the ids of the audit-log entries it was tied to
 
 
 class Changes(BaseModel):
@@ -391,6 +396,33 @@ class Changes(BaseModel):
 
     since: dict[str, str]
     rows: list[Change]
+    # one line per metric whose count changed, with its causes ("endpoints 5 -> 7: +shopify-eu
+    # (connection created by jo@acme.com on 2026-11-03, UI), ..."): the top of the report
+    headline: list[str] = []
+
+
+class AuditEntry(BaseModel):
+    """One entry of an account's audit log (audit.json), as kept to attribute changes without the
+    snapshot: its values masked (auditor.load.auditlog), its resource looked up in the snapshot."""
+
+    account: str
+    environment: str | None  # the resource's; None when the snapshot does not hold it (legacy)
+    id: str
+    time: str | None
+    day: Day | None  # the UTC day of `time`; None when it cannot be read
+    user: str | None
+    email: str | None
+    source: str | None  # UI, api, ...
+    resource_type: str | None
+    resource_id: str | None
+    resource_name: str | None
+    # whether the snapshot holds the resource ("resource no longer exists" when not); None for a kind
+    # of resource a snapshot does not list (a license, a user)
+    exists: bool | None
+    event: str | None  # create, update, delete, ...
+    field: str | None
+    old: str | None
+    new: str | None
 
 
 class TrendPoint(BaseModel):
@@ -611,6 +643,8 @@ class Results(BaseModel):
     inputs: list[InputFile] = []
     whatif: WhatIf | None = None  # written by 'auditor whatif' only: not the account's real state
     changes: Changes | None = None
+    # the audit-log entries of the accounts whose snapshot held one (audit.json), oldest first
+    audit_log: list[AuditEntry] | None = None
     trend: Trend | None = None
     connector_licenses: list[ConnectorLicense] | None = None
     reconciliation: list[ReconciliationRow] | None = None
