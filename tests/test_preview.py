@@ -149,7 +149,7 @@ def test_the_cli_says_today_and_after_per_environment_and_writes_reports(run_cli
     run = run_cli("audit", "--sample", "--fail-on", "never", "--preview-migration", "--html", tmp_path / "p.html",
                   "--xlsx", tmp_path / "p.xlsx")
     assert run.exit_code == 0, run.stderr
-    err = run.stderr
+    err = run.stdout + run.stderr
     assert "Migration preview (multi-environment license), today -> after:" in err
     assert "Acme Retail production: billable flows 6 -> 6 / 10 (stays within)" in err
     assert "Globex Corporation: not previewed: on the multi-environment license already" in err

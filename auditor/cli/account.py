@@ -175,7 +175,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
     if preview:
         from auditor.runs.preview import preview_run
         done = preview_run(paths, policy, as_of, rules=rules, profile=ctx.params["profile"], mutes=mutes,
-                           all_rows=all_rows, min_severity=min_severity, read_back=read_back, progress=progress)
+                           all_rows=all_rows, min_severity=min_severity, read_back=read_back, progress=progress,
+                           prices=ctx.meta.get("prices"))
     else:
         done = audit_run(paths, policy, as_of, rules=rules, profile=ctx.params["profile"], mutes=mutes,
                          all_rows=all_rows, min_severity=min_severity, history=store if history_on else None,
