@@ -242,8 +242,8 @@ prices_option = click.option(
     show_envvar=True, expose_value=False, callback=_load_prices,
     help="A prices file (YAML: a price per add-on endpoint, flow, trading partner and agent, per plan and "
          "environment pool, with a currency): puts each environment's overage in money in the results and the "
-         "reports, per currency, never summed across currencies (or defaults.prices in the config). See 'Prices' "
-         "in the README.")
+         "reports, per currency, never summed across currencies (or defaults.prices in the config). See 'What "
+         "it costs' in the README.")
 
 
 # What a command reads and what it writes, by parameter name: no output may be an input of the
