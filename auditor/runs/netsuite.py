@@ -26,9 +26,9 @@ from auditor.runs.account import run
 from auditor.runs.judge import judge
 
 
-def snapshot_connections(snapshot: Path) -> pd.DataFrame:
+def snapshot_connections(snapshot: Path, as_of: date) -> pd.DataFrame:
     """The NetSuite connections of a snapshot (or folder of them): account name, id, name, NetSuite account."""
-    audit = run([snapshot], load_policy("default"), [], date.today())
+    audit = run([snapshot], load_policy("default"), [], as_of)  # the run's day: its licenses are read as of it
     conns = audit.connections
     ns = conns[(conns["type"] == "netsuite") & conns["netsuite_account"].notna()]
     return pd.DataFrame({"snapshot_account": ns["account"], "id": ns["id"], "name": ns["name"],
@@ -50,7 +50,7 @@ def audit_netsuite(sandbox_list: Path, production_list: Path, as_of: date, rules
     check_lists(sandbox, production, sandbox_list, production_list)
     if refreshed_on is None and sandbox_day and production_day and sandbox_day > production_day:
         refreshed_on = production_day  # the sandbox list is newer: it was refreshed from that production
-    conns = snapshot_connections(snapshot) if snapshot is not None else None
+    conns = snapshot_connections(snapshot, as_of) if snapshot is not None else None
     recs = records_frame(sandbox, production, refreshed_on=refreshed_on, connections=conns, application=application)
     frame = recs.rename(columns={"account": "netsuite_account"}).assign(
         account=recs["base_account"], record_key=recs["account"] + "/" + recs["application_id"])
