@@ -335,3 +335,15 @@ def test_a_results_file_of_an_earlier_version_without_over_still_renders(run_cli
     header = [c.value for c in sheet[4]]
     # not worked out again from used and entitled: what the file does not say is blank
     assert all(row[header.index("endpoints over by")].value is None for row in sheet.iter_rows(min_row=5, max_row=6))
+
+
+def test_whatif_prices_the_overage_as_if_edited(run_cli, tmp_path):
+    out = tmp_path / "w.json"
+    r = run_cli("whatif", "--sample", "--env", "production", "--disable-flow", "gf-charges", "--fail-on", "never",
+                "--prices", _prices(tmp_path), "-o", out)
+    assert r.exit_code == 0, r.stderr
+    results = json.loads(out.read_text())
+    cost = _env(results, "Globex Corporation", "production")["cost"]
+    assert cost["total"] == [{"currency": "USD", "amount": 125.0 * cost["metrics"][-1]["over"]
+                              + sum(c["cost"]["amount"] for c in cost["metrics"][:-1])}]
+    assert results["prices"]["file"] == "prices.yaml" and "Globex Corporation production: " in r.stdout

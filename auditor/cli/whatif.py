@@ -14,13 +14,14 @@ from auditor.cli.options import (
     claim_stdout,
     examples,
     fail_on_option,
+    prices_option,
     report_options,
     report_outputs,
     rule_options,
     say,
     snapshot_options,
 )
-from auditor.cli.render import LABELS, emit, exit_for, mutes_summary, skipped_summary, summary_table
+from auditor.cli.render import LABELS, cost_lines, emit, exit_for, mutes_summary, skipped_summary, summary_table
 from auditor.common.vocabulary import SEVERITIES, USED, plural
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ def _data(compared: pd.DataFrame) -> pd.DataFrame:
 @fail_on_option
 @click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False), envvar="AUDITOR_MUTES",
               show_envvar=True, help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
+@prices_option
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
               envvar="AUDITOR_MIN_SEVERITY", show_envvar=True,
               help="Write only findings of this severity or higher.")
@@ -125,7 +127,8 @@ def whatif(ctx, paths, policy, as_of, disable, enable, delete, merge, account, e
     progress = Progress()
     reports = report_outputs(html, xlsx, csv_dir, templates)
     done = whatif_run(paths, policy, as_of, edits, rules=rules, profile=ctx.params["profile"], mutes=mutes,
-                      all_rows=all_rows, min_severity=min_severity, read_back=reports.any(), progress=progress)
+                      all_rows=all_rows, min_severity=min_severity, progress=progress, prices=ctx.meta.get("prices"),
+                      read_back=reports.any() or ctx.meta.get("prices") is not None)
     after = done.after
     results_io.write_bytes(after.data, output)
     say(f"auditor {__version__} · policy {after.audit.policy.name} · profile {ctx.params['profile']} · "
@@ -143,6 +146,8 @@ def whatif(ctx, paths, policy, as_of, disable, enable, delete, merge, account, e
     say(skipped_summary(after.audit))
     if not after.audit.mutes.empty:
         say(mutes_summary(after.audit))
+    for line in cost_lines(after.results):  # with --prices: the overage in money, as if edited
+        say(line)
     say(f"Results (what if) written to {results_io.shown(output)}")
     if reports.any():
         for line in write_reports(after.results, reports, progress):

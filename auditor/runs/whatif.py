@@ -245,7 +245,7 @@ def compare(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
 
 def whatif_run(paths: list[Path], policy: str, as_of: date, edits: Edits, *, rules: list[Rule], profile: str,
                mutes: Path | None = None, all_rows: bool = False, min_severity: str = "info",
-               read_back: bool = False, progress=None) -> WhatIfRun:
+               read_back: bool = False, progress=None, prices=None) -> WhatIfRun:
     """The audit of `paths` as if `edits` were made, its results file (with the `whatif` section,
     checked against the model), and the counts of the same audit without them."""
     from auditor.results import build as results_build
@@ -256,6 +256,7 @@ def whatif_run(paths: list[Path], policy: str, as_of: date, edits: Edits, *, rul
     # edited first: an unknown or ambiguous id stops the run before the second audit
     result: Audit = run(paths, chosen, rules, as_of, mutes, all_rows, progress, edits=edits)
     result.profile = profile
+    result.prices = prices  # --prices: the overage in money, as if edited
     every = result.findings
     result.findings = every[every["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(
         drop=True)
