@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from decimal import Decimal
 from itertools import combinations
 
 import pandas as pd
@@ -336,7 +337,7 @@ class EnvironmentFacts:
     connections: pd.DataFrame  # the account's connections (identity columns)
     as_of: object = None
     run_month: str | None = None
-    notes: list[str] = field(default_factory=list)
+    account: str | None = None  # named in the whatif arguments, with the environment
 
 
 def _said(n: int, metric: str) -> str:
@@ -546,7 +547,7 @@ def _consolidate(facts: EnvironmentFacts, lim: Limits) -> list[dict]:
                    f"to merge, {meaning}.",
             "flows": [], "connections": [keep, *merged], "endpoints": [k for k, _, _ in keys[1:]],
             "saves": {"endpoints": saves}, "enough": lim.target is not None and lim.used - saves <= lim.target,
-            "whatif": [a for c in merged for a in ("--merge-connections", f"{keep},{c}")], "money": []})
+            "whatif": ["--merge-connections", ",".join([keep, *merged])], "money": []})
     return options
 
 
@@ -623,6 +624,10 @@ def advise_environment(facts: EnvironmentFacts, budget: int = NODE_BUDGET) -> di
         if metric == "agents":
             notes.append("on-premise agents: move connections onto fewer agents, or buy")
         options.append(_buy(lim))
+    where = ["--account", facts.account] if facts.account is not None else []
+    for opt in options:  # whatif looks ids up where it is told: a flow id may be in several environments
+        if opt["whatif"]:
+            opt["whatif"] = [*where, "--env", facts.environment, *opt["whatif"]]
     return {"status": status, "note": "; ".join(notes), "options": options}
 
 
@@ -652,7 +657,7 @@ def advise(environments: pd.DataFrame, endpoints: pd.DataFrame, trading_partners
                                  bool(counts_runs.get(no, False)), expired, limits,
                                  ep.get((no, env), empty["endpoints"]), tp.get((no, env), empty["tps"]),
                                  fl.get((no, env), empty["flows"]), conns.get(no, empty["conns"]), as_of=as_of,
-                                 run_month=run_month)
+                                 run_month=run_month, account=row.get("account"))
         out.append(advise_environment(facts, budget))
     return out
 
@@ -673,10 +678,10 @@ def price_options(options: list[dict], limits_over: dict[str, int], pool: str,
                 avoided = min(n, limits_over.get(metric, 0))
                 if avoided:
                     amounts += price(metric, pool, avoided) or []
-        totals: dict[str, float] = {}
-        for a in amounts:
-            totals[a["currency"]] = totals.get(a["currency"], 0) + a["amount"]
-        opt["money"] = [{"currency": c, "amount": v} for c, v in sorted(totals.items())]
+        totals: dict[str, Decimal] = {}
+        for a in amounts:  # each amount is rounded to its currency's minor unit: their sum is exact
+            totals[a["currency"]] = totals.get(a["currency"], Decimal(0)) + Decimal(str(a["amount"]))
+        opt["money"] = [{"currency": c, "amount": float(v)} for c, v in sorted(totals.items())]
 
 
 __all__ = ["advise", "advise_environment", "fewest_flows", "price_options", "standing", "buy_count", "Solution",

@@ -94,6 +94,7 @@ def _environments(audit: Audit, n: int) -> list[list[dict]]:
     lapsed = column(frame["license_expired"], *kinds(m.EnvironmentResult)["license_expired"][:3], "environments",
                     "license_expired")
     envs: list[list[dict]] = [[] for _ in range(n)]
+    advice = _advice(audit)
     plans = list(audit.plans["plan"]) if audit.prices is not None else []
     for i, (no, env, pool, given) in enumerate(zip(frame["account_no"], frame["environment"], frame["pool"],
                                                    frame["vendor_given"])):
@@ -106,8 +107,31 @@ def _environments(audit: Audit, n: int) -> list[list[dict]]:
         if audit.prices is not None:  # the overage in money, per metric and per currency
             row["cost"] = audit.prices.overage(plans[no], row["pool"],
                                                {metric: row[metric]["over"] for metric in USAGE})
+        row["advice"] = advice[i]
         envs[no].append(row)
     return envs
+
+
+def _advice(audit: Audit) -> list[dict]:
+    """Each environment's advice (auditor.count.advice), the near mark of each metric read from its
+    near-entitlement rule in force (none runs: the metric is never near), priced with --prices."""
+    from auditor.common.vocabulary import month_bounds
+    from auditor.count.advice import advise, price_options
+
+    shares = {}
+    for rule in audit.rules:
+        for metric in USAGE:
+            if rule.id == f"{metric.replace('_', '-')}-near-entitlement" and "share" in rule.parameters:
+                shares[metric] = float(rule.parameters["share"])
+    frame = audit.environments
+    out = advise(frame, audit.endpoints, audit.trading_partners, audit.flows, audit.connections, audit.plans, shares,
+                 as_of=audit.as_of, run_month=month_bounds(audit.as_of)[2])
+    if audit.prices is not None:
+        plans = list(audit.plans["plan"])
+        for i, (no, pool) in enumerate(zip(frame["account_no"], frame["pool"])):
+            over = {metric: int(v) for metric in USAGE if not pd.isna(v := frame[f"{metric}_over"].iloc[i])}
+            price_options(out[i]["options"], over, None if pd.isna(pool) else pool, audit.prices.pricer(plans[no]))
+    return out
 
 
 def _check_counts(con: duckdb.DuckDBPyConnection, audit: Audit, envs: list[list[dict]]) -> None:
