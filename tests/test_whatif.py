@@ -401,3 +401,33 @@ def test_diff_of_the_audit_and_the_whatif_shows_exactly_the_changes(run_cli, tmp
     audited_eps = {e["key"]: e for a in json.loads(audit.read_text())["accounts"] for e in a["endpoints"]
                    if a["account"] == "Globex Corporation" and e["environment"] == "production"}
     assert gone == {key for key, e in audited_eps.items() if e["flows"] == ["gf-charges"]}
+
+
+# --- advice: each option applied with whatif gives exactly the saving it claims -------------------
+
+def _advice_options() -> list[tuple[str, str, dict]]:
+    done = audit_run([SAMPLE], "default", AS_OF, rules=load_rules(), profile="default")
+    doc = orjson.loads(done.data)
+    return [(a["account"], e["environment"], option) for a in doc["accounts"] for e in a["environments"]
+            for option in ((e.get("advice") or {}).get("options") or []) if option["whatif"]]
+
+
+def test_every_advice_option_applied_with_whatif_saves_exactly_what_it_claims(run_cli, tmp_path):
+    options = _advice_options()
+    if not options:
+        pytest.skip("no advice option carries whatif arguments in this tree's results")
+    assert {o["kind"] for _, _, o in options} >= {"disable-flows", "consolidate"}  # both kinds are tried
+    for account, env, option in options:
+        run = run_cli("whatif", "--sample", *option["whatif"], "--format", "json", "--fail-on", "never",
+                      "-o", tmp_path / "w.json")
+        assert run.exit_code == 0, (option["whatif"], run.stderr)
+        row = next(r for r in json.loads(run.stdout) if (r["account"], r["environment"]) == (account, env))
+        saved = {metric: row[f"{label}_before"] - row[f"{label}_after"]
+                 for metric, label in (("flows", "billable_flows"), ("endpoints", "endpoints"),
+                                       ("trading_partners", "trading_partners"), ("agents", "agents"))}
+        claimed = {metric: option["saves"].get(metric, 0) for metric in saved}
+        assert saved == claimed, (account, env, option["kind"], option["whatif"])
+        # and nothing of any other environment changes
+        others = [r for r in json.loads(run.stdout) if (r["account"], r["environment"]) != (account, env)]
+        assert all(r[f"{m}_before"] == r[f"{m}_after"] for r in others
+                   for m in ("billable_flows", "endpoints", "trading_partners", "agents"))
