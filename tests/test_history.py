@@ -282,7 +282,7 @@ def test_diff_of_recorded_dates_and_its_reports(two_months, run_cli):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         sheet = openpyxl.load_workbook(folder / "d.xlsx")["Changes"]
-    assert [c.value for c in sheet[1]] == ["account", "environment", "kind", "change", "id", "name", "detail"]
+    assert [c.value for c in sheet[1]] == ["account", "environment", "kind", "change", "id", "name", "detail", "cause"]
     assert sheet.max_row - 1 == len(changes(from_files))
 
 

@@ -215,6 +215,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         changed, still = change_counts(results["changes"]["rows"])
         say(f"{plural(changed, 'change')} since the last recorded audit ({since}); "
             f"{plural(still, 'finding')} still open.")
+        for line in results["changes"].get("headline", []):  # why each count changed (the audit log)
+            say(f"  {line}")
     if record:
         done = history.record(store, results)
         say(f"Recorded {plural(len(done), 'account')} as of {as_of} in {store}")

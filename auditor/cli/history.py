@@ -106,9 +106,12 @@ def results_or_recorded(ctx, which: str, account: str | None, history_path: Path
 @history_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--changes-only", is_flag=True, help="Leave out the findings still open in both.")
+@click.option("--all-entries", is_flag=True,
+              help="Also list the audit-log entries between the two audits that changed nothing counted "
+                   "(kind 'audit log').")
 @report_options
 @click.pass_context
-def diff_cmd(ctx, old, new, account, history_path, fmt, changes_only, html, xlsx, csv_dir, templates):
+def diff_cmd(ctx, old, new, account, history_path, fmt, changes_only, all_entries, html, xlsx, csv_dir, templates):
     """What changed from OLD to NEW: two results files, or two dates of recorded audits.
 
     Endpoints added and removed (with the connections and flows that make them count), flows
@@ -117,6 +120,13 @@ def diff_cmd(ctx, old, new, account, history_path, fmt, changes_only, html, xlsx
     licenses or NetSuite records, their rows added, removed and changed. Two results made under
     another policy, profile or rules, or NEW older than OLD, are compared with a warning that
     says so. With --html / --xlsx / --csv, the reports of NEW with a Changes section and sheet.
+
+    Where either audit read the account's audit log (audit.json), each change of a count says
+    its cause (column cause, with the ids of the entries): who created, deleted, enabled,
+    disabled, repointed or changed the flows, connections, exports, imports and licenses
+    involved, when and from where, with the field's old and new value (secrets masked), from
+    the entries dated from OLD's audit day to NEW's; a change no entry explains says so. The
+    headline, one line per metric whose count changed, is said first.
     """
     import pandas as pd
 
@@ -127,10 +137,17 @@ def diff_cmd(ctx, old, new, account, history_path, fmt, changes_only, html, xlsx
         raise AuditorError(f"{old} holds {run_kind(before)} and {new} {run_kind(after)}: nothing to compare")
     for note in caveats(before, after):
         echo(f"Warning: {note}", err=True)
-    section = changes_section([(before, after)])
+    section = changes_section([(before, after)], all_entries)
     if changes_only:
         section["rows"] = [r for r in section["rows"] if r["change"] != "still open"]
+    if fmt == "table":
+        for line in section["headline"]:
+            say(line)
     frame = pd.DataFrame(section["rows"], columns=COLUMNS)
+    if fmt != "json":  # a cell each: the entries' ids said in one, and no column of causes where none is said
+        frame["entries"] = frame["entries"].map(" ".join)
+        if fmt == "table":
+            frame = frame.drop(columns=[c for c in ("cause", "entries") if not frame[c].astype(bool).any()])
     if fmt == "table" and not (frame["change"] != "still open").any():
         open_ = len(frame)
         say(f"No changes from {before['as_of']} to {after['as_of']}" +

@@ -13,8 +13,9 @@ import fnmatch
 import pandas as pd
 
 from auditor.common.vocabulary import SEVERITIES_DOWN
+from auditor.history.attribution import attribute, headline, window
 
-COLUMNS = ["account", "environment", "kind", "change", "id", "name", "detail"]
+COLUMNS = ["account", "environment", "kind", "change", "id", "name", "detail", "cause", "entries"]
 # the sections of the runs that audit no integrator.io account: kind of row, the fields that
 # identify a row, the field that names it, and the fields whose change is said
 SECTIONS = {
@@ -33,7 +34,7 @@ SECTIONS = {
 }
 # the order a reader wants: what costs money first
 KIND_ORDER = ["account", "entitlement", "usage", "endpoint", "trading partner", "flow", "license",
-              *(kind for kind, *_ in SECTIONS.values()), "finding"]
+              *(kind for kind, *_ in SECTIONS.values()), "finding", "audit log"]
 
 
 def _by(items: list[dict], *keys: str) -> dict[tuple, dict]:
@@ -228,8 +229,10 @@ def _findings(old: dict, new: dict, accounts: set[str]) -> list[dict]:
     return rows
 
 
-def diff(old: dict, new: dict) -> pd.DataFrame:
-    """The changes from `old` to `new`, accounts matched by name."""
+def diff(old: dict, new: dict, all_entries: bool = False) -> pd.DataFrame:
+    """The changes from `old` to `new`, accounts matched by name, each change of a count tied to the
+    audit-log entries behind it (auditor.history.attribution) where either audit read the account's
+    log. `all_entries`: the entries between the two tied to no change listed too."""
     rows: list[dict] = []
     o, n = _by(old["accounts"], "account"), _by(new["accounts"], "account")
     for (name,) in sorted(o.keys() | n.keys()):
@@ -240,10 +243,14 @@ def diff(old: dict, new: dict) -> pd.DataFrame:
             rows.append({"account": name, "environment": None, "kind": "account", "change": "removed", "id": name,
                          "name": name, "detail": f"last audited {old['as_of']}"})
         else:
-            rows += _account_changes(name, o[(name,)], n[(name,)], old["as_of"], new["as_of"])
+            changed = _account_changes(name, o[(name,)], n[(name,)], old["as_of"], new["as_of"])
+            rows += changed + attribute(changed, o[(name,)], n[(name,)], window(old, new, name), all_entries)
     both = {k[0] for k in o} & {k[0] for k in n}
     rows += _section_changes(old, new)
     rows += _findings(old, new, both)
+    for row in rows:
+        row.setdefault("cause", None)
+        row.setdefault("entries", [])
     frame = pd.DataFrame(rows, columns=COLUMNS)
     order = frame["kind"].map(KIND_ORDER.index)
     return frame.assign(_k=order).sort_values(["account", "_k"], kind="stable").drop(columns="_k").reset_index(drop=True)
@@ -251,7 +258,7 @@ def diff(old: dict, new: dict) -> pd.DataFrame:
 
 # the lists of a results document with a row per account, by their path in it
 ROW_LISTS = (("findings",), ("load_issues",), ("rule_counts",), ("inputs",), ("changes", "rows"),
-             ("trend", "points"), ("trend", "forecast"))
+             ("trend", "points"), ("trend", "forecast"), ("audit_log",))
 
 
 def rows_at(doc: dict, path: tuple[str, ...]) -> list | None:
@@ -268,11 +275,17 @@ def with_rows(doc: dict, path: tuple[str, ...], rows: list) -> dict:
 
 
 def own_since(doc: dict, account: str) -> dict:
-    """`doc` with its changes' `since` (account -> the audit compared with) narrowed to `account`."""
+    """`doc` with its changes' `since` (account -> the audit compared with) narrowed to `account`,
+    and their headline to its rows."""
     if "changes" not in doc:
         return doc
     since = {a: day for a, day in doc["changes"]["since"].items() if a == account}
-    return {**doc, "changes": {**doc["changes"], "since": since}}
+    return {**doc, "changes": {**doc["changes"], "since": since, **with_headline(doc["changes"])}}
+
+
+def with_headline(changes: dict) -> dict:
+    """The headline of a changes section, made again from its rows (when it has one)."""
+    return {"headline": headline(changes["rows"])} if "headline" in changes else {}
 
 
 def subset(doc: dict, account: str) -> dict:
@@ -291,12 +304,13 @@ def subset(doc: dict, account: str) -> dict:
     return out
 
 
-def changes_section(pairs: list[tuple[dict, dict]]) -> dict:
+def changes_section(pairs: list[tuple[dict, dict]], all_entries: bool = False) -> dict:
     """The `changes` section of a results file from (old, new) pairs: since when, per account,
-    and the rows."""
+    the rows, and the headline (a line per metric whose count changed, with its causes)."""
     frames, since = [], {}
     for old, new in pairs:
-        frames.append(diff(old, new))
+        frames.append(diff(old, new, all_entries))
         since.update({a["account"]: old["as_of"] for a in old["accounts"]})
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
-    return {"since": since, "rows": frame.astype(object).where(frame.notna(), None).to_dict("records")}
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return {"since": since, "rows": rows, "headline": headline(rows)}

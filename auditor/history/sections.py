@@ -11,6 +11,24 @@ from auditor.history import store as history
 from auditor.history.diff import changes_section, subset
 from auditor.history.trend import trend_section
 
+NEAR = "-near-entitlement"
+
+
+def toward_limits(results: dict) -> None:
+    """Each near-limit finding (`*-near-entitlement`, in alarm) names the changes since the previous
+    audit that moved its count toward the limit: the cause of its metric's usage row when the count
+    went up (its id, and so its mute, stays as it was)."""
+    ups = {(r["account"], r["environment"], r["id"]): r for r in results["changes"]["rows"]
+           if r["kind"] == "usage" and r["change"] == "up" and r.get("cause")}
+    since = results["changes"]["since"]
+    for finding in results["findings"]:
+        if not finding["rule"].endswith(NEAR) or finding["status"] != "alarm":
+            continue
+        metric = finding["rule"].removesuffix(NEAR).replace("-", "_")
+        row = ups.get((finding["account"], finding["environment"], metric))
+        if row is not None:
+            finding["reason"] += f"; moved toward it since {since.get(finding['account'])}: {row['cause']}"
+
 
 def add_sections(results: dict, store: Path) -> bool:
     """The changes since each account's previous recorded audit, and the trend with this audit,
@@ -24,6 +42,7 @@ def add_sections(results: dict, store: Path) -> bool:
             pairs.append((history.load(store, before, acct["account"]), subset(results, acct["account"])))
     if pairs:
         results["changes"] = changes_section(pairs)
+        toward_limits(results)
     names = [a["account"] for a in results["accounts"]]
     past = history.series(store, names)
     if not past.empty:

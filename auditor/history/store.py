@@ -24,7 +24,7 @@ import platformdirs
 
 from auditor.common.errors import AuditorError
 from auditor.common.vocabulary import USAGE
-from auditor.history.diff import ROW_LISTS, own_since, rows_at, subset, with_rows
+from auditor.history.diff import ROW_LISTS, own_since, rows_at, subset, with_headline, with_rows
 from auditor.load.snapshot import account_key
 from auditor.results.io import check
 
@@ -271,7 +271,7 @@ def _from_documents(bodies: list[bytes]) -> dict:
         doc = with_rows(doc, path, [rows_at(parts[n]["results"], path)[i] for _, n, i in placed])
     if "changes" in doc:
         since = {a: day for p in parts for a, day in p["results"].get("changes", {}).get("since", {}).items()}
-        doc["changes"] = {**doc["changes"], "since": since}
+        doc["changes"] = {**doc["changes"], "since": since, **with_headline(doc["changes"])}
     for key, identity in (("mutes", lambda m: orjson.dumps(m)), ("rules", lambda r: r["id"])):
         seen: dict = {}
         for p in parts:

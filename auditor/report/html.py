@@ -284,6 +284,7 @@ def render_html(report: Report, templates: Path | None = None) -> str:
                                chart=chart, chart_limit=CHART_ROWS, chart_metrics=chart_metrics, rules=report.rules.to_dict("records"),
                                inputs=report.inputs.to_dict("records"), data_json=_data_json(report),
                                has_changes="changes" in report.results, since=report.since,
+                               headline=(report.results.get("changes") or {}).get("headline", []),
                                changes=change_counts((report.results.get("changes") or {}).get("rows", [])),
                                trend=report.results.get("trend"),
                                trend_charts=_trend_charts(report), trend_limit=TREND_CHARTS,

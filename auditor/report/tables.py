@@ -468,7 +468,8 @@ def build_report(results: dict) -> Report:
         inputs=section_table(results.get("inputs", []), {"account": "account", "file": "file", "bytes": "bytes",
                                                   "sha256": "sha256"}, m.InputFile),
         changes=section_table((results.get("changes") or {}).get("rows", []),
-                       {c: c for c in ("account", "environment", "kind", "change", "id", "name", "detail")}, m.Change),
+                       {c: c for c in ("account", "environment", "kind", "change", "id", "name", "detail", "cause")},
+                       m.Change),
         trend=section_table((results.get("trend") or {}).get("points", []), {
             "account": "account", "environment": "environment", "month": "month", "as_of": "audit date",
             "flows_billable": "billable flows", "flows_entitled": "flows entitled",

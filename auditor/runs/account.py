@@ -388,6 +388,7 @@ def finish(result: Audit, profile: str, min_severity: str = "info", *, history: 
     # history and reports work on the file as written (the audit's big lists arrive pre-serialised)
     results = orjson.loads(data) if history is not None or read_back else {}
     if history is not None and add_sections(results, history):
-        doc.update({k: results[k] for k in ("changes", "trend") if k in results})
+        # (the findings too: a near-limit finding names the changes that moved its count toward the limit)
+        doc.update({k: results[k] for k in ("changes", "trend", "findings") if k in results})
         data = results_io.encode(doc)
     return AccountRun(result, every, data, results, download_caveat(doc["accounts"]))
