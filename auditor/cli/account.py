@@ -29,6 +29,7 @@ from auditor.cli.options import (
 )
 from auditor.cli.render import (
     SUMMARY_ROWS,
+    advice_lines,
     attention,
     cost_lines,
     emit,
@@ -201,6 +202,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
                 say(line)
         else:
             emit(table, "table")
+        for line in advice_lines(result):
+            say(line)
     say(skipped_summary(result))
     if not result.mutes.empty:
         say(mutes_summary(result))

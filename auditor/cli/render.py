@@ -60,6 +60,46 @@ def money(amount, currency) -> str:
     return f"{float(amount):,.2f}{cur}"
 
 
+ADVICE_SHOWN = 20  # environments whose advice the terminal says; the reports and the results have all
+
+
+def advice_lines(audit: Audit) -> list[str]:
+    """After the summary: each environment over or near a limit (over ones first), its note and its
+    options, each with what it saves and the whatif arguments that apply it; one line each, data
+    escaped. Nothing when every environment is within its limits or of unknown entitlement."""
+    import shlex
+
+    from auditor.report.tables import money_text, saves_text
+    envs = audit.environments
+    groups = [(acct, env, adv) for acct, env, adv in zip(envs["account"], envs["environment"], audit.advice)
+              if adv["status"] in ("over", "near")]
+    if not groups:
+        return []
+    groups.sort(key=lambda g: g[2]["status"] != "over")
+    lines = ["What to do (advice; every option's evidence is in the results file and the reports):"]
+    for acct, env, adv in groups[:ADVICE_SHOWN]:
+        lines.append(printable(f"{acct} {env}, {adv['status']}: {adv['note']}", newlines=False))
+        seen = set()
+        for o in adv["options"]:
+            if o["action"] in seen:  # one set of flows may answer two limits: said once
+                continue
+            seen.add(o["action"])
+            said = f"  - {o['action']}"
+            if o["kind"] == "consolidate":
+                said += f" (saves {saves_text(o)})"
+            if not o["enough"]:
+                said += " (not enough alone)"
+            if o.get("money"):
+                said += f" · {money_text(o)}"
+            if o["whatif"]:
+                said += f" · auditor whatif ... {shlex.join(o['whatif'])}"
+            lines.append(printable(said, newlines=False))
+    if len(groups) > ADVICE_SHOWN:
+        lines.append(f"... and {plural(len(groups) - ADVICE_SHOWN, 'environment')} more over or near a limit "
+                     "(see the reports or the results file).")
+    return lines
+
+
 def cost_lines(results: dict) -> list[str]:
     """With prices: one line per environment over an entitlement, what its overage costs per
     currency ('Globex Corporation production: 415.00 USD a month over (endpoints 3 x 125.00 USD,

@@ -20,9 +20,10 @@ from markupsafe import Markup
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
 from auditor.common.vocabulary import change_counts
-from auditor.report.tables import METRIC_WORDS, SEVERITIES, Report, fraction, no_number
+from auditor.report.tables import METRIC_WORDS, SEVERITIES, Report, advice_counts, advice_groups, fraction, no_number
 
 CHART_ROWS = 50
+ADVICE_ROWS = 50  # environments whose advice the page shows; the workbook and the results have all
 _JS_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
                ord("\u2028"): "\\u2028", ord("\u2029"): "\\u2029"}
 
@@ -298,6 +299,8 @@ def render_html(report: Report, templates: Path | None = None) -> str:
                                connector_licenses=len(report.connector_licenses),
                                vendor=report.vendor.to_dict("records"),
                                preview=report.results.get("migration_preview"),
+                               advice=advice_groups(report.results), advice_counts=advice_counts(report.results),
+                               advice_limit=ADVICE_ROWS,
                                prices=report.results.get("prices"), costs=_costs(report.results))
     except jinja2.TemplateError as exc:
         where = f"{exc.filename}:{exc.lineno}: " if getattr(exc, "filename", None) else ""

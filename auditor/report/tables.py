@@ -39,7 +39,7 @@ COLUMN_TYPES = {
     "billed quantity": "int", "amount": "money", "at stake": "money", "billed": "money",
     "Celigo says": "int", "we count": "int", "agents used": "int", "agents entitled": "int",
     "flows over by": "int", "endpoints over by": "int", "trading partners over by": "int", "agents over by": "int",
-    "over by": "int",
+    "over by": "int", "enough": "bool",
 }
 OVER_BY = {"flows": "flows over by", "endpoints": "endpoints over by", "trading_partners": "trading partners over by",
            "agents": "agents over by"}  # the Summary's 'over by' columns, per metric of the results
@@ -505,4 +505,79 @@ def migration_table(results: dict) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=columns)
     for col in ("today", "after", "entitled"):
         frame[col] = frame[col].astype("Int64")
+    return frame
+
+
+# --- advice (issue 26): what to do about each environment's limits -----------------------------
+
+ADVICE_KINDS = {"disable-flows": "disable flows", "consolidate": "consolidate", "buy": "buy"}
+ADVICE_NOUNS = {"endpoints": ("endpoint", "endpoints"), "flows": ("billable flow", "billable flows"),
+                "trading_partners": ("trading partner", "trading partners"),
+                "agents": ("on-premise agent", "on-premise agents")}
+
+
+def saves_text(option: dict) -> str:
+    """What an option saves, in words: '3 endpoints, 2 billable flows' (buy: 'buys 3 endpoints')."""
+    parts = [f"{n:,} {ADVICE_NOUNS[metric][0 if n == 1 else 1]}" for metric, n in option["saves"].items()]
+    return ("buys " if option["kind"] == "buy" else "") + ", ".join(parts)
+
+
+def money_text(option: dict) -> str:
+    """An option's money, one amount per currency, never summed across them."""
+    from auditor.load.prices import minor_unit
+    return " + ".join(f"{m['amount']:,.{minor_unit(m['currency'])}f} {m['currency']}" for m in option.get("money", []))
+
+
+def whatif_command(option: dict) -> str:
+    """The command that applies an option, for the snapshots audited (SNAPSHOTS stands for them)."""
+    import shlex
+    return f"auditor whatif SNAPSHOTS {shlex.join(option['whatif'])}" if option["whatif"] else ""
+
+
+def advice_groups(results: dict) -> list[dict]:
+    """The environments over or near a limit with their advice, over ones first, for the reports."""
+    groups = []
+    for a in results.get("accounts", []):
+        for e in a["environments"]:
+            advice = e.get("advice")
+            if advice and advice["status"] in ("over", "near"):
+                groups.append({"account": a["account"], "environment": e["environment"], "status": advice["status"],
+                               "note": advice["note"],
+                               "options": [{**o, "kind_said": ADVICE_KINDS[o["kind"]], "saves_said": saves_text(o),
+                                            "money_said": money_text(o), "command": whatif_command(o)}
+                                           for o in advice["options"]]})
+    return sorted(groups, key=lambda g: g["status"] != "over")
+
+
+def advice_counts(results: dict) -> dict[str, int]:
+    """How many environments have each advice status."""
+    counts = {"over": 0, "near": 0, "within": 0, "unknown": 0}
+    for a in results.get("accounts", []):
+        for e in a["environments"]:
+            if e.get("advice"):
+                counts[e["advice"]["status"]] += 1
+    return counts
+
+
+def advice_table(results: dict) -> pd.DataFrame:
+    """Every environment's advice: a row per option; an environment without options, one row
+    with its note."""
+    columns = ["account", "environment", "status", "option", "limit", "action", "saves", "enough", "money",
+               "whatif", "why", "note"]
+    rows = []
+    for a in results.get("accounts", []):
+        for e in a["environments"]:
+            advice = e.get("advice")
+            if not advice:
+                continue
+            base = {"account": a["account"], "environment": e["environment"], "status": advice["status"],
+                    "note": advice["note"]}
+            for o in advice["options"]:
+                rows.append({**base, "option": ADVICE_KINDS[o["kind"]], "limit": o["metric"].replace("_", " "),
+                             "action": o["action"], "saves": saves_text(o), "enough": o["enough"],
+                             "money": money_text(o), "whatif": whatif_command(o), "why": o["why"]})
+            if not advice["options"]:
+                rows.append(base)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["enough"] = frame["enough"].astype(object)
     return frame

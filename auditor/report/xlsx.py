@@ -28,7 +28,7 @@ from auditor import __version__
 from auditor.common.errors import AuditorError
 from auditor.common.files import remove, temp_beside, uninterrupted
 from auditor.common.safe import FORMULA_STARTS
-from auditor.report.tables import SEVERITIES, Report, column_kind, migration_table
+from auditor.report.tables import SEVERITIES, Report, advice_table, column_kind, migration_table
 
 MAX_CELL = 32_767
 MAX_ROWS = 1_048_576 - 2  # the header, and the totals row on Summary
@@ -494,6 +494,9 @@ def _book(w: _Writer, report: Report) -> dict:
     if meta.get("caveat"):
         summary.set_footer("&LSome counts are upper bounds (integration downloads): see the About sheet")
     _chart(w, report.summary, summary, 3 + max(len(report.summary), 1) + 3)
+    # what to do about each environment's limits, right after where they stand
+    w.table("Advice", advice_table(report.results), widths={"action": 60, "why": 90, "whatif": 60, "note": 60,
+                                                            "saves": 28})
 
     if "migration_preview" in report.results:
         _migration_sheet(w, report)

@@ -131,6 +131,7 @@ def _advice(audit: Audit) -> list[dict]:
         for i, (no, pool) in enumerate(zip(frame["account_no"], frame["pool"])):
             over = {metric: int(v) for metric in USAGE if not pd.isna(v := frame[f"{metric}_over"].iloc[i])}
             price_options(out[i]["options"], over, None if pd.isna(pool) else pool, audit.prices.pricer(plans[no]))
+    audit.advice = out
     return out
 
 

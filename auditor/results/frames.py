@@ -45,3 +45,6 @@ class Audit:
     # the audit-log entries of the snapshots that hold one (auditor.load.auditlog.COLUMNS)
     audit_log: pd.DataFrame = field(default_factory=pd.DataFrame)
     prices: Prices | None = None  # --prices: what an add-on unit costs, to put the overage in money
+    # each environment's advice as the results file has it, in the environments frame's order (set
+    # as the results are built: the terminal says it without reading the file back)
+    advice: list[dict] = field(default_factory=list)
