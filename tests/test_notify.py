@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 
 import pytest
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics
+from werkzeug import Response
 
 from auditor.common.paths import sample_dir
 from auditor.report import notify
@@ -166,6 +168,21 @@ def test_a_refused_post_is_a_warning_without_the_url(httpserver, status):
     warning = notify.post(hook(httpserver, status), "hello")
     assert warning == f"notify: the webhook refused the post (HTTP {status}); the audit's outcome is unchanged"
     assert len(httpserver.log) == 1  # one post, no retries
+
+
+def test_a_webhook_that_does_not_answer_in_time(httpserver):
+    released = threading.Event()
+
+    def late(request):
+        released.wait(30)  # holds the answer until the client has given up (released below)
+        return Response("ok")
+
+    httpserver.expect_request(f"/services/{SECRET}").respond_with_handler(late)
+    try:
+        warning = notify.post(httpserver.url_for(f"/services/{SECRET}"), "hello", timeout=0.2)
+    finally:
+        released.set()
+    assert warning == "notify: the webhook could not be reached (timed out); the audit's outcome is unchanged"
 
 
 def test_a_webhook_that_cannot_be_reached(caplog):
