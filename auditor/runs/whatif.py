@@ -116,8 +116,12 @@ class Edits:
 
     def __call__(self, con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot]) -> None:
         names = [s.account for s in snapshots]
-        places = {table: con.execute(f"SELECT account_no, scope, {ENV_SQL} AS environment, id FROM {table}").fetchall()
-                  for table in ("flows", "connections")}
+        # only the ids asked about are fetched (a partner's audit holds millions of resources)
+        asked = {table: sorted({i for e in self.edits if e.table == table for i in e.ids})
+                 for table in ("flows", "connections")}
+        places = {table: con.execute(f"SELECT account_no, scope, {ENV_SQL} AS environment, id FROM {table} "
+                                     "WHERE list_contains($ids, id)", {"ids": ids}).fetchall()
+                  for table, ids in asked.items()}
         accounts = set(range(len(names)))
         if self.account is not None:
             name = _match(self.account, names)
@@ -126,7 +130,8 @@ class Edits:
                                    f"{_listed(sorted(set(names)))})")
             accounts = {no for no, n in enumerate(names) if n == name}
         if self.env is not None:
-            envs = sorted({env for rows in places.values() for no, _, env, _ in rows if no in accounts})
+            envs = sorted({env for table in ("flows", "connections") for no, env in con.execute(
+                f"SELECT DISTINCT account_no, {ENV_SQL} FROM {table}").fetchall() if no in accounts})
             if self.env not in envs:
                 where = f" in {names[min(accounts)]}" if self.account is not None else ""
                 raise AuditorError(f"--env {self.env!r}: no such environment{where} (environments: {_listed(envs)})")
@@ -137,7 +142,7 @@ class Edits:
                     index.setdefault((table, rid), []).append((no, scope, env))
         resolved = []
         for edit in self.edits:
-            found = [self._one(edit, i, index, names) for i in edit.ids]
+            found = [self._one(con, edit, i, index, names, accounts) for i in edit.ids]
             if len({(no, env) for no, _, env in found}) > 1:
                 where = ", ".join(f"{i} in {names[no]} {env}" for i, (no, _, env) in zip(edit.ids, found))
                 raise AuditorError(f"{edit.option} {','.join(edit.ids)!r}: the connections are in different "
@@ -148,7 +153,8 @@ class Edits:
             self._apply(con, edit, no, scope)
             self.applied.append({"kind": edit.kind, "account": names[no], "environment": env, "ids": list(edit.ids)})
 
-    def _one(self, edit: Edit, rid: str, index: dict, names: list[str]) -> tuple[int, str, str]:
+    def _one(self, con, edit: Edit, rid: str, index: dict, names: list[str],
+             accounts: set[int]) -> tuple[int, str, str]:
         """Where the id is: exactly one account and environment, else an error saying why not."""
         noun = edit.table[:-1]
         found = index.get((edit.table, rid), [])
@@ -158,7 +164,9 @@ class Edits:
         where = "".join([f" in {self.account}" if self.account is not None else "",
                          f" in {self.env}" if self.env is not None else ""])
         if not found:
-            valid = sorted({i for table, i in index if table == edit.table})
+            valid = sorted({i for no, env, i in con.execute(
+                f"SELECT DISTINCT account_no, {ENV_SQL}, id FROM {edit.table}").fetchall()
+                if no in accounts and self.env in (None, env)})
             known = f"{edit.table}{where}: {_listed(valid)}" if valid else f"there are no {edit.table}{where}"
             raise AuditorError(f"{said}: no such {noun}{where} ({known})")
         shown = ", ".join(f"{names[no]} {env}" for no, _, env in sorted(found))
