@@ -47,6 +47,8 @@ from auditor.common.vocabulary import month_bounds, plural
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses", "apis", "tools", "syncs")
 # lists an account may not have (a feature it does not use): HTTP 404 is no records, not a failure
 OPTIONAL = ("apis", "tools", "syncs")
+# the audit log (`GET /v1/audit`): a token or a plan it is not served to (403, 404) is noted, not a failure
+AUDIT = "audit"
 # the plain flow list leaves out instance flows (of an abstract flow): they count as flows too
 QUERIES = {"flows": "?includeInstances=true"}
 # the vendor UI's own usage figures (not in the public /v1 reference: tried, and noted when not served)
@@ -92,6 +94,23 @@ def mask(value: Any, key: str = "") -> Any:
     if isinstance(value, str) and value and key and key not in NOT_SECRET and SECRET_KEY.search(key):
         return MASK
     return value
+
+
+def mask_audit(entries: list) -> list:
+    """Audit-log entries with every credential masked: the old and new value of a field whose path
+    names one (`http.auth.token.token`, `ftp.password`), and within any value, as `mask` does."""
+    out = []
+    for entry in entries:
+        change = entry.get("fieldChange") if isinstance(entry, dict) else None
+        if isinstance(change, dict):
+            path = change.get("fieldPath")
+            secret = isinstance(path, str) and any(
+                SECRET_KEY.search(seg) and seg not in NOT_SECRET for seg in re.split(r"[.\[\]/]+", path) if seg)
+            change = {k: (MASK if secret and k in ("oldValue", "newValue") and v not in (None, "") else mask(v, k))
+                      for k, v in change.items()}
+            entry = {**entry, "fieldChange": change}
+        out.append(entry)
+    return out
 
 
 def _retry_after(header: str | None) -> float | None:
@@ -144,6 +163,8 @@ class Pull:
     jobs: bool | None = None
     as_of: date | None = None
     usage: bool = True  # try the vendor's usage figures (usage.json)
+    audit: bool = True  # pull the audit log (audit/), to attribute each change of a count to its cause
+    since: date | None = None  # the first day of the audit log pulled (None: all the API keeps)
     not_served: list[str] = field(default_factory=list)
 
     def __post_init__(self):
@@ -186,6 +207,8 @@ class Pull:
     def _fetch(self, client: httpx.Client, url: str) -> tuple[list, str | None]:
         response = client.get(url)
         where = httpx.URL(url).copy_with(query=None)
+        if response.status_code in (403, 404) and httpx.URL(url).path.rsplit("/", 1)[-1] == AUDIT:
+            raise NotServed(f"{where}: HTTP {response.status_code}")  # the audit log, refused to this token
         if response.status_code in (401, 403):
             raise PullError(f"{where}: HTTP {response.status_code}: the token was refused. Check the token, and "
                             "that it belongs to this region (a US token does not work against --region eu).")
@@ -247,11 +270,15 @@ class Pull:
                 records, following = self._page(client, mine["next"])
             except NotServed:
                 records, following = [], None  # an optional list the API does not serve to this account
+                if name == AUDIT:
+                    mine["not_served"] = True
             except PullError:
                 self.stop.set()  # a refused token: the jobs still queued must not even ask
                 raise
             if name == "connections" or name.startswith("connectors"):
                 records = mask(records)
+            elif name == AUDIT:
+                records = mask_audit(records)
             mine["pages"] += 1
             _write_atomic(folder / f"page-{mine['pages']:05d}.json", orjson.dumps(records))
             mine["records"] += len(records)
@@ -262,6 +289,12 @@ class Pull:
         mine["done"] = True
         self._save_state(state)
 
+    def audit_url(self) -> str:
+        """The audit log, from `since` on when given (its entries' time, as GET /v1/audit filters it)."""
+        if self.since is None:
+            return f"{self.base_url}/{AUDIT}"
+        return f"{self.base_url}/{AUDIT}?time_gte={self.since.isoformat()}T00:00:00.000Z"
+
     # --- the pull --------------------------------------------------------------------------------
 
     def run(self) -> dict:
@@ -269,6 +302,8 @@ class Pull:
             raise PullError(f"{self.out}: already exists; pull into a new folder (the snapshot is written whole)")
         state = self._load_state()
         jobs = [(name, f"{self.base_url}/{name}{QUERIES.get(name, '')}", self.work / name) for name in self.resources]
+        if self.audit:
+            jobs.append((AUDIT, self.audit_url(), self.work / AUDIT))
         if self.partner:
             jobs.append(("connectors", f"{self.base_url}/connectors", self.work / "_connectors"))
         self._plan(state, jobs)
@@ -407,6 +442,8 @@ class Pull:
             shutil.rmtree(self.work / "_connectors")
             shutil.rmtree(self.work / "_connectors.d", ignore_errors=True)
         self._state_path().unlink()
+        if state["resources"].get(AUDIT, {}).get("not_served"):
+            self.not_served.append(AUDIT)
         files = sorted(p for p in self.work.rglob("*") if p.is_file())
         manifest = {
             "tool": "auditor", "version": __version__,

@@ -57,13 +57,14 @@ if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: 
 
 
 def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, concurrency, rate, retries,
-          jobs=None, month=None) -> dict:
-    from auditor.pull import USAGE, Pull, read_token
+          jobs=None, month=None, since=None) -> dict:
+    from auditor.pull import AUDIT, USAGE, Pull, read_token
     base = (base_url or REGIONS[region]).rstrip("/")
     puller = Pull(out, base, read_token(token_env, token_file), partner=partner, resume=resume,
-                  concurrency=concurrency, rate=rate, retries=retries, jobs=jobs, as_of=month)
+                  concurrency=concurrency, rate=rate, retries=retries, jobs=jobs, as_of=month, since=since)
     manifest = puller.run()
-    counts = ", ".join(plural(r["records"], name.removesuffix("s"), name) if name.endswith("s") else f"{r['records']} {name}"
+    counts = ", ".join(plural(r["records"], "audit-log entry", "audit-log entries") if name == AUDIT else
+                       plural(r["records"], name.removesuffix("s"), name) if name.endswith("s") else f"{r['records']} {name}"
                        for name, r in manifest["resources"].items() if "/" not in name)
     say(f"Pulled {counts} from {base} into {out} (manifest.json lists every file with its SHA-256).")
     if "jobs" in manifest["resources"]:
@@ -72,6 +73,11 @@ def _pull(out: Path, region, base_url, token_env, token_file, partner, resume, c
     if USAGE in manifest.get("not_served", []):
         say("The API did not serve the vendor's usage figures (licenseEntitlementUsage) to this token; to "
              "compare with them, save them from the browser as usage.json in the snapshot.")
+    if AUDIT in manifest.get("not_served", []):
+        say("The API did not serve the audit log (GET /v1/audit) to this token: changes will be listed without "
+            "their causes. An administrator's token, or the log saved as audit.json in the snapshot, gives them.")
+    elif since is not None:
+        say(f"The audit log was pulled from {since} on.")
     return manifest
 
 
@@ -352,7 +358,15 @@ flows.help = flows.help.replace("{sources}", QUERY_SOURCES)
 @click.option("--out", type=click.Path(path_type=Path, file_okay=False), required=True, metavar="DIR",
               help="The snapshot folder to create (it must not exist yet).")
 @pull_options
-def pull(out, **options):
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="DATE",
+              help="Pull the audit log from this day on. Default: from the day of the account's last recorded "
+                   "audit (with --account), else all the API keeps.")
+@click.option("--account", metavar="NAME",
+              help="The account being pulled, as the history knows it: its audit log is pulled from its last "
+                   "recorded audit on.")
+@history_option
+@click.pass_context
+def pull(ctx, out, since, account, history_path, **options):
     """Pull a snapshot from the integrator.io API into DIR: connections, flows (instance flows
     included), exports, imports, integrations, licenses, APIs, tools and syncs (with --partner,
     connectors with their licenses and install base). On the platform plan (or with --jobs) also
@@ -364,11 +378,26 @@ def pull(out, **options):
     before anything is written. The snapshot appears only when complete, with a manifest.json;
     an interrupted pull continues with --resume.
 
+    The audit log (GET /v1/audit, into audit/) is pulled for the period since the account's
+    last recorded audit (--account) or --since DATE: the audit reads it to say who changed what
+    behind each change of a count (see 'auditor diff'). Where the API does not serve it to the
+    token (403, 404) that is said, and the pull goes on.
+
     \b
     Exit codes: 0 pulled; 2 bad usage, refused token, or gave up (the message says which);
     130 interrupted (continue with --resume).
     """
-    _pull(out, **options)
+    day = since.date() if since is not None else None
+    if day is None and account is not None:
+        from auditor.history import store as history
+        store = history_path or ctx.obj.history.path or history.default_path()
+        known = {a for a, _ in history.places(store)} if store.exists() else set()
+        name = match_account(account, known) or account
+        last = history.previous(store, name, "9999-12-31") if name in known else None
+        if last is None:
+            say(f"No audit of {account!r} recorded in {store}: the whole audit log the API keeps is pulled.")
+        day = date.fromisoformat(last) if last else None
+    _pull(out, **options, since=day)
 
 
 @cli.command()
