@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from auditor.count.entitlements import plan_licenses, read_licenses
+from auditor.count.entitlements import plan_licenses
+from auditor.load.licenses import read_licenses
 from auditor.load.snapshot import ResourceFile
 
 AS_OF = date(2026, 11, 30)

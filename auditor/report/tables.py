@@ -496,11 +496,12 @@ def migration_table(results: dict) -> pd.DataFrame:
             continue
         copied = ", ".join(f"{r['type']} {r['id']}" for r in a["copied"])
         for e in a["environments"]:
-            for m in e["metrics"]:
-                if m["today"] or m["after"]:
+            for row in e["metrics"]:
+                if row["today"] or row["after"]:
                     rows.append({"account": a["account"], "environment": e["environment"],
-                                 "metric": m["metric"].replace("_", " "), "today": m["today"], "after": m["after"],
-                                 "entitled": m["entitled"], "change": m["change"], "copied into each": copied})
+                                 "metric": row["metric"].replace("_", " "), "today": row["today"],
+                                 "after": row["after"], "entitled": row["entitled"], "change": row["change"],
+                                 "copied into each": copied})
     columns = ["account", "environment", "metric", "today", "after", "entitled", "change", "copied into each"]
     frame = pd.DataFrame(rows, columns=columns)
     for col in ("today", "after", "entitled"):

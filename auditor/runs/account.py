@@ -23,14 +23,15 @@ from auditor.count.entitlements import (
     Entitlement,
     entitlements,
     plan_licenses,
-    read_licenses,
 )
 from auditor.count.policy import Policy
-from auditor.count.vendor import compare, read_usage
+from auditor.count.vendor import compare
 from auditor.load import auditlog
 from auditor.load.checksums import checksums
+from auditor.load.licenses import read_licenses
 from auditor.load.snapshot import Snapshot, discover
 from auditor.load.tables import ingest
+from auditor.load.usage import read_usage
 from auditor.results.frames import Audit
 from auditor.rules.model import Rule
 from auditor.runs.judge import judge
