@@ -378,8 +378,6 @@ def finish(result: Audit, profile: str, min_severity: str = "info", *, history: 
     from auditor.results import io as results_io
     from auditor.results.caveats import download_caveat
 
-    result = audit_snapshots(paths, policy, as_of, mutes=mutes, rules=rules, all_rows=all_rows, progress=progress)
-    result.prices = prices
     result.profile = profile
     every = result.findings
     result.findings = every[every["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(
