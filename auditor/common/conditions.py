@@ -140,6 +140,188 @@ def evaluate(cond: dict, frame: pd.DataFrame, params: dict[str, Any] | None = No
     return result
 
 
+# --- the same conditions as DuckDB SQL ----------------------------------------------------------
+#
+# A rule's condition is evaluated where its table is: as one SQL expression over the columns it
+# reads. Each leaf is written so that it holds exactly where `_compare` holds (a missing value,
+# a value of another type than the column's, NaN: the SQL says what pandas says; a test compares
+# the two over every operator and kind of column). A leaf DuckDB cannot say exactly (a regular
+# expression, whose dialect is pandas', a column of mixed or all-missing values, an operand of
+# another type than its column's) is `_compare` itself, its answer handed to the SQL as a column.
+
+_NS_PER_DAY = 86_400_000_000_000
+
+
+def sql_kind(series: pd.Series) -> str | None:
+    """How DuckDB holds a column exactly: text, number, bool or time; None where it cannot (mixed
+    values, nothing but missing values, NaN beside missing values, time with a zone)."""
+    import pandas as pd
+    from pandas.api import types
+
+    dtype = series.dtype
+    if types.is_bool_dtype(dtype):
+        return "bool"
+    if types.is_numeric_dtype(dtype):
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and types.is_float_dtype(dtype):
+            # a masked float column can hold NaN beside NA: pandas tells them apart, SQL would not
+            import numpy as np
+            data = series.array
+            if bool(np.isnan(data._data[~data._mask]).any()):
+                return None
+        return "number"
+    if types.is_datetime64_dtype(dtype) and not isinstance(dtype, pd.DatetimeTZDtype):
+        return "time"
+    if isinstance(dtype, pd.StringDtype):
+        return "text"
+    if dtype == object:
+        inferred = types.infer_dtype(series, skipna=True)
+        return {"string": "text", "boolean": "bool"}.get(inferred)
+    return None
+
+
+def _arrow(series: pd.Series, kind: str):
+    """The column as DuckDB reads it: missing values (None, NaN, NaT, NA) are NULL."""
+    import pyarrow as pa
+    if kind == "time":
+        return pa.array(series.to_numpy(dtype="datetime64[ns]"), type=pa.timestamp("ns"), from_pandas=True)
+    kinds = {"text": pa.string(), "bool": pa.bool_()}
+    if kind == "number":
+        if series.dtype == object:  # pragma: no cover - sql_kind() gives None for those
+            raise TypeError("an object column is not a number column")
+        return pa.array(series, from_pandas=True)
+    return pa.array(series.astype(object) if kind == "bool" and series.dtype == object else series,
+                    type=kinds[kind], from_pandas=True)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # not NaN
+
+
+_PLAIN = {"text": lambda v: isinstance(v, str), "number": _is_number, "bool": lambda v: isinstance(v, bool)}
+_SQL_OPS = {"eq": "=", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+
+
+class SqlCondition:
+    """Conditions as SQL boolean expressions over one frame: `table()` is what they read (the
+    columns they name, and the leaves worked out by `_compare`), `expr` the last one written and
+    `binds` the values of them all. Several conditions (each with its parameters) can be written
+    over one table, to be evaluated in one query."""
+
+    def __init__(self, frame: pd.DataFrame, params: dict[str, Any] | None = None):
+        self.frame, self.params = frame, params or {}
+        self.expr = "TRUE"
+        self.given_leaves = 0  # leaves pandas worked out (over the whole frame)
+        self.binds: list[Any] = []
+        self.columns: dict[str, Any] = {}  # name in the SQL -> Arrow array
+        self._named: dict[str, str] = {}  # frame column -> name in the SQL
+        self._kinds: dict[str, str | None] = {}
+
+    def kind(self, column: str) -> str | None:
+        if column not in self._kinds:
+            self._kinds[column] = sql_kind(self.frame[column])
+        return self._kinds[column]
+
+    def column(self, column: str) -> str:
+        if column not in self._named:
+            name = self._named[column] = f"c{len(self.columns)}"
+            self.columns[name] = _arrow(self.frame[column], self.kind(column))
+        return self._named[column]
+
+    def given(self, held: pd.Series) -> str:
+        """A leaf already worked out (a boolean Series over the frame), read as a column."""
+        import pyarrow as pa
+        name = f"c{len(self.columns)}"
+        self.columns[name] = pa.array(held.to_numpy(dtype=bool), type=pa.bool_())
+        self.given_leaves += 1
+        return name
+
+    def bind(self, value: Any) -> str:
+        self.binds.append(value)
+        return f"${len(self.binds)}"
+
+    def table(self):
+        import pyarrow as pa
+        if not self.columns:  # a query needs a column to have rows
+            self.columns["c0"] = pa.nulls(len(self.frame), type=pa.bool_())
+        return pa.table(self.columns)
+
+    # -- generation: the same walk, in the same order, as evaluate() -----------------------------
+
+    def condition(self, cond: dict) -> str:
+        parts = []
+        for key, value in cond.items():
+            if key == "and":
+                parts.append("(" + " AND ".join(["TRUE", *(self.condition(sub) for sub in value)]) + ")")
+            elif key == "or":
+                parts.append("(" + " OR ".join(["FALSE", *(self.condition(sub) for sub in value)]) + ")")
+            elif key == "not":
+                parts.append(f"(NOT {self.condition(value)})")
+            else:
+                if key not in self.frame.columns:
+                    raise ConditionError(f"unknown column {key!r}")
+                ops = value if isinstance(value, dict) else ({"in": value} if isinstance(value, list) else {"eq": value})
+                parts += [self.leaf(key, op, _resolve(operand, self.params)) for op, operand in ops.items()]
+        return "(" + " AND ".join(["TRUE", *parts]) + ")"
+
+    def leaf(self, column: str, op: str, value: Any) -> str:
+        kind = self.kind(column)
+        sql = None if kind is None else self._leaf(column, kind, op, value)
+        if sql is None:  # said by pandas, exactly as before
+            sql = self.given(_compare(self.frame[column], op, value, self.params))
+        return sql
+
+    def _leaf(self, column: str, kind: str, op: str, value: Any) -> str | None:
+        if op in ("present", "absent"):
+            null = (op == "present") != bool(value)
+            return f"({self.column(column)} IS {'' if null else 'NOT '}NULL)"
+        if op in ("older-than", "within"):
+            if kind != "time":
+                raise ConditionError(f"'{op}' needs a date column, and {column!r} is not one")
+            limit = float(value)  # what _compare does with it, and its error if it is no number
+            if limit != limit:  # NaN: DuckDB orders it above every number, pandas compares nothing to it
+                return None
+            c = self.column(column)
+            # whole days from the audit date, rounded down as a timedelta's days are
+            diff = f"(epoch_ns({c}) - {self.bind(_as_time(self.params['as_of']).value)})"
+            days = f"(({diff} - ((({diff} % {_NS_PER_DAY}) + {_NS_PER_DAY}) % {_NS_PER_DAY})) // {_NS_PER_DAY})"
+            held = f"{days} < {self.bind(-limit)}" if op == "older-than" else \
+                f"{days} >= 0 AND {days} <= {self.bind(limit)}"
+            return f"coalesce({held}, FALSE)"
+        if op in ("in", "not-in"):
+            values = value if isinstance(value, list) else [value]
+            if kind == "time" or not all(_PLAIN[kind](v) for v in values):
+                return None
+            c = self.column(column)
+            held = f"coalesce({c} IN ({', '.join(self.bind(v) for v in values)}), FALSE)" if values else "FALSE"
+            return f"({c} IS NOT NULL AND {'NOT ' if op == 'not-in' else ''}{held})"
+        if op in ("eq", "ne", "gt", "ge", "lt", "le"):
+            if kind == "time":
+                if isinstance(value, list):
+                    return None
+                stamp = _as_time(value)
+                if stamp != stamp:  # NaT: pandas' comparisons with it are its own
+                    return None
+                c, operand = f"epoch_ns({self.column(column)})", self.bind(stamp.value)
+            elif _PLAIN[kind](value):
+                c, operand = self.column(column), self.bind(value)
+            else:
+                return None
+            if op == "ne":
+                return f"(NOT coalesce({c} = {operand}, FALSE))"
+            return f"coalesce({c} {_SQL_OPS[op]} {operand}, FALSE)"
+        return None  # regex: the pattern is read in pandas' dialect
+
+
+def to_sql(cond: dict, frame: pd.DataFrame, params: dict[str, Any] | None = None,
+           into: SqlCondition | None = None) -> SqlCondition:
+    """`cond` as SQL over `frame` (see SqlCondition), written `into` one already begun if given;
+    errors as `evaluate` raises them."""
+    sql = into or SqlCondition(frame)
+    sql.params = params or {}
+    sql.expr = sql.condition(cond)
+    return sql
+
+
 _FORMATTER = string.Formatter()
 
 

@@ -6,6 +6,10 @@ if it names one) holds, `ok` otherwise, `error` for every account when the rule 
 Alarm, skip and error rows become findings with a full-sentence reason; ok rows are only
 counted (listed only when asked for all rows), so the findings grow with what is wrong, not
 with the size of the account.
+
+A rule's `scope`, `requires` and `where` are evaluated by DuckDB, as SQL generated from the
+conditions (`auditor.common.conditions.to_sql`), over the columns they read; its Python check,
+its reasons and the findings work on the frame's rows in its scope.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ from __future__ import annotations
 import hashlib
 from datetime import date
 
+import duckdb
+import numpy as np
 import pandas as pd
 
-from auditor.common.conditions import ConditionError, evaluate, render, template_fields
+from auditor.common.conditions import ConditionError, SqlCondition, render, template_fields, to_sql
 from auditor.common.vocabulary import SEVERITIES_DOWN, STATUS_ORDER
 from auditor.rules.checks import run_check
 from auditor.rules.model import FINDING_COLUMNS, FRAMES, ROW_KEYS, Rule
@@ -35,28 +41,101 @@ def finding_id(rule: pd.Series | str, account: pd.Series, environment: pd.Series
 OK_REASON = "the rule's condition does not hold"
 
 
-def statuses(rule: Rule, frame: pd.DataFrame, as_of: date) -> tuple[pd.DataFrame, pd.Series]:
-    """The rows in the rule's scope (with any columns its check adds) and the status of each."""
+def _query(con: duckdb.DuckDBPyConnection, sql, select: list[str]) -> list[np.ndarray]:
+    """Each of `select` (SQL over `sql`'s table) for every row of the frame, in its order."""
+    con.register("rule_rows", sql.table())
+    try:
+        got = con.execute(f"SELECT {', '.join(select)} FROM rule_rows", sql.binds).fetchnumpy()
+    finally:
+        con.unregister("rule_rows")
+    return [np.asarray(got[name], dtype=bool) for name in got]
+
+
+def holds(cond: dict, frame: pd.DataFrame, params: dict, con: duckdb.DuckDBPyConnection | None = None) -> np.ndarray:
+    """Where `cond` holds, a boolean for each row of `frame`: DuckDB's answer to its SQL."""
+    sql = to_sql(cond, frame, params)
+    return _query(con or duckdb.connect(), sql, [f"{sql.expr} AS held"])[0]
+
+
+def _unknown(rule: Rule, frame: pd.DataFrame, sql: SqlCondition) -> str:
+    """SQL: a column the rule requires is unknown."""
+    return "(" + " OR ".join(["FALSE", *(f"{sql.column(col)} IS NULL" if sql.kind(col) else sql.given(frame[col].isna())
+                                         for col in rule.requires)]) + ")"
+
+
+def _skip_and_alarm(rule: Rule, frame: pd.DataFrame, params: dict,
+                    con: duckdb.DuckDBPyConnection) -> tuple[np.ndarray, np.ndarray]:
+    """Where a required column is unknown, and where the rule's condition holds."""
+    sql = to_sql(rule.where, frame, params)
+    skip, held = _query(con, sql, [f"{_unknown(rule, frame, sql)} AS skip", f"{sql.expr} AS held"])
+    return skip, ~skip & held
+
+
+Answers = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def answers(rules: list[Rule], frame: pd.DataFrame, as_of: date, con: duckdb.DuckDBPyConnection) -> Answers:
+    """The rules of one frame in one query: for each rule id, where the rule is in scope, where it
+    skips and where it alarms, over every row. A rule is left to `statuses` alone (which evaluates
+    it over its scope only, as a rule always was) where that could differ: it has a Python check,
+    its condition needs a leaf pandas works out (over the whole frame it could fail on rows
+    outside the scope), or the condition cannot be written (the error is raised in its turn)."""
+    sql, select, ids = SqlCondition(frame), [], []
+    for rule in rules:
+        if rule.check:
+            continue
+        params, binds = {**rule.parameters, "as_of": as_of}, len(sql.binds)
+        try:
+            scope = to_sql(rule.scope, frame, params, into=sql).expr
+            skip = _unknown(rule, frame, sql)
+            given = sql.given_leaves
+            where = to_sql(rule.where, frame, params, into=sql).expr
+        except Exception:  # noqa: BLE001 - evaluated alone, where it fails as it always did
+            given = -1
+        if given != sql.given_leaves:
+            del sql.binds[binds:]
+            continue
+        select += [f"{scope} AS s{len(ids)}", f"{skip} AS k{len(ids)}", f"{where} AS w{len(ids)}"]
+        ids.append(rule.id)
+    if not ids:
+        return {}
+    try:
+        got = _query(con, sql, select)
+    except duckdb.Error:  # pragma: no cover - each rule is then evaluated alone, and fails alone
+        return {}
+    return {rid: (got[3 * n], got[3 * n + 1], ~got[3 * n + 1] & got[3 * n + 2]) for n, rid in enumerate(ids)}
+
+
+def statuses(rule: Rule, frame: pd.DataFrame, as_of: date, con: duckdb.DuckDBPyConnection | None = None,
+             answered: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows in the rule's scope (with any columns its check adds) and the status of each;
+    `answered`: the rule's answers from `answers`, over the whole frame."""
     params = {**rule.parameters, "as_of": as_of}
+    con = con or duckdb.connect()
+    if answered is not None:
+        scope, skip, alarm = answered
+        if rule.scope:
+            frame, skip, alarm = frame[scope], skip[scope], alarm[scope]
+        if frame.empty:
+            return frame, pd.Series(dtype=object)
+        return frame, pd.Series("ok", index=frame.index).mask(alarm, "alarm").mask(skip, "skip")
     if rule.scope:
-        frame = frame[evaluate(rule.scope, frame, params)]
+        frame = frame[holds(rule.scope, frame, params, con)]
     if frame.empty:
         return frame, pd.Series(dtype=object)
     if rule.check:
         frame = run_check(rule.check, frame, params)
-    skip = pd.Series(False, index=frame.index)
-    for col in rule.requires:
-        skip |= frame[col].isna()
-    alarm = ~skip & evaluate(rule.where, frame, params)
+    skip, alarm = _skip_and_alarm(rule, frame, params, con)
     if rule.check:
-        alarm &= frame.pop("_check")
+        alarm &= frame.pop("_check").to_numpy(dtype=bool)
     return frame, pd.Series("ok", index=frame.index).mask(alarm, "alarm").mask(skip, "skip")
 
 
-def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date,
-              all_rows: bool = False) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date, all_rows: bool = False,
+              con: duckdb.DuckDBPyConnection | None = None,
+              answered: tuple | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(findings, status counts) of one rule over its frame; ok rows are findings only with `all_rows`."""
-    frame, status = statuses(rule, frame, as_of)
+    frame, status = statuses(rule, frame, as_of, con, answered)
     if frame.empty:
         return None, None
     env = frame["environment"] if "environment" in frame else pd.Series(None, index=frame.index, dtype=object)
@@ -106,17 +185,22 @@ def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: da
     counts of each status per rule, account and environment. A rule that fails gives `error`
     findings; the others still run."""
     findings, counts = [], []
+    con = duckdb.connect()
+    answered: Answers = {}
+    for name in dict.fromkeys(r.frame for r in rules if r.frame in frames):
+        answered |= answers([r for r in rules if r.frame == name], frames[name], as_of, con)
     for rule in rules:
         if rule.frame not in frames:  # a rule of another kind of run (account or partner)
             continue
         try:
-            found, counted = _evaluate(rule, frames[rule.frame], as_of, all_rows)
+            found, counted = _evaluate(rule, frames[rule.frame], as_of, all_rows, con, answered.get(rule.id))
         except Exception as exc:  # noqa: BLE001 - any failure of one rule must not stop the others
             found, counted = _failed(rule, frames[rule.frame], exc), None
         if found is not None:
             findings.append(found)
         if counted is not None:
             counts.append(counted)
+    con.close()
     found = pd.concat(findings, ignore_index=True) if findings else pd.DataFrame(columns=FINDING_COLUMNS)
     order = {s: i for i, s in enumerate(SEVERITIES_DOWN)}
     found = found.assign(_sev=found["severity"].map(order), _st=found["status"].map(STATUS_ORDER)).sort_values(
