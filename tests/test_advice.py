@@ -376,3 +376,54 @@ def target(advice: dict, opt: dict, row) -> int:
     while at > 0 and at / entitled >= 0.9:
         at -= 1
     return at
+
+
+# --- the views: HTML first, the workbook's Advice sheet, the terminal -----------------------------
+
+def test_html_workbook_and_terminal_show_the_advice(run_cli, tmp_path):
+    import openpyxl
+    from bs4 import BeautifulSoup
+
+    done = run_cli("audit", "--sample", "--fail-on", "never", "--html", tmp_path / "r.html",
+                   "--xlsx", tmp_path / "r.xlsx")
+    assert done.exit_code == 0, done.stderr
+    page = BeautifulSoup((tmp_path / "r.html").read_text(), "html.parser")
+    main = page.find("main")
+    assert main.find("section")["id"] == "advice"  # first
+    assert page.find("nav").find("a")["href"] == "#advice"
+    text = page.find(id="advice").get_text(" ", strip=True)
+    assert "Globex Corporation · production over" in text
+    assert "auditor whatif SNAPSHOTS --account 'Globex Corporation' --env production --disable-flow gf-charges " \
+           "--disable-flow gf-invoices" in text
+    assert "Merge 1 connection (g-stripe-v2) into g-stripe" in text
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx")["Advice"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:8] == ("account", "environment", "status", "option", "limit", "action", "saves", "enough")
+    globex = [r for r in rows if r[:2] == ("Globex Corporation", "production")]
+    assert ("disable flows", "endpoints", "3 endpoints, 2 billable flows", True) in [(r[3], r[4], r[6], r[7])
+                                                                                     for r in globex]
+    assert any(r[:3] == ("Umbrella Health", "production", "within") and r[11].startswith("nothing to do")
+               for r in rows)
+    said = done.stderr + done.stdout
+    assert "Advice for Globex Corporation production (over): 6 endpoints against 3 licensed" in said
+    assert "  - Buy 3 add-on endpoints" in said
+
+
+def test_names_from_the_data_cannot_forge_a_line_or_a_formula(tmp_path):
+    from auditor.cli.render import advice_lines
+    from auditor.report.tables import advice_table
+
+    env = facts({"a": ["f1"], "b": ["f2"]}, entitled=1)
+    env.flows.loc[env.flows["id"] == "f1", "name"] = "=HYPERLINK(\"x\")\n\x1b[31mforged"
+    advice = advise_environment(env)
+
+    class Audit:
+        environments = pd.DataFrame({"account": ["=cmd|x"], "environment": ["production"]})
+
+    Audit.advice = [advice]
+    lines = advice_lines(Audit)
+    assert all("\n" not in line and "\x1b" not in line for line in lines)
+    assert any("\\u001b" in line for line in lines)
+    results = {"accounts": [{"account": "=cmd|x", "environments": [{"environment": "production", "advice": advice}]}]}
+    table = advice_table(results)
+    assert table["account"].iloc[0] == "=cmd|x"  # written as text by the workbook, quoted (test_reports)

@@ -135,7 +135,7 @@ def test_report_from_the_results_file_alone_is_the_same(sample_reports, tmp_path
 def test_workbook_sheets_headers_and_types(sample_reports):
     out, _ = sample_reports
     wb = book(out / "report.xlsx")
-    assert wb.sheetnames == ["Summary", "Chart data", "Celigo vs ours", "Findings", "Rules", "Endpoints", "Flows",
+    assert wb.sheetnames == ["Summary", "Chart data", "Advice", "Celigo vs ours", "Findings", "Rules", "Endpoints", "Flows",
                              "Licenses", "Load issues", "Mutes", "About"]
     assert wb["Chart data"].sheet_state == "hidden"
     for name in ("Findings", "Rules", "Endpoints", "Flows", "Licenses", "Load issues", "Mutes"):

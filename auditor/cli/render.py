@@ -78,7 +78,7 @@ def advice_lines(audit: Audit) -> list[str]:
     groups.sort(key=lambda g: g[2]["status"] != "over")
     lines = ["What to do (advice; every option's evidence is in the results file and the reports):"]
     for acct, env, adv in groups[:ADVICE_SHOWN]:
-        lines.append(printable(f"{acct} {env}, {adv['status']}: {adv['note']}", newlines=False))
+        lines.append(printable(f"Advice for {acct} {env} ({adv['status']}): {adv['note']}", newlines=False))
         seen = set()
         for o in adv["options"]:
             if o["action"] in seen:  # one set of flows may answer two limits: said once
