@@ -440,3 +440,23 @@ def test_the_cli_pull_starts_the_audit_log_at_the_last_recorded_audit(api, tmp_p
                       "--rate", "100")
     assert refused.exit_code == 0, refused.stderr
     assert "did not serve the audit log" in refused.stdout
+
+
+def test_a_headline_names_ten_changes_and_counts_the_rest(tmp_path, months):
+    nov = _copy(tmp_path, NOV, "nov")
+    data = {name: json.loads((nov / f"{name}.json").read_text()) for name in ("connections", "exports", "imports",
+                                                                            "flows", "licenses")}
+    for n in range(12):
+        data["connections"].append({"_id": f"c-x{n}", "name": f"X{n}", "type": "http",
+                                    "http": {"baseURI": f"https://x{n}.example.com"}})
+        data["imports"].append({"_id": f"i-x{n}", "name": f"to X{n}", "_connectionId": f"c-x{n}"})
+        data["flows"].append({"_id": f"f-x{n}", "name": f"Flow X{n}", "pageGenerators": [{"_exportId": "e-ns-orders"}],
+                              "pageProcessors": [{"type": "import", "_importId": f"i-x{n}"}]})
+    write_snapshot(nov, **data)
+    section = changes_section([(months[0], audited(nov, as_of="2026-11-30"))])
+    endpoints = next(r for r in section["rows"] if r["kind"] == "usage" and r["id"] == "endpoints")
+    assert endpoints["cause"].startswith("endpoints 6 -> 19: +")
+    assert endpoints["cause"].endswith(", and 9 more (see the changes)")  # 19 changed: 10 named
+    assert endpoints["cause"].count(", +") + endpoints["cause"].count(", -") == 9
+    x0 = next(r for r in section["rows"] if r["kind"] == "endpoint" and r["id"] == "uri:https://x0.example.com")
+    assert x0["cause"] == NO_ENTRY

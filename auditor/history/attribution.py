@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+HEADLINE_PARTS = 10  # the changes a headline names; the rest are counted
 NO_ENTRY = "no audit-log entry: changed outside the retention window, or by a process that is not logged"
 # fields of a flow whose change can make it count or not (the first segment of the field's path)
 FLOW_FIELDS = {"disabled", "free", "pageGenerators", "pageProcessors", "routers", "_exportId", "_importId",
@@ -72,8 +73,14 @@ class Attributor:
             if e["resource_name"] and e["resource_type"] and e["resource_id"]:
                 self.names.setdefault((e["resource_type"], e["resource_id"]), e["resource_name"])
         self.by_resource: dict[tuple, list[dict]] = {}
+        # exports and imports repointed, by the connection they were pointed to (True) or away from
+        self.repoints: dict[tuple[bool, str], list[dict]] = {}
         for e in entries:
             self.by_resource.setdefault((e["resource_type"], e["resource_id"]), []).append(e)
+            if e["resource_type"] in ("export", "import") and (e["field"] or "").split(".")[-1] == "_connectionId":
+                for to, cid in ((True, e["new"]), (False, e["old"])):
+                    if cid:
+                        self.repoints.setdefault((to, cid), []).append(e)
 
     # --- which entries ------------------------------------------------------------------------
 
@@ -91,9 +98,8 @@ class Attributor:
 
     def repointed(self, cids: set[str], env: str | None, to: bool) -> list[dict]:
         """Exports and imports repointed to one of `cids` (`to`), or away from one."""
-        return [e for e in self.entries if e["resource_type"] in ("export", "import")
-                and (e["field"] or "").split(".")[-1] == "_connectionId" and e["new" if to else "old"] in cids
-                and (env is None or e["environment"] in (None, env))]
+        return [e for cid in sorted(cids) for e in self.repoints.get((to, cid), [])
+                if env is None or e["environment"] in (None, env)]
 
     def licenses(self, lid: str | None = None) -> list[dict]:
         return [e for e in self.entries if e["resource_type"] == "license" and lid in (None, e["resource_id"])]
@@ -223,6 +229,8 @@ def attribute(rows: list[dict], old_acct: dict, new_acct: dict, entries: list[di
             counts = re.search(r"(\d+) → (\d+)", row["detail"])
             label = row["name"] or row["id"]
             parts = sorted(member.get((row["environment"], row["id"]), []), key=lambda p: p[0] != "+")
+            if len(parts) > HEADLINE_PARTS:  # a line, however many changed: the rows say each one
+                parts = parts[:HEADLINE_PARTS] + [f"and {len(parts) - HEADLINE_PARTS} more (see the changes)"]
             row["cause"] = f"{label} {counts.group(1)} -> {counts.group(2)}" + (f": {', '.join(parts)}" if parts else "")
             row["entries"] = sorted(set(tied.get((row["environment"], row["id"]), [])))
     if not (logged and all_entries):

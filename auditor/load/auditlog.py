@@ -79,7 +79,7 @@ def _url(text: str) -> str | None:
     rest = text.split(parts.netloc, 1)[-1] if parts.netloc else ""
     shown = f"{parts.scheme.lower()}://{host}" + (f":{port}" if port else "")
     segments = [seg for seg in parts.path.split("/") if seg]
-    if not (parts.query or parts.fragment) and all(_SEGMENT.fullmatch(seg) and not _SECRET_WORD.search(seg)
+    if not (parts.query or parts.fragment) and len(segments) <= 12 and all(_SEGMENT.fullmatch(seg) and not _SECRET_WORD.search(seg)
                                                    for seg in segments):
         return shown + "".join(f"/{seg}" for seg in segments)  # plain words and versions: /admin/api/2024-01
     return shown + (f"/…{fingerprint(rest)}" if rest.strip("/") else "")
