@@ -503,7 +503,7 @@ def _book(w: _Writer, report: Report) -> dict:
     if not report.vendor.empty:
         w.table("Celigo vs ours", report.vendor, widths={"why": 120})
     if "changes" in report.results:
-        w.table("Changes", report.changes, widths={"detail": 90, "name": 40})
+        w.table("Changes", report.changes, widths={"detail": 90, "name": 40, "cause": 90})
     if not report.forecast.empty:
         _trend_sheet(w, report)
     w.table("Findings", report.findings, widths={"reason": 80, "title": 40, "mute reason": 30})
