@@ -338,7 +338,8 @@ def _edits(args: list[str]):
     return Edits(edits_from(disable=disable, merge=merge), account=kw["--account"], env=kw["--env"])
 
 
-USED = {"endpoints": "endpoints_used", "flows": "flows_billable", "trading_partners": "trading_partners_used"}
+USED = {"endpoints": "endpoints_used", "flows": "flows_billable", "trading_partners": "trading_partners_used",
+        "agents": "agents_used"}
 
 
 def test_every_option_applied_with_whatif_saves_exactly_what_it_claims(sample_results):
@@ -358,7 +359,7 @@ def test_every_option_applied_with_whatif_saves_exactly_what_it_claims(sample_re
             over = after.loc[(account, env), column_of(opt["metric"])]
             assert opt["enough"] == (over <= target(advice, opt, before.loc[(account, env)]))
             applied += 1
-    assert applied >= 6
+    assert applied >= 8
 
 
 def column_of(metric: str) -> str:
@@ -427,3 +428,40 @@ def test_names_from_the_data_cannot_forge_a_line_or_a_formula(tmp_path):
     results = {"accounts": [{"account": "=cmd|x", "environments": [{"environment": "production", "advice": advice}]}]}
     table = advice_table(results)
     assert table["account"].iloc[0] == "=cmd|x"  # written as text by the workbook, quoted (test_reports)
+
+
+def test_agents_are_freed_like_endpoints_and_counted_in_saves():
+    env = facts({"db": ["f1"], "hub": ["f1", "f2"]}, entitled=None)
+    env.agents = pd.DataFrame({"key": ["agent-1", "agent-2"], "flows": [["f1"], ["f2"]],
+                               "reached_by": [[], ["api:a"]]})
+    env.limits["agents"] = standing("agents", 2, 1, 0.9, False)
+    advice = advise_environment(env)
+    disable = option(advice, "disable-flows", "agents")
+    assert disable["flows"] == ["f1"] and disable["saves"] == {"endpoints": 1, "flows": 1, "agents": 1}
+    assert disable["action"] == "Disable 1 flow (Flow f1 (f1)): frees 1 endpoint, 1 on-premise agent and 1 billable flow"
+    assert "1 on-premise agent cannot be freed by disabling flows" in advice["note"]
+
+
+@pytest.mark.parametrize("busy, idle", [("f-a", "f-b"), ("f-b", "f-a")])
+def test_a_flows_last_run_is_read_from_the_snapshot(tmp_path, busy, idle):
+    """lastExecutedAt: a flow that ran lately is chosen after an idle one freeing as much (either
+    way round, so no tie-break by id decides it); a value of the wrong shape is read as not given,
+    never a problem."""
+    from conftest import write_snapshot
+    conns = [{"_id": f"c{i}", "type": "http", "http": {"baseURI": f"https://api{i}.example.com"}} for i in range(3)]
+    exports = [{"_id": f"e{i}", "_connectionId": f"c{i}"} for i in range(3)]
+    imports = [{"_id": "i0", "_connectionId": "c0"}]
+    flows = [{"_id": busy, "pageGenerators": [{"_exportId": "e1"}], "pageProcessors": [{"type": "import", "_importId": "i0"}],
+              "lastExecutedAt": "2026-11-29T08:00:00.000Z"},
+             {"_id": idle, "pageGenerators": [{"_exportId": "e2"}], "pageProcessors": [{"type": "import", "_importId": "i0"}],
+              "lastExecutedAt": "2026-03-01T08:00:00.000Z"},
+             {"_id": "odd", "pageGenerators": [{"_exportId": "e0"}], "lastExecutedAt": {"not": "a date"}}]
+    licenses = [{"_id": "l", "type": "endpoint", "expires": "2027-12-31T00:00:00.000Z", "numEndpoints": 2}]
+    root = write_snapshot(tmp_path / "acct", connections=conns, exports=exports, imports=imports, flows=flows,
+                          licenses=licenses)
+    done = audit_run([root], "default", AS_OF, rules=load_rules(), profile="default")
+    doc = Results.model_validate_json(done.data)
+    assert len(doc.accounts[0].flows) == 3 and not [i for i in doc.load_issues if i.action == "skipped"]
+    advice = doc.accounts[0].environments[0].advice.model_dump()
+    assert advice["status"] == "over"
+    assert option(advice, "disable-flows")["flows"] == [idle]

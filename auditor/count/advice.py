@@ -335,6 +335,7 @@ class EnvironmentFacts:
     trading_partners: pd.DataFrame
     flows: pd.DataFrame  # its rows of the flows frame (with last_run when known)
     connections: pd.DataFrame  # the account's connections (identity columns)
+    agents: pd.DataFrame | None = None  # its on-premise agents (key) with the flows and others reaching them
     as_of: object = None
     run_month: str | None = None
     account: str | None = None  # named in the whatif arguments, with the environment
@@ -364,31 +365,29 @@ class _Reach:
     def __init__(self, facts: EnvironmentFacts):
         self.facts = facts
         flows = facts.flows
-        self.flow_ids: list[str] = []
-        self.index: dict[str, int] = {}
-        self.items: dict[str, list[tuple[str, list[int]]]] = {}  # metric -> (key, flow indices) freeable
+        found: dict[str, list[tuple[str, list[str]]]] = {}
         self.fixed: dict[str, list[tuple[str, list[str]]]] = {}  # metric -> (key, what else reaches it)
-        for metric, frame in (("endpoints", facts.endpoints), ("trading_partners", facts.trading_partners)):
-            self.items[metric], self.fixed[metric] = [], []
+        agents = facts.agents if facts.agents is not None else pd.DataFrame(columns=["key", "flows", "reached_by"])
+        for metric, frame in (("endpoints", facts.endpoints), ("trading_partners", facts.trading_partners),
+                              ("agents", agents)):
+            found[metric], self.fixed[metric] = [], []
             for key, fl, by in zip(frame["key"], frame["flows"], frame["reached_by"]):
-                fl = [] if fl is None else list(fl)
-                by = [] if by is None else list(by)
+                fl, by = _items(fl), _items(by)
                 if by or not fl:
                     self.fixed[metric].append((key, by))
                 else:
-                    self.items[metric].append((key, [self._flow(f) for f in fl]))
+                    found[metric].append((key, fl))
         self.billable = set(flows.loc[flows["billable"].astype(bool), "id"])
-        for f in sorted(self.billable):
-            self._flow(f)
+        # flows numbered in id order: among answers equal in every preference, the search keeps
+        # the one of the lowest ids, whatever order the frames came in
+        self.flow_ids: list[str] = sorted(self.billable | {f for items in found.values() for _, fl in items for f in fl})
+        self.index: dict[str, int] = {f: i for i, f in enumerate(self.flow_ids)}
+        self.items: dict[str, list[tuple[str, list[int]]]] = {  # metric -> (key, flow indices), freeable
+            metric: [(key, [self.index[f] for f in fl]) for key, fl in sorted(items)] for metric, items in found.items()}
         apps = flows.loc[flows["integration_app"].notna(), "id"] if "integration_app" in flows else []
         self.apps = {self.index[f] for f in apps if f in self.index}
         self.recent = {self.index[f] for f in _recent(flows, facts.as_of) if f in self.index}
 
-    def _flow(self, fid: str) -> int:
-        if fid not in self.index:
-            self.index[fid] = len(self.flow_ids)
-            self.flow_ids.append(fid)
-        return self.index[fid]
 
     def freed(self, chosen: set[str]) -> dict[str, list[str]]:
         """What disabling `chosen` frees, per metric: the keys all of whose flows are chosen."""
@@ -398,8 +397,13 @@ class _Reach:
     def saves(self, chosen: set[str]) -> tuple[dict[str, int], dict[str, list[str]]]:
         freed = self.freed(chosen)
         saves = {"endpoints": len(freed["endpoints"]), "flows": len(chosen & self.billable),
-                 "trading_partners": len(freed["trading_partners"])}
+                 "trading_partners": len(freed["trading_partners"]), "agents": len(freed["agents"])}
         return {k: v for k, v in saves.items() if v}, freed
+
+
+def _items(value) -> list:
+    """A list column's value as a list (a missing list, None or NaN, is empty)."""
+    return list(value) if hasattr(value, "__len__") and not isinstance(value, str) else []
 
 
 def _recent(flows: pd.DataFrame, as_of) -> set[str]:
@@ -418,11 +422,12 @@ def _disable_option(reach: _Reach, metric: str, chosen: list[str], lim: Limits, 
     enough = lim.target is not None and after <= lim.target
     flows = facts.flows
     labels = [_flow_label(flows, f) for f in chosen]
-    parts = [_said(saves[m], m) for m in ("endpoints", "trading_partners", "flows") if saves.get(m)]
+    parts = [_said(saves[m], m) for m in ("endpoints", "trading_partners", "agents", "flows") if saves.get(m)]
+    freed_said = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
     action = f"Disable {plural(len(chosen), 'flow')} ({', '.join(labels)})" + (
-        f": frees {' and '.join(parts)}" if parts else "")
+        f": frees {freed_said}" if parts else "")
     evidence = []
-    for m in ("endpoints", "trading_partners"):
+    for m in ("endpoints", "trading_partners", "agents"):
         items = dict(reach.items[m])
         for key in freed[m]:
             by = ", ".join(reach.flow_ids[i] for i in items[key])
@@ -438,7 +443,8 @@ def _disable_option(reach: _Reach, metric: str, chosen: list[str], lim: Limits, 
     if recent:
         why.append(f"{plural(len(recent), 'flow')} among them ran within {IDLE_DAYS} days ({', '.join(recent)})")
     return {"kind": "disable-flows", "metric": metric, "action": action, "why": "; ".join(why) + ".",
-            "flows": list(chosen), "connections": [], "endpoints": freed["endpoints"] + freed["trading_partners"],
+            "flows": list(chosen), "connections": [],
+            "endpoints": freed["endpoints"] + freed["trading_partners"] + freed["agents"],
             "saves": saves, "enough": enough, "whatif": [a for f in chosen for a in ("--disable-flow", f)],
             "money": []}
 
@@ -484,7 +490,7 @@ def _disable_for_flows(reach: _Reach, lim: Limits) -> dict | None:
     if need <= 0 or not reach.billable:
         return None
     alone = {}
-    for metric in ("endpoints", "trading_partners"):
+    for metric in ("endpoints", "trading_partners", "agents"):
         for _, fl in reach.items[metric]:
             if len(set(fl)) == 1:
                 alone[fl[0]] = alone.get(fl[0], 0) + 1
@@ -605,7 +611,7 @@ def advise_environment(facts: EnvironmentFacts, budget: int = NODE_BUDGET) -> di
         where = (f"{_said(lim.used, metric)} against {lim.entitled:,} licensed" if lim.status == "over" else
                  f"{_said(lim.used, metric)} of {lim.entitled:,} licensed, at or above the {lim.share:.0%} mark")
         notes.append(where)
-        if metric in ("endpoints", "trading_partners", "flows"):
+        if metric in ("endpoints", "trading_partners", "flows", "agents"):
             if facts.counts_runs:
                 notes.append(f"disabling flows is no option for the {NOUNS[metric][1]} of {facts.run_month}: the "
                              "platform plan counts the flows that ran in the month, so it lowers next month's count")
@@ -622,7 +628,7 @@ def advise_environment(facts: EnvironmentFacts, budget: int = NODE_BUDGET) -> di
         if metric == "endpoints":
             options += _consolidate(facts, lim)
         if metric == "agents":
-            notes.append("on-premise agents: move connections onto fewer agents, or buy")
+            notes.append("on-premise agents: moving connections onto fewer agents is another way")
         options.append(_buy(lim))
     where = ["--account", facts.account] if facts.account is not None else []
     for opt in options:  # whatif looks ids up where it is told: a flow id may be in several environments
@@ -633,16 +639,19 @@ def advise_environment(facts: EnvironmentFacts, budget: int = NODE_BUDGET) -> di
 
 def advise(environments: pd.DataFrame, endpoints: pd.DataFrame, trading_partners: pd.DataFrame,
            flows: pd.DataFrame, connections: pd.DataFrame, plans: pd.DataFrame, shares: dict[str, float],
-           as_of=None, budget: int = NODE_BUDGET, run_month: str | None = None) -> list[dict]:
+           as_of=None, budget: int = NODE_BUDGET, run_month: str | None = None,
+           agents: pd.DataFrame | None = None) -> list[dict]:
     """The advice of every row of `environments` (the account run's frames), in its order.
     `shares`: per metric, the share its near-entitlement rule in force uses (a metric without one
-    is never near). `plans`: account_no, plan, counts_runs."""
+    is never near). `plans`: account_no, plan, counts_runs. `agents`: per account_no, environment
+    and agent (key), the flows and others (reached_by) reaching its connections."""
     counts_runs = dict(zip(plans["account_no"], plans.get("counts_runs", pd.Series(False, index=plans.index))))
 
     def split(frame: pd.DataFrame) -> dict:
         return {k: g for k, g in frame.groupby(["account_no", "environment"], sort=False)} if len(frame) else {}
 
     ep, tp, fl = split(endpoints), split(trading_partners), split(flows)
+    ag = split(agents) if agents is not None else {}
     conns = {no: g for no, g in connections.groupby("account_no", sort=False)} if len(connections) else {}
     empty = {"endpoints": endpoints.iloc[:0], "tps": trading_partners.iloc[:0], "flows": flows.iloc[:0],
              "conns": connections.iloc[:0]}
@@ -657,7 +666,7 @@ def advise(environments: pd.DataFrame, endpoints: pd.DataFrame, trading_partners
                                  bool(counts_runs.get(no, False)), expired, limits,
                                  ep.get((no, env), empty["endpoints"]), tp.get((no, env), empty["tps"]),
                                  fl.get((no, env), empty["flows"]), conns.get(no, empty["conns"]), as_of=as_of,
-                                 run_month=run_month, account=row.get("account"))
+                                 run_month=run_month, account=row.get("account"), agents=ag.get((no, env)))
         out.append(advise_environment(facts, budget))
     return out
 

@@ -157,6 +157,7 @@ SELECT f.account_no, f.scope, f.id AS flow_id, f.name,
        NOT coalesce(f.disabled, false) AS enabled,
        coalesce(f.free, false) AS free,
        f._integrationId AS integration_id,
+       TRY_CAST(f.lastExecutedAt AS TIMESTAMPTZ) AS last_executed,
        i.id IS NOT NULL AS integration_found,
        coalesce(f._connectorId, i._connectorId) AS connector_id,
        g.pageGenerators ->> '$[0]._exportId' AS first_export,
@@ -248,7 +249,8 @@ LEFT JOIN tp ON tp.account_no = f.account_no AND tp.scope = f.scope AND tp.flow_
 """
 
 # integration_app and netsuite_sandboxes are for the rules only (the results list the rest): the
-# connector of an integration app flow, and the NetSuite sandbox connections its steps reach
+# connector of an integration app flow, and the NetSuite sandbox connections its steps reach;
+# last_run (the flow's lastExecutedAt) for advice, which prefers flows idle lately
 FLOWS_OUT_SQL = """
 SELECT f.account_no, environment, f.flow_id AS id, name, enabled, reason_code = 'billable' AS billable, reason_code,
   CASE reason_code
@@ -274,7 +276,7 @@ SELECT f.account_no, environment, f.flow_id AS id, name, enabled, reason_code = 
         || CASE WHEN plan = 'platform' AND NOT counts_runs
                 THEN ' (no run history: the platform plan counts flows run, so this is an upper bound)' ELSE '' END
   END AS reason,
-  connector_id AS integration_app, n.netsuite_sandboxes
+  connector_id AS integration_app, n.netsuite_sandboxes, last_executed AS last_run
 FROM flow_class f
 LEFT JOIN (
     SELECT account_no, scope, flow_id, string_agg(DISTINCT label, ', ' ORDER BY label) AS netsuite_sandboxes

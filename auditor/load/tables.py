@@ -36,9 +36,9 @@ CONNECTION_TYPES = (
     "dynamodb", "as2", "van", "wrapper", "filesystem", "mcp",
 )
 # fields read only to fill a base URI's handlebars (settings), or only for the connections an AI
-# agent, a guardrail or a tool call reaches (aiAgent, guardrail, tool): any other shape is
-# ignored, never a problem
-LENIENT = {"settings", "aiAgent", "guardrail", "tool"}
+# agent, a guardrail or a tool call reaches (aiAgent, guardrail, tool), or only to prefer flows
+# idle lately in advice (lastExecutedAt): any other shape is ignored, never a problem
+LENIENT = {"settings", "aiAgent", "guardrail", "tool", "lastExecutedAt"}
 # records worth a note (with their position) although they are counted
 SPECS: dict[str, dict[str, str]] = {
     "flows": {
@@ -47,6 +47,7 @@ SPECS: dict[str, dict[str, str]] = {
         "pageGenerators": "array", "pageProcessors": "array", "routers": "array",
         "_exportId": "string", "_importId": "string",
         "_abstractFlowId": "string", "isAbstract": "boolean", "overrides": "object", "overridesHelper": "object",
+        "lastExecutedAt": "string",
     },
     "exports": {
         "_id": "string", "name": "string", "adaptorType": "string", "type": "string",

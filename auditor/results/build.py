@@ -125,7 +125,7 @@ def _advice(audit: Audit) -> list[dict]:
                 shares[metric] = float(rule.parameters["share"])
     frame = audit.environments
     out = advise(frame, audit.endpoints, audit.trading_partners, audit.flows, audit.connections, audit.plans, shares,
-                 as_of=audit.as_of, run_month=month_bounds(audit.as_of)[2])
+                 as_of=audit.as_of, run_month=month_bounds(audit.as_of)[2], agents=audit.agent_reach)
     if audit.prices is not None:
         plans = list(audit.plans["plan"])
         for i, (no, pool) in enumerate(zip(frame["account_no"], frame["pool"])):

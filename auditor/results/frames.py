@@ -48,3 +48,6 @@ class Audit:
     # each environment's advice as the results file has it, in the environments frame's order (set
     # as the results are built: the terminal says it without reading the file back)
     advice: list[dict] = field(default_factory=list)
+    # per account_no, environment and on-premise agent (key): the flows and the others that reach
+    # its connections (advice frees an agent as it frees an endpoint)
+    agent_reach: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -220,6 +220,14 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         agents = con.execute("SELECT u.account_no, u.environment, count(DISTINCT k.agent_id) AS agents_used "
                              "FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope "
                              "AND k.id = u.connection_id WHERE k.agent_id IS NOT NULL GROUP BY ALL").df()
+        # what reaches each agent (the flows and the APIs, tools and syncs), for advice: an agent is
+        # freed when all of it is disabled (agents are few: this is small)
+        agent_reach = con.execute(
+            "SELECT u.account_no, u.environment, k.agent_id AS key, "
+            "list(DISTINCT u.flow_id ORDER BY u.flow_id) FILTER (WHERE u.flow_id IS NOT NULL) AS flows, "
+            "list(DISTINCT u.reacher ORDER BY u.reacher) FILTER (WHERE u.reacher IS NOT NULL) AS reached_by "
+            "FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope "
+            "AND k.id = u.connection_id WHERE k.agent_id IS NOT NULL GROUP BY ALL").df()
         con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})
         con.execute(f"CREATE TEMP TABLE tps_out AS {ENDPOINTS_SQL}", {"role": "trading-partner"})
         con.execute("DROP TABLE usage")
@@ -281,7 +289,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
     findings, counts, mute_rows = judged.findings, judged.counts, judged.mutes
     return Audit(as_of, policy, snapshots, environments, flows, connections, endpoints, tps, licenses,
                  references, findings, counts, load_issues, plans, rules, mutes=mute_rows, inputs=inputs, tables=tables,
-                 vendor=vendor, upper_bounds=bounds, audit_log=audit_log)
+                 vendor=vendor, upper_bounds=bounds, audit_log=audit_log, agent_reach=agent_reach)
 
 
 def _upper_bounds(snapshots: list[Snapshot], unstated: pd.DataFrame, flows: pd.DataFrame, endpoints: pd.DataFrame,
