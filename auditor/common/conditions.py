@@ -346,17 +346,30 @@ def _format_value(value: Any, spec: str) -> str:
 def render(template: str, frame: pd.DataFrame) -> pd.Series:
     """Fill `{column}` (or `{column:spec}`) fields of `template` from each row: one string each."""
     import pandas as pd
-    out = pd.Series("", index=frame.index, dtype=object)
+    pieces: list[list[str] | str] = []
     for literal, name, spec, _ in _FORMATTER.parse(template):
-        out = out + literal
+        if literal:
+            pieces.append(literal)
         if name:
             if name not in frame.columns:
                 raise ConditionError(f"template field {{{name}}} is not a column")
             col = frame[name].astype(object)
-            # format each distinct value once, then map the column through the table
-            formatted = {v: _format_value(v, spec or "") for v in col.dropna().unique()}
-            out = out + col.map(formatted).astype(object).where(col.notna(), "unknown")
-    return out
+            # each distinct value formatted once (the first of values equal to each other)
+            formatted: dict[Any, str] = {}
+            column = []
+            for value, known in zip(col.tolist(), col.notna().tolist()):
+                if not known:
+                    column.append("unknown")
+                    continue
+                text = formatted.get(value)
+                if text is None:
+                    text = formatted[value] = _format_value(value, spec or "")
+                column.append(text)
+            pieces.append(column)
+    if not pieces:
+        return pd.Series("", index=frame.index, dtype=object)
+    rows = zip(*(p if isinstance(p, list) else [p] * len(frame) for p in pieces))
+    return pd.Series(["".join(row) for row in rows], index=frame.index, dtype=object)
 
 
 def fill_keys(template: str, frame: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

@@ -31,11 +31,16 @@ def finding_id(rule: pd.Series | str, account: pd.Series, environment: pd.Series
                rtype: pd.Series, rid: pd.Series, *parts: pd.Series) -> pd.Series:
     """Stable id: the same rule, account, environment and resource (and, for a frame that can hold
     several rows of one resource, the same row key: `parts`) give the same id each month."""
-    keys = (pd.Series(rule, index=account.index).astype(str) + "\x1f" + account.astype(str) + "\x1f"
-            + environment.fillna("").astype(str) + "\x1f" + rtype.astype(str) + "\x1f" + rid.astype(str))
-    for part in parts:
-        keys = keys + "\x1f" + part.fillna("").astype(str)
-    return keys.map(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
+    fields = [pd.Series(rule, index=account.index).astype(str), account.astype(str), environment.fillna("").astype(str),
+              rtype.astype(str), rid.astype(str), *(part.fillna("").astype(str) for part in parts)]
+    try:
+        keys = ["\x1f".join(values) for values in zip(*(f.tolist() for f in fields))]
+    except TypeError:  # a value with no text (a missing one): the id fails as the rule's error
+        keys = fields[0]
+        for f in fields[1:]:
+            keys = keys + "\x1f" + f
+        return keys.map(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
+    return pd.Series([hashlib.sha256(k.encode()).hexdigest()[:16] for k in keys], index=account.index, dtype=object)
 
 
 OK_REASON = "the rule's condition does not hold"
