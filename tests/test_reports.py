@@ -173,7 +173,7 @@ def test_summary_sheet_numbers_totals_and_chart(sample_reports):
     # the value a viewer that does not recalculate shows
     assert cached.cell(row=16, column=head.index("endpoints used") + 1).value == sum(
         r["endpoints used"] for r in body.values())
-    assert ws.freeze_panes == "A5" and ws.auto_filter.ref == "A4:AB15"
+    assert ws.freeze_panes == "A5" and ws.auto_filter.ref == "A4:AF15"
     chart, = ws._charts
     assert len(chart.series) == 4
     colours = [r for r in ws.conditional_formatting]
@@ -336,6 +336,7 @@ def test_workbook_cells_read_back_as_xlsxwriter_would_write_them(tmp_path):
     import xlsxwriter
 
     from auditor.report import xlsx
+    from auditor.report.tables import COLUMN_TYPES
 
     columns = {
         "name": XML_HOSTILE + [None, 7],
@@ -360,7 +361,7 @@ def test_workbook_cells_read_back_as_xlsxwriter_would_write_them(tmp_path):
     quoted, fmt = book_.add_format({"quote_prefix": True}), {
         "int": book_.add_format({"num_format": "#,##0"}), "share": book_.add_format({"num_format": "0%"}),
         "date": book_.add_format({"num_format": "yyyy-mm-dd"})}
-    kinds = [xlsx.COLUMN_TYPES.get(column, "text") for column in frame.columns]
+    kinds = [COLUMN_TYPES.get(column, "text") for column in frame.columns]
     for col, column in enumerate(frame.columns):
         sheet.write_string(0, col, column)
     for row, record in enumerate(frame.itertuples(index=False, name=None), 1):  # in order: constant memory
@@ -454,7 +455,8 @@ def test_nothing_used_of_nothing_entitled_is_within_not_at_limit():
     overview chart and the terminal summary do."""
     import pandas as pd
 
-    from auditor.report.tables import _status
+    from auditor.count.entitlements import states
 
     used, entitled = pd.Series([0, 3, 3, 4, 0, 2]), pd.Series([0, 3, 5, 3, None, None], dtype="Int64")
-    assert list(_status(used, entitled)) == ["within", "at limit", "within", "over", "unknown", "unknown"]
+    none = pd.Series([None] * 6)
+    assert list(states(used, entitled, none, none)) == ["within", "at limit", "within", "over", "unknown", "unknown"]

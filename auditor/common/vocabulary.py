@@ -34,6 +34,11 @@ USAGE = {
     "agents": {"used": "agents_used"},
 }
 USED = {metric: list(counts.values())[-1] for metric, counts in USAGE.items()}
+# where an environment stands on one metric: against a number (within, at limit: as many used as
+# entitled, and some; over), against the figure of a license that has expired, or with no number
+# (the plan gives none of it, a trial is unlimited, or nothing says)
+NO_NUMBER = ("not on this plan", "unlimited", "unknown")
+STATES = ("within", "at limit", "over", "expired", *NO_NUMBER)
 COUNT_COLUMNS = [column for counts in USAGE.values() for column in counts.values()]
 
 # which rule frames each run evaluates

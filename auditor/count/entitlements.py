@@ -15,8 +15,9 @@ from auditor.load.licenses import METRICS, PAID_TIERS, PLAN_TYPES, TIER_FLOWS
 
 @dataclass
 class Entitlement:
-    value: int | None  # None: unlimited or unknown, `source` says which
+    value: int | None  # None: `none` says why
     source: str
+    none: str = "unknown"  # with no value: "not on this plan", "unlimited" or "unknown" (vocabulary.NO_NUMBER)
 
 
 def plan_licenses(licenses: pd.DataFrame, as_of: date) -> dict[str, dict]:
@@ -47,6 +48,21 @@ def _tier_flows(plan: dict, pool: str) -> tuple[int, str]:
     return flows, f"the {tier} tier"
 
 
+def states(used: pd.Series, entitled: pd.Series, none: pd.Series, expired: pd.Series) -> pd.Series:
+    """Where each environment stands on one metric (vocabulary.STATES): over, at limit (as many used
+    as entitled, and some: 0 of 0 is within, as the rules have it), within; expired where the
+    license its number comes from has expired (its figure is no longer current); with no number,
+    why there is none (`none`: Entitlement.none)."""
+    ent = entitled.astype("Float64")
+    out = pd.Series("within", index=used.index, dtype=object)
+    out[((used == ent) & (used > 0)).fillna(False).to_numpy(dtype=bool)] = "at limit"
+    out[(used > ent).fillna(False).to_numpy(dtype=bool)] = "over"
+    out[expired.notna().to_numpy(dtype=bool)] = "expired"
+    missing = ent.isna().to_numpy(dtype=bool)
+    out[missing] = none[missing].fillna("unknown")
+    return out
+
+
 def entitlements(plan: dict | None, pool: str | None) -> dict[str, Entitlement]:
     """metric -> Entitlement for one environment drawing on `pool`."""
     if plan is None:
@@ -56,7 +72,8 @@ def entitlements(plan: dict | None, pool: str | None) -> dict[str, Entitlement]:
         return {m: Entitlement(None, f"{what} says nothing for this environment (see account.json `environments`)") for m in METRICS}
     paid_tier = plan["type"] == "integrator" and plan["tier"] in PAID_TIERS
     if plan["on_trial"] and not paid_tier:
-        return {m: Entitlement(None, f"{what} is on trial until {plan['trial_end']:%Y-%m-%d}: unlimited") for m in METRICS}
+        return {m: Entitlement(None, f"{what} is on trial until {plan['trial_end']:%Y-%m-%d}: unlimited", "unlimited")
+                for m in METRICS}
     trial = (f"; on trial until {plan['trial_end']:%Y-%m-%d}, which the vendor's UI does not count as unlimited "
              "for a paid tier") if plan["on_trial"] else ""
     out = {}
@@ -68,7 +85,7 @@ def entitlements(plan: dict | None, pool: str | None) -> dict[str, Entitlement]:
         else:
             source = f"{what}, {pool}: {base or 0} plus {addon or 0} add-on"
         if base is None and addon is None:
-            out[metric] = Entitlement(None, f"{what} gives no {pool} {metric.replace('_', ' ')}")
+            out[metric] = Entitlement(None, f"{what} gives no {pool} {metric.replace('_', ' ')}", "not on this plan")
         else:
             out[metric] = Entitlement((base or 0) + (addon or 0), source)
     return out

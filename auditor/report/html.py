@@ -20,7 +20,7 @@ from markupsafe import Markup
 from auditor.common.errors import AuditorError
 from auditor.common.paths import data_dir
 from auditor.common.vocabulary import change_counts
-from auditor.report.tables import METRIC_WORDS, SEVERITIES, Report, advice_counts, advice_groups, fraction, no_number
+from auditor.report.tables import METRIC_WORDS, SEVERITIES, Report, advice_counts, advice_groups, fraction
 
 CHART_ROWS = 50
 ADVICE_ROWS = 50  # environments whose advice the page shows; the workbook and the results have all
@@ -149,9 +149,14 @@ CHART_METRICS = (("billable flows", "billable flows", "flows entitled"), ("endpo
                  ("on-premise agents", "agents used", "agents entitled"))
 
 
-def _chart_rows(summary: pd.DataFrame) -> tuple[list[dict], int, list[str]]:
+CHART_KEYS = dict(zip((m[0] for m in CHART_METRICS), ("flows", "endpoints", "trading_partners", "agents")))
+
+
+def _chart_rows(summary: pd.DataFrame, results: dict) -> tuple[list[dict], int, list[str]]:
     """The environments the overview chart shows (all, or the most used when there are many),
-    and the metrics it shows."""
+    and the metrics it shows; an entitlement with no number says why, as the results do."""
+    states = {(a["account"], e["environment"]): {k: (e.get(k) or {}).get("state") for k in CHART_KEYS.values()}
+              for a in results["accounts"] for e in a["environments"]}
     metrics = list(CHART_METRICS[:2]) + [
         m for m in CHART_METRICS[2:]
         if (pd.to_numeric(summary[m[1]]).fillna(0) > 0).any() or (pd.to_numeric(summary[m[2]]).fillna(0) > 0).any()]
@@ -168,7 +173,8 @@ def _chart_rows(summary: pd.DataFrame) -> tuple[list[dict], int, list[str]]:
             top = max(used, ent or 0, 1)
             state = "unknown" if ent is None else ("over" if used > ent else ("at limit" if used == ent and used else ""))
             bars.append({"label": label, "used": used, "entitled": ent,
-                         "none": no_number(r.get(ent_col.replace("entitled", "entitled from"))),  # not on this plan, ...
+                         # not on this plan, unlimited, unknown
+                         "none": states[r["account"], r["environment"]][CHART_KEYS[label]] or "unknown",
                          "used_w": round(100 * used / top, 1),
                          "ent_x": None if ent is None else round(100 * ent / top, 1),
                          "over": state == "over", "unknown": ent is None, "state": state})
@@ -267,7 +273,7 @@ def render_html(report: Report, templates: Path | None = None) -> str:
     findings = report.findings
     alarms = findings[(findings["status"] == "alarm") & ~findings["muted"]]
     by_severity = {s: int((alarms["severity"] == s).sum()) for s in SEVERITIES}
-    chart, environments, chart_metrics = _chart_rows(report.summary)
+    chart, environments, chart_metrics = _chart_rows(report.summary, report.results)
     counts = {
         "accounts": len(report.results["accounts"]), "environments": environments,
         "over": int(((report.summary["billable flows"] > report.summary["flows entitled"]).fillna(False)

@@ -116,41 +116,6 @@ def fraction(used, entitled) -> str | None:
     return f"{int(used)} / {'-' if pd.isna(entitled) else int(entitled)}"
 
 
-def no_number(source: str | None) -> str:
-    """What an entitlement without a number is, from what it is entitled from: "not on this plan"
-    (the plan's license gives none of it: an integrator license's endpoints), "unlimited" (a
-    trial), or "unknown" (no plan license, nothing said for the environment, a number unreadable)."""
-    text = source or ""
-    if " gives no " in text:
-        return "not on this plan"
-    if text.endswith(": unlimited"):
-        return "unlimited"
-    return "unknown"
-
-
-def _status(used: pd.Series, entitled: pd.Series, source: pd.Series | None = None,
-            expired: pd.Series | None = None) -> pd.Series:
-    """over, at limit (as many used as entitled, and some: 0 of 0 is within, as the rules, the
-    chart and the terminal have it), within; expired where the license the entitlement comes from
-    has (its figure is no longer current); with no entitlement, what `no_number` says of its
-    source (not on this plan, unlimited, unknown)."""
-    ent = entitled.astype("Float64")
-    out = pd.Series("within", index=used.index, dtype=object)
-    out[(used == ent) & (used > 0)] = "at limit"
-    out[used > ent] = "over"
-    if expired is not None:
-        out[expired.notna().to_numpy(dtype=bool)] = "expired"
-    none = ent.isna().to_numpy(dtype=bool)
-    out[none] = [no_number(s) for s in (source[none] if source is not None else [None] * int(none.sum()))]
-    return out
-
-
-def _share(used: pd.Series, entitled: pd.Series) -> pd.Series:
-    ent = entitled.astype("Float64")
-    share = (used / ent.where(ent > 0)).astype("Float64")
-    return share.mask(used == 0, 0.0).mask((ent == 0) & (used > 0), pd.NA)
-
-
 def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for acct in results["accounts"]:
@@ -169,6 +134,10 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
                 "trading partners entitled from": env["trading_partners"]["entitled_from"],
                 "agents entitled from": (env.get("agents") or {}).get("entitled_from"),
                 "license expired": env.get("license_expired"),
+                # where it stands, and the share used, as the results say (auditor.results.upgrade
+                # fills them in for a file of an earlier version)
+                "flows status": env["flows"]["state"], "endpoints status": env["endpoints"]["state"],
+                "flows share": env["flows"]["share"], "endpoints share": env["endpoints"]["share"],
                 # as the results say it (None: entitlement unknown, or a results file of an earlier version)
                 **{OVER_BY[metric]: (env.get(metric) or {}).get("over") for metric in OVER_BY},
                 **_overage(env.get("cost")),
@@ -186,12 +155,9 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=cols)
     table["license expired"] = pd.to_datetime(table["license expired"], format="%Y-%m-%d")
-    for metric, used in (("flows", "billable flows"), ("endpoints", "endpoints used")):
-        entitled = pd.to_numeric(table[f"{metric} entitled"]).astype("Int64")
-        table[f"{metric} entitled"] = entitled
-        table[f"{metric} share"] = _share(table[used], entitled)
-        table[f"{metric} status"] = _status(table[used], entitled, table[f"{metric} entitled from"],
-                                            table["license expired"])
+    for metric in ("flows", "endpoints"):
+        table[f"{metric} entitled"] = pd.to_numeric(table[f"{metric} entitled"]).astype("Int64")
+        table[f"{metric} share"] = pd.to_numeric(table[f"{metric} share"]).astype("Float64")
     for col in ("trading partners entitled", "agents used", "agents entitled", *OVER_BY.values()):
         table[col] = pd.to_numeric(table[col]).astype("Int64")
     for col in money:  # an environment with no overage in a currency costs nothing in it

@@ -10,7 +10,7 @@ import pandas as pd
 
 from auditor import __version__
 from auditor.common.errors import UnsoundDocument
-from auditor.common.vocabulary import ENVIRONMENT_ORDER_SQL, USAGE
+from auditor.common.vocabulary import ENVIRONMENT_ORDER_SQL, USAGE, USED
 from auditor.load.auditlog import has_log
 from auditor.results import model as m
 from auditor.results.frames import Audit
@@ -84,10 +84,15 @@ def document(as_of, judged, issues: list[dict], rules: list, inputs: pd.DataFram
 
 def _environments(audit: Audit, n: int) -> list[list[dict]]:
     """Each account's environments with their usage, each count checked against the model."""
-    frame = audit.environments
+    # the share of the entitlement used: none used is a share of 0 (whatever is entitled); some used
+    # of nothing entitled is no number (the rules read it as infinite, the file as none)
+    env = audit.environments
+    frame = env.assign(**{f"_{metric}_share": env[f"{metric}_share"].replace([float("inf")], float("nan")).mask(
+        env[used] == 0, 0.0) for metric, used in USED.items()})
     usage = {metric: frame_rows(frame, m.Usage, {**counts, "entitled": f"{metric}_entitled",
                                                  "entitled_from": f"{metric}_entitled_from",
-                                                 "over": f"{metric}_over"},
+                                                 "over": f"{metric}_over", "state": f"{metric}_state",
+                                                 "share": f"_{metric}_share"},
                                 f"environments.{metric}")
              for metric, counts in USAGE.items()}
     vendor = frame_rows(frame, m.VendorFigures, {metric: f"vendor_{metric}" for metric in USAGE}, "environments.vendor")

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from auditor.common.errors import AuditorError, UnsoundDocument
 from auditor.common.files import atomic
 from auditor.results.model import LISTS, SCHEMA_VERSION, Results
+from auditor.results.upgrade import fill
 
 
 def dumps(results: dict) -> bytes:
@@ -105,4 +106,4 @@ def check(data, where: str, validate: bool = True, lists: bool = True) -> dict:
         except ValidationError as exc:
             err = exc.errors()[0]
             raise AuditorError(f"{where}: not a sound results file: {_where(err['loc'])}: {err['msg']}") from None
-    return data
+    return fill(data)

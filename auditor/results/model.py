@@ -15,7 +15,7 @@ from annotated_types import Ge
 from pydantic import AfterValidator, BaseModel, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
-from auditor.common.vocabulary import USAGE, Severity
+from auditor.common.vocabulary import STATES, USAGE, Severity
 
 SCHEMA_VERSION = 1
 
@@ -52,6 +52,11 @@ class Usage(BaseModel):
     # how many more are used than entitled (0 when within), None where the entitlement is unknown
     # (absent in results files of earlier versions): readers take it from here, never work it out
     over: Count | None = None
+    # where the environment stands (vocabulary.STATES) and what share of the entitlement is used
+    # (None with no number, or none entitled and some used); readers take them from here (a file of
+    # schema 1 has them filled in as it is read: auditor.results.io)
+    state: Literal[STATES] | None = None
+    share: float | None = None
 
 
 class VendorFigures(BaseModel):

@@ -23,6 +23,7 @@ from auditor.count.entitlements import (
     Entitlement,
     entitlements,
     plan_licenses,
+    states,
 )
 from auditor.count.policy import Policy
 from auditor.count.vendor import compare
@@ -109,12 +110,13 @@ def _environments(snapshots, plans, flows, endpoints, tps, agents, as_of: date) 
             if pool is None:
                 pool = "production"
                 ent = {m: Entitlement(e.value, f"{e.source}; environment {env} is named by no license, so it has "
-                                      "production's entitlements (help center 31566861433627)")
+                                      "production's entitlements (help center 31566861433627)", e.none)
                        for m, e in ent.items()}
             row = {"account_no": no, "account": snap.account, "license_model": snap.license_model,
                    "environment": env, "pool": pool, "plan": plan_rows[no]["plan"], "license_expired": lapsed}
             for metric in METRICS:
                 row[f"{metric}_entitled"] = ent[metric].value
+                row[f"{metric}_none"] = ent[metric].none if ent[metric].value is None else None
                 row[f"{metric}_entitled_from"] = ent[metric].source + (
                     f"; that license expired on {lapsed}, so this is what it gave, not a current entitlement"
                     if lapsed and ent[metric].value is not None else "")
@@ -138,6 +140,7 @@ def _environments(snapshots, plans, flows, endpoints, tps, agents, as_of: date) 
         share = env[used] / entitled.where(entitled > 0)
         share = share.mask((entitled == 0) & (env[used] > 0), float("inf")).mask(env[used] == 0, 0.0)
         env[f"{metric}_share"] = share.where(entitled.notna())
+        env[f"{metric}_state"] = states(env[used], entitled, env[f"{metric}_none"], env["license_expired"])
     return env
 
 
