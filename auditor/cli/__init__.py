@@ -17,8 +17,8 @@ from auditor.cli.app import INTERRUPTED, cli, say_interrupted
 
 def main() -> None:
     """The `auditor` command. Once it has said all it has to say, the process ends without
-    tearing the interpreter down: freeing the audit's objects one by one took 0.2 s of a 1,000
-    account audit, for nothing. (Everything the command opens is closed by then; tests call
+    tearing the interpreter down: freeing a large audit's objects one by one takes a noticeable
+    part of its run, for nothing. (Everything the command opens is closed by then; tests call
     `cli` itself.)"""
     try:
         cli()

@@ -24,7 +24,8 @@ from auditor.common.errors import AuditorError
 from auditor.common.yamlfile import read_yaml
 
 # a pattern's length is capped: fnmatch turns a run of `[` into a regular expression in time
-# quadratic in its length (8,000 took 4.7 s, 50,000 minutes); no id or key is this long
+# quadratic in its length (a few thousand take seconds, tens of thousands minutes); no id or key is
+# this long
 Pattern = Annotated[str, Field(max_length=1000)]
 
 
