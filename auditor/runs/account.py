@@ -38,7 +38,7 @@ from auditor.rules.model import Rule
 from auditor.runs.judge import judge
 
 # one row per endpoint (or trading partner) with its member lists; each list is made from its own
-# distinct rows (DISTINCT aggregates over all of `usage` cost 1.6 times as much)
+# distinct rows (DISTINCT aggregates over all of `usage` cost more)
 ENDPOINTS_SQL = """
 WITH reach AS (
   SELECT u.account_no, u.environment, k.key, u.flow_id, u.reacher
@@ -206,7 +206,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
                                       policy.trading_partner_flows_billable, as_of)
         con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
         # one fetch for the results file (Arrow) and the rules (pandas): converting the Arrow table
-        # costs a quarter of a second fetch as a frame; every text column is a string column, even
+        # costs a fraction of a second fetch as a frame; every text column is a string column, even
         # one with no value at all (a frame fetched from DuckDB made that one an object column)
         flows_out = con.table("flows_out").to_arrow_table()
         flows = flows_out.to_pandas()
