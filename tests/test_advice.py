@@ -465,3 +465,53 @@ def test_a_flows_last_run_is_read_from_the_snapshot(tmp_path, busy, idle):
     advice = doc.accounts[0].environments[0].advice.model_dump()
     assert advice["status"] == "over"
     assert option(advice, "disable-flows")["flows"] == [idle]
+
+
+def _options_hold(root, as_of=AS_OF) -> int:
+    """Every option of every environment of the snapshots at `root`, applied with whatif's edits:
+    its environment's counts drop by exactly its saves, no other environment changes. Returns how
+    many options were applied."""
+    policy = load_policy("default")
+    doc = Results.model_validate_json(audit_run([root], "default", as_of, rules=load_rules(), profile="default").data)
+    before = run([root], policy, [], as_of).environments.set_index(["account", "environment"])
+    applied = 0
+    for account in doc.accounts:
+        for env in account.environments:
+            for opt in env.advice.options:
+                if not opt.whatif:
+                    continue
+                after = run([root], policy, [], as_of, edits=_edits(opt.whatif)).environments
+                after = after.set_index(["account", "environment"])
+                for at in after.index:
+                    for metric, column in USED.items():
+                        saved = int(before.loc[at, column]) - int(after.loc[at, column])
+                        want = opt.saves.get(metric, 0) if at == (account.account, env.environment) else 0
+                        assert saved == want, (at, opt.action, metric)
+                applied += 1
+    return applied
+
+
+def test_consolidating_a_legacy_account_leaves_the_other_environment_as_it_is(tmp_path):
+    """In a legacy account both environments share connections: a connection sandbox flows reach
+    too is not merged away (that would change sandbox's count), nor one of another agent."""
+    from conftest import write_snapshot
+    uris = {"v1": "https://api.stripe.com/v1", "v2": "https://api.stripe.com/v2", "v3": "https://api.stripe.com/v3",
+            "v4": "https://api.stripe.com/v4"}
+    conns = [{"_id": c, "type": "http", "http": {"baseURI": u}} for c, u in uris.items()]
+    conns[3]["_agentId"] = "agent-9"
+    exports = [{"_id": f"e-{c}", "_connectionId": c} for c in uris]
+    flows = [{"_id": f"f-{c}", "pageGenerators": [{"_exportId": f"e-{c}"}]} for c in uris]
+    flows.append({"_id": "f-sb", "sandbox": True, "pageGenerators": [{"_exportId": "e-v3"}]})
+    licenses = [{"_id": "l", "type": "endpoint", "expires": "2027-12-31T00:00:00.000Z", "numEndpoints": 2,
+                 "numSandboxEndpoints": 5}]
+    root = write_snapshot(tmp_path / "legacy", connections=conns, exports=exports, flows=flows, licenses=licenses)
+    doc = Results.model_validate_json(audit_run([root], "default", AS_OF, rules=load_rules(), profile="default").data)
+    production = doc.accounts[0].environments[0]
+    assert production.environment == "production" and production.endpoints.used == 4
+    merge = option(production.advice.model_dump(), "consolidate")
+    assert merge["connections"] == ["v1", "v2"] and merge["saves"] == {"endpoints": 1}
+    assert _options_hold(root) >= 2
+
+
+def test_every_option_holds_on_a_multi_environment_account_with_one_id_in_two_environments():
+    assert _options_hold(SAMPLE / "globex") >= 3

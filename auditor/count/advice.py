@@ -336,6 +336,8 @@ class EnvironmentFacts:
     flows: pd.DataFrame  # its rows of the flows frame (with last_run when known)
     connections: pd.DataFrame  # the account's connections (identity columns)
     agents: pd.DataFrame | None = None  # its on-premise agents (key) with the flows and others reaching them
+    # connections (of a legacy account: its environments share them) reached from another environment too
+    elsewhere: frozenset = frozenset()
     as_of: object = None
     run_month: str | None = None
     account: str | None = None  # named in the whatif arguments, with the environment
@@ -516,8 +518,15 @@ def _system(row: dict) -> str | None:
     return None
 
 
+def _agent(row: dict) -> str | None:
+    agent = row.get("agent_id")
+    return agent if isinstance(agent, str) else None
+
+
 def _consolidate(facts: EnvironmentFacts, lim: Limits) -> list[dict]:
     conns = facts.connections
+    if "scope" in conns:  # a multi-environment account's connection ids are per environment
+        conns = conns[conns["scope"].isin([facts.environment, "*"])]
     by_id = {r["id"]: r for r in conns.to_dict("records")}
     systems: dict[str, list[tuple[str, list[str], int]]] = {}
     for key, members, fl, by in zip(facts.endpoints["key"], facts.endpoints["connections"],
@@ -536,6 +545,15 @@ def _consolidate(facts: EnvironmentFacts, lim: Limits) -> list[dict]:
         keep_key, keep_members, _ = keys[0]
         keep = max(keep_members, key=lambda c: (by_id[c].get("enabled_flows", 0), c)) \
             if all(c in by_id for c in keep_members) else keep_members[0]
+        agent = _agent(by_id[keep]) if keep in by_id else None
+        # a key is merged away only whole, and only when merging changes nothing but this
+        # environment's endpoints: none of its connections is reached from another environment (a
+        # legacy account's environments share connections) or runs through another agent
+        movable = [k for k in keys[1:] if all(c in by_id and c not in facts.elsewhere and _agent(by_id[c]) == agent
+                                              for c in k[1])]
+        if not movable:
+            continue
+        keys = [keys[0], *movable]
         merged = [c for _, members, _ in keys[1:] for c in members]
         saves = len(keys) - 1
         names = ", ".join(k for k, _, _ in keys)
@@ -652,6 +670,16 @@ def advise(environments: pd.DataFrame, endpoints: pd.DataFrame, trading_partners
 
     ep, tp, fl = split(endpoints), split(trading_partners), split(flows)
     ag = split(agents) if agents is not None else {}
+    # a legacy account's environments share their connections: which are reached from which
+    reached: dict[int, dict[str, set[str]]] = {}
+    legacy = set(environments.loc[environments["license_model"] == "legacy", "account_no"]) \
+        if "license_model" in environments else set()
+    for frame in (endpoints, trading_partners):
+        if len(frame):
+            for no, env, members in zip(frame["account_no"], frame["environment"], frame["connections"]):
+                if no in legacy:
+                    for c in _items(members):
+                        reached.setdefault(no, {}).setdefault(c, set()).add(env)
     conns = {no: g for no, g in connections.groupby("account_no", sort=False)} if len(connections) else {}
     empty = {"endpoints": endpoints.iloc[:0], "tps": trading_partners.iloc[:0], "flows": flows.iloc[:0],
              "conns": connections.iloc[:0]}
@@ -666,7 +694,8 @@ def advise(environments: pd.DataFrame, endpoints: pd.DataFrame, trading_partners
                                  bool(counts_runs.get(no, False)), expired, limits,
                                  ep.get((no, env), empty["endpoints"]), tp.get((no, env), empty["tps"]),
                                  fl.get((no, env), empty["flows"]), conns.get(no, empty["conns"]), as_of=as_of,
-                                 run_month=run_month, account=row.get("account"), agents=ag.get((no, env)))
+                                 run_month=run_month, account=row.get("account"), agents=ag.get((no, env)),
+                                 elsewhere=frozenset(c for c, envs in reached.get(no, {}).items() if envs - {env}))
         out.append(advise_environment(facts, budget))
     return out
 
