@@ -126,3 +126,61 @@ def test_the_sql_reads_only_the_columns_it_needs_and_binds_every_value():
     assert to_sql({"text": {"regex": "(?i)^A"}}, data, {"as_of": AS_OF}).binds == []
     assert holds({"text": {"regex": "(?i)^A"}}, data, {"as_of": AS_OF}).tolist() == \
         evaluate({"text": {"regex": "(?i)^A"}}, data, {"as_of": AS_OF}).tolist()
+
+
+# --- the rules of a frame in one query ---------------------------------------------------------
+
+def _rule(**fields):
+    from auditor.rules.model import Rule
+    base = {"id": "r", "title": "t", "severity": "low", "description": "d", "remediation": "r", "frame": "flows",
+            "reason": "flow {id}"}
+    return Rule.model_validate({**base, **fields})
+
+
+def test_a_rule_answered_in_the_frames_query_gets_the_statuses_it_gets_alone():
+    from auditor.common.paths import data_dir
+    from auditor.rules.evaluate import answers, statuses
+    from auditor.rules.fixtures import _rows, fixture_frame
+    from auditor.rules.model import load_rules
+
+    folder = data_dir("rules") / "tests"
+    batched = 0
+    for rule in load_rules():
+        rows = [row for name in ("pass.yaml", "alarm.yaml", "skip.yaml") if (folder / rule.id / name).is_file()
+                for row in _rows(folder / rule.id / name, rule)]
+        data = fixture_frame(rows, rule)
+        with duckdb.connect() as con:
+            answered = answers([rule], data, AS_OF, con).get(rule.id)
+            alone = statuses(rule, data, AS_OF, con)[1]
+            if answered is not None:
+                batched += 1
+                assert statuses(rule, data, AS_OF, con, answered)[1].equals(alone), rule.id
+    assert batched >= 30  # all but the Python checks' rules
+
+
+def test_a_condition_that_fails_outside_the_scope_only_is_evaluated_over_the_scope():
+    from auditor.rules.evaluate import answers, evaluate_rules
+    data = pd.DataFrame({"account": "a", "environment": "production", "id": ["f1", "f2"], "enabled": [True, False],
+                         "name": pd.Series(["x", 5], dtype=object)})
+    rule = _rule(scope={"enabled": True}, where={"name": {"gt": "a"}})
+    with duckdb.connect() as con:
+        assert answers([rule], data, AS_OF, con) == {}  # a leaf pandas works out: not in the frame's query
+    findings, counts = evaluate_rules([rule], {"flows": data}, AS_OF)
+    assert list(findings["status"]) == ["alarm"] and list(findings["resource_id"]) == ["f1"]
+    # over the whole frame the same condition fails, as it always did: one error finding
+    findings, _ = evaluate_rules([_rule(where={"name": {"gt": "a"}})], {"flows": data}, AS_OF)
+    assert list(findings["status"]) == ["error"]
+    assert list(findings["reason"]) == ["rule r could not be evaluated: TypeError"]
+
+
+def test_rules_of_one_frame_share_a_query_each_with_its_own_parameters():
+    from auditor.rules.evaluate import evaluate_rules
+    data = pd.DataFrame({"account": "a", "environment": "production", "id": ["f1", "f2", "f3"],
+                         "name": ["short", "a longer name", "x"], "enabled": [True, True, False]})
+    rules = [_rule(id="one", parameters={"n": "x"}, where={"name": "$n"}),
+             _rule(id="two", parameters={"n": "short"}, where={"name": "$n"}, scope={"enabled": True}),
+             _rule(id="three", where={"name": {"regex": "^a "}}, requires=["enabled"])]
+    findings, counts = evaluate_rules(rules, {"flows": data}, AS_OF)
+    got = sorted(zip(findings["rule"], findings["resource_id"], findings["status"]))
+    assert got == [("one", "f3", "alarm"), ("three", "f2", "alarm"), ("two", "f1", "alarm")]
+    assert counts.set_index("rule")[["ok", "alarm", "skip"]].loc["two"].tolist() == [1, 1, 0]
