@@ -37,9 +37,10 @@ NOUNS = {"endpoints": ("endpoint", "endpoints"), "flows": ("billable flow", "bil
          "trading_partners": ("trading partner", "trading partners"), "agents": ("on-premise agent", "on-premise agents")}
 USED_COLUMN = {"endpoints": "endpoints_used", "flows": "flows_billable", "trading_partners": "trading_partners_used",
                "agents": "agents_used"}
-# the work the exact search may do per question (candidates looked at, summed over its nodes: about
-# 12 µs each, so some 2 s) before it gives its best answer unproven; deterministic, unlike a time limit
-NODE_BUDGET = 150_000
+# the work the exact search may do per question (candidates and their flows looked at, summed over
+# its nodes: about 3 µs each, so some 2 s) before it gives its best answer unproven; deterministic,
+# unlike a time limit
+NODE_BUDGET = 600_000
 # a flow that ran within this many days of the audit date is "in use": chosen last among equals
 IDLE_DAYS = 30
 # how many evidence lines an option's `why` quotes before it says "and N more"
@@ -60,7 +61,7 @@ class Solution:
     flows: list[int]
     exact: bool  # proven the fewest (within the preferences' order)
     bound: int  # the fewest flows any answer needs (equal to len(flows) when exact)
-    nodes: int = 0  # search work done (candidates looked at, summed over the nodes)
+    nodes: int = 0  # search work done (candidates and their flows looked at, summed over the nodes)
 
 
 @dataclass
@@ -122,7 +123,8 @@ def fewest_flows(items: Sequence[Iterable[int]], need: int, apps: Iterable[int] 
     component's cost of freeing 1, 2, ... of its items is found exactly (all unions of its items
     when it has at most SMALL of them, else a depth-first branch and bound pruned by
     `_lower_bound`), and the components are combined by dynamic programming over the count freed.
-    Past `budget` (work: candidates looked at, summed over the search's nodes) a component's best answers found are used unproven: the answer
+    Past `budget` (work: candidates and their flows looked at, summed over the search's nodes) a
+    component's best answers found (greedy ones at the least) are used unproven: the answer
     then says so, with the lower bound of the whole problem."""
     masks = [m for m in (sum(1 << f for f in set(flows)) for flows in items) if m]
     if need <= 0:
@@ -166,19 +168,28 @@ SMALL = 10  # a component of at most this many item groups is solved by trying e
 
 
 def _components(groups: list[tuple[int, int]]) -> list[list[tuple[int, int]]]:
-    """Groups split into sets that share no flow, in a stable order."""
-    parts: list[tuple[int, list[tuple[int, int]]]] = []
-    for g in groups:
-        mask, members = g[0], [g]
-        keep = []
-        for flows, part in parts:
-            if flows & mask:
-                mask |= flows
-                members = part + members
-            else:
-                keep.append((flows, part))
-        parts = keep + [(mask, members)]
-    return [sorted(part, key=lambda g: (g[0].bit_count(), g[0])) for _, part in parts]
+    """Groups split into sets that share no flow (union-find over the flows), in a stable order."""
+    parent: dict[int, int] = {}
+
+    def root(f: int) -> int:
+        while parent.setdefault(f, f) != f:
+            parent[f] = parent[parent[f]]
+            f = parent[f]
+        return f
+
+    firsts = []
+    for mask, _ in groups:
+        flows = iter(_bits(mask))
+        first = root(next(flows))
+        for f in flows:
+            other = root(f)
+            if other != first:
+                parent[other] = first
+        firsts.append(first)
+    parts: dict[int, list[tuple[int, int]]] = {}
+    for g, first in zip(groups, firsts):
+        parts.setdefault(root(first), []).append(g)
+    return [sorted(part, key=lambda g: (g[0].bit_count(), g[0])) for part in parts.values()]
 
 
 def _curve(groups: list[tuple[int, int]], need: int, apps: int, recent: int, budget: int,
@@ -202,8 +213,13 @@ def _curve(groups: list[tuple[int, int]], need: int, apps: int, recent: int, bud
         proven = True
     else:
         proven = True
+        path = _greedy_path(_Problem(groups, top, apps, recent))  # a first answer for every count
         for m in range(1, top + 1):
-            used, ok = _search(groups, m, apps, recent, max(budget - spent[0], 1), spent)
+            if spent[0] >= budget:  # the budget is spent: the greedy answers stand, unproven
+                proven = False
+                curve[m] = (_cost(path[m], apps, recent), path[m])
+                continue
+            used, ok = _search(groups, m, apps, recent, budget - spent[0], spent, path[m])
             proven &= ok
             curve[m] = (_cost(used, apps, recent), used)
     # freeing more is also freeing fewer: each count takes the cheapest answer freeing at least it
@@ -217,13 +233,13 @@ def _curve(groups: list[tuple[int, int]], need: int, apps: int, recent: int, bud
 
 
 def _search(groups: list[tuple[int, int]], need: int, apps: int, recent: int, budget: int,
-            spent: list[int]) -> tuple[int, bool]:
+            spent: list[int], start: int) -> tuple[int, bool]:
     """Depth-first branch and bound over the item groups (include: every flow of the group is
     disabled; exclude: the group stays, so no later choice may free it), from a greedy answer.
     Returns the best flows found and whether the search finished within `budget` (candidates looked
     at, summed over the nodes)."""
     counted = dict(groups)
-    best_mask = _greedy(_Problem(groups, need, apps, recent))
+    best_mask = start  # an answer to improve on (a greedy one)
     best = _cost(best_mask, apps, recent)
     nodes = 0
     # each entry: (flows disabled, items freed so far, candidates (mask, count) not freed, masks excluded)
@@ -231,7 +247,7 @@ def _search(groups: list[tuple[int, int]], need: int, apps: int, recent: int, bu
     finished = True
     while stack:
         used, freed, cands, excluded = stack.pop()
-        nodes += 1 + len(cands)
+        nodes += 1 + len(cands) + sum(m.bit_count() for m, _ in cands)
         if nodes > budget:
             finished = False
             break
@@ -253,8 +269,9 @@ def _search(groups: list[tuple[int, int]], need: int, apps: int, recent: int, bu
                                                   _cost(cands[i][0] & ~used, apps, recent), cands[i][0]))
         mask, _ = cands[j]
         rest = cands[:j] + cands[j + 1:]
-        # exclude it (pushed first: the include branch is searched first)
-        stack.append((used, freed, rest, excluded + (mask,)))
+        # exclude it (pushed first: the include branch is searched first); dominance: an item whose
+        # flows hold all of its flows cannot be freed without freeing it, so it is excluded too
+        stack.append((used, freed, [c for c in rest if c[0] & mask != mask], excluded + (mask,)))
         grown = used | mask
         if any(e & ~grown == 0 for e in excluded):
             continue  # including it frees an item this branch keeps: another branch holds that answer
@@ -272,7 +289,14 @@ def _search(groups: list[tuple[int, int]], need: int, apps: int, recent: int, bu
 
 def _greedy(problem: _Problem) -> int:
     """A first answer: repeatedly free the group costing the fewest new flows per item freed."""
+    return _greedy_path(problem)[problem.need]
+
+
+def _greedy_path(problem: _Problem) -> dict[int, int]:
+    """The greedy answers on the way to `need`: for each count of items freed up to it, the flows
+    of the first greedy step that frees at least that many."""
     used, freed = 0, 0
+    path: dict[int, int] = {}
     groups = list(problem.groups)
     while freed < problem.need:
         j = min(range(len(groups)), key=lambda i: ((groups[i][0] & ~used).bit_count() / groups[i][1],
@@ -280,13 +304,16 @@ def _greedy(problem: _Problem) -> int:
                                                    groups[i][0]))
         used |= groups[j][0]
         kept = []
+        before = freed
         for m, k in groups:
             if m & ~used == 0:
                 freed += k
             else:
                 kept.append((m, k))
         groups = kept
-    return used
+        for at in range(before + 1, min(freed, problem.need) + 1):
+            path[at] = used
+    return path
 
 
 # ---------------------------------------------------------------------------------------------
