@@ -34,6 +34,7 @@ from auditor.cli.render import (
     cost_lines,
     emit,
     exit_for,
+    finding_records,
     match_account,
     mutes_summary,
     preview_lines,
@@ -188,7 +189,7 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         done = audit_run(paths, policy, as_of, rules=rules, profile=ctx.params["profile"], mutes=mutes,
                          all_rows=all_rows, min_severity=min_severity, history=store if history_on else None,
                          read_back=read_back, progress=progress, prices=ctx.meta.get("prices"))
-    result, results, f = done.audit, done.results, done.findings
+    result, results, f, accounts = done.audit, done.results, done.findings, done.accounts
     results_io.write_bytes(done.data, output)
     caveat = done.caveat
     del done
@@ -196,15 +197,16 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
                f"{plural(len(rules), 'rule')} · as of {as_of}")
     if caveat:
         say(caveat)
+    found = finding_records(result.findings)  # those the results file holds
     if fmt in ("csv", "json"):
-        emit(summary_table(result, numbers=True), fmt, err=False)
+        emit(summary_table(accounts, found, numbers=True), fmt, err=False)
     elif not ctx.meta.get("quiet"):  # the summary is for a person: --quiet leaves it out
-        table = summary_table(result)
+        table = summary_table(accounts, found)
         if fmt == "summary" and len(table) > SUMMARY_ROWS:  # a partner's thousands: what needs a look
-            hit = attention(result).to_numpy()
-            if hit.any():
+            hit = attention(accounts)
+            if any(hit):
                 emit(table[hit], "table")
-            for line in totals_lines(result, int(hit.sum())):
+            for line in totals_lines(accounts, found, sum(hit)):
                 say(line)
         else:
             emit(table, "table")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from auditor.cli.options import Progress, echo, say
 from auditor.common.errors import AuditorError
 from auditor.common.terminal import printable
 from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN, USED, plural
+from auditor.results.summary import alarm_counts, at_or_over, used
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
     import pandas as pd
@@ -257,68 +259,71 @@ LABELS = {"flows": "billable flows", "endpoints": "endpoints", "trading_partners
           "agents": "agents"}  # what the terminal calls what each metric's entitlement limits
 
 
-def summary_table(audit: Audit, numbers: bool = False) -> pd.DataFrame:
-    """One row per account and environment: used against entitled ("6 / 10"; with `numbers`, in
-    columns of their own, for CSV and JSON) and the unmuted alarms by severity."""
+def summary_table(accounts: list[dict], findings: Iterable[Mapping], numbers: bool = False) -> pd.DataFrame:
+    """One row per account and environment of the results' `accounts`: used against entitled
+    ("6 / 10"; with `numbers`, in columns of their own, for CSV and JSON) and the unmuted alarms by
+    severity (`findings`: those the results file holds)."""
     import pandas as pd
 
     from auditor.report.tables import fraction
-    env = audit.environments
-    table = pd.DataFrame({"account": env["account"], "environment": env["environment"], "plan": env["plan"]})
-    for metric, used in USED.items():
-        label, entitled = LABELS[metric], f"{metric}_entitled"
+    envs = [(a, e) for a in accounts for e in a["environments"]]
+    tally = alarm_counts(findings)
+    table = pd.DataFrame({"account": [a["account"] for a, _ in envs], "environment": [e["environment"] for _, e in envs],
+                          "plan": [a["plan"] for a, _ in envs]})
+    for metric in USED:
+        label = LABELS[metric]
+        usage = [(used(e, metric), (e.get(metric) or {}).get("entitled"), e.get("license_expired")) for _, e in envs]
         if numbers:
-            table[label if metric == "flows" else f"{label} used"] = env[used].astype("Int64")
-            table[f"{label.replace('billable ', '')} entitled"] = pd.to_numeric(env[entitled]).astype("Int64")
-        elif metric != "agents" or (env[used] > 0).any() or env[entitled].fillna(0).gt(0).any():
+            table[label if metric == "flows" else f"{label} used"] = pd.array([u for u, _, _ in usage], dtype="Int64")
+            table[f"{label.replace('billable ', '')} entitled"] = pd.array([n for _, n, _ in usage], dtype="Int64")
+        elif metric != "agents" or any((u or 0) > 0 or (n or 0) > 0 for u, n, _ in usage):
             # an entitlement of a license that has expired is no current one: said beside it
-            table[label] = [fraction(u, e) + (" expired" if pd.notna(lapsed) and pd.notna(e) else "")
-                            for u, e, lapsed in zip(env[used], env[entitled], env["license_expired"])]
+            table[label] = [fraction(u, n) + (" expired" if lapsed and n is not None else "") for u, n, lapsed in usage]
     if numbers:
-        table["license expired"] = env["license_expired"]
-    alarms = audit.findings[unmuted_alarms(audit.findings)]
-    # one grouping, aligned on the table's rows (no lookups row by row: partners have thousands)
-    rows = pd.MultiIndex.from_arrays([env["account"], env["environment"]])
-    per = (alarms.groupby(["account", "environment", "severity"]).size().unstack("severity")
-           if not alarms.empty else pd.DataFrame())
-    per = per.reindex(index=rows, columns=list(SEVERITIES)).fillna(0).astype(int)
+        table["license expired"] = [e.get("license_expired") for _, e in envs]
     for sev in SEVERITIES_DOWN:
-        table[sev] = per[sev].to_numpy()
-    acct = alarms[alarms["environment"].isna()].groupby("account").size()
-    first = env.groupby("account").cumcount().to_numpy() == 0
-    table["account-wide"] = acct.reindex(env["account"]).fillna(0).astype(int).to_numpy() * first
+        table[sev] = [tally.get((a["account"], e["environment"]), {}).get(sev, 0) for a, e in envs]
+    first = [i == 0 for a in accounts for i in range(len(a["environments"]))]
+    wide = {a: sum(n for k, n in counts.items() if k != "muted") for (a, e), counts in tally.items() if e is None}
+    table["account-wide"] = [wide.get(a["account"], 0) if f else 0 for (a, _), f in zip(envs, first)]
     return table
 
 
 SUMMARY_ROWS = 20  # environments the summary lists in full; past that, those over or at a limit
 
 
-def attention(audit: Audit) -> pd.Series:
-    """Per environment row: over or at a limit in any metric (a share of what is entitled of 1 or
-    more; 0 of 0 is a share of 0), as the overview chart of the HTML report marks them."""
-    shares = audit.environments[[f"{metric}_share" for metric in USED]]
-    return (shares >= 1).fillna(False).astype(bool).any(axis=1)
+def attention(accounts: list[dict]) -> list[bool]:
+    """Per environment row: over or at a limit in any metric, as the overview chart of the HTML
+    report marks them."""
+    return [at_or_over(e) for a in accounts for e in a["environments"]]
 
 
-def totals_lines(audit: Audit, shown: int) -> list[str]:
+def totals_lines(accounts: list[dict], findings: Iterable[Mapping], shown: int) -> list[str]:
     """What a summary of many environments says under the rows it shows: the totals of all of
     them, and how to see the rest."""
-    env, f = audit.environments, audit.findings
-    alarms = f[unmuted_alarms(f)]["severity"].value_counts()
-    by = ", ".join(f"{int(alarms.get(s, 0)):,} {s}" for s in SEVERITIES_DOWN)
-    accounts, rows = env["account"].nunique(), len(env)
-    rest = rows - shown
+    alarms: dict[str, int] = {}
+    for counts in alarm_counts(findings).values():
+        for sev, n in counts.items():
+            alarms[sev] = alarms.get(sev, 0) + n
+    by = ", ".join(f"{alarms.get(s, 0):,} {s}" for s in SEVERITIES_DOWN)
+    envs = [e for a in accounts for e in a["environments"]]
+    rows, rest = len(envs), len(envs) - shown
     shown_words = (f"Shown: {'the one environment' if shown == 1 else f'the {shown:,} environments'} over or at "
                    f"a limit; {'the other one is' if rest == 1 else f'the other {rest:,} are'} within their limits "
                    "or have none known." if shown else
                    "No environment is over or at a limit it is known to have.")
-    used = ", ".join(plural(int(env[column].sum()), LABELS[metric][:-1], LABELS[metric])
-                     for metric, column in USED.items())
+    total = ", ".join(plural(sum(used(e, metric) or 0 for e in envs), LABELS[metric][:-1], LABELS[metric])
+                      for metric in USED)
     return [
-        f"{plural(accounts, 'account')}, {plural(rows, 'environment')}: {used}; "
-        f"{plural(int(alarms.sum()), 'unmuted alarm')} ({by}).",
+        f"{plural(len(accounts), 'account')}, {plural(rows, 'environment')}: {total}; "
+        f"{plural(sum(n for s, n in alarms.items() if s != 'muted'), 'unmuted alarm')} ({by}).",
         f"{shown_words} --format table lists every environment (--format csv|json as data).",
     ]
+
+
+def finding_records(findings: pd.DataFrame) -> list[dict]:
+    """The columns of the findings frame the summaries count, as records."""
+    return findings[["account", "environment", "severity", "status", "muted"]].to_dict("records")
 
 
 def skipped_summary(audit: Audit) -> str:

@@ -21,7 +21,16 @@ from auditor.cli.options import (
     say,
     snapshot_options,
 )
-from auditor.cli.render import LABELS, cost_lines, emit, exit_for, mutes_summary, skipped_summary, summary_table
+from auditor.cli.render import (
+    LABELS,
+    cost_lines,
+    emit,
+    exit_for,
+    finding_records,
+    mutes_summary,
+    skipped_summary,
+    summary_table,
+)
 from auditor.common.vocabulary import SEVERITIES, USED, plural
 
 if TYPE_CHECKING:
@@ -142,7 +151,7 @@ def whatif(ctx, paths, policy, as_of, disable, enable, delete, merge, account, e
         for line in before_after_lines(done.compared):
             say(line)
         if fmt == "table":
-            emit(summary_table(after.audit), "table")
+            emit(summary_table(after.accounts, finding_records(after.audit.findings)), "table")
     say(skipped_summary(after.audit))
     if not after.audit.mutes.empty:
         say(mutes_summary(after.audit))

@@ -23,6 +23,7 @@ from pathlib import Path
 from auditor.common.errors import AuditorError
 from auditor.common.files import atomic
 from auditor.common.vocabulary import SEVERITIES, USAGE, environment_order
+from auditor.results.summary import alarm_counts
 
 PREFIX = "auditor_"
 
@@ -151,12 +152,9 @@ def render(results: dict, findings: Iterable[dict] | None = None) -> str:
                     shares[metric].add(labels, share(used, usage["entitled"]))
             expired.add(labels, int(env.get("license_expired") is not None))
 
-    tally: dict[tuple[str, str, str], int] = {}
-    for f in results["findings"] if findings is None else findings:
-        if f["status"] == "alarm" and not f["muted"]:
-            env = f.get("environment")  # None in the results; NaN in the audit's frame, as records
-            key = (f["account"], env if isinstance(env, str) else "", f["severity"])
-            tally[key] = tally.get(key, 0) + 1
+    tally = {(acct_name, env_name or "", sev): n  # an account-wide alarm: the environment ""
+             for (acct_name, env_name), counts in alarm_counts(results["findings"] if findings is None else findings).items()
+             for sev, n in counts.items() if sev != "muted"}
     for (acct_name, env_name, _sev) in tally:  # an alarm of a place the accounts do not list still counts
         listed = places.setdefault(acct_name, [])
         if env_name and env_name not in listed:

@@ -18,6 +18,7 @@ from auditor.common.vocabulary import STATUS_ORDER, USAGE, why_reached
 from auditor.results import model as m
 from auditor.results.caveats import download_caveat
 from auditor.results.rows import table as section_table
+from auditor.results.summary import alarm_counts
 
 # header -> kind, for the writers: "date", "share" (a fraction shown as a percentage), "int", "bool"
 COLUMN_TYPES = {
@@ -116,7 +117,7 @@ def fraction(used, entitled) -> str | None:
     return f"{int(used)} / {'-' if pd.isna(entitled) else int(entitled)}"
 
 
-def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
+def _summary(results: dict) -> pd.DataFrame:
     rows = []
     for acct in results["accounts"]:
         for env in acct["environments"]:
@@ -163,24 +164,19 @@ def _summary(results: dict, findings: pd.DataFrame) -> pd.DataFrame:
     for col in money:  # an environment with no overage in a currency costs nothing in it
         table[col] = pd.to_numeric(table[col] if col in table else pd.Series(0.0, index=table.index)
                                    ).fillna(0.0).astype(float)
-    # unmuted alarms by severity per environment, as the terminal summary counts them; alarms
-    # of no environment (licenses) under account-wide, on the account's first row
-    alarms = findings[findings["status"] == "alarm"]
-    live = alarms[~alarms["muted"]]
+    # unmuted alarms by severity per environment, as the terminal summary counts them
+    # (results.summary); alarms of no environment (licenses) under account-wide, on the account's
+    # first row; the muted ones of both in one column
+    tally = alarm_counts(results["findings"])
     first = ~table.duplicated("account")
-
-    def per_env(rows: pd.DataFrame) -> list[int]:
-        counts = rows.groupby(["account", "environment"]).size().to_dict()  # a dict: MultiIndex lookups cost 40 µs
-        return [int(counts.get((a, e), 0)) for a, e in zip(table["account"], table["environment"])]
-
+    places = list(zip(table["account"], table["environment"]))
     for sev in SEVERITIES:
-        table[sev] = per_env(live[live["severity"] == sev])
-    wide = live[live["environment"].isna()].groupby("account").size().to_dict()
-    table["account-wide"] = [int(wide.get(a, 0)) if f else 0 for a, f in zip(table["account"], first)]
-    muted = alarms[alarms["muted"]]
-    wide = muted[muted["environment"].isna()].groupby("account").size().to_dict()
-    table["muted alarms"] = [n + (int(wide.get(a, 0)) if f else 0)
-                             for n, a, f in zip(per_env(muted), table["account"], first)]
+        table[sev] = [tally.get(place, {}).get(sev, 0) for place in places]
+    wide = {a: counts for (a, e), counts in tally.items() if e is None}
+    table["account-wide"] = [sum(n for k, n in wide.get(a, {}).items() if k != "muted") if f else 0
+                             for a, f in zip(table["account"], first)]
+    table["muted alarms"] = [tally.get(place, {}).get("muted", 0) + (wide.get(place[0], {}).get("muted", 0) if f else 0)
+                             for place, f in zip(places, first)]
     return table[cols]
 
 
@@ -418,7 +414,7 @@ def build_report(results: dict) -> Report:
               "caveat": download_caveat(results["accounts"]),
               # 'auditor whatif': the counts as if edited, said on top of every report
               "whatif": m.WhatIf.model_validate(results["whatif"]).said() if results.get("whatif") else None},
-        summary=_summary(results, findings),
+        summary=_summary(results),
         findings=findings,
         rules=_rules(results, findings),
         endpoints=_endpoints(results),

@@ -355,6 +355,9 @@ class AccountRun:
     data: bytes
     results: dict
     caveat: str | None
+    # each account of the results file as written but for its long lists (endpoints, flows, ...):
+    # what the terminal summary shows
+    accounts: list[dict]
 
 
 def audit_snapshots(paths: list[Path], policy: str, as_of: date, *, mutes: Path | None = None,
@@ -388,6 +391,7 @@ def finish(result: Audit, profile: str, min_severity: str = "info", *, history: 
     from auditor.results import build as results_build
     from auditor.results import io as results_io
     from auditor.results.caveats import download_caveat
+    from auditor.results.model import LISTS
 
     result.profile = profile
     every = result.findings
@@ -401,4 +405,5 @@ def finish(result: Audit, profile: str, min_severity: str = "info", *, history: 
         # (the findings too: a near-limit finding names the changes that moved its count toward the limit)
         doc.update({k: results[k] for k in ("changes", "trend", "findings") if k in results})
         data = results_io.encode(doc)
-    return AccountRun(result, every, data, results, download_caveat(doc["accounts"]))
+    accounts = [{k: v for k, v in a.items() if k not in LISTS} for a in doc["accounts"]]
+    return AccountRun(result, every, data, results, download_caveat(doc["accounts"]), accounts)

@@ -28,7 +28,7 @@ import orjson
 import pandas as pd
 
 from auditor.common.errors import AuditorError
-from auditor.common.vocabulary import SEVERITIES, USED
+from auditor.common.vocabulary import USED
 from auditor.count.policy import load_policy
 from auditor.load.snapshot import Snapshot
 from auditor.results.frames import Audit
@@ -256,24 +256,14 @@ def whatif_run(paths: list[Path], policy: str, as_of: date, edits: Edits, *, rul
                read_back: bool = False, progress=None, prices=None) -> WhatIfRun:
     """The audit of `paths` as if `edits` were made, its results file (with the `whatif` section,
     checked against the model), and the counts of the same audit without them."""
-    from auditor.results import build as results_build
-    from auditor.results import io as results_io
-    from auditor.results.caveats import download_caveat
+    from auditor.runs.account import finish
 
     chosen = load_policy(policy)
     # edited first: an unknown or ambiguous id stops the run before the second audit
     result: Audit = run(paths, chosen, rules, as_of, mutes, all_rows, progress, edits=edits)
-    result.profile = profile
     result.prices = prices  # --prices: the overage in money, as if edited
-    every = result.findings
-    result.findings = every[every["severity"].map(SEVERITIES.index).ge(SEVERITIES.index(min_severity))].reset_index(
-        drop=True)
-    doc = results_build.build(result)
-    doc["whatif"] = {"edits": edits.applied}
-    data = results_io.encode(doc)
-    results = orjson.loads(data) if read_back else {}
+    after = finish(result, profile, min_severity, read_back=read_back, sections={"whatif": {"edits": edits.applied}})
     if progress:
         progress("counting again without the edits")
     before = run(paths, chosen, [], as_of)  # the counts only: no rules, no mutes
-    after = AccountRun(result, every, data, results, download_caveat(doc["accounts"]))
     return WhatIfRun(after, compare(before.environments, result.environments), edits.applied)
