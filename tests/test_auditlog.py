@@ -224,13 +224,19 @@ def test_a_broken_entry_is_skipped_and_said_never_lost(tmp_path):
         {"_id": "ok", "time": "2026-11-03T10:00:00Z", "event": "delete"},  # the same _id again
         {"_id": "t1", "time": "yesterday", "resourceType": "flow", "_resourceId": "f1", "event": "update"},
         {"_id": "v1", "fieldChange": "not an object"},
+        {"_id": "w1", "time": "2026-11-04T10:00:00+02:00", "resourceType": "Flows", "_resourceId": "f1",
+         "event": "Updated", "byUser": {"name": 7, "email": ["x"]}},
     ]
     root = write_snapshot(tmp_path / "acct", flows=[{"_id": "f1", "name": "F"}], audit=log)
     doc = audited(root)
     kept = {e["id"] for e in doc["audit_log"]}
     issues = [i for i in doc["load_issues"] if i["file"] == "acct/audit.json"]
     said = {i["record"]: (i["problem"], i["action"]) for i in issues}
-    assert kept == {"ok", "t1"}
+    assert kept == {"ok", "t1", "w1"}
+    worded = next(e for e in doc["audit_log"] if e["id"] == "w1")  # however the log words it
+    assert (worded["event"], worded["resource_type"], worded["resource_name"], worded["day"]) == \
+        ("update", "flow", "F", "2026-11-04")
+    assert worded["user"] is None and worded["email"] is None  # a name that is no text is none
     assert said[1] == ("audit-log entry is not a JSON object", "skipped")
     assert said[2] == ("audit-log entry has no _id", "skipped")
     assert said[3] == ("audit-log entry byUser must be an object, not a string", "skipped")

@@ -124,7 +124,7 @@ class Attributor:
             return (f"repointed from {self._connection(e['old'])} to {self._connection(e['new'])}")
         if field:
             return f"{field} changed from {e['old'] or '(none)'} to {e['new'] or '(none)'}"
-        return event if event.endswith("d") else f"{event}d" if event.endswith("e") else event
+        return f"{event}d" if event.endswith("e") else event  # an event of another kind, as the log words it
 
     def _connection(self, cid: str | None) -> str:
         if not cid:

@@ -42,6 +42,10 @@ _PLAIN = re.compile(r"[\w .,@()+&'#-]{0,80}")
 _OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 _SEGMENT = re.compile(r"[A-Za-z][a-z]{0,20}(?:[-_][a-z]{1,20}){0,3}|[vV]?\d{1,4}(?:[.-]\d{1,4}){0,2}")
 _HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63}){0,126}")
+# an event as the attribution reads it, however the log words it ("Update", "created", "removed")
+EVENTS = {"create": "create", "created": "create", "add": "create", "added": "create", "insert": "create",
+          "update": "update", "updated": "update", "patch": "update", "edit": "update", "modify": "update",
+          "delete": "delete", "deleted": "delete", "remove": "delete", "removed": "delete"}
 LONGEST = 200  # names, fields and user names are cut here (the rest is said by an ellipsis)
 
 
@@ -133,6 +137,11 @@ def _day(time: str | None) -> str | None:
     return f"{stamp:%Y-%m-%d}"
 
 
+def _event(event: str | None) -> str | None:
+    word = (event or "").strip().lower()
+    return EVENTS.get(word) or _text(word, 40)
+
+
 def _object(text) -> dict:
     if not isinstance(text, str):
         return {}
@@ -181,7 +190,7 @@ def read(con, snapshots: list[Snapshot]) -> tuple[pd.DataFrame, list[dict]]:
             "source": _text(source, 40), "resource_type": _text(kind, 40), "resource_id": _text(rid),
             "resource_name": found[0][2] if found else None,
             "exists": bool(found) if kind in TABLES else None,
-            "event": _text((event or "").strip().lower(), 40), "field": field,
+            "event": _event(event), "field": field,
             "old": shown_value(change.get("oldValue"), field) if "oldValue" in change else None,
             "new": shown_value(change.get("newValue"), field) if "newValue" in change else None,
         })

@@ -251,6 +251,7 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         notes = [{"account": snap.account, **note} for snap in snapshots for note in snap.notes]
         job_notes["account"] = job_notes["account_no"].map(names)
         notes += job_notes.drop(columns="account_no").to_dict("records")
+        notes += [{**note, "account": names[note.pop("account_no")]} for note in log_notes]  # the audit log's
         notes += [{"account": names[no], "file": f"{snapshots[no].display}/", "record": None, "id": None,
                    "action": "counted",
                    "problem": "no run history (jobs.json): the platform plan counts the flows run in a month "
