@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from itertools import combinations
 
 import pandas as pd
@@ -76,6 +77,11 @@ def _cost(mask: int, apps: int, recent: int) -> tuple[int, int, int]:
     return (mask.bit_count(), (mask & apps).bit_count(), (mask & recent).bit_count())
 
 
+@lru_cache(maxsize=4096)  # bounded: a mask of 20,000 flows is 2.5 kB
+def _flow_list(mask: int) -> tuple[int, ...]:
+    return tuple(_bits(mask))
+
+
 def _lower_bound(used: int, cands: list[tuple[int, int]], need: int) -> int:
     """The fewest flows still to add to `used` so that `need` more of `cands` are freed.
 
@@ -84,13 +90,13 @@ def _lower_bound(used: int, cands: list[tuple[int, int]], need: int) -> int:
     gather `need` items at those prices (fractions allowed) bounds it from below. Two simpler bounds
     (the smallest single residual; the least n with `need` items of residual at most n) are taken
     too, the largest wins."""
-    residuals = [(m & ~used, k) for m, k in cands]
+    # each candidate's flows not yet disabled, as lists (cached per mask: the masks recur at every node)
+    residuals = [([b for b in _flow_list(m) if not used >> b & 1], k) for m, k in cands]
     deg: dict[int, int] = {}
     for r, _ in residuals:
-        for b in _bits(r):
+        for b in r:
             deg[b] = deg.get(b, 0) + 1
-    priced = sorted(((sum(1 / deg[b] for b in _bits(r)), k, r.bit_count()) for r, k in residuals),
-                    key=lambda t: t[0] / t[1])
+    priced = sorted(((sum(1 / deg[b] for b in r), k, len(r)) for r, k in residuals), key=lambda t: t[0] / t[1])
     left, total = need, 0.0
     for price, k, _ in priced:
         take = min(k, left)
@@ -375,10 +381,9 @@ def _said(n: int, metric: str) -> str:
     return plural(n, one, many)
 
 
-def _flow_label(flows: pd.DataFrame, fid: str) -> str:
-    name = flows.loc[flows["id"] == fid, "name"]
-    name = name.iloc[0] if len(name) and isinstance(name.iloc[0], str) and name.iloc[0] else None
-    return f"{name} ({fid})" if name and name != fid else fid
+def _flow_label(names: dict, fid: str) -> str:
+    name = names.get(fid)
+    return f"{name} ({fid})" if isinstance(name, str) and name and name != fid else fid
 
 
 def _listed(items: list[str]) -> str:
@@ -406,16 +411,22 @@ class _Reach:
                     self.fixed[metric].append((key, by))
                 else:
                     found[metric].append((key, fl))
-        self.billable = set(flows.loc[flows["billable"].astype(bool), "id"])
+        # plain lists: a pandas filter per environment cost milliseconds, at thousands of environments
+        ids = flows["id"].tolist()
+        self.billable = {f for f, b in zip(ids, flows["billable"].tolist()) if b is True or b == 1}
+        self.names = dict(zip(ids, flows["name"].tolist())) if "name" in flows else {}
         # flows numbered in id order: among answers equal in every preference, the search keeps
         # the one of the lowest ids, whatever order the frames came in
         self.flow_ids: list[str] = sorted(self.billable | {f for items in found.values() for _, fl in items for f in fl})
         self.index: dict[str, int] = {f: i for i, f in enumerate(self.flow_ids)}
         self.items: dict[str, list[tuple[str, list[int]]]] = {  # metric -> (key, flow indices), freeable
             metric: [(key, [self.index[f] for f in fl]) for key, fl in sorted(items)] for metric, items in found.items()}
-        apps = flows.loc[flows["integration_app"].notna(), "id"] if "integration_app" in flows else []
+        apps = [f for f, a in zip(ids, flows["integration_app"].tolist()) if isinstance(a, str)] \
+            if "integration_app" in flows else []
         self.apps = {self.index[f] for f in apps if f in self.index}
-        self.recent = {self.index[f] for f in _recent(flows, facts.as_of) if f in self.index}
+        recent = [f for f, r in zip(ids, flows["_recent"].tolist()) if r is True] if "_recent" in flows \
+            else _recent(flows, facts.as_of)
+        self.recent = {self.index[f] for f in recent if f in self.index}
 
 
     def freed(self, chosen: set[str]) -> dict[str, list[str]]:
@@ -435,22 +446,25 @@ def _items(value) -> list:
     return list(value) if hasattr(value, "__len__") and not isinstance(value, str) else []
 
 
-def _recent(flows: pd.DataFrame, as_of) -> set[str]:
-    """Flows known to have run within IDLE_DAYS of the audit date (last_run, when the frame has it)."""
+def _recent_rows(flows: pd.DataFrame, as_of) -> pd.Series:
+    """Whether each flow is known to have run within IDLE_DAYS of the audit date (by last_run)."""
     if "last_run" not in flows or as_of is None:
-        return set()
+        return pd.Series(False, index=flows.index)
     last = pd.to_datetime(flows["last_run"], errors="coerce", utc=True)
     since = pd.Timestamp(as_of, tz="UTC") - pd.Timedelta(days=IDLE_DAYS)
-    return set(flows.loc[last.notna() & (last >= since), "id"])
+    return (last.notna() & (last >= since)).astype(bool)
+
+
+def _recent(flows: pd.DataFrame, as_of) -> set[str]:
+    """The flows of one environment known to have run within IDLE_DAYS of the audit date."""
+    return set(flows.loc[_recent_rows(flows, as_of), "id"])
 
 
 def _disable_option(reach: _Reach, metric: str, chosen: list[str], lim: Limits, how: str) -> dict:
-    facts = reach.facts
     saves, freed = reach.saves(set(chosen))
     after = lim.used - saves.get(metric, 0)
     enough = lim.target is not None and after <= lim.target
-    flows = facts.flows
-    labels = [_flow_label(flows, f) for f in chosen]
+    labels = [_flow_label(reach.names, f) for f in chosen]
     parts = [_said(saves[m], m) for m in ("endpoints", "trading_partners", "agents", "flows") if saves.get(m)]
     freed_said = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
     action = f"Disable {plural(len(chosen), 'flow')} ({', '.join(labels)})" + (
@@ -552,9 +566,16 @@ def _agent(row: dict) -> str | None:
 
 def _consolidate(facts: EnvironmentFacts, lim: Limits) -> list[dict]:
     conns = facts.connections
-    if "scope" in conns:  # a multi-environment account's connection ids are per environment
-        conns = conns[conns["scope"].isin([facts.environment, "*"])]
-    by_id = {r["id"]: r for r in conns.to_dict("records")}
+    members_all = {c for members in facts.endpoints["connections"] for c in _items(members)}
+    wanted = [c for c in ("id", "type", "uri_host", "netsuite_account", "netsuite_sandbox", "salesforce_org",
+                          "enabled_flows", "agent_id") if c in conns]
+    # a multi-environment account's connection ids are per environment (scope); a legacy one's '*'
+    scopes = conns["scope"].tolist() if "scope" in conns else [None] * len(conns)
+    by_id = {}
+    for scope, values in zip(scopes, zip(*(conns[c].tolist() for c in wanted))):
+        row = dict(zip(wanted, values))
+        if row["id"] in members_all and scope in (None, "*", facts.environment):
+            by_id[row["id"]] = row
     systems: dict[str, list[tuple[str, list[str], int]]] = {}
     for key, members, fl, by in zip(facts.endpoints["key"], facts.endpoints["connections"],
                                     facts.endpoints["flows"], facts.endpoints["reached_by"]):
@@ -695,6 +716,8 @@ def advise(environments: pd.DataFrame, endpoints: pd.DataFrame, trading_partners
     def split(frame: pd.DataFrame) -> dict:
         return {k: g for k, g in frame.groupby(["account_no", "environment"], sort=False)} if len(frame) else {}
 
+    if "last_run" in flows and as_of is not None:  # once for all environments: ran within IDLE_DAYS
+        flows = flows.assign(_recent=_recent_rows(flows, as_of))
     ep, tp, fl = split(endpoints), split(trading_partners), split(flows)
     ag = split(agents) if agents is not None else {}
     # a legacy account's environments share their connections: which are reached from which
