@@ -56,7 +56,7 @@ def test_dash_output_writes_the_results_to_standard_output_and_says_the_rest_on_
     run = run_cli(command, "--sample", "-o", "-", "--fail-on", "never", output=False)
     assert run.exit_code == 0, run.stderr
     results = json.loads(run.stdout)  # nothing else on standard output
-    assert results["schema_version"] == 1 and "Results written to standard output" in run.stderr
+    assert results["schema_version"] == 2 and "Results written to standard output" in run.stderr
 
 
 def test_dash_input_reads_a_results_file_from_standard_input(run_cli, tmp_path):

@@ -27,6 +27,7 @@ from auditor.common.vocabulary import USAGE
 from auditor.history.diff import ROW_LISTS, own_since, rows_at, subset, with_headline, with_rows
 from auditor.load.snapshot import account_key
 from auditor.results.io import check
+from auditor.results.model import SCHEMA_VERSION
 
 MIGRATIONS = [
     # 1: the first schema
@@ -523,7 +524,7 @@ def _rebuilt(con: sqlite3.Connection, audits: list[dict], as_of: str) -> dict:
                 "problem": "recorded by an auditor whose history kept counts, endpoints, flows, connections, licenses "
                            "and findings only: this audit's load issues, rules, mutes, inputs, the vendor's figures and "
                            "whether its counts are upper bounds were not kept"} for a in audits]
-    return {"schema_version": 1, "tool_version": first["tool_version"], "as_of": as_of, "policy": first["policy"],
+    return {"schema_version": SCHEMA_VERSION, "tool_version": first["tool_version"], "as_of": as_of, "policy": first["policy"],
             "profile": first["profile"], "accounts": accounts, "findings": findings, "rule_counts": [],
             "mutes": [], "load_issues": lacking}
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from auditor.common.errors import AuditorError, UnsoundDocument
 from auditor.common.files import atomic
-from auditor.results.model import LISTS, SCHEMA_VERSION, Results
+from auditor.results.model import LISTS, READABLE, Results
 from auditor.results.upgrade import fill
 
 
@@ -98,8 +98,8 @@ def check(data, where: str, validate: bool = True, lists: bool = True) -> dict:
     the `Results` model; else an error naming `where` and the first problem. `lists=False` for a
     document whose lists are known to be incomplete (rebuilt from an old history): its counts are
     not held to agree with them."""
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION or "accounts" not in data:
-        raise AuditorError(f"{where}: not a results file of schema version {SCHEMA_VERSION}")
+    if not isinstance(data, dict) or data.get("schema_version") not in READABLE or "accounts" not in data:
+        raise AuditorError(f"{where}: not a results file of schema version {' or '.join(map(str, READABLE))}")
     if validate:
         try:
             Results.model_validate(data, strict=True, context={"lists": lists})
