@@ -76,3 +76,11 @@ def test_the_reports_of_an_earlier_file_are_those_of_the_new_one(sample, tmp_pat
     assert (new / "r.html").read_bytes() == (old / "r.html").read_bytes()
     summary = build_report(sample).summary
     assert list(summary.loc[summary["environment"] == "production", "endpoints status"])[:2] == ["at limit", "over"]
+
+
+def test_a_file_of_schema_1_is_read_and_one_of_a_later_schema_is_refused(sample):
+    from auditor.common.errors import AuditorError
+    old = {**_earlier(sample), "schema_version": 1}
+    assert check(old, "old.json")["accounts"] == sample["accounts"]
+    with pytest.raises(AuditorError, match="new.json: not a results file of schema version 1 or 2"):
+        check({**sample, "schema_version": 3}, "new.json")
