@@ -460,10 +460,20 @@ def _recent(flows: pd.DataFrame, as_of) -> set[str]:
     return set(flows.loc[_recent_rows(flows, as_of), "id"])
 
 
-def _disable_option(reach: _Reach, metric: str, chosen: list[str], lim: Limits, how: str) -> dict:
+def _after(limits: dict[str, Limits], metric: str, saves: dict[str, int]) -> tuple[dict[str, int], str]:
+    """Each count an option changes (and its own metric's), once it is done, and that in words
+    against the entitlements ('3 of 3 endpoints licensed, 2 of 3 billable flows licensed')."""
+    after = {m: limits[m].used - saves.get(m, 0) for m in NOUNS if m in limits and (m in saves or m == metric)}
+    said = [f"{_said(n, m)}" + (f" of {limits[m].entitled:,} licensed" if limits[m].entitled is not None else "")
+            for m, n in after.items()]
+    return after, "after it: " + ", ".join(said)
+
+
+def _disable_option(reach: _Reach, metric: str, chosen: list[str], lim: Limits, how: str,
+                    proven: bool | None = None, bound: int | None = None) -> dict:
     saves, freed = reach.saves(set(chosen))
-    after = lim.used - saves.get(metric, 0)
-    enough = lim.target is not None and after <= lim.target
+    counts, after_said = _after(reach.facts.limits, metric, saves)
+    enough = lim.target is not None and counts[metric] <= lim.target
     labels = [_flow_label(reach.names, f) for f in chosen]
     parts = [_said(saves[m], m) for m in ("endpoints", "trading_partners", "agents", "flows") if saves.get(m)]
     freed_said = ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
@@ -485,11 +495,12 @@ def _disable_option(reach: _Reach, metric: str, chosen: list[str], lim: Limits, 
                    "reached without them")
     if recent:
         why.append(f"{plural(len(recent), 'flow')} among them ran within {IDLE_DAYS} days ({', '.join(recent)})")
+    why.append(after_said)
     return {"kind": "disable-flows", "metric": metric, "action": action, "why": "; ".join(why) + ".",
             "flows": list(chosen), "connections": [],
             "endpoints": freed["endpoints"] + freed["trading_partners"] + freed["agents"],
-            "saves": saves, "enough": enough, "whatif": [a for f in chosen for a in ("--disable-flow", f)],
-            "money": []}
+            "saves": saves, "enough": enough, "proven": proven, "fewest_bound": bound, "after": counts,
+            "whatif": [a for f in chosen for a in ("--disable-flow", f)], "money": []}
 
 
 def _disable_for_items(reach: _Reach, metric: str, lim: Limits, budget: int) -> tuple[dict | None, str | None]:
@@ -523,7 +534,7 @@ def _disable_for_items(reach: _Reach, metric: str, lim: Limits, budget: int) -> 
                f"{_said(need, metric)} needed; {how}")
     if apps_needed:
         how += "; integration-app flows are chosen only because the limit cannot be reached without them"
-    return _disable_option(reach, metric, chosen, lim, how), fixed_note
+    return _disable_option(reach, metric, chosen, lim, how, sol.exact, sol.bound), fixed_note
 
 
 def _disable_for_flows(reach: _Reach, lim: Limits) -> dict | None:
@@ -543,7 +554,7 @@ def _disable_for_flows(reach: _Reach, lim: Limits) -> dict | None:
     how = (f"{plural(need, 'billable flow')} over the mark, so {plural(need, 'flow')} is the fewest; chosen: "
            "not integration-app flows, then flows not run lately, then those that alone reach an endpoint "
            "(freeing it too)")
-    return _disable_option(reach, "flows", chosen, lim, how)
+    return _disable_option(reach, "flows", chosen, lim, how, True, need)
 
 
 # what identifies the system behind a connection, beyond the endpoint key: connections of one
@@ -616,9 +627,10 @@ def _consolidate(facts: EnvironmentFacts, lim: Limits) -> list[dict]:
             "action": f"Merge {plural(len(merged), 'connection')} ({', '.join(merged)}) into {keep}: {system} "
                       f"counts once instead of {len(keys)} times",
             "why": f"{system} is counted as {plural(len(keys), 'endpoint')} ({names}), as the policy keys each apart; "
-                   f"to merge, {meaning}.",
+                   f"to merge, {meaning}; {_after(facts.limits, 'endpoints', {'endpoints': saves})[1]}.",
             "flows": [], "connections": [keep, *merged], "endpoints": [k for k, _, _ in keys[1:]],
-            "saves": {"endpoints": saves}, "enough": lim.target is not None and lim.used - saves <= lim.target,
+            "saves": {"endpoints": saves}, "after": _after(facts.limits, "endpoints", {"endpoints": saves})[0],
+            "enough": lim.target is not None and lim.used - saves <= lim.target,
             "whatif": ["--merge-connections", ",".join([keep, *merged])], "money": []})
     return options
 

@@ -17,12 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from auditor.common.vocabulary import STATES, USAGE, Severity
 
-# 2: what an environment stands at (state, share, over, cost, advice), the whatif, migration preview,
-# audit log and prices sections. A file of schema 1 is still read (auditor.results.upgrade fills in
-# what readers take from the file); a reader of schema 1 refuses a file of 2 rather than drop what
-# it does not know.
-SCHEMA_VERSION = 2
-READABLE = (1, 2)
+SCHEMA_VERSION = 1
 
 # A whole number that cannot be negative: a count, an entitlement, a position, a size. Readers
 # validate strictly, so 5.0 is refused where one of these belongs; the writer checks its document
@@ -156,9 +151,14 @@ class AdviceOption(BaseModel):
     why: str  # the evidence, as the counts explain themselves
     flows: list[str] = []  # disable-flows: the flows to disable
     connections: list[str] = []  # consolidate: the connections merged (into the first)
-    endpoints: list[str] = []  # the endpoint (or trading partner) keys freed or merged
+    endpoints: list[str] = []  # the keys freed or merged (endpoints, trading partners, on-premise agents)
     saves: dict[str, Count] = {}  # per metric, how much its count drops (buy: how many add-ons bought)
-    enough: bool  # whether it brings the environment within its limit of `metric`
+    enough: bool  # whether it brings the environment within its limit of `metric` (near: below the mark)
+    # disable-flows on endpoints, trading partners or agents: whether the flows are proven the fewest
+    # (false past the search's budget, `fewest_bound` then says how few any answer could be)
+    proven: bool | None = None
+    fewest_bound: Count | None = None
+    after: dict[str, Count] = {}  # per metric it changes, the count once it is done
     whatif: list[str] = []  # the arguments of 'auditor whatif' that apply it
     money: list[Money] = []  # buy: what it costs; the others: what they save (with --prices)
 
@@ -639,7 +639,7 @@ class WhatIf(BaseModel):
 
 
 class Results(BaseModel):
-    schema_version: Literal[READABLE]
+    schema_version: Literal[1]
     tool_version: str
     as_of: Day
     policy: str
