@@ -17,7 +17,12 @@ from pydantic_core import PydanticCustomError
 
 from auditor.common.vocabulary import STATES, USAGE, Severity
 
-SCHEMA_VERSION = 1
+# 2: what an environment stands at (state, share, over, cost, advice), the whatif, migration preview,
+# audit log and prices sections. A file of schema 1 is still read (auditor.results.upgrade fills in
+# what readers take from the file); a reader of schema 1 refuses a file of 2 rather than drop what
+# it does not know.
+SCHEMA_VERSION = 2
+READABLE = (1, 2)
 
 # A whole number that cannot be negative: a count, an entitlement, a position, a size. Readers
 # validate strictly, so 5.0 is refused where one of these belongs; the writer checks its document
@@ -639,7 +644,7 @@ class WhatIf(BaseModel):
 
 
 class Results(BaseModel):
-    schema_version: Literal[1]
+    schema_version: Literal[READABLE]
     tool_version: str
     as_of: Day
     policy: str
