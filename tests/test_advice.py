@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -494,3 +495,20 @@ def test_consolidating_a_legacy_account_leaves_the_other_environment_as_it_is(tm
 
 def test_every_option_holds_on_a_multi_environment_account_with_one_id_in_two_environments():
     assert _options_hold(SAMPLE / "globex") >= 3
+
+
+def test_with_prices_each_option_says_its_money(run_cli, tmp_path):
+    """examples/prices.yaml: Globex production (endpoint plan) over by 3 endpoints at 125 USD and 1
+    flow at 40 USD; the option freeing 3 endpoints and 2 flows saves 3 x 125 + 1 x 40 (only the
+    flow over is an add-on avoided); buying 3 endpoints costs 375."""
+    prices = Path(__file__).parent.parent / "examples" / "prices.yaml"
+    done = run_cli("audit", "--sample", "--fail-on", "never", "--prices", prices, "--html", tmp_path / "r.html")
+    assert done.exit_code == 0, done.stderr
+    globex = next(e for a in done.results["accounts"] if a["account"] == "Globex Corporation"
+                  for e in a["environments"] if e["environment"] == "production")["advice"]
+    assert option(globex, "disable-flows")["money"] == [{"currency": "USD", "amount": 415.0}]
+    assert option(globex, "buy")["money"] == [{"currency": "USD", "amount": 375.0}]
+    assert option(globex, "consolidate")["money"] == [{"currency": "USD", "amount": 125.0}]
+    assert "Buy 3 add-on endpoints · 375.00 USD" in done.stderr + done.stdout
+    text = (tmp_path / "r.html").read_text()
+    assert "415.00 USD" in text and "375.00 USD" in text
