@@ -359,7 +359,7 @@ def test_html_workbook_and_terminal_show_the_advice(run_cli, tmp_path):
     from bs4 import BeautifulSoup
 
     done = run_cli("audit", "--sample", "--fail-on", "never", "--html", tmp_path / "r.html",
-                   "--xlsx", tmp_path / "r.xlsx")
+                   "--xlsx", tmp_path / "r.xlsx", "--csv", tmp_path / "csv")
     assert done.exit_code == 0, done.stderr
     page = BeautifulSoup((tmp_path / "r.html").read_text(), "html.parser")
     main = page.find("main")
@@ -378,6 +378,12 @@ def test_html_workbook_and_terminal_show_the_advice(run_cli, tmp_path):
                                                                                      for r in globex]
     assert any(r[:3] == ("Umbrella Health", "production", "within") and r[11].startswith("nothing to do")
                for r in rows)
+    import csv
+    with (tmp_path / "csv" / "advice.csv").open(encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == len(rows) - 1  # the sheet's rows, one per option or environment without
+    assert {"account": "Globex Corporation", "option": "consolidate", "saves": "1 endpoint"}.items() <= \
+        next(r for r in table if r["option"] == "consolidate").items()
     said = done.stderr + done.stdout
     assert "Advice for Globex Corporation production (over): 6 endpoints against 3 licensed" in said
     assert "  - Buy 3 add-on endpoints" in said

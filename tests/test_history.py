@@ -391,7 +391,7 @@ def test_twelve_months_report(year):
 def test_twelve_months_csv(year, run_cli, tmp_path):
     folder, outs = year
     run = run_cli("report", folder / "2026-12-28.json", "--csv", tmp_path / "csv", output=False)
-    assert run.exit_code == 0 and "(12 tables)" in run.stdout
+    assert run.exit_code == 0 and "(13 tables)" in run.stdout
     import csv
 
     with (tmp_path / "csv" / "forecast.csv").open(encoding="utf-8", newline="") as handle:

@@ -9,11 +9,11 @@ from pathlib import Path
 from auditor.common.errors import AuditorError
 from auditor.common.files import remove, temp_beside, uninterrupted
 from auditor.common.safe import csv_safe
-from auditor.report.tables import EXTRA_SECTIONS, Report, build_report
+from auditor.report.tables import EXTRA_SECTIONS, Report, advice_table, build_report
 
 CSV_TABLES = ("summary", "findings", "rules", "endpoints", "flows", "licenses", "load_issues", "mutes", "inputs")
 # every file --csv DIR may write (what a run's other outputs and inputs must not be)
-CSV_NAMES = (*CSV_TABLES, "changes", "trend", "forecast", "vendor", "connector_licenses", "reconciliation",
+CSV_NAMES = (*CSV_TABLES, "advice", "changes", "trend", "forecast", "vendor", "connector_licenses", "reconciliation",
              "reconciliation_totals", *EXTRA_SECTIONS)
 
 
@@ -85,6 +85,7 @@ def _write_csv_tables(report: Report, scratch: Path, folder: Path) -> list[str]:
                 tables[key] = report.extras[title]
     else:
         tables = {name: getattr(report, name) for name in CSV_TABLES}
+        tables["advice"] = advice_table(report.results)  # a row per option of each environment
         if "changes" in report.results:
             tables["changes"] = report.changes
         if report.results.get("trend"):
