@@ -84,3 +84,21 @@ def test_a_file_of_schema_1_is_read_and_one_of_a_later_schema_is_refused(sample)
     assert check(old, "old.json")["accounts"] == sample["accounts"]
     with pytest.raises(AuditorError, match="new.json: not a results file of schema version 1 or 2"):
         check({**sample, "schema_version": 3}, "new.json")
+
+
+def test_the_reconciliation_totals_count_every_row_once_for_the_terminal_and_the_reports(tmp_path):
+    from auditor.cli.render import reconciliation_table
+    from auditor.common.paths import partner_sample_dir
+    from auditor.report.tables import reconciliation_frame, reconciliation_totals
+    from auditor.rules.model import load_rules
+    from auditor.runs.partner import audit_partner
+    root = partner_sample_dir()
+    results = orjson.loads(orjson.dumps(audit_partner(root, date(2026, 11, 30), load_rules(),
+                                                      billing=root / "billing.csv",
+                                                      billing_map=root / "billing-map.yaml")))
+    totals = reconciliation_totals(reconciliation_frame(results))
+    assert totals["rows"].sum() == len(results["reconciliation"])  # rows of no currency too ("-")
+    assert "-" in set(totals["currency"])
+    said = reconciliation_table(results)
+    for t in totals.itertuples():
+        assert f"{t.status}" in said and str(t.rows) in said

@@ -67,7 +67,7 @@ def licenses(ctx, partner_snapshot, sample, billing, billing_map, license_list, 
     if not lic.empty:
         say(license_table(lic), block=True)
     if results["reconciliation"] is not None:
-        say(reconciliation_table(pd.DataFrame(results["reconciliation"])), block=True)
+        say(reconciliation_table(results), block=True)
     finish_run(results, output, fail_on, report_outputs(html, xlsx, csv_dir, templates))
 
 

@@ -351,17 +351,6 @@ def mutes_summary(audit: Audit) -> str:
     return line
 
 
-def reconciliation_totals(recon: pd.DataFrame) -> pd.DataFrame:
-    """Rows, billed amount and amount at stake by category, status and currency."""
-    import pandas as pd
-    if recon.empty:
-        return pd.DataFrame(columns=["category", "status", "currency", "rows", "billed", "at stake"])
-    frame = recon.assign(currency=recon["currency"].fillna("-"))
-    totals = frame.groupby(["category", "status", "currency"], dropna=False).agg(
-        rows=("key", "size"), billed=("amount", "sum"), at_stake=("at_stake", "sum")).reset_index()
-    return totals.rename(columns={"at_stake": "at stake"})
-
-
 def license_table(licenses: pd.DataFrame) -> str:
     """A partner's connector licenses per connector: live, expired, and all of them."""
     import pandas as pd
@@ -372,10 +361,11 @@ def license_table(licenses: pd.DataFrame) -> str:
     return table_text(table)
 
 
-def reconciliation_table(recon: pd.DataFrame) -> str:
-    """The reconciliation's totals by category, status and currency, amounts as finance reads them
-    ('900.00 EUR'), what is at stake first."""
-    totals = reconciliation_totals(recon)
+def reconciliation_table(results: dict) -> str:
+    """The reconciliation's totals by category, status and currency (as the reports total them),
+    amounts as finance reads them ('900.00 EUR'), what is at stake first."""
+    from auditor.report.tables import reconciliation_frame, reconciliation_totals
+    totals = reconciliation_totals(reconciliation_frame(results))
     if totals.empty:
         return table_text(totals)
     order = {"over-billing": 0, "revenue leak": 1}

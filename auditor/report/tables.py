@@ -93,14 +93,7 @@ class Report:
                                                  or bool(self.extras))
 
     def reconciliation_totals(self) -> pd.DataFrame:
-        """Rows, amount billed and amount at stake by category, status and currency."""
-        r = self.reconciliation
-        cols = ["category", "status", "currency", "rows", "billed", "at stake"]
-        if r.empty:
-            return pd.DataFrame(columns=cols)
-        t = r.groupby(["category", "status", "currency"]).agg(
-            rows=("customer", "size"), billed=("amount", "sum"), stake=("at stake", "sum")).reset_index()
-        return t.rename(columns={"stake": "at stake"})[cols]
+        return reconciliation_totals(self.reconciliation)
     @property
     def since(self) -> str:
         """'2026-10-31', or the dates per account when they differ."""
@@ -335,7 +328,8 @@ def _connector_licenses(results: dict) -> pd.DataFrame:
                   "expires")
 
 
-def _reconciliation(results: dict) -> pd.DataFrame:
+def reconciliation_frame(results: dict) -> pd.DataFrame:
+    """The results' reconciliation rows as the reports (and the terminal's totals) show them."""
     cols = {"category": "category", "status": "status", "customer": "customer", "matched_on": "matched on",
             "connector": "connector", "licenses": "licenses", "license_edition": "license edition",
             "license_stores": "license stores", "license_expires": "license expires",
@@ -346,6 +340,18 @@ def _reconciliation(results: dict) -> pd.DataFrame:
                    "period start", "period end")
     frame["currency"] = frame["currency"].fillna("-")  # a blank cell would not match a COUNTIFS criterion
     return frame
+
+
+def reconciliation_totals(reconciliation: pd.DataFrame) -> pd.DataFrame:
+    """Rows, amount billed and amount at stake by category, status and currency (of the table
+    `reconciliation_frame` makes: a row of no currency under "-"): what the report, the workbook, the
+    CSV and the terminal total."""
+    cols = ["category", "status", "currency", "rows", "billed", "at stake"]
+    if reconciliation.empty:
+        return pd.DataFrame(columns=cols)
+    t = reconciliation.groupby(["category", "status", "currency"], dropna=False).agg(
+        rows=("customer", "size"), billed=("amount", "sum"), stake=("at stake", "sum")).reset_index()
+    return t.rename(columns={"stake": "at stake"})[cols]
 
 
 EXTRA_SECTIONS = {"ns_records": "NetSuite records", "ns_links": "NetSuite connections"}
@@ -442,7 +448,7 @@ def build_report(results: dict) -> Report:
             "crosses": "crosses in", "verdict": "forecast"}, m.Forecast),
         connector_licenses=_connector_licenses(results),
         extras=_extras(results),
-        reconciliation=_reconciliation(results),
+        reconciliation=reconciliation_frame(results),
         results=results,
         vendor=_vendor(results),
     )
