@@ -694,3 +694,37 @@ def key_connections(df: pd.DataFrame, policy: Policy, endpoint_plan: dict[int, b
                                         "trading-partner exemption exists on the endpoint plan only, so it is an "
                                         "ordinary endpoint here (help center 360060126192)")
     return out
+
+
+# one row per endpoint (or trading partner) of each environment, from `usage` (auditor.count.flows)
+# and `conn_keys`, with its member lists ($role: endpoint or trading-partner); each list is made from its own
+# distinct rows (DISTINCT aggregates over all of `usage` cost more)
+ENDPOINTS_SQL = """
+WITH reach AS (
+  SELECT u.account_no, u.environment, k.key, u.flow_id, u.reacher
+  FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope AND k.id = u.connection_id
+  WHERE k.role = $role),
+members AS (
+  SELECT u.account_no, u.environment, k.key,
+         arg_min(k.endpoint_application, struct_pack(generic := k.endpoint_application = k.type, id := k.id)) AS application,
+         min(k.category) AS category, bool_and(k.resolved) AS resolved, min(k.explain) AS explain,
+         list(DISTINCT u.connection_id ORDER BY u.connection_id) AS connections,
+         count(DISTINCT u.connection_id) AS connection_count
+  FROM (SELECT DISTINCT account_no, scope, environment, connection_id FROM usage) u
+  JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope AND k.id = u.connection_id
+  WHERE k.role = $role
+  GROUP BY ALL),
+flows AS (
+  SELECT account_no, environment, key, list(flow_id ORDER BY flow_id) AS flows, count(*) AS flow_count
+  FROM (SELECT DISTINCT account_no, environment, key, flow_id FROM reach WHERE flow_id IS NOT NULL)
+  GROUP BY ALL),
+reachers AS (
+  SELECT account_no, environment, key, list(reacher ORDER BY reacher) AS reached_by
+  FROM (SELECT DISTINCT account_no, environment, key, reacher FROM reach WHERE reacher IS NOT NULL)
+  GROUP BY ALL)
+SELECT m.account_no, m.environment, m.key, m.application, m.category, m.resolved, m.explain, m.connections,
+       coalesce(f.flows, []) AS flows, coalesce(r.reached_by, []) AS reached_by, m.connection_count,
+       coalesce(f.flow_count, 0) AS flow_count
+FROM members m LEFT JOIN flows f USING (account_no, environment, key)
+LEFT JOIN reachers r USING (account_no, environment, key)
+"""

@@ -17,7 +17,7 @@ import pandas as pd
 
 from auditor.common.vocabulary import COUNT_COLUMNS, FIRST_ENVIRONMENTS, SEVERITIES, USED, environment_order, plural
 from auditor.count import flows as flow_sql
-from auditor.count.endpoints import identities, key_connections
+from auditor.count.endpoints import ENDPOINTS_SQL, identities, key_connections
 from auditor.count.entitlements import (
     METRICS,
     Entitlement,
@@ -36,38 +36,6 @@ from auditor.load.usage import read_usage
 from auditor.results.frames import Audit
 from auditor.rules.model import Rule
 from auditor.runs.judge import judge
-
-# one row per endpoint (or trading partner) with its member lists; each list is made from its own
-# distinct rows (DISTINCT aggregates over all of `usage` cost more)
-ENDPOINTS_SQL = """
-WITH reach AS (
-  SELECT u.account_no, u.environment, k.key, u.flow_id, u.reacher
-  FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope AND k.id = u.connection_id
-  WHERE k.role = $role),
-members AS (
-  SELECT u.account_no, u.environment, k.key,
-         arg_min(k.endpoint_application, struct_pack(generic := k.endpoint_application = k.type, id := k.id)) AS application,
-         min(k.category) AS category, bool_and(k.resolved) AS resolved, min(k.explain) AS explain,
-         list(DISTINCT u.connection_id ORDER BY u.connection_id) AS connections,
-         count(DISTINCT u.connection_id) AS connection_count
-  FROM (SELECT DISTINCT account_no, scope, environment, connection_id FROM usage) u
-  JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope AND k.id = u.connection_id
-  WHERE k.role = $role
-  GROUP BY ALL),
-flows AS (
-  SELECT account_no, environment, key, list(flow_id ORDER BY flow_id) AS flows, count(*) AS flow_count
-  FROM (SELECT DISTINCT account_no, environment, key, flow_id FROM reach WHERE flow_id IS NOT NULL)
-  GROUP BY ALL),
-reachers AS (
-  SELECT account_no, environment, key, list(reacher ORDER BY reacher) AS reached_by
-  FROM (SELECT DISTINCT account_no, environment, key, reacher FROM reach WHERE reacher IS NOT NULL)
-  GROUP BY ALL)
-SELECT m.account_no, m.environment, m.key, m.application, m.category, m.resolved, m.explain, m.connections,
-       coalesce(f.flows, []) AS flows, coalesce(r.reached_by, []) AS reached_by, m.connection_count,
-       coalesce(f.flow_count, 0) AS flow_count
-FROM members m LEFT JOIN flows f USING (account_no, environment, key)
-LEFT JOIN reachers r USING (account_no, environment, key)
-"""
 
 
 def _plans(snapshots: list[Snapshot], licenses: pd.DataFrame, policy: Policy, as_of: date) -> pd.DataFrame:
@@ -148,6 +116,120 @@ def _checksums(snapshots: list[Snapshot]) -> pd.DataFrame:
     return checksums((snap.account, display, path) for snap in snapshots for display, path in snap.input_files())
 
 
+def _key_connections(con: duckdb.DuckDBPyConnection, policy: Policy, plans: pd.DataFrame) -> pd.DataFrame:
+    """Every connection keyed (auditor.count.endpoints), kept as the table `conn_keys` the counting
+    joins; the connections table cut down to its ids (no credentials past this point)."""
+    # the trading-partner exemption exists on the endpoint plan only (help center 360060126192)
+    endpoint_plan = dict(zip(plans["account_no"], plans["plan"] == "endpoint"))
+    conns = key_connections(identities(con), policy, endpoint_plan)
+    conn_keys = conns[["account_no", "scope", "id", "type", "role", "key", "endpoint_application", "category",
+                       "resolved", "explain", "agent_id", "netsuite_account", "netsuite_sandbox"]]
+    # a table, not the frame: the counting joins it six times, and a frame's text columns are
+    # converted on every scan
+    con.register("conn_keys_frame", conn_keys)
+    con.execute("CREATE TEMP TABLE conn_keys AS SELECT * FROM conn_keys_frame")
+    con.unregister("conn_keys_frame")
+    # the connection blocks (and any credentials in them) are not needed past this point
+    # (TEMP, as the table it replaces: a plain table of that name would leave the blocks in memory)
+    con.execute("CREATE OR REPLACE TEMP TABLE connections AS SELECT account_no, scope, id FROM connections")
+    return conns
+
+
+def _count_flows(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot], plans: pd.DataFrame, policy: Policy,
+                 as_of: date):
+    """Each flow billable or not, and why (auditor.count.flows): the flows as Arrow (for the results
+    file) and as a frame (for the rules), the references to what the snapshot lacks, and the notes on
+    the run history. Sets `plans.counts_runs`."""
+    con.execute(flow_sql.GRAPH_SQL)
+    con.execute(flow_sql.REACHER_REFS_SQL)
+    con.execute(flow_sql.IMPORT_LINKS_SQL)
+    con.execute(flow_sql.FACTS_SQL)
+    con.execute(flow_sql.STEPS_SQL)
+    con.execute(flow_sql.REACHER_STEPS_SQL)
+    # the platform plan counts flows run in the month, when the snapshot holds the run history
+    has_jobs = [any(src.files.get("jobs") for src in snap.sources) for snap in snapshots]
+    plans["counts_runs"] = (plans["plan"] == "platform") & pd.Series(has_jobs, index=plans.index, dtype=bool)
+    job_notes = flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable", "counts_runs"]],
+                                  policy.trading_partner_flows_billable, as_of)
+    con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
+    # one fetch for the results file (Arrow) and the rules (pandas): converting the Arrow table
+    # costs a fraction of a second fetch as a frame; every text column is a string column, even
+    # one with no value at all (a frame fetched from DuckDB made that one an object column)
+    flows_out = con.table("flows_out").to_arrow_table()
+    flows = flows_out.to_pandas()
+    references = con.execute(flow_sql.MISSING_SQL).df()
+    # the raw step arrays: the largest columns
+    con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP VIEW flow_graph; DROP TABLE flow_overrides")
+    return flows_out, flows, references, job_notes
+
+
+def _count_endpoints(con: duckdb.DuckDBPyConnection):
+    """What the enabled flows (and APIs, tools, syncs) reach: the enabled flows of each connection,
+    the agents in use and what reaches each, and the endpoints and trading partners as Arrow tables."""
+    con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
+    # tables go as soon as they are used up
+    for table in ("steps", "flow_class", "reacher_steps", "reacher_refs", "import_links"):
+        con.execute(f"DROP TABLE {table}")
+    used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
+                       "FROM usage GROUP BY ALL").df()
+    # on-premise agents in use: the distinct _agentId of the connections reached
+    agents = con.execute("SELECT u.account_no, u.environment, count(DISTINCT k.agent_id) AS agents_used "
+                         "FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope "
+                         "AND k.id = u.connection_id WHERE k.agent_id IS NOT NULL GROUP BY ALL").df()
+    # what reaches each agent (the flows and the APIs, tools and syncs), for advice: an agent is
+    # freed when all of it is disabled (agents are few: this is small)
+    agent_reach = con.execute(
+        "SELECT u.account_no, u.environment, k.agent_id AS key, "
+        "list(DISTINCT u.flow_id ORDER BY u.flow_id) FILTER (WHERE u.flow_id IS NOT NULL) AS flows, "
+        "list(DISTINCT u.reacher ORDER BY u.reacher) FILTER (WHERE u.reacher IS NOT NULL) AS reached_by "
+        "FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope "
+        "AND k.id = u.connection_id WHERE k.agent_id IS NOT NULL GROUP BY ALL").df()
+    con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})
+    con.execute(f"CREATE TEMP TABLE tps_out AS {ENDPOINTS_SQL}", {"role": "trading-partner"})
+    con.execute("DROP TABLE usage")
+    # fetched once each, as for flows_out
+    tables = {name: con.table(name).to_arrow_table() for name in ("endpoints_out", "tps_out")}
+    return used, agents, agent_reach, tables
+
+
+def _load_issues(con: duckdb.DuckDBPyConnection, snapshots: list[Snapshot], names: pd.Series, conns: pd.DataFrame,
+                 plans: pd.DataFrame, license_issues: list[dict], job_notes: pd.DataFrame,
+                 log_notes: list[dict]) -> pd.DataFrame:
+    """Every record skipped or counted with a note, and every file not read, in one table: the
+    reading's own, unknown connection types, the snapshots', the run history's, the audit log's,
+    the licenses', and connections keyed by themselves."""
+    load_issues = con.execute("SELECT * FROM load_issues").df()
+    load_issues["account"] = load_issues["account_no"].map(names)
+
+    unknown = conns[~conns["known_type"]]
+    if not unknown.empty:
+        load_issues = pd.concat([load_issues, pd.DataFrame({
+            "account": unknown["account_no"].map(names), "file": unknown["file"], "record": unknown["record"],
+            "id": unknown["id"], "action": "counted",
+            "problem": "connection type " + unknown["type"].fillna("(none)").map(repr)
+                       + " is unknown; if in use it is counted as an endpoint of its own",
+        })], ignore_index=True)
+    notes = [{"account": snap.account, **note} for snap in snapshots for note in snap.notes]
+    job_notes["account"] = job_notes["account_no"].map(names)
+    notes += job_notes.drop(columns="account_no").to_dict("records")
+    notes += [{**note, "account": names[note.pop("account_no")]} for note in log_notes]  # the audit log's
+    notes += [{"account": names[no], "file": f"{snapshots[no].display}/", "record": None, "id": None,
+               "action": "counted",
+               "problem": "no run history (jobs.json): the platform plan counts the flows run in a month "
+                          "(help center 30722413400859), so every enabled flow is counted; the flows figure "
+                          "is an upper bound"}
+              for no in plans.index[(plans["plan"] == "platform") & ~plans["counts_runs"]]]
+    wrong = conns[conns["identity_problem"].notna()]
+    notes += [{"account": names[no], "file": f, "record": r, "id": i, "action": "counted",
+               "problem": f"connection {p}; it is keyed by itself, flagged unresolved"}
+              for no, f, r, i, p in zip(wrong["account_no"], wrong["file"], wrong["record"], wrong["id"],
+                                       wrong["identity_problem"])]
+    load_issues = pd.concat([load_issues, pd.DataFrame(license_issues), pd.DataFrame(notes)], ignore_index=True)
+    load_issues = load_issues.reindex(columns=["account", "file", "record", "id", "problem", "action"])
+    load_issues = load_issues.sort_values(["account", "file", "record", "problem"]).reset_index(drop=True)
+    return load_issues
+
+
 def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes_file: Path | None = None,
         all_rows: bool = False, progress=None, edits=None) -> Audit:
     """Audit the snapshots at `paths`. `all_rows`: ok rows of every rule become findings too.
@@ -179,93 +261,13 @@ def run(paths: list[Path], policy: Policy, rules: list[Rule], as_of: date, mutes
         licenses = read_licenses([(s.account, s.license_files) for s in snapshots], as_of, license_issues)
         plans = _plans(snapshots, licenses, policy, as_of)
 
-        # the trading-partner exemption exists on the endpoint plan only (help center 360060126192)
-        endpoint_plan = dict(zip(plans["account_no"], plans["plan"] == "endpoint"))
-        conns = key_connections(identities(con), policy, endpoint_plan)
-        conn_keys = conns[["account_no", "scope", "id", "type", "role", "key", "endpoint_application", "category",
-                           "resolved", "explain", "agent_id", "netsuite_account", "netsuite_sandbox"]]
-        # a table, not the frame: the counting joins it six times, and a frame's text columns are
-        # converted on every scan
-        con.register("conn_keys_frame", conn_keys)
-        con.execute("CREATE TEMP TABLE conn_keys AS SELECT * FROM conn_keys_frame")
-        con.unregister("conn_keys_frame")
-        # the connection blocks (and any credentials in them) are not needed past this point
-        # (TEMP, as the table it replaces: a plain table of that name would leave the blocks in memory)
-        con.execute("CREATE OR REPLACE TEMP TABLE connections AS SELECT account_no, scope, id FROM connections")
+        conns = _key_connections(con, policy, plans)
 
-        con.execute(flow_sql.GRAPH_SQL)
-        con.execute(flow_sql.REACHER_REFS_SQL)
-        con.execute(flow_sql.IMPORT_LINKS_SQL)
-        con.execute(flow_sql.FACTS_SQL)
-        con.execute(flow_sql.STEPS_SQL)
-        con.execute(flow_sql.REACHER_STEPS_SQL)
-        # the platform plan counts flows run in the month, when the snapshot holds the run history
-        has_jobs = [any(src.files.get("jobs") for src in snap.sources) for snap in snapshots]
-        plans["counts_runs"] = (plans["plan"] == "platform") & pd.Series(has_jobs, index=plans.index, dtype=bool)
-        job_notes = flow_sql.classify(con, plans[["account_no", "plan", "app_flows_billable", "counts_runs"]],
-                                      policy.trading_partner_flows_billable, as_of)
-        con.execute(f"CREATE TEMP TABLE flows_out AS {flow_sql.FLOWS_OUT_SQL}")
-        # one fetch for the results file (Arrow) and the rules (pandas): converting the Arrow table
-        # costs a fraction of a second fetch as a frame; every text column is a string column, even
-        # one with no value at all (a frame fetched from DuckDB made that one an object column)
-        flows_out = con.table("flows_out").to_arrow_table()
-        flows = flows_out.to_pandas()
-        references = con.execute(flow_sql.MISSING_SQL).df()
-        # the raw step arrays: the largest columns
-        con.execute("DROP TABLE flows; DROP TABLE flow_facts; DROP VIEW flow_graph; DROP TABLE flow_overrides")
-        con.execute(f"CREATE TEMP TABLE usage AS {flow_sql.USAGE_SQL}")
-        # tables go as soon as they are used up
-        for table in ("steps", "flow_class", "reacher_steps", "reacher_refs", "import_links"):
-            con.execute(f"DROP TABLE {table}")
-        used = con.execute("SELECT account_no, scope, connection_id AS id, count(DISTINCT flow_id) AS enabled_flows "
-                           "FROM usage GROUP BY ALL").df()
-        # on-premise agents in use: the distinct _agentId of the connections reached
-        agents = con.execute("SELECT u.account_no, u.environment, count(DISTINCT k.agent_id) AS agents_used "
-                             "FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope "
-                             "AND k.id = u.connection_id WHERE k.agent_id IS NOT NULL GROUP BY ALL").df()
-        # what reaches each agent (the flows and the APIs, tools and syncs), for advice: an agent is
-        # freed when all of it is disabled (agents are few: this is small)
-        agent_reach = con.execute(
-            "SELECT u.account_no, u.environment, k.agent_id AS key, "
-            "list(DISTINCT u.flow_id ORDER BY u.flow_id) FILTER (WHERE u.flow_id IS NOT NULL) AS flows, "
-            "list(DISTINCT u.reacher ORDER BY u.reacher) FILTER (WHERE u.reacher IS NOT NULL) AS reached_by "
-            "FROM usage u JOIN conn_keys k ON k.account_no = u.account_no AND k.scope = u.scope "
-            "AND k.id = u.connection_id WHERE k.agent_id IS NOT NULL GROUP BY ALL").df()
-        con.execute(f"CREATE TEMP TABLE endpoints_out AS {ENDPOINTS_SQL}", {"role": "endpoint"})
-        con.execute(f"CREATE TEMP TABLE tps_out AS {ENDPOINTS_SQL}", {"role": "trading-partner"})
-        con.execute("DROP TABLE usage")
-        # fetched once each, as for flows_out
-        tables = {"flows_out": flows_out, **{name: con.table(name).to_arrow_table() for name in ("endpoints_out", "tps_out")}}
+        flows_out, flows, references, job_notes = _count_flows(con, snapshots, plans, policy, as_of)
+        used, agents, agent_reach, tables = _count_endpoints(con)
+        tables = {"flows_out": flows_out, **tables}
         endpoints, tps = tables["endpoints_out"].to_pandas(), tables["tps_out"].to_pandas()
-        load_issues = con.execute("SELECT * FROM load_issues").df()
-        load_issues["account"] = load_issues["account_no"].map(names)
-
-        unknown = conns[~conns["known_type"]]
-        if not unknown.empty:
-            load_issues = pd.concat([load_issues, pd.DataFrame({
-                "account": unknown["account_no"].map(names), "file": unknown["file"], "record": unknown["record"],
-                "id": unknown["id"], "action": "counted",
-                "problem": "connection type " + unknown["type"].fillna("(none)").map(repr)
-                           + " is unknown; if in use it is counted as an endpoint of its own",
-            })], ignore_index=True)
-        notes = [{"account": snap.account, **note} for snap in snapshots for note in snap.notes]
-        job_notes["account"] = job_notes["account_no"].map(names)
-        notes += job_notes.drop(columns="account_no").to_dict("records")
-        notes += [{**note, "account": names[note.pop("account_no")]} for note in log_notes]  # the audit log's
-        notes += [{"account": names[no], "file": f"{snapshots[no].display}/", "record": None, "id": None,
-                   "action": "counted",
-                   "problem": "no run history (jobs.json): the platform plan counts the flows run in a month "
-                              "(help center 30722413400859), so every enabled flow is counted; the flows figure "
-                              "is an upper bound"}
-                  for no in plans.index[(plans["plan"] == "platform") & ~plans["counts_runs"]]]
-        wrong = conns[conns["identity_problem"].notna()]
-        notes += [{"account": names[no], "file": f, "record": r, "id": i, "action": "counted",
-                   "problem": f"connection {p}; it is keyed by itself, flagged unresolved"}
-                  for no, f, r, i, p in zip(wrong["account_no"], wrong["file"], wrong["record"], wrong["id"],
-                                           wrong["identity_problem"])]
-        load_issues = pd.concat([load_issues, pd.DataFrame(license_issues), pd.DataFrame(notes)], ignore_index=True)
-        load_issues = load_issues.reindex(columns=["account", "file", "record", "id", "problem", "action"])
-        load_issues = load_issues.sort_values(["account", "file", "record", "problem"]).reset_index(drop=True)
+        load_issues = _load_issues(con, snapshots, names, conns, plans, license_issues, job_notes, log_notes)
         inputs = checksums.result()
 
     connections = conns.merge(used, on=["account_no", "scope", "id"], how="left")
