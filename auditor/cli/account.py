@@ -30,7 +30,7 @@ from auditor.cli.options import (
 from auditor.cli.render import (
     SUMMARY_ROWS,
     advice_lines,
-    attention,
+    change_lines,
     cost_lines,
     emit,
     exit_for,
@@ -38,15 +38,13 @@ from auditor.cli.render import (
     match_account,
     mutes_summary,
     preview_lines,
+    show_summary,
     skipped_summary,
-    summary_table,
-    totals_lines,
 )
 from auditor.common.errors import AuditorError
 from auditor.common.vocabulary import (
     REGIONS,
     SEVERITIES,
-    change_counts,
     environment_order,
     plural,
     why_reached,
@@ -197,19 +195,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
                f"{plural(len(rules), 'rule')} · as of {as_of}")
     if caveat:
         say(caveat)
-    found = finding_records(result.findings)  # those the results file holds
-    if fmt in ("csv", "json"):
-        emit(summary_table(accounts, found, numbers=True), fmt, err=False)
-    elif not ctx.meta.get("quiet"):  # the summary is for a person: --quiet leaves it out
-        table = summary_table(accounts, found)
-        if fmt == "summary" and len(table) > SUMMARY_ROWS:  # a partner's thousands: what needs a look
-            hit = attention(accounts)
-            if any(hit):
-                emit(table[hit], "table")
-            for line in totals_lines(accounts, found, sum(hit)):
-                say(line)
-        else:
-            emit(table, "table")
+    show_summary(accounts, finding_records(result.findings), fmt)
+    if fmt not in ("csv", "json") and not ctx.meta.get("quiet"):
         for line in advice_lines(result):
             say(line)
     say(skipped_summary(result))
@@ -221,13 +208,8 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         for line in preview_lines(results["migration_preview"]):
             say(line)
     say(f"Results written to {results_io.shown(output)}")
-    if "changes" in results:
-        since = ", ".join(sorted(set(results["changes"]["since"].values())))
-        changed, still = change_counts(results["changes"]["rows"])
-        say(f"{plural(changed, 'change')} since the last recorded audit ({since}); "
-            f"{plural(still, 'finding')} still open.")
-        for line in results["changes"].get("headline", []):  # why each count changed (the audit log)
-            say(f"  {line}")
+    for line in change_lines(results):
+        say(line)
     if record:
         done = history.record(store, results)
         say(f"Recorded {plural(len(done), 'account')} as of {as_of} in {store}")

@@ -38,6 +38,11 @@ def _meta() -> dict:
     return ctx.meta if ctx is not None else {}
 
 
+def quiet() -> bool:
+    """Whether the command was asked to say only what went wrong (-q)."""
+    return bool(_meta().get("quiet"))
+
+
 def say(message="", block: bool = False) -> None:
     """An informational line (summaries, what was written): left out with --quiet. One line, so a
     newline in a name it quotes is shown escaped; `block=True` for a table of several lines."""

@@ -7,10 +7,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from auditor.cli.options import Progress, echo, say
+from auditor.cli.options import Progress, echo, quiet, say
 from auditor.common.errors import AuditorError
 from auditor.common.terminal import printable
-from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN, USED, plural
+from auditor.common.vocabulary import SEVERITIES, SEVERITIES_DOWN, USED, change_counts, plural
 from auditor.results.summary import alarm_counts, at_or_over, used
 
 if TYPE_CHECKING:  # the heavy modules are imported where a command needs them: `--help` stays fast
@@ -319,6 +319,36 @@ def totals_lines(accounts: list[dict], findings: Iterable[Mapping], shown: int) 
         f"{plural(sum(n for s, n in alarms.items() if s != 'muted'), 'unmuted alarm')} ({by}).",
         f"{shown_words} --format table lists every environment (--format csv|json as data).",
     ]
+
+
+def show_summary(accounts: list[dict], findings: list[dict], fmt: str) -> None:
+    """The summary of an audit: as data (--format csv|json, on standard output), or for a person
+    (not with --quiet): every environment, or past SUMMARY_ROWS of them those over or at a limit
+    and the totals."""
+    if fmt in ("csv", "json"):
+        return emit(summary_table(accounts, findings, numbers=True), fmt, err=False)
+    if quiet():
+        return
+    table = summary_table(accounts, findings)
+    if fmt == "summary" and len(table) > SUMMARY_ROWS:  # a partner's thousands: what needs a look
+        hit = attention(accounts)
+        if any(hit):
+            emit(table[hit], "table")
+        for line in totals_lines(accounts, findings, sum(hit)):
+            say(line)
+    else:
+        emit(table, "table")
+
+
+def change_lines(results: dict) -> list[str]:
+    """What changed since each account's last recorded audit, when the history is on: how many
+    changes, the findings still open, and why each count changed (the audit log's headline)."""
+    if "changes" not in results:
+        return []
+    since = ", ".join(sorted(set(results["changes"]["since"].values())))
+    changed, still = change_counts(results["changes"]["rows"])
+    return [f"{plural(changed, 'change')} since the last recorded audit ({since}); "
+            f"{plural(still, 'finding')} still open.", *(f"  {line}" for line in results["changes"].get("headline", []))]
 
 
 def finding_records(findings: pd.DataFrame) -> list[dict]:
