@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import pytest
-from conftest import account, flow
+from conftest import account, audited, flow
 
 from auditor.count.endpoints import clean_field, clean_host, mask_key, normalise_uri
 
 
 def keys(tmp_path, run_cli, conns, *args, environment="production"):
-    """Audit one flow per connection; return {connection id: endpoint key} and the run."""
+    """Audit one flow per connection, in-process (`args`: --policy NAME); return {connection id:
+    endpoint key} and the results."""
     snap = account(tmp_path, conns, [flow(f"f-{c['_id']}", exports=[f"e-{c['_id']}"],
                                           **({"sandbox": True} if c.get("sandbox") else {})) for c in conns])
-    run = run_cli("audit", snap, *args)
-    assert run.exit_code == 0, run.stderr
+    results = audited(snap, **({"policy": args[args.index("--policy") + 1]} if "--policy" in args else {}))
     out = {}
-    for e in run.results["accounts"][0]["endpoints"]:
+    for e in results["accounts"][0]["endpoints"]:
         if e["environment"] == environment:
             for c in e["connections"]:
                 out[c] = e["key"]
-    return out, run
+    return out, results
 
 
 @pytest.mark.parametrize("raw,key,host", [
@@ -103,9 +103,9 @@ def test_netsuite_sandboxes_are_one_endpoint_production_accounts_are_not(tmp_pat
     got, run = keys(tmp_path, run_cli, conns)
     assert got == {"p1": "netsuite:TSTDRV1", "p1b": "netsuite:TSTDRV1", "p2": "netsuite:TSTDRV2",
                    **{c: "netsuite:sandboxes" for c in ("sb1", "sb2", "rp", "beta", "sb20")}}
-    env = run.results["accounts"][0]["environments"][0]
+    env = run["accounts"][0]["environments"][0]
     assert env["endpoints"]["used"] == 3
-    sandboxes = next(e for e in run.results["accounts"][0]["endpoints"] if e["key"] == "netsuite:sandboxes")
+    sandboxes = next(e for e in run["accounts"][0]["endpoints"] if e["key"] == "netsuite:sandboxes")
     assert "single endpoint" in sandboxes["explain"] and sandboxes["category"] == "application"
 
 
@@ -119,7 +119,7 @@ def test_uris_http_rest_and_mcp(tmp_path, run_cli):
     got, run = keys(tmp_path, run_cli, conns)
     assert got == {"h": "uri:https://shop.example.com/api", "r": "uri:https://shop.example.com/api",
                    "other": "uri:https://shop2.example.com/api", "mcp": "uri:https://mcp.example.com/sse"}
-    merged = next(e for e in run.results["accounts"][0]["endpoints"] if e["connections"] == ["h", "r"])
+    merged = next(e for e in run["accounts"][0]["endpoints"] if e["connections"] == ["h", "r"])
     assert merged["application"] == "shopify"  # the named application wins over the generic type
 
 
@@ -128,7 +128,7 @@ def test_integrator_io_api_connections_are_not_endpoints(tmp_path, run_cli):
              {"_id": "b", "type": "http", "assistant": "integratorceligoapi", "http": {"baseURI": "https://api.integrator.io/v1"}}]
     got, run = keys(tmp_path, run_cli, conns)
     assert got == {}
-    roles = {c["id"]: (c["role"], c["explain"]) for c in run.results["accounts"][0]["connections"]}
+    roles = {c["id"]: (c["role"], c["explain"]) for c in run["accounts"][0]["connections"]}
     assert roles["a"][0] == roles["b"][0] == "not-endpoint" and "February 2022" in roles["a"][1]
 
 
@@ -172,10 +172,10 @@ def test_unresolvable_connections_are_their_own_endpoint_with_a_finding(tmp_path
     got, run = keys(tmp_path, run_cli, conns)
     assert got == {"tpl": "uri:https://{{connection.settings.store}}.example.com/api",
                    "noacct": "connection:noacct", "odd": "connection:odd"}
-    found = {f["resource"]["id"]: f for f in run.results["findings"] if f["rule"] == "endpoint-identity-unresolved"}
+    found = {f["resource"]["id"]: f for f in run["findings"] if f["rule"] == "endpoint-identity-unresolved"}
     assert set(found) == set(got.values())
     assert "handlebars" in found["uri:https://{{connection.settings.store}}.example.com/api"]["reason"]
-    notes = [i for i in run.results["load_issues"] if i["id"] == "odd"]
+    notes = [i for i in run["load_issues"] if i["id"] == "odd"]
     assert notes and notes[0]["action"] == "counted" and "carrier-pigeon" in notes[0]["problem"]
     assert notes[0]["record"] == 2
 
@@ -197,8 +197,8 @@ def test_community_policy_groups_by_application(tmp_path, run_cli):
     assert community == {"ns1": "netsuite", "ns2": "netsuite", "sf1": "salesforce", "sf2": "salesforce",
                          "shop1": "app:shopify", "shop2": "app:shopify",
                          "api1": "host:api.example.com", "api2": "host:api.example.com"}
-    assert run.results["policy"] == "community"
-    assert "policy community" in run.stdout
+    assert run["policy"] == "community"
+    assert "policy community" in run_cli("audit", tmp_path / "acct", "--policy", "community").stdout
 
 
 def test_policy_from_a_file_and_bad_policies(tmp_path, run_cli):
@@ -214,7 +214,7 @@ fallback: {key: "connection:{id}", application: "{type}", category: universal, e
     conns = [{"_id": "a", "type": "http", "http": {"baseURI": "https://a"}},
              {"_id": "b", "type": "http", "http": {"baseURI": "https://b"}}]
     got, run = keys(tmp_path, run_cli, conns, "--policy", str(policy))
-    assert got == {"a": "http", "b": "http"} and run.results["policy"] == "one-per-type"
+    assert got == {"a": "http", "b": "http"} and run["policy"] == "one-per-type"
 
     policy.write_text(policy.read_text().replace("{type}\", application", "{colour}\", application"))
     bad = run_cli("audit", tmp_path / "acct", "--policy", str(policy))
