@@ -19,7 +19,7 @@ column and why (`action` "skipped"; a value read with a change, an e-mail addres
 invisible characters, is reported with `action` "counted"). A cell holding a formula is not read
 (its result as last saved may be stale, or missing); a header the mapping reads given twice stops
 the run; an old binary workbook (.xls, .xlsb), whose formulas cannot be told, is refused.
-XLSX is read with calamine (about five times faster than openpyxl here).
+XLSX is read with calamine (much faster than openpyxl here).
 """
 
 from __future__ import annotations
