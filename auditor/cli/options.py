@@ -436,8 +436,7 @@ def run_options(fn):
                      help=f"Audit date. Default: today (UTC); with --sample, {SAMPLE_AS_OF}."),
         click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True), default="results.json",
                      show_default=True, help="The results file; - writes it to standard output."),
-        fail_on_option, click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                                     envvar="AUDITOR_MUTES", show_envvar=True, help="YAML file of accepted findings."),
+        fail_on_option, mutes_option(),
         rule_options, report_options,
     )):
         fn = option(fn)
@@ -460,6 +459,16 @@ def history_option(fn):
                         metavar="PATH", envvar="AUDITOR_HISTORY", show_envvar=True,
                         help="The history database (SQLite). Default: history.path in the config, else "
                              "history.sqlite in the user data folder.")(fn)
+
+
+# the mutes of every run; an account run also reads the mutes.yaml beside each snapshot
+MUTES_HELP = "YAML file of accepted findings."
+ACCOUNT_MUTES_HELP = "YAML file of accepted findings (a mutes.yaml beside a snapshot is read too)."
+
+
+def mutes_option(help_text: str = MUTES_HELP):
+    return click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                        envvar="AUDITOR_MUTES", show_envvar=True, help=help_text)
 
 
 fail_on_option = click.option(

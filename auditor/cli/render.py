@@ -109,10 +109,7 @@ def cost_lines(results: dict) -> list[str]:
     prices = results.get("prices")
     if prices is None:
         return []
-    from auditor.load.prices import minor_unit
-
-    def said(m: dict) -> str:
-        return f"{m['amount']:,.{minor_unit(m['currency'])}f} {m['currency']}"
+    from auditor.load.prices import money_text as said
 
     lines = []
     for acct in results["accounts"]:

@@ -10,10 +10,12 @@ import click
 from auditor import __version__
 from auditor.cli.app import cli
 from auditor.cli.options import (
+    ACCOUNT_MUTES_HELP,
     Progress,
     claim_stdout,
     examples,
     fail_on_option,
+    mutes_option,
     prices_option,
     report_options,
     report_outputs,
@@ -87,8 +89,7 @@ def _data(compared: pd.DataFrame) -> pd.DataFrame:
               help="Where to write the results file (JSON, with a whatif section listing the edits); - writes it to "
                    "standard output.")
 @fail_on_option
-@click.option("--mutes", type=click.Path(path_type=Path, exists=True, dir_okay=False), envvar="AUDITOR_MUTES",
-              show_envvar=True, help="YAML file of accepted findings (a mutes.yaml beside a snapshot is read too).")
+@mutes_option(ACCOUNT_MUTES_HELP)
 @prices_option
 @click.option("--min-severity", type=click.Choice(SEVERITIES), default="info", show_default=True,
               envvar="AUDITOR_MIN_SEVERITY", show_envvar=True,

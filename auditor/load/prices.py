@@ -60,6 +60,11 @@ def minor_unit(currency: str) -> int:
     return Currency(currency).exponent
 
 
+def money_text(money: dict) -> str:
+    """A `Money` as people read it, in the currency's own decimals: '1,234.50 USD', '5,000 JPY'."""
+    return f"{money['amount']:,.{minor_unit(money['currency'])}f} {money['currency']}"
+
+
 def rounded(amount: Decimal, currency: str) -> Decimal:
     """An amount rounded half up to the currency's minor unit."""
     return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_UP)

@@ -239,10 +239,7 @@ def _costs(results: dict) -> list[dict]:
     total per currency, amounts as the currency writes them ('1,234.50 USD', '5,000 JPY')."""
     if results.get("prices") is None:
         return []
-    from auditor.load.prices import minor_unit
-
-    def said(money: dict) -> str:
-        return f"{money['amount']:,.{minor_unit(money['currency'])}f} {money['currency']}"
+    from auditor.load.prices import money_text as said
 
     out = []
     for acct in results["accounts"]:
