@@ -493,8 +493,8 @@ def saves_text(option: dict) -> str:
 
 def money_text(option: dict) -> str:
     """An option's money, one amount per currency, never summed across them."""
-    from auditor.load.prices import money_text
-    return " + ".join(money_text(m) for m in option.get("money", []))
+    from auditor.load.prices import money_text as said
+    return " + ".join(said(m) for m in option.get("money", []))
 
 
 def whatif_command(option: dict) -> str:
