@@ -14,11 +14,12 @@ two values apart without showing either.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import re
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from urllib.parse import urlsplit
 
 import orjson
@@ -46,7 +47,8 @@ _HOST = re.compile(r"[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63}){0,126}")
 EVENTS = {"create": "create", "created": "create", "add": "create", "added": "create", "insert": "create",
           "update": "update", "updated": "update", "patch": "update", "edit": "update", "modify": "update",
           "delete": "delete", "deleted": "delete", "remove": "delete", "removed": "delete"}
-LONGEST = 200  # names, fields and user names are cut here (the rest is said by an ellipsis)
+LONGEST = 200
+_UTC_TIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?Z)?")  # names, fields and user names are cut here (the rest is said by an ellipsis)
 
 
 def fingerprint(raw: str) -> str:
@@ -64,6 +66,7 @@ def _random(text: str) -> bool:
     return classes >= 2 and entropy >= 3.5
 
 
+@functools.lru_cache(maxsize=4096)  # a log names the same few fields again and again
 def secret_field(path: str | None) -> bool:
     """Whether a field path (`http.auth.token.token`, `ftp.password`) names a secret anywhere."""
     if not path:
@@ -128,6 +131,11 @@ def _day(time: str | None) -> str | None:
     """The UTC day of an entry's time (ISO 8601), or None when it is none."""
     if not time:
         return None
+    if _UTC_TIME.fullmatch(time):  # the usual form, in UTC: its first ten characters, if a day
+        try:
+            return date.fromisoformat(time[:10]).isoformat()
+        except ValueError:
+            return None
     try:
         stamp = datetime.fromisoformat(time.strip().replace("Z", "+00:00"))
     except ValueError:
