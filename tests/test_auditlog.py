@@ -466,3 +466,25 @@ def test_a_headline_names_ten_changes_and_counts_the_rest(tmp_path, months):
     assert endpoints["cause"].count(", +") + endpoints["cause"].count(", -") == 9
     x0 = next(r for r in section["rows"] if r["kind"] == "endpoint" and r["id"] == "uri:https://x0.example.com")
     assert x0["cause"] == NO_ENTRY
+
+
+def test_a_trading_partner_added_is_tied_to_its_connection(tmp_path, months):
+    nov = _copy(tmp_path, NOV, "nov")
+    data = {name: json.loads((nov / f"{name}.json").read_text()) for name in ("connections", "exports", "flows")}
+    data["connections"].append({"_id": "c-tp", "name": "EDI partner SFTP", "type": "ftp",
+                                "ftp": {"hostURI": "sftp.tp.example.com", "tradingPartner": True}})
+    data["exports"].append({"_id": "e-tp", "name": "EDI in", "adaptorType": "FTPExport", "_connectionId": "c-tp"})
+    data["flows"].append({"_id": "f-tp", "name": "EDI orders", "pageGenerators": [{"_exportId": "e-tp"}],
+                          "pageProcessors": [{"type": "import", "_importId": "i-shop-us"}]})
+    write_snapshot(nov, **data)
+    log = _log(NOV) + [{"_id": "tp1", "time": "2026-11-09T08:00:00Z", "byUser": {"email": "sam@northwind.example"},
+                        "source": "UI", "resourceType": "connection", "_resourceId": "c-tp", "event": "create"}]
+    (nov / "audit.json").write_text(json.dumps(log))
+    rows = _rows(changes_section([(months[0], audited(nov, as_of="2026-11-30"))]))
+    added = next(r for k, r in rows.items() if k[:2] == ("trading partner", "added"))
+    assert added["entries"] == ["tp1"]
+    assert added["cause"].startswith("connection 'EDI partner SFTP' created by sam@northwind.example on 2026-11-09, UI")
+    assert "sftp.tp.example.com" not in rows[("usage", "up", "endpoints")]["cause"]  # not an endpoint
+    assert rows[("usage", "up", "trading_partners")]["cause"] == (
+        "trading partners 0 -> 1: +sftp.tp.example.com:21 (connection created by sam@northwind.example on "
+        "2026-11-09, UI)")
