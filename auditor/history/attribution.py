@@ -223,10 +223,13 @@ def attribute(rows: list[dict], old_acct: dict, new_acct: dict, entries: list[di
         elif row["kind"] == "entitlement" and logged:
             row["cause"], row["entries"] = at.cause(at.licenses())
             counts = re.search(r"entitled (\S+) → (\S+)", row["detail"])
-            row["cause"] = f"{row['name']} entitled {counts.group(1)} -> {counts.group(2)}: {row['cause']}"
+            moved = f" {counts.group(1)} -> {counts.group(2)}" if counts else ""
+            row["cause"] = f"{row['name']} entitled{moved}: {row['cause']}"
     for row in rows:
         if row["kind"] == "usage" and row["change"] in ("up", "down"):
             counts = re.search(r"(\d+) → (\d+)", row["detail"])
+            if counts is None:  # (diff.py words every usage change so)
+                continue
             label = row["name"] or row["id"]
             parts = sorted(member.get((row["environment"], row["id"]), []), key=lambda p: p[0] != "+")
             if len(parts) > HEADLINE_PARTS:  # a line, however many changed: the rows say each one
