@@ -42,6 +42,7 @@ from auditor import __version__
 from auditor.common.errors import AuditorError
 from auditor.common.files import atomic
 from auditor.common.paths import safe_id
+from auditor.common.secrets import secret_field
 from auditor.common.vocabulary import month_bounds, plural
 
 RESOURCES = ("connections", "flows", "exports", "imports", "integrations", "licenses", "apis", "tools", "syncs")
@@ -103,9 +104,7 @@ def mask_audit(entries: list) -> list:
     for entry in entries:
         change = entry.get("fieldChange") if isinstance(entry, dict) else None
         if isinstance(change, dict):
-            path = change.get("fieldPath")
-            secret = isinstance(path, str) and any(
-                SECRET_KEY.search(seg) and seg not in NOT_SECRET for seg in re.split(r"[.\[\]/]+", path) if seg)
+            secret = secret_field(change.get("fieldPath"))  # a path that cannot be read: masked too
             change = {k: (MASK if secret and k in ("oldValue", "newValue") and v not in (None, "") else mask(v, k))
                       for k, v in change.items()}
             entry = {**entry, "fieldChange": change}

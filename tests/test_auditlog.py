@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from auditor.common.paths import sample_dir
+from auditor.common.secrets import secret_field
 from auditor.history.attribution import NO_ENTRY
 from auditor.history.diff import changes_section
 from auditor.load.auditlog import MASK, shown_value
@@ -252,7 +253,16 @@ def test_a_broken_entry_is_skipped_and_said_never_lost(tmp_path):
     ("http.auth.token.token", CANARY, MASK),
     ("ftp.password", CANARY, MASK),
     ("http.encrypted", {"password": CANARY}, MASK),
-    ("http.headers", [{"name": "X-Api-Key", "value": CANARY}], "(a list of 1, not shown)"),
+    ("http.headers", [{"name": "X-Api-Key", "value": CANARY}], MASK),
+    # the path judged whole (a long one is cut only where it is shown), and names the log uses
+    ("settings." + "a" * 200 + ".password", CANARY, MASK),
+    ("netsuite.tokenId", CANARY, MASK),
+    ("http.headers[0].value", CANARY, MASK),
+    ("settings.licenseKey", CANARY, MASK),
+    ("ftp.pw", CANARY, MASK),
+    # a field that cannot be read holds a secret for all anyone knows
+    (["http", "auth", "password"], CANARY, MASK),
+    (None, CANARY, MASK),
     ("http.unencrypted", {"apiKey": CANARY}, "(an object of 1 field, not shown)"),
     ("http.baseURI", f"https://svc:{CANARY}@api.example.com/v1?token={CANARY}", "https://api.example.com/…#"),
     ("http.baseURI", f"https://hooks.example.com/services/T01/{CANARY}", "https://hooks.example.com/…#"),
@@ -264,8 +274,17 @@ def test_a_broken_entry_is_skipped_and_said_never_lost(tmp_path):
     ("s3.accessKeyId", "AKIAIOSFODNN7EXAMPLEKEY", "(a value, not shown #"),
 ])
 def test_values_are_masked(field, value, shown):
-    said = shown_value(value, field)
+    said = shown_value(value, secret_field(field))
     assert said.startswith(shown) and CANARY not in said
+
+
+def test_the_pull_masks_what_the_reader_masks():
+    """The pull writes the log with the same fields masked (common.secrets), a path it cannot
+    read too."""
+    from auditor.pull import mask_audit
+    for path in ("settings." + "a" * 200 + ".password", "netsuite.tokenId", ["a", "password"], None):
+        entry = {"_id": "e", "fieldChange": {"fieldPath": path, "oldValue": CANARY, "newValue": CANARY}}
+        assert CANARY not in str(mask_audit([entry]))
 
 
 # --- every output, hostile entries -------------------------------------------------------------

@@ -14,7 +14,6 @@ two values apart without showing either.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import re
@@ -25,6 +24,7 @@ from urllib.parse import urlsplit
 import orjson
 import pandas as pd
 
+from auditor.common.secrets import secret_field
 from auditor.load.snapshot import Snapshot
 
 MASK = "******"
@@ -34,9 +34,6 @@ TABLES = {"flow": "flows", "connection": "connections", "export": "exports", "im
 COLUMNS = ["account_no", "environment", "id", "time", "day", "user", "email", "source", "resource_type",
            "resource_id", "resource_name", "exists", "event", "field", "old", "new"]
 # a field path segment naming a secret (as auditor.pull masks a connection's fields before writing)
-_SECRET_FIELD = re.compile(r"(?i)(pass(word|phrase)?|passwd|pwd|secret|token|private|credential|cookie|api[_-]?key|"
-                           r"signature|authorization|bearer|session|otp|^pin$|^key$|access_?key$|^auth$|^encrypted$)")
-_NOT_SECRET = {"accessKeyId", "tokenId", "_tokenId", "keyId"}
 # a value that names a secret inside it ("orders password ...")
 _SECRET_WORD = re.compile(r"(?i)(password|passwd|pwd|secret|token|apikey|api_key|bearer|credential)")
 _PLAIN = re.compile(r"[\w .,@()+&'#-]{0,80}")
@@ -66,14 +63,6 @@ def _random(text: str) -> bool:
     return classes >= 2 and entropy >= 3.5
 
 
-@functools.lru_cache(maxsize=4096)  # a log names the same few fields again and again
-def secret_field(path: str | None) -> bool:
-    """Whether a field path (`http.auth.token.token`, `ftp.password`) names a secret anywhere."""
-    if not path:
-        return False
-    return any(seg not in _NOT_SECRET and _SECRET_FIELD.search(seg) for seg in re.split(r"[.\[\]/]+", path) if seg)
-
-
 def _url(text: str) -> str | None:
     """A URL as shown: its scheme and host (and port), the rest by a fingerprint; user info never."""
     try:
@@ -92,11 +81,12 @@ def _url(text: str) -> str | None:
     return shown + (f"/…{fingerprint(rest)}" if rest.strip("/") else "")
 
 
-def shown_value(value, field: str | None) -> str | None:
-    """A field's old or new value as the results keep it (None: not given)."""
+def shown_value(value, secret: bool) -> str | None:
+    """A field's old or new value as the results keep it (None: not given); `secret`: the field
+    holds a secret, or cannot be read (common.secrets.secret_field)."""
     if value is None:
         return None
-    if secret_field(field):
+    if secret:
         return MASK if value not in ("", [], {}) else "(empty)"
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -186,7 +176,8 @@ def read(con, snapshots: list[Snapshot]) -> tuple[pd.DataFrame, list[dict]]:
         kind = kind[:-1] if kind.endswith("s") and kind[:-1] in TABLES else kind
         found = [r for r in resources.get((kind, no, rid), []) if scope == "*" or r[0] == scope]
         env = found[0][1] if found else (scope if scope != "*" else None)
-        field = _text(change.get("fieldPath"))
+        field = _text(change.get("fieldPath"))  # as shown: cut to LONGEST
+        secret = secret_field(change.get("fieldPath"))  # judged on the whole path
         day = _day(time)
         if day is None:
             notes.append({"account_no": no, "file": file, "record": record, "id": eid, "action": "counted",
@@ -199,8 +190,8 @@ def read(con, snapshots: list[Snapshot]) -> tuple[pd.DataFrame, list[dict]]:
             "resource_name": found[0][2] if found else None,
             "exists": bool(found) if kind in TABLES else None,
             "event": _event(event), "field": field,
-            "old": shown_value(change.get("oldValue"), field) if "oldValue" in change else None,
-            "new": shown_value(change.get("newValue"), field) if "newValue" in change else None,
+            "old": shown_value(change.get("oldValue"), secret) if "oldValue" in change else None,
+            "new": shown_value(change.get("newValue"), secret) if "newValue" in change else None,
         })
     frame = pd.DataFrame(rows, columns=COLUMNS)
     return frame.sort_values(["account_no", "day", "time", "id"], na_position="first", kind="stable"), notes
