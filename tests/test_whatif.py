@@ -431,3 +431,23 @@ def test_every_advice_option_applied_with_whatif_saves_exactly_what_it_claims(ru
         others = [r for r in json.loads(run.stdout) if (r["account"], r["environment"]) != (account, env)]
         assert all(r[f"{m}_before"] == r[f"{m}_after"] for r in others
                    for m in ("billable_flows", "endpoints", "trading_partners", "agents"))
+
+
+@pytest.mark.parametrize("odd", ['c"q\\uote', "c\x1b[31mred\u202e"])
+def test_a_merge_repoints_a_sync_whatever_characters_its_ids_hold(tmp_path, odd):
+    """An id JSON writes escaped (a quote, a backslash, a control character) is repointed in a
+    sync as a plain one is (a quick look at the text missed it: the sync then reached a
+    connection no longer there)."""
+    snap = tmp_path / "acct"
+    snap.mkdir()
+    _write(snap / "connections.json", [
+        {"_id": "keep", "name": "Keep", "type": "http", "http": {"baseURI": "https://a.example.com/v1"}},
+        {"_id": odd, "name": "Odd", "type": "http", "http": {"baseURI": "https://b.example.com/v1"}}])
+    _write(snap / "flows.json", [])
+    _write(snap / "syncs.json", [{"_id": "s-1", "name": "sync", "source": {"_connectionId": odd},
+                                  "destination": {"_connectionId": "keep"}}])
+    done = whatif_run([snap], "default", AS_OF, Edits(edits_from(merge=[f"keep,{odd}"])), rules=load_rules(),
+                      profile="default")
+    results = _doc(done.after.data)
+    assert [e["reached_by"] for e in results["accounts"][0]["endpoints"]] == [["sync:s-1"]]
+    assert not [f for f in results["findings"] if f["rule"] == "missing-reference"]
