@@ -78,9 +78,14 @@ def hand_split(folder: Path, out: Path) -> Path:
     return root
 
 
+# what the preview takes from the snapshot as given, not from the split: what was read, and what
+# was skipped or noted while reading it (the split holds the same records, at other places)
+AS_GIVEN = ("migration_preview", "inputs", "load_issues")
+
+
 def _doc(run) -> dict:
     doc = orjson.loads(run.data)
-    return {k: v for k, v in doc.items() if k not in ("migration_preview", "inputs")}
+    return {k: v for k, v in doc.items() if k not in AS_GIVEN}
 
 
 def _preview(folder: Path) -> dict:
@@ -94,8 +99,9 @@ def _hand(folder: Path, tmp: Path) -> dict:
 @pytest.mark.parametrize("name", LEGACY_SAMPLES)
 def test_the_preview_equals_the_hand_split_audit_of_each_legacy_sample(name, tmp_path):
     preview = _preview(sample_dir() / name)
-    assert {k: v for k, v in preview.items() if k not in ("migration_preview", "inputs")} == _hand(
-        sample_dir() / name, tmp_path)
+    assert {k: v for k, v in preview.items() if k not in AS_GIVEN} == _hand(sample_dir() / name, tmp_path)
+    today = orjson.loads(finish(audit_snapshots([sample_dir() / name], "default", AS_OF), "default").data)
+    assert preview["load_issues"] == today["load_issues"]  # named as the snapshot names them
     account = preview["accounts"][0]
     assert account["license_model"] == "multi-environment"
     assert [e["environment"] for e in account["environments"]] == ["production", "sandbox"]
@@ -107,7 +113,7 @@ def test_the_preview_equals_the_hand_split_audit_of_generated_legacy_accounts(tm
     generate(tmp_path / "gen", accounts=4, flows_per_account=40, connections_per_account=10, seed=7)
     for folder in sorted(p for p in (tmp_path / "gen").iterdir() if p.is_dir()):
         preview = _preview(folder)
-        assert {k: v for k, v in preview.items() if k not in ("migration_preview", "inputs")} == _hand(
+        assert {k: v for k, v in preview.items() if k not in AS_GIVEN} == _hand(
             folder, tmp_path / "hand" / folder.name), folder.name
 
 
@@ -189,3 +195,31 @@ def test_a_hostile_copied_name_is_escaped(tmp_path):
     assert all("\x1b" not in line for line in preview_lines(run.results["migration_preview"]))
     list(write_reports(run.results, Outputs(html=tmp_path / "r.html"), None))
     assert "<script>alert" not in (tmp_path / "r.html").read_text()
+
+
+def test_an_audit_log_entry_goes_with_its_resource(tmp_path):
+    snap = tmp_path / "acct"
+    snap.mkdir()
+    conns = [{"_id": "c-sb", "name": "SB", "sandbox": True, "type": "http", "http": {"baseURI": "https://s.example.com"}}]
+    exports = [{"_id": "e-sb", "name": "E", "sandbox": True, "_connectionId": "c-sb"}]
+    flows = [{"_id": "f-sb", "name": "F", "sandbox": True, "disabled": False, "pageGenerators": [{"_exportId": "e-sb"}]}]
+    log = [{"_id": "a1", "time": "2026-11-03T10:00:00Z", "resourceType": "flow", "_resourceId": "f-sb", "event": "update",
+            "fieldChange": {"fieldPath": "disabled", "oldValue": True, "newValue": False}},
+           {"_id": "a2", "time": "2026-11-03T10:00:00Z", "resourceType": "connection", "_resourceId": "c-sb",
+            "event": "create"},
+           {"_id": "a3", "time": "2026-11-03T10:00:00Z", "resourceType": "connection", "_resourceId": "gone",
+            "event": "delete"}]
+    for name, recs in (("connections", conns), ("exports", exports), ("flows", flows), ("audit", log)):
+        (snap / f"{name}.json").write_text(json.dumps(recs))
+    entries = {e["id"]: (e["environment"], e["exists"]) for e in _preview(snap)["audit_log"]}
+    assert entries == {"a1": ("sandbox", True), "a2": ("sandbox", True), "a3": ("production", False)}
+
+
+def test_a_preview_is_given_to_no_monitor_and_told_to_no_chat(run_cli, tmp_path, monkeypatch):
+    run = run_cli("audit", sample_dir() / "acme-retail", "--preview-migration", "--metrics", tmp_path / "m.prom")
+    assert run.exit_code == 2 and "--metrics" in run.stderr and not (tmp_path / "m.prom").exists()
+    monkeypatch.setenv("AUDITOR_NOTIFY_URL", "http://127.0.0.1:9/hook-secret")  # nothing listens: no post tried
+    run = run_cli("audit", sample_dir() / "acme-retail", "--preview-migration", "--notify-always", "--fail-on", "never")
+    said = run.stdout + run.stderr
+    assert run.exit_code == 0 and "Not posted to the webhook: a migration preview" in said
+    assert "could not be reached" not in said and "hook-secret" not in said

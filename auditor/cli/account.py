@@ -163,14 +163,17 @@ def audit(ctx, paths, policy, as_of, output, fail_on, mutes, min_severity, pull_
         raise click.UsageError("-o - and --format csv|json both want standard output: choose one")
     claim_stdout("-" if fmt in ("csv", "json") else output)  # machine-readable output alone on standard output
     config = ctx.obj  # read before anything is done: a bad configuration stops the run first
-    if preview and (record or history_path is not None):
+    if preview and (record or history_path is not None or metrics is not None):
         raise click.UsageError("--preview-migration shows what would be, not the account's state: it is not "
-                               "recorded (leave out --record and --history)")
+                               "recorded, nor given to a monitor (leave out --record, --history and --metrics)")
     record = (record or config.history.record) and not preview
     history_on = not preview and (record or history_path is not None or config.history.path is not None)
     store = history_path or config.history.path or history.default_path()
     if notify_url is None and config.notify.url is not None:  # the option, $AUDITOR_NOTIFY_URL, then the file
         notify_url = config.notify.url.get_secret_value()
+    if preview and notify_url is not None:  # a chat is told of the account's state only
+        say("Not posted to the webhook: a migration preview is not the account's state.")
+        notify_url = None
     if pull_into is not None:
         _pull(pull_into, region=region, base_url=None, token_env="INTEGRATOR_TOKEN", token_file=None, partner=False,
               resume=False, concurrency=3, rate=5.0, retries=6, month=as_of)

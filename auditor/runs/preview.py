@@ -39,7 +39,8 @@ ASSUMPTIONS = (
     "A resource the flows (or APIs, tools, syncs) of both environments use -- a connection, export, import, "
     "integration -- is copied into each environment, and counts in each.",
     "A flow stays in the environment its sandbox flag names, and its jobs with it; a job of a flow the "
-    "snapshot does not hold stays in production.",
+    "snapshot does not hold stays in production. An audit-log entry goes with the resource it is of (to its "
+    "own environment), an entry of a resource the snapshot does not hold to production.",
     "Integration apps keep their status (installed, expired, disabled) and installs their progress (seed 000).",
     "Entitlements: production's come from the production license, the sandbox environment's from the "
     "sandbox entitlements, as today (help center 31566861433627 for environments added later).",
@@ -99,7 +100,7 @@ def split_records(records: dict[str, list]) -> tuple[dict[str, dict[str, list]],
         for i, rec in enumerate(recs):
             home[resource, i] = "sandbox" if isinstance(rec, dict) and rec.get("sandbox") is True else "production"
             rid = _id(rec)
-            if rid is not None and resource not in ("flows", "jobs"):
+            if rid is not None and resource not in ("flows", "jobs", "audit"):
                 by_id.setdefault(rid, (resource, i))  # the first of an _id is the one the audit keeps
     ids = set(by_id)
     flow_env = {_id(r): home["flows", i] for i, r in enumerate(records.get("flows", [])) if _id(r) is not None}
@@ -126,6 +127,10 @@ def split_records(records: dict[str, list]) -> tuple[dict[str, dict[str, list]],
         for i, rec in enumerate(recs):
             if resource == "jobs":
                 envs = {flow_env.get(rec.get("_flowId") if isinstance(rec, dict) else None, "production")}
+            elif resource == "audit":  # an entry goes with the resource it is of (once: to its own environment)
+                named = rec.get("_resourceId") if isinstance(rec, dict) else None
+                envs = {flow_env[named] if named in flow_env else home[by_id[named]] if named in by_id
+                        else "production"}
             elif resource in SEEDS:
                 envs = {home[resource, i]}
             else:
@@ -262,7 +267,9 @@ def preview_run(paths: list[Path], policy: str, as_of: date, *, rules: list, pro
     with ExitStack() as stack:
         splits = split_snapshots(paths, stack)
         after = audit([s.folder for s in splits])
-    after.inputs = today.inputs  # what was read: the snapshots as given
+    # what was read, and what was skipped or noted while reading: the snapshots as given (the split
+    # holds the same records, at other places in other files)
+    after.inputs, after.load_issues = today.inputs, today.load_issues
     after.prices = prices
     return finish(after, profile, min_severity, read_back=read_back,
                   sections={"migration_preview": preview_section(today, after, splits)})
