@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from auditor.common.secrets import secret_field
+
 HEADLINE_PARTS = 10  # the changes a headline names; the rest are counted
 NO_ENTRY = "no audit-log entry: changed outside the retention window, or by a process that is not logged"
 # fields of a flow whose change can make it count or not (the first segment of the field's path)
@@ -28,17 +30,10 @@ FLOW_FIELDS = {"disabled", "free", "pageGenerators", "pageProcessors", "routers"
                "_connectorId", "_integrationId", "sandbox", "_abstractFlowId", "overrides"}
 # fields whose change never moves a count
 COSMETIC = {"name", "description", "lastModified", "createdAt", "helpText"}
-SECRETS = re.compile(r"(?i)(pass(word|phrase)?|passwd|pwd|secret|token|private|credential|cookie|api[_-]?key|"
-                     r"signature|authorization|bearer|session|otp|^pin$|^key$|access_?key$|^auth$|^encrypted$)")
 
 
 def _head(field: str | None) -> str:
     return re.split(r"[.\[]", field or "", maxsplit=1)[0]
-
-
-def _secret(field: str | None) -> bool:
-    return any(SECRETS.search(seg) for seg in re.split(r"[.\[\]/]+", field or "") if seg
-               and seg not in {"accessKeyId", "tokenId", "_tokenId", "keyId"})
 
 
 def window(old: dict, new: dict, account: str) -> list[dict] | None:
@@ -94,7 +89,7 @@ class Attributor:
     def connection(self, cid: str, env: str | None) -> list[dict]:
         return [e for e in self._of("connection", cid, env)
                 if e["event"] in ("create", "delete")
-                or (e["event"] == "update" and _head(e["field"]) not in COSMETIC and not _secret(e["field"]))]
+                or (e["event"] == "update" and _head(e["field"]) not in COSMETIC and not secret_field(e["field"]))]
 
     def repointed(self, cids: set[str], env: str | None, to: bool) -> list[dict]:
         """Exports and imports repointed to one of `cids` (`to`), or away from one."""
