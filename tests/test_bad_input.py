@@ -130,7 +130,18 @@ def test_not_a_snapshot(tmp_path, run_cli):
 
 def test_unwritable_results_file(tmp_path, run_cli):
     run = run_cli("audit", "--sample", "-o", tmp_path / "missing-dir" / "r.json")
-    one_line_error(run, "cannot write the results file")
+    one_line_error(run, "its folder", "missing-dir does not exist")
+
+
+@pytest.mark.parametrize("option", ["--html", "--xlsx", "--metrics"])
+def test_an_output_without_a_folder_is_refused_before_the_audit_is_recorded(tmp_path, run_cli, option):
+    """A report or the metrics that cannot be written is said before anything is written: it
+    failed after the history had recorded the audit, with exit 2, which says 'not recorded'."""
+    history = tmp_path / "h.sqlite"
+    run = run_cli("audit", "--sample", "--fail-on", "never", "--record", "--history", history,
+                  option, tmp_path / "missing-dir" / "out.x")
+    one_line_error(run, option, "missing-dir does not exist")
+    assert not history.exists()
 
 
 def test_a_bad_file_among_many_is_the_one_named(tmp_path, run_cli, read_path):

@@ -307,6 +307,7 @@ def check_outputs(ctx: click.Context) -> None:
     case folded where the file system folds it."""
     params = ctx.params
     outputs = [(_label(ctx, name), p) for name in OUTPUT_PARAMS for p in _given(params.get(name))]
+    files = list(outputs)  # (the CSV folder is made when it is not there)
     csv_dir = params.get("csv_dir")
     if csv_dir is not None:
         from auditor.report import CSV_NAMES
@@ -315,6 +316,11 @@ def check_outputs(ctx: click.Context) -> None:
                     for name in CSV_NAMES]
     inputs = _run_inputs(ctx)
     problem = _clash(outputs, inputs) if outputs else None
+    # a file whose folder is not there: said now, not once the history has recorded the audit
+    # (a report or the metrics failing after it would exit 2, which says "not recorded")
+    for label, path in files:
+        if problem is None and str(path) != "-" and not path.parent.is_dir():
+            problem = f"{label} {path}: its folder {path.parent} does not exist; create it or name another"
     recording = "record" in params and (params["record"] or (ctx.obj is not None and ctx.obj.history.record))
     if problem is None and recording:
         # a recorded audit writes the history too: not over an input, nor inside a snapshot
