@@ -241,15 +241,16 @@ def test_a_count_of_one_is_said_in_the_singular(tmp_path, args):
 
 def test_the_terminal_summary_of_many_environments_says_one_in_the_singular():
     """The totals under a long summary: one account, one environment shown, one other."""
-    from types import SimpleNamespace
-
     from auditor.cli.render import totals_lines
-    env = pd.DataFrame({"account": ["a", "a"], "environment": ["production", "sandbox"],
-                        "flows_billable": [1, 0], "endpoints_used": [1, 0], "trading_partners_used": [1, 0],
-                        "agents_used": [1, 0]})
-    findings = pd.DataFrame({"status": ["alarm"], "muted": [False], "severity": ["high"]})
-    audit = SimpleNamespace(environments=env, findings=findings)
-    lines = totals_lines(audit, 1)
+    one = {"used": 1, "entitled": None, "entitled_from": "x"}
+    none = {"used": 0, "entitled": None, "entitled_from": "x"}
+    accounts = [{"account": "a", "environments": [
+        {"environment": "production", "flows": {"billable": 1, "entitled": None, "entitled_from": "x"},
+         "endpoints": one, "trading_partners": one, "agents": one},
+        {"environment": "sandbox", "flows": {"billable": 0, "entitled": None, "entitled_from": "x"},
+         "endpoints": none, "trading_partners": none, "agents": none}]}]
+    findings = [{"account": "a", "environment": "production", "status": "alarm", "muted": False, "severity": "high"}]
+    lines = totals_lines(accounts, findings, 1)
     assert lines[0].startswith("1 account, 2 environments: 1 billable flow, 1 endpoint, 1 trading partner, 1 agent; "
                                "1 unmuted alarm (")
     assert "the one environment over or at a limit; the other one is within" in lines[1]
