@@ -42,6 +42,11 @@ def _env(results: dict, account: str, environment: str) -> dict:
 # -- the prices file: every wrong value is one line naming the file, the line and the entry, exit 2
 
 BAD = [
+    # more decimals than the currency has: the unit price and the cost would be said apart
+    ("currency: JPY\nprices:\n  endpoint:\n    production: {endpoints: 0.4}\n", 4,
+     "prices.endpoint.production.endpoints: 0.4 has more decimals than JPY has (0); give the price in whole JPY"),
+    ("currency: USD\nprices:\n  endpoint:\n    production: {endpoints: 12.505}\n", 4,
+     "prices.endpoint.production.endpoints: 12.505 has more decimals than USD has (2)"),
     ("prices:\n  endpoint:\n    production: {endpoints: -5}\ncurrency: USD\n", 3,
      "prices.endpoint.production.endpoints: a price cannot be negative (-5)"),
     ("currency: USD\nprices:\n  endpoint:\n    production: {endpoints: '125'}\n", 4,

@@ -245,6 +245,10 @@ def load_prices(path: Path) -> Prices:
                 amount = _amount(value)
                 if isinstance(amount, str):
                     fail(metric_line, f"{where}.{metric}", amount)
+                if -amount.normalize().as_tuple().exponent > minor_unit(cur):  # 0.4 JPY: costs that do not add up
+                    fail(metric_line, f"{where}.{metric}", f"{value} has more decimals than {cur} has "
+                                                           f"({minor_unit(cur)}); give the price in whole {cur}"
+                         if minor_unit(cur) == 0 else f"{value} has more decimals than {cur} has ({minor_unit(cur)})")
                 priced[metric] = Price(amount, cur, f"{plan}.{pool}", metric_line)
             if not priced:
                 fail(pool_line, where, f"no price given (give one of {', '.join(METRICS)})")
