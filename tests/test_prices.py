@@ -121,19 +121,21 @@ prices:
     assert p.price("integrator", None, "trading_partners").amount == 4  # no pool: production's
 
 
-def test_amounts_are_decimal_and_rounded_to_the_currency_minor_unit(tmp_path):
+def test_amounts_are_decimal_in_the_currency_minor_unit(tmp_path):
+    """Prices are read as written (0.1, not the float nearest it) in their currency's decimals (a
+    price with more is refused: see BAD), so a cost is a price times a count, exactly."""
     p = load_prices(_prices(tmp_path, """\
 currency: JPY
 prices:
   "*":
-    production: {endpoints: 1234.5}
+    production: {endpoints: 1234}
     sandbox: {endpoints: 0.1, currency: USD}
   endpoint:
-    production: {endpoints: 0.0005, currency: BHD}
+    production: {endpoints: 0.005, currency: BHD}
 """))
-    assert p.cost("platform", "production", "endpoints", 1) == {"currency": "JPY", "amount": 1235.0}
+    assert p.cost("platform", "production", "endpoints", 1) == {"currency": "JPY", "amount": 1234.0}
     assert p.cost("platform", "sandbox", "endpoints", 3) == {"currency": "USD", "amount": 0.3}  # not 0.30000000000000004
-    assert p.cost("endpoint", "production", "endpoints", 3) == {"currency": "BHD", "amount": 0.002}
+    assert p.cost("endpoint", "production", "endpoints", 3) == {"currency": "BHD", "amount": 0.015}
     assert p.price("platform", "sandbox", "endpoints").amount == Decimal("0.1")
 
 
