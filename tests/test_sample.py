@@ -114,4 +114,4 @@ def test_every_report_of_an_empty_account(run_cli, tmp_path):
     assert [(e["environment"], e["flows"]["total"], e["endpoints"]["used"]) for e in envs] == [("production", 0, 0)]
     assert "its folder is missing" in run.results["load_issues"][0]["problem"]
     assert (tmp_path / "r.html").stat().st_size and (tmp_path / "r.xlsx").stat().st_size
-    assert len(list((tmp_path / "csv").glob("*.csv"))) == 9
+    assert len(list((tmp_path / "csv").glob("*.csv"))) == 10  # advice.csv among them
