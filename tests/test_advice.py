@@ -518,3 +518,28 @@ def test_with_prices_each_option_says_its_money(run_cli, tmp_path):
     assert "Buy 3 add-on endpoints · 375.00 USD" in done.stderr + done.stdout
     text = (tmp_path / "r.html").read_text()
     assert "415.00 USD" in text and "375.00 USD" in text
+
+
+def test_hostile_text_in_advice_is_escaped_in_html_quoted_in_the_workbook_and_csv(run_cli, tmp_path):
+    """Advice quotes names from the data (flows, endpoint keys, accounts): the HTML escapes them, a
+    workbook or CSV cell never becomes a formula."""
+    import json
+
+    import openpyxl
+
+    done = run_cli("audit", "--sample", "--fail-on", "never")
+    doc = done.results
+    env = next(e for a in doc["accounts"] if a["account"] == "Globex Corporation" for e in a["environments"]
+               if e["environment"] == "production")
+    env["advice"]["note"] = "<script>alert(1)</script>"
+    env["advice"]["options"][0]["action"] = "=HYPERLINK(\"http://x\",\"y\")"
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(doc))
+    out = run_cli("report", path, tmp_path / "r.html", tmp_path / "r.xlsx", "--csv", tmp_path / "csv")
+    assert out.exit_code == 0, out.stderr
+    page = (tmp_path / "r.html").read_text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx")["Advice"]
+    cell = next(c for row in sheet.iter_rows() for c in row if c.value == "=HYPERLINK(\"http://x\",\"y\")")
+    assert cell.data_type == "s" and cell.quotePrefix
+    assert "'=HYPERLINK" in (tmp_path / "csv" / "advice.csv").read_text(encoding="utf-8")
