@@ -163,11 +163,12 @@ def _aligned(text: str) -> bool:
 
 
 def test_the_reconciliation_table_is_aligned_with_amounts_right_aligned():
-    recon = pd.DataFrame({"category": ["ok", "over-billing", "over-billing", "revenue leak"],
-                          "status": ["matched", "billed, not licensed", "billed, not licensed", "licensed, not billed"],
-                          "currency": ["EUR", "USD", "USD", None], "key": list("abcd"),
-                          "amount": [900.0, 150.0, 1250.5, 0.0], "at_stake": [0.0, 150.0, 1250.5, 0.0]})
-    text = reconciliation_table(recon)
+    rows = zip(["ok", "over-billing", "over-billing", "revenue leak"],
+               ["matched", "billed, not licensed", "billed, not licensed", "licensed, not billed"],
+               ["EUR", "USD", "USD", None], "abcd", [900.0, 150.0, 1250.5, 0.0], [0.0, 150.0, 1250.5, 0.0])
+    results = {"reconciliation": [{"category": c, "status": s, "currency": cur, "key": k, "customer": k, "amount": a,
+                                   "at_stake": st} for c, s, cur, k, a, st in rows]}
+    text = reconciliation_table(results)
     lines = text.splitlines()
     assert lines[0].split() == ["category", "status", "rows", "billed", "at", "stake"]
     assert "over-billing" in lines[1]  # what is at stake first
