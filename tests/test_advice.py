@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from auditor.common.paths import sample_dir
@@ -543,3 +543,62 @@ def test_hostile_text_in_advice_is_escaped_in_html_quoted_in_the_workbook_and_cs
     cell = next(c for row in sheet.iter_rows() for c in row if c.value == "=HYPERLINK(\"http://x\",\"y\")")
     assert cell.data_type == "s" and cell.quotePrefix
     assert "'=HYPERLINK" in (tmp_path / "csv" / "advice.csv").read_text(encoding="utf-8")
+
+
+@st.composite
+def snapshots(draw):
+    """A small legacy account: HTTP connections (some on one host under other paths, some through
+    an on-premise agent), flows reaching one to three of them (some disabled, some in sandbox, some
+    of an integration app), maybe an API reaching one, and limits below what is used."""
+    n_conns = draw(st.integers(2, 6))
+    conns = []
+    for i in range(n_conns):
+        host = draw(st.sampled_from(["a.example.com", "b.example.com", f"h{i}.example.com"]))
+        conn = {"_id": f"c{i}", "type": "http", "http": {"baseURI": f"https://{host}/v{i}"}}
+        if draw(st.booleans()) and draw(st.booleans()):
+            conn["_agentId"] = draw(st.sampled_from(["agent-1", "agent-2"]))
+        conns.append(conn)
+    flows = []
+    for j in range(draw(st.integers(1, 7))):
+        reached = draw(st.lists(st.integers(0, n_conns - 1), min_size=1, max_size=3, unique=True))
+        extra = {}
+        if draw(st.integers(0, 5)) == 0:
+            extra["disabled"] = True
+        if draw(st.integers(0, 4)) == 0:
+            extra["sandbox"] = True
+        if draw(st.integers(0, 5)) == 0:
+            extra["_connectorId"] = "app-1"
+        flows.append({"_id": f"f{j}", "pageGenerators": [{"_exportId": f"e-c{reached[0]}"}],
+                      "pageProcessors": [{"type": "import", "_importId": f"i-c{c}"} for c in reached[1:]], **extra})
+    apis = []
+    if draw(st.booleans()):
+        c = draw(st.integers(0, n_conns - 1))
+        apis.append({"_id": "api-1", "builder": {"routers": [{"branches": [{"pageProcessors": [
+            {"type": "import", "_importId": f"i-c{c}"}]}]}]}})
+    licenses = [{"_id": "l", "type": "endpoint", "expires": "2027-12-31T00:00:00.000Z",
+                 "numEndpoints": draw(st.integers(0, 3)), "numFlows": draw(st.integers(0, 4)),
+                 "numAgents": draw(st.integers(0, 1)), "numSandboxEndpoints": draw(st.integers(0, 2)),
+                 "numSandboxFlows": draw(st.integers(0, 2))}]
+    return conns, flows, apis, licenses
+
+
+# found by this test: a legacy account's sandbox flow reaching production's connections; whatif
+# finds connections in their own environment, so the merge names production
+SANDBOX_FLOW_ON_PRODUCTION = (
+    [{"_id": f"c{i}", "type": "http", "http": {"baseURI": f"https://a.example.com/v{i}"}} for i in range(3)],
+    [{"_id": "f0", "pageGenerators": [{"_exportId": "e-c0"}], "pageProcessors": [{"type": "import", "_importId": "i-c1"}],
+      "sandbox": True, "_connectorId": "app-1"}],
+    [], [{"_id": "l", "type": "endpoint", "expires": "2027-12-31T00:00:00.000Z", "numEndpoints": 0, "numFlows": 0,
+          "numAgents": 0, "numSandboxEndpoints": 0, "numSandboxFlows": 0}])
+
+
+@settings(max_examples=12, deadline=None)
+@given(snapshots())
+@example(SANDBOX_FLOW_ON_PRODUCTION)
+def test_on_generated_accounts_every_option_saves_what_whatif_counts(tmp_path_factory, snapshot):
+    from conftest import account, write_snapshot
+    conns, flows, apis, licenses = snapshot
+    root = account(tmp_path_factory.mktemp("gen"), conns, flows, licenses=licenses)
+    if apis:
+        write_snapshot(root, apis=apis)
+    _options_hold(root)

@@ -579,7 +579,7 @@ def _consolidate(facts: EnvironmentFacts, lim: Limits) -> list[dict]:
     conns = facts.connections
     members_all = {c for members in facts.endpoints["connections"] for c in _items(members)}
     wanted = [c for c in ("id", "type", "uri_host", "netsuite_account", "netsuite_sandbox", "salesforce_org",
-                          "enabled_flows", "agent_id") if c in conns]
+                          "enabled_flows", "agent_id", "environment") if c in conns]
     # a multi-environment account's connection ids are per environment (scope); a legacy one's '*'
     scopes = conns["scope"].tolist() if "scope" in conns else [None] * len(conns)
     by_id = {}
@@ -605,10 +605,14 @@ def _consolidate(facts: EnvironmentFacts, lim: Limits) -> list[dict]:
         keep = max(keep_members, key=lambda c: (by_id[c].get("enabled_flows", 0), c)) \
             if all(c in by_id for c in keep_members) else keep_members[0]
         agent = _agent(by_id[keep]) if keep in by_id else None
+        # where whatif finds the connections: their own environment (a legacy account's sandbox
+        # flows may reach production's connections); whatif merges connections of one environment
+        home = by_id[keep].get("environment", facts.environment) if keep in by_id else facts.environment
         # a key is merged away only whole, and only when merging changes nothing but this
         # environment's endpoints: none of its connections is reached from another environment (a
         # legacy account's environments share connections) or runs through another agent
         movable = [k for k in keys[1:] if all(c in by_id and c not in facts.elsewhere and _agent(by_id[c]) == agent
+                                              and by_id[c].get("environment", facts.environment) == home
                                               for c in k[1])]
         if not movable:
             continue
@@ -631,7 +635,7 @@ def _consolidate(facts: EnvironmentFacts, lim: Limits) -> list[dict]:
             "flows": [], "connections": [keep, *merged], "endpoints": [k for k, _, _ in keys[1:]],
             "saves": {"endpoints": saves}, "after": _after(facts.limits, "endpoints", {"endpoints": saves})[0],
             "enough": lim.target is not None and lim.used - saves <= lim.target,
-            "whatif": ["--merge-connections", ",".join([keep, *merged])], "money": []})
+            "whatif": ["--env", home, "--merge-connections", ",".join([keep, *merged])], "money": []})
     return options
 
 
@@ -711,7 +715,9 @@ def advise_environment(facts: EnvironmentFacts, budget: int = NODE_BUDGET) -> di
     where = ["--account", facts.account] if facts.account is not None else []
     for opt in options:  # whatif looks ids up where it is told: a flow id may be in several environments
         if opt["whatif"]:
-            opt["whatif"] = [*where, "--env", facts.environment, *opt["whatif"]]
+            # a flow is this environment's; a connection names its own (consolidate says it)
+            env = [] if opt["whatif"][0] == "--env" else ["--env", facts.environment]
+            opt["whatif"] = [*where, *env, *opt["whatif"]]
     return {"status": status, "note": "; ".join(notes), "options": options}
 
 
