@@ -77,9 +77,10 @@ def test_near_a_limit_by_the_near_rules_share(sample):
     doc = json.loads(json.dumps(sample))
     doc["accounts"] = doc["accounts"][:1]  # Acme Retail alone: the others are further along
     env = doc["accounts"][0]["environments"][0]  # its production
-    env["flows"].update(billable=9, entitled=10)
-    env["endpoints"].update(used=4, entitled=5)
-    env["trading_partners"].update(used=0)
+    # (a results file says where each stands and the share used: the summary takes them from it)
+    env["flows"].update(billable=9, entitled=10, state="within", share=0.9)
+    env["endpoints"].update(used=4, entitled=5, state="within", share=0.8)
+    env["trading_partners"].update(used=0, state="within", share=0.0)
     text = notify.summary(doc, "high")
     assert "Acme Retail / production: billable flows 9 of 10 (near the limit, 90%)" in text
     assert "endpoints 4 of 5" not in text  # 80%: not near by the rule's 0.9

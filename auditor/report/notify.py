@@ -92,10 +92,13 @@ def limits(results: dict) -> list[tuple[float, str]]:
                 if entitled is None:
                     continue
                 used = usage.get({"flows": "billable"}.get(metric, "used")) or 0
-                share = 0.0 if used == 0 else (float("inf") if entitled == 0 else used / entitled)
-                if share > 1:
+                # where it stands and the share used, as the results file says them (some used of
+                # none entitled has no share: it is over, furthest of all)
+                stands, share = usage.get("state"), usage.get("share")
+                share = float("inf") if share is None else share
+                if stands == "over" or (stands == "expired" and used > entitled):
                     state = f"{used - entitled:,} over"
-                elif share == 1:
+                elif stands == "at limit" or (stands == "expired" and used == entitled and used):
                     state = "at the limit"
                 elif share >= near[metric]:
                     state = f"near the limit, {share:.0%}"
