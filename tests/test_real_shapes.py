@@ -3,6 +3,8 @@ must read as the vendor does: each shape of issue 14 with the key it gets."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from conftest import account, flow
 from test_endpoints import keys
@@ -22,7 +24,7 @@ def test_a_rest_connections_http_block_is_checked_as_its_identity(tmp_path, run_
     conns = [{"_id": "r1", "type": "rest", "http": {"baseURI": 42}}]
     got, run = keys(tmp_path, run_cli, conns)
     assert got == {"r1": "connection:r1"}
-    assert any("http.baseURI must be a string, not a number" in i["problem"] for i in run.results["load_issues"])
+    assert any("http.baseURI must be a string, not a number" in i["problem"] for i in run["load_issues"])
 
 
 def test_an_empty_integration_id_is_a_standalone_flow(tmp_path, run_cli):
@@ -48,7 +50,7 @@ def test_handlebars_the_connection_itself_fills_are_resolved(tmp_path, run_cli, 
     conn["http"] = {**conn.get("http", {}), "baseURI": uri}
     got, run = keys(tmp_path, run_cli, [conn])
     assert got == {"c1": key}
-    endpoint = run.results["accounts"][0]["endpoints"][0]
+    endpoint = run["accounts"][0]["endpoints"][0]
     assert endpoint["resolved"] is True and endpoint["explain"].endswith(f"filled from the connection's own {field}")
 
 
@@ -64,9 +66,9 @@ def test_handlebars_that_cannot_be_filled_stay_unresolved(tmp_path, run_cli, uri
     conn = {"_id": "c1", "type": "http", **record}
     conn["http"] = {**conn.get("http", {}), "baseURI": uri}
     got, run = keys(tmp_path, run_cli, [conn])
-    endpoint = run.results["accounts"][0]["endpoints"][0]
+    endpoint = run["accounts"][0]["endpoints"][0]
     assert endpoint["resolved"] is False and "SECRET" not in got["c1"]
-    assert "SECRET" not in run.out.read_text()
+    assert "SECRET" not in json.dumps(run)  # the results as written
 
 
 def test_fill_handlebars_is_all_or_nothing():
@@ -91,7 +93,7 @@ def test_snowflake_is_keyed_by_its_account_host(tmp_path, run_cli):
                                                          "database": db}} for i, db in enumerate(["SALES", "HR"])]
     got, run = keys(tmp_path, run_cli, conns)
     assert set(got.values()) == {"snowflake:xy12345.eu-west-1.snowflakecomputing.com"}
-    assert run.results["accounts"][0]["endpoints"][0]["resolved"] is True
+    assert run["accounts"][0]["endpoints"][0]["resolved"] is True
 
 
 def test_trading_partners_without_a_host_are_each_their_own_and_flagged(tmp_path, run_cli):
@@ -112,7 +114,7 @@ def test_the_integrator_io_api_by_host_is_not_an_endpoint(tmp_path, run_cli, hos
              {"_id": "c2", "type": "http", "http": {"baseURI": "https://api.integrator.io.example.com/v1"}}]
     got, run = keys(tmp_path, run_cli, conns)
     assert got == {"c2": "uri:https://api.integrator.io.example.com/v1"}  # only the API's own hosts
-    c1 = next(c for c in run.results["accounts"][0]["connections"] if c["id"] == "c1")
+    c1 = next(c for c in run["accounts"][0]["connections"] if c["id"] == "c1")
     assert c1["role"] == "not-endpoint" and "integrator.io API" in c1["explain"]
 
 
@@ -271,5 +273,5 @@ def test_apis_tools_and_syncs_naming_what_is_not_there_are_missing_references(tm
 def test_what_handlebars_fill_goes_through_the_same_sanitiser(tmp_path, run_cli, uri, settings):
     conn = {"_id": "c1", "type": "http", "settings": settings, "http": {"baseURI": uri}}
     got, run = keys(tmp_path, run_cli, [conn])
-    assert "SECRET" not in run.out.read_text() and "\\u0000" not in got["c1"]
+    assert "SECRET" not in json.dumps(run) and "\\u0000" not in got["c1"]
     assert got["c1"] in ("uri:https://erp.example.com/api",) or got["c1"].startswith("uri:unreadable#")
