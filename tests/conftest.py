@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from auditor.cli import cli
 from auditor.results.io import load_json
 
+ROOT = Path(__file__).resolve().parent.parent  # the repository (tests sit in a folder per stage)
+
 
 def write_snapshot(root: Path, **resources) -> Path:
     """Write resource lists as JSON files under `root`; a dict value writes account.json as is."""

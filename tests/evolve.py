@@ -1,4 +1,4 @@
-"""Accounts that live for months, for the tests over time (tests/test_over_time.py).
+"""Accounts that live for months, for the tests over time (tests/history/test_over_time.py).
 
 An account is generated in one of the layouts the auditor reads (a legacy snapshot, a
 multi-environment one, integration downloads beside an `account.json`) and with one of the

@@ -11,7 +11,7 @@ one of:
 - ``survives`` (seeded mutations, `mutation_cases`): the run completes or stops cleanly.
 
 Whatever the outcome, no case may crash (exit 3), print a traceback, hang, let the canary secret
-reach any output, or print a raw control character. `tests/test_hostile_corpus.py` runs them
+reach any output, or print a raw control character. `tests/hostile/test_hostile_corpus.py` runs them
 all; `python tests/hostile_corpus.py DIR` writes them out to try by hand (`auditor audit DIR/<case>/...`).
 """
 
@@ -584,7 +584,7 @@ def _entitled(value: int) -> Callable[[dict], None]:
 
 
 def input_class_cases() -> list[Case]:
-    """One case or more of each class of tests/test_input_classes.py that an audit reads."""
+    """One case or more of each class of tests/hostile/test_input_classes.py that an audit reads."""
     cases = []
     for label, fieldname, value in [("year-0", "expires", "0000-01-01T00:00:00Z"),
                                     ("year-minus-1", "expires", "-0001-01-01T00:00:00Z"),

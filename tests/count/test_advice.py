@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -507,7 +507,7 @@ def test_with_prices_each_option_says_its_money(run_cli, tmp_path):
     """examples/prices.yaml: Globex production (endpoint plan) over by 3 endpoints at 125 USD and 1
     flow at 40 USD; the option freeing 3 endpoints and 2 flows saves 3 x 125 + 1 x 40 (only the
     flow over is an add-on avoided); buying 3 endpoints costs 375."""
-    prices = Path(__file__).parent.parent / "examples" / "prices.yaml"
+    prices = ROOT / "examples" / "prices.yaml"
     done = run_cli("audit", "--sample", "--fail-on", "never", "--prices", prices, "--html", tmp_path / "r.html")
     assert done.exit_code == 0, done.stderr
     globex = next(e for a in done.results["accounts"] if a["account"] == "Globex Corporation"

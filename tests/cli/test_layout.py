@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("pandas", "duckdb", "pyarrow", "numpy", "jinja2", "xlsxwriter", "httpx", "openpyxl")
 
 

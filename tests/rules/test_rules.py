@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
+from conftest import ROOT
 
 from auditor.common.paths import sample_dir
 from auditor.rules.model import FRAME_COLUMNS, load_rules
@@ -147,9 +148,8 @@ def test_a_rule_that_fails_gives_error_findings_and_exit_3(tmp_path, run_cli):
 def readme_files(folder):
     """Write every README code block whose first line is `# my-rules/PATH...` to folder/PATH."""
     import re
-    from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (ROOT / "README.md").read_text()
     written = []
     for block in re.findall(r"```(?:yaml|python)\n# my-rules/(\S+?):?(?: [^\n]*)?\n(.*?)```", readme, re.S):
         path, body = block

@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from tests.cli.test_pull import PAGE, TOKEN, api, pull  # noqa: F401  (api: the fake API fixture)
 
 from auditor.common.paths import sample_dir
 from auditor.common.secrets import secret_field
@@ -24,7 +25,6 @@ from auditor.history.diff import changes_section
 from auditor.load.auditlog import MASK, shown_value
 from auditor.pull import PullError
 from tests.conftest import audited, write_snapshot
-from tests.test_pull import PAGE, TOKEN, api, pull  # noqa: F401  (api: the fake API fixture)
 
 HISTORY = sample_dir().parent / "sample_history"
 OCT, NOV = HISTORY / "northwind-2026-10", HISTORY / "northwind-2026-11"

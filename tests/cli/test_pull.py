@@ -29,7 +29,7 @@ def resources() -> dict[str, list]:
     src = sample_dir() / "acme-retail"
     data = {name: json.loads((src / f"{name}.json").read_text())
             for name in ("connections", "flows", "exports", "imports", "integrations", "licenses")}
-    data["audit"] = []  # the audit log (tests/test_auditlog.py serves entries)
+    data["audit"] = []  # the audit log (tests/history/test_auditlog.py serves entries)
     # a connection holding real credentials, as a proxy or a future API change might send
     data["connections"].append({"_id": "c-leaky", "name": "Leaky", "type": "http", "http": {
         "baseURI": "https://leaky.example.com", "auth": {"type": "token", "token": {"token": CANARY}},

@@ -6,9 +6,8 @@ import os
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
 
 
 def test_wheel_installs_and_audits_the_sample(tmp_path):

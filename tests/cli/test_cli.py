@@ -7,7 +7,7 @@ import io
 import json
 
 import pytest
-from conftest import account, flow
+from conftest import ROOT, account, flow
 
 from auditor.cli import cli
 
@@ -96,10 +96,9 @@ def test_the_command_ends_with_its_exit_code_and_everything_said(tmp_path, args,
     command's code, after all its output is written, even to a pipe."""
     import subprocess
     import sys
-    from pathlib import Path
 
     run = subprocess.run([sys.executable, "-m", "auditor", *[a.replace("{tmp}", str(tmp_path)) for a in args]],
-                         capture_output=True, text=True, cwd=Path(__file__).parents[1])
+                         capture_output=True, text=True, cwd=ROOT)
     assert run.returncode == code, run.stderr
     assert out in run.stdout and err in run.stdout + run.stderr
     if "--format" in args:  # the whole table reached the pipe: a header and one row per environment

@@ -14,11 +14,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import write_snapshot
+from conftest import ROOT, write_snapshot
 
 from auditor.common.terminal import ESCAPED_CATEGORIES, printable
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _snapshot(root: Path, name: str = "Acme") -> Path:

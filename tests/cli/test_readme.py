@@ -4,9 +4,9 @@ repository it names is there."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import ROOT
+
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

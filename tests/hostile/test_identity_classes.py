@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from conftest import account, flow
+from conftest import ROOT, account, flow
 
 from auditor.common import paths, terminal
 from auditor.common.conditions import evaluate
@@ -28,8 +27,6 @@ from auditor.count.endpoints import (
     normalise_uri,
 )
 from auditor.load import snapshot as snapshot_module
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # --- a hang: every pattern on the input path is linear ------------------------------------------
 
