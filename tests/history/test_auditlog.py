@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-from tests.cli.test_pull import PAGE, TOKEN, api, pull  # noqa: F401  (api: the fake API fixture)
 
 from auditor.common.paths import sample_dir
 from auditor.common.secrets import secret_field
@@ -24,6 +23,7 @@ from auditor.history.attribution import NO_ENTRY
 from auditor.history.diff import changes_section
 from auditor.load.auditlog import MASK, shown_value
 from auditor.pull import PullError
+from tests.cli.test_pull import PAGE, TOKEN, api, pull  # noqa: F401  (api: the fake API fixture)
 from tests.conftest import audited, write_snapshot
 
 HISTORY = sample_dir().parent / "sample_history"
