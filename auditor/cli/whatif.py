@@ -78,7 +78,8 @@ def _data(compared: pd.DataFrame) -> pd.DataFrame:
                    "does not hold, counted as an endpoint of its own (as the audit counts a missing one). Repeatable.")
 @click.option("--merge-connections", "merge", multiple=True, metavar="ID,ID[,ID...]",
               help="As if these connections (of one environment) were one: every export, import and other "
-                   "reference of the others repointed to the first, and the others deleted. Repeatable.")
+                   "reference of the others repointed to the first, and the others deleted. Ids are separated by "
+                   "commas; a comma or backslash within an id is written \\, or \\\\. Repeatable.")
 @click.option("--account", metavar="NAME",
               help="Look the ids up in this account only (its name, in any case when only one name matches it so); "
                    "needed when an id is in several accounts.")

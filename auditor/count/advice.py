@@ -635,7 +635,7 @@ def _consolidate(facts: EnvironmentFacts, lim: Limits) -> list[dict]:
             "flows": [], "connections": [keep, *merged], "endpoints": [k for k, _, _ in keys[1:]],
             "saves": {"endpoints": saves}, "after": _after(facts.limits, "endpoints", {"endpoints": saves})[0],
             "enough": lim.target is not None and lim.used - saves <= lim.target,
-            "whatif": ["--env", home, "--merge-connections", ",".join([keep, *merged])], "money": []})
+            "whatif": ["--env", home, "--merge-connections", merge_group([keep, *merged])], "money": []})
     return options
 
 
@@ -792,3 +792,26 @@ def price_options(options: list[dict], limits_over: dict[str, int], pool: str,
 
 __all__ = ["advise", "advise_environment", "fewest_flows", "price_options", "standing", "buy_count", "Solution",
            "EnvironmentFacts", "Limits", "NODE_BUDGET", "IDLE_DAYS"]
+
+
+def merge_ids(group: str) -> tuple[str, ...]:
+    """The ids of one --merge-connections group: separated by commas; an id that holds a comma or a
+    backslash writes it escaped (`\\,`, `\\\\`), as merge_group writes it (the
+    argument of 'auditor whatif --merge-connections')."""
+    ids, current, chars = [], [], iter(group)
+    for ch in chars:
+        if ch == "\\":
+            current.append(next(chars, "\\"))
+        elif ch == ",":
+            ids.append("".join(current))
+            current = []
+        else:
+            current.append(ch)
+    ids.append("".join(current))
+    return tuple(ids)
+
+
+def merge_group(ids) -> str:
+    """The --merge-connections argument of `ids` (the first kept), each comma or backslash in an id
+    escaped so that merge_ids reads the same ids back."""
+    return ",".join(i.replace("\\", "\\\\").replace(",", "\\,") for i in ids)

@@ -29,6 +29,7 @@ import pandas as pd
 
 from auditor.common.errors import AuditorError
 from auditor.common.vocabulary import USED
+from auditor.count.advice import merge_ids
 from auditor.count.policy import load_policy
 from auditor.load.snapshot import Snapshot
 from auditor.results.frames import Audit
@@ -66,7 +67,7 @@ def edits_from(disable=(), enable=(), delete=(), merge=()) -> list[Edit]:
     edits = ([Edit("disable-flow", (i,)) for i in disable] + [Edit("enable-flow", (i,)) for i in enable]
              + [Edit("delete-connection", (i,)) for i in delete])
     for group in merge:
-        ids = tuple(group.split(","))
+        ids = merge_ids(group)
         if len(ids) < 2 or any(i == "" for i in ids):
             raise AuditorError(f"--merge-connections {group!r}: name two or more connection ids, separated by "
                                "commas (the first is kept, the others are merged into it)")

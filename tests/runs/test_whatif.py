@@ -15,6 +15,7 @@ import pytest
 
 from auditor.common.errors import AuditorError
 from auditor.common.paths import sample_dir
+from auditor.count.advice import merge_group, merge_ids
 from auditor.results.model import Results, WhatIf
 from auditor.rules.model import load_rules
 from auditor.runs.account import audit_run
@@ -446,8 +447,16 @@ def test_a_merge_repoints_a_sync_whatever_characters_its_ids_hold(tmp_path, odd)
     _write(snap / "flows.json", [])
     _write(snap / "syncs.json", [{"_id": "s-1", "name": "sync", "source": {"_connectionId": odd},
                                   "destination": {"_connectionId": "keep"}}])
-    done = whatif_run([snap], "default", AS_OF, Edits(edits_from(merge=[f"keep,{odd}"])), rules=load_rules(),
-                      profile="default")
+    done = whatif_run([snap], "default", AS_OF, Edits(edits_from(merge=[merge_group(["keep", odd])])),
+                      rules=load_rules(), profile="default")
     results = _doc(done.after.data)
     assert [e["reached_by"] for e in results["accounts"][0]["endpoints"]] == [["sync:s-1"]]
     assert not [f for f in results["findings"] if f["rule"] == "missing-reference"]
+
+
+@pytest.mark.parametrize("ids", [("keep", "s,v1", "s,v2"), ("a\\b", "c\\,d", "e"), ("x", "y")])
+def test_a_merge_group_reads_back_the_ids_it_was_written_from(ids):
+    """Advice writes --merge-connections with merge_group; whatif reads it with merge_ids: an id
+    holding a comma or a backslash survives the trip (a comma split it in two before)."""
+    assert merge_ids(merge_group(ids)) == ids
+    assert edits_from(merge=[merge_group(ids)])[0].ids == ids
