@@ -220,22 +220,23 @@ def preview_section(today, after, splits: list[Split]) -> dict:
     accounts = []
     copied = {s.snapshot.account: s.copied for s in splits}
     notes = {s.snapshot.account: s.note for s in splits}
+    # each environment's row, today and after, looked up once (a partner's thousands of accounts)
+    cols = ["account", "environment", *USED.values(), *(f"{m}_entitled" for m in USED)]
+    now = {(r["account"], r["environment"]): r for r in today.environments[cols].to_dict("records")}
+    then: dict[str, list[dict]] = {}
+    for r in after.environments[cols].to_dict("records"):
+        then.setdefault(r["account"], []).append(r)
     for account in sorted(copied):
         envs = []
-        names = list(after.environments.loc[after.environments["account"] == account, "environment"])
-        for env in names:
-            now = today.environments[(today.environments["account"] == account)
-                                     & (today.environments["environment"] == env)]
-            then = after.environments[(after.environments["account"] == account)
-                                      & (after.environments["environment"] == env)]
-            rows = []
+        for row in then.get(account, []):
+            before_row = now.get((account, row["environment"]))
+            metrics = []
             for metric, used in USED.items():
-                before = int(now[used].iloc[0]) if not now.empty else 0
-                entitled = then[f"{metric}_entitled"].iloc[0]
-                entitled = None if pd.isna(entitled) else int(entitled)
-                rows.append({"metric": metric, "today": before, "after": int(then[used].iloc[0]),
-                             "entitled": entitled, "change": _change(before, int(then[used].iloc[0]), entitled)})
-            envs.append({"environment": env, "metrics": rows})
+                before = int(before_row[used]) if before_row is not None else 0
+                entitled = None if pd.isna(row[f"{metric}_entitled"]) else int(row[f"{metric}_entitled"])
+                metrics.append({"metric": metric, "today": before, "after": int(row[used]), "entitled": entitled,
+                                "change": _change(before, int(row[used]), entitled)})
+            envs.append({"environment": row["environment"], "metrics": metrics})
         accounts.append({"account": account, "previewed": notes[account] is None, "note": notes[account],
                          "environments": envs, "copied": copied[account]})
     return {"assumptions": list(ASSUMPTIONS), "accounts": accounts}
