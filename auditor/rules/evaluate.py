@@ -136,7 +136,7 @@ def statuses(rule: Rule, frame: pd.DataFrame, as_of: date, con: duckdb.DuckDBPyC
     return frame, pd.Series("ok", index=frame.index).mask(alarm, "alarm").mask(skip, "skip")
 
 
-def _evaluate(rule: Rule, frame: pd.DataFrame, as_of: date, all_rows: bool = False,
+def evaluate_rule(rule: Rule, frame: pd.DataFrame, as_of: date, all_rows: bool = False,
               con: duckdb.DuckDBPyConnection | None = None,
               answered: tuple | None = None) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     """(findings, status counts) of one rule over its frame; ok rows are findings only with `all_rows`."""
@@ -198,7 +198,7 @@ def evaluate_rules(rules: list[Rule], frames: dict[str, pd.DataFrame], as_of: da
         if rule.frame not in frames:  # a rule of another kind of run (account or partner)
             continue
         try:
-            found, counted = _evaluate(rule, frames[rule.frame], as_of, all_rows, con, answered.get(rule.id))
+            found, counted = evaluate_rule(rule, frames[rule.frame], as_of, all_rows, con, answered.get(rule.id))
         except Exception as exc:  # noqa: BLE001 - any failure of one rule must not stop the others
             found, counted = _failed(rule, frames[rule.frame], exc), None
         if found is not None:

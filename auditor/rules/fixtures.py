@@ -25,7 +25,7 @@ import pandas as pd
 
 from auditor.common.errors import AuditorError
 from auditor.common.yamlfile import read_yaml
-from auditor.rules.evaluate import _evaluate, statuses
+from auditor.rules.evaluate import evaluate_rule, statuses
 from auditor.rules.model import FRAME_COLUMNS, FRAMES, Rule
 
 ROW_FILES = {"pass.yaml": ("ok", None), "alarm.yaml": ("alarm",), "skip.yaml": ("skip",)}
@@ -114,7 +114,7 @@ def run_fixture(rule: Rule, folder: Path) -> Outcome:
     _, rid, _ = FRAMES[rule.frame]
     try:
         _, status = statuses(rule, frame, as_of)
-        found, _ = _evaluate(rule, frame, as_of)
+        found, _ = evaluate_rule(rule, frame, as_of)
     except Exception as exc:  # noqa: BLE001 - a rule that fails is a failed test, not a crash
         outcome.failures.append(f"the rule could not be evaluated: {type(exc).__name__}: {exc}")
         return outcome
